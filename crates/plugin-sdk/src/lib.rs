@@ -1,0 +1,78 @@
+//! The guest side of the `wasmgate:provider` contract.
+//!
+//! A provider plugin depends on this crate, implements [`Provider`] and
+//! [`CompletionStream`], and exports them with [`export_provider!`]:
+//!
+//! ```ignore
+//! struct Gemini;
+//! impl wasmgate_plugin_sdk::Provider for Gemini { /* manifest, models, chat */ }
+//! wasmgate_plugin_sdk::export_provider!(Gemini);
+//! ```
+//!
+//! Besides the generated bindings it offers what every plugin needs: a small
+//! blocking HTTP client over `wasi:http` ([`http`]), an incremental
+//! Server-Sent-Events parser ([`sse`]), and thin wrappers over the host's
+//! capabilities ([`host`]).
+
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "provider",
+        path: "../../wit",
+        generate_all,
+        features: ["clocks-timezone"],
+        pub_export_macro: true,
+        export_macro_name: "export_provider",
+        default_bindings_module: "wasmgate_plugin_sdk::bindings",
+    });
+}
+
+pub use bindings::export_provider;
+
+pub mod host;
+pub mod http;
+pub mod sse;
+
+pub use bindings::exports::wasmgate::provider::plugin::{
+    Completion, Guest as Provider, GuestCompletion as CompletionStream,
+};
+pub use bindings::wasmgate::provider::types::{
+    ChatRequest, ContentPart, Event, FinishReason, Media, Message, ModelInfo, PluginManifest,
+    ProviderError, RetryInfo, Role, Sampling, SecretSpec, SettingSpec, Tool, ToolCall,
+    ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
+};
+
+impl ProviderError {
+    /// An upstream failure with its HTTP status (0 when there was no answer).
+    pub fn upstream(status: u16, message: impl Into<String>) -> Self {
+        ProviderError::Upstream(UpstreamFailure {
+            status,
+            message: message.into(),
+        })
+    }
+
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: Option<u64>) -> Self {
+        ProviderError::RateLimited(RetryInfo {
+            message: message.into(),
+            retry_after_ms,
+        })
+    }
+
+    pub fn quota_exhausted(message: impl Into<String>, retry_after_ms: Option<u64>) -> Self {
+        ProviderError::QuotaExhausted(RetryInfo {
+            message: message.into(),
+            retry_after_ms,
+        })
+    }
+}
+
+impl From<http::HttpError> for ProviderError {
+    fn from(err: http::HttpError) -> Self {
+        match err {
+            http::HttpError::Timeout(_) => ProviderError::Timeout(err.to_string()),
+            http::HttpError::Denied(_) | http::HttpError::InvalidRequest(_) => {
+                ProviderError::Internal(err.to_string())
+            }
+            _ => ProviderError::upstream(0, err.to_string()),
+        }
+    }
+}

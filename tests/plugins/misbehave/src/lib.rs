@@ -1,0 +1,149 @@
+//! A test-only provider. The model name picks what it does:
+//!
+//! - `echo`: streams the last user message back word by word, then usage.
+//! - `loop`: spins forever inside `chat`.
+//! - `hog`: allocates without bound.
+//! - `trap`: panics (an `unreachable` trap under `panic=abort`).
+//! - `egress`: fetches the account setting `target-url`, a host it was not granted.
+//! - `snoop`: answers with what it can see of the sandbox: environment,
+//!   arguments, files, and the secrets named in the last user message.
+//! - `slow-stream`: streams `n` words (`n` from the user message), one per call.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use wasmgate_plugin_sdk::{
+    ChatRequest, Completion, CompletionStream, ContentPart, Event, FinishReason, ModelInfo,
+    PluginManifest, Provider, ProviderError, Role, SecretSpec, Usage, export_provider, host,
+    http,
+};
+
+struct Misbehave;
+
+impl Provider for Misbehave {
+    type Completion = Answer;
+
+    fn manifest() -> PluginManifest {
+        PluginManifest {
+            name: "misbehave".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Test plugin: echoes, and misbehaves on request.".into(),
+            hosts: vec![],
+            secrets: vec![SecretSpec {
+                name: "token".into(),
+                description: "any value; `snoop` reports whether it is visible".into(),
+                required: false,
+            }],
+            settings: vec![],
+            models: ["echo", "loop", "hog", "trap", "egress", "snoop"]
+                .into_iter()
+                .map(|id| ModelInfo {
+                    id: format!("misbehave-{id}"),
+                    display_name: None,
+                    context_window: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn models() -> Result<Vec<ModelInfo>, ProviderError> {
+        Ok(Self::manifest().models)
+    }
+
+    fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
+        let prompt = last_user_text(&request);
+        let mode = request.model.trim_start_matches("misbehave-");
+        let words: Vec<String> = match mode {
+            "echo" => prompt.split_whitespace().map(str::to_string).collect(),
+            "loop" => spin(),
+            "hog" => hog(),
+            "trap" => panic!("the misbehave plugin was asked to trap"),
+            "egress" => {
+                let url = host::setting("target-url").unwrap_or_default();
+                match http::Request::get(url).send() {
+                    Ok(response) => vec![format!("reached status {}", response.status)],
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            "snoop" => vec![snoop(&prompt)],
+            other => return Err(ProviderError::ModelNotFound(other.to_string())),
+        };
+        let usage = Usage {
+            prompt_tokens: prompt.split_whitespace().count() as u32,
+            completion_tokens: words.len() as u32,
+            reasoning_tokens: None,
+            total_tokens: (prompt.split_whitespace().count() + words.len()) as u32,
+        };
+        let mut events: VecDeque<Event> = words
+            .iter()
+            .enumerate()
+            .map(|(i, word)| Event::Text(if i == 0 { word.clone() } else { format!(" {word}") }))
+            .collect();
+        events.push_back(Event::Usage(usage));
+        events.push_back(Event::Finish(FinishReason::Stop));
+        Ok(Completion::new(Answer {
+            events: RefCell::new(events),
+        }))
+    }
+}
+
+struct Answer {
+    events: RefCell<VecDeque<Event>>,
+}
+
+impl CompletionStream for Answer {
+    fn next(&self) -> Result<Option<Event>, ProviderError> {
+        Ok(self.events.borrow_mut().pop_front())
+    }
+}
+
+fn last_user_text(request: &ChatRequest) -> String {
+    let Some(message) = request.messages.iter().rev().find(|m| m.role == Role::User) else {
+        return String::new();
+    };
+    message
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::Text(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn spin() -> ! {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn hog() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+/// Reports what the sandbox lets it see, so a test can assert it is nothing.
+fn snoop(prompt: &str) -> String {
+    let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    let args = std::env::args().count();
+    let secrets: Vec<String> = prompt
+        .split_whitespace()
+        .map(|name| {
+            let seen = wasmgate_plugin_sdk::host::secret(name);
+            format!("{name}={}", seen.as_deref().unwrap_or("<none>"))
+        })
+        .collect();
+    format!(
+        "env=[{}] args={} secrets=[{}]",
+        env.join(","),
+        args,
+        secrets.join(",")
+    )
+}
+
+export_provider!(Misbehave);
