@@ -1,0 +1,227 @@
+//! The answer as events: text and reasoning as their elements arrive, then
+//! the generated images once the array is closed.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use wasmgate_plugin_sdk::{CompletionStream, Event, FinishReason, Media, ProviderError};
+
+use crate::answer::{FileRef, Piece, Tally, Verdict, interpret};
+use crate::array_stream::ArrayScanner;
+use crate::env::Env;
+use crate::transport::{Body, Transport};
+use crate::upstream::Upstream;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Streaming,
+    Downloading,
+    Finished,
+}
+
+pub struct AnswerStream<T: Transport, E: Env> {
+    answer: RefCell<Answer<T, E>>,
+}
+
+struct Answer<T: Transport, E: Env> {
+    upstream: Upstream<T, E>,
+    body: T::Body,
+    /// The session this request created, the fallback for downloads.
+    session: String,
+    scanner: ArrayScanner,
+    tally: Tally,
+    pending: VecDeque<Event>,
+    phase: Phase,
+    downloads: VecDeque<FileRef>,
+    /// `(fileId, full session path)` from the metadata call, fetched once.
+    file_sessions: Option<Vec<(String, String)>>,
+}
+
+impl<T: Transport, E: Env> AnswerStream<T, E> {
+    pub fn new(upstream: Upstream<T, E>, body: T::Body, session: String) -> Self {
+        AnswerStream {
+            answer: RefCell::new(Answer {
+                upstream,
+                body,
+                session,
+                scanner: ArrayScanner::new(),
+                tally: Tally::default(),
+                pending: VecDeque::new(),
+                phase: Phase::Streaming,
+                downloads: VecDeque::new(),
+                file_sessions: None,
+            }),
+        }
+    }
+
+    /// Reads until the answer has something to say, so that a refusal
+    /// inside a 200 stream (an error element, a bare `uToken`) surfaces from
+    /// `chat`, where the host can still try another account.
+    pub fn prime(&self) -> Result<(), ProviderError> {
+        let mut answer = self.answer.borrow_mut();
+        while answer.pending.is_empty() && answer.phase == Phase::Streaming {
+            answer.guarded(Answer::read_more)?;
+        }
+        Ok(())
+    }
+
+    pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
+        self.answer.borrow_mut().next_event()
+    }
+}
+
+impl<T: Transport + 'static, E: Env + 'static> CompletionStream for AnswerStream<T, E> {
+    fn next(&self) -> Result<Option<Event>, ProviderError> {
+        self.next_event()
+    }
+}
+
+impl<T: Transport, E: Env> Answer<T, E> {
+    fn next_event(&mut self) -> Result<Option<Event>, ProviderError> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(Some(event));
+            }
+            match self.phase {
+                Phase::Streaming => self.guarded(Self::read_more)?,
+                Phase::Downloading => self.guarded(Self::download_next)?,
+                Phase::Finished => return Ok(None),
+            }
+        }
+    }
+
+    /// Runs a step; after a failure the answer is over.
+    fn guarded(
+        &mut self,
+        step: fn(&mut Self) -> Result<(), ProviderError>,
+    ) -> Result<(), ProviderError> {
+        step(self).inspect_err(|_| {
+            self.phase = Phase::Finished;
+            self.pending.clear();
+        })
+    }
+
+    fn read_more(&mut self) -> Result<(), ProviderError> {
+        let chunk = self.body.next_chunk().map_err(|err| {
+            ProviderError::upstream(0, format!("the answer stream broke: {err}"))
+        })?;
+        let Some(bytes) = chunk else {
+            self.scanner
+                .finish()
+                .map_err(|err| ProviderError::upstream(0, err.to_string()))?;
+            return self.end_of_stream();
+        };
+        let elements = self
+            .scanner
+            .push(&bytes)
+            .map_err(|err| ProviderError::upstream(0, err.to_string()))?;
+        for raw in elements {
+            let (pieces, responded) = interpret(&raw).map_err(|err| {
+                ProviderError::upstream(0, format!("malformed answer element at {}", err.0))
+            })?;
+            self.tally.responded |= responded;
+            for piece in pieces {
+                self.apply(piece)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, piece: Piece) -> Result<(), ProviderError> {
+        match piece {
+            Piece::Text(text) => {
+                self.tally.text = true;
+                self.pending.push_back(Event::Text(text));
+            }
+            Piece::Thought(text) => {
+                self.tally.thoughts = true;
+                self.pending.push_back(Event::Reasoning(text));
+            }
+            Piece::InlineImage { mime_type, data } => {
+                self.tally.images = true;
+                self.pending
+                    .push_back(Event::Image(Media { mime_type, data }));
+            }
+            Piece::GeneratedFile(file) => {
+                self.tally.add_file(file);
+            }
+            Piece::Session(session) => self.tally.session = Some(session),
+            Piece::Skipped(reasons) => self.tally.skipped = Some(reasons),
+            Piece::Error(error) => return Err(self.upstream.classifier.in_stream(&error)),
+        }
+        Ok(())
+    }
+
+    fn end_of_stream(&mut self) -> Result<(), ProviderError> {
+        match self.tally.verdict() {
+            Verdict::Answered => {}
+            Verdict::Skipped(reasons) => {
+                return Err(ProviderError::ContentFiltered(format!(
+                    "Gemini Business skipped the answer: {}",
+                    if reasons.is_empty() {
+                        "no reason given".to_string()
+                    } else {
+                        reasons.join(", ")
+                    }
+                )));
+            }
+            Verdict::CredentialsRefused => {
+                return Err(ProviderError::Unauthorized(
+                    "widgetStreamAssist answered only a uToken: the credentials were not accepted"
+                        .into(),
+                ));
+            }
+            Verdict::ThoughtsOnly => {
+                return Err(ProviderError::upstream(
+                    502,
+                    "the model thought but produced no answer",
+                ));
+            }
+            Verdict::Empty => {
+                return Err(ProviderError::upstream(502, "the answer was empty"));
+            }
+        }
+        self.downloads = self.tally.files.iter().cloned().collect();
+        self.phase = Phase::Downloading;
+        Ok(())
+    }
+
+    fn download_next(&mut self) -> Result<(), ProviderError> {
+        let Some(file) = self.downloads.pop_front() else {
+            let reason = if self.tally.skipped.is_some() {
+                FinishReason::ContentFilter
+            } else {
+                FinishReason::Stop
+            };
+            self.pending.push_back(Event::Finish(reason));
+            self.phase = Phase::Finished;
+            return Ok(());
+        };
+        let session = self.file_session(&file.file_id);
+        let (data, content_type) = self.upstream.download(&session, &file.file_id)?;
+        let mime_type = content_type
+            .filter(|t| t.starts_with("image/") || t.starts_with("video/"))
+            .unwrap_or_else(|| file.mime().to_string());
+        self.pending
+            .push_back(Event::Image(Media { mime_type, data }));
+        Ok(())
+    }
+
+    /// The session path to download a file from: the full path the
+    /// metadata call gives, else the answer's session, else ours.
+    fn file_session(&mut self, file_id: &str) -> String {
+        let named = self
+            .tally
+            .session
+            .clone()
+            .unwrap_or_else(|| self.session.clone());
+        let listed = self
+            .file_sessions
+            .get_or_insert_with(|| self.upstream.generated_file_sessions(&named));
+        listed
+            .iter()
+            .find(|(id, _)| id == file_id)
+            .map(|(_, session)| session.clone())
+            .unwrap_or(named)
+    }
+}

@@ -1,0 +1,56 @@
+//! What the plugin asks of its host besides HTTP, as a trait so the flow
+//! runs natively in tests.
+
+use wasmgate_plugin_sdk::host;
+
+pub trait Env {
+    fn secret(&self, name: &str) -> Option<String>;
+    fn setting(&self, name: &str) -> Option<String>;
+    fn state_get(&self, key: &str) -> Option<String>;
+    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>);
+    fn state_delete(&self, key: &str);
+    /// Wall-clock Unix seconds.
+    fn now(&self) -> u64;
+    fn debug(&self, message: &str);
+    fn warn(&self, message: &str);
+}
+
+/// The gateway's capabilities, through the SDK.
+pub struct HostEnv;
+
+impl Env for HostEnv {
+    fn secret(&self, name: &str) -> Option<String> {
+        host::secret(name)
+    }
+
+    fn setting(&self, name: &str) -> Option<String> {
+        host::setting(name)
+    }
+
+    fn state_get(&self, key: &str) -> Option<String> {
+        host::store::get(key)
+    }
+
+    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
+        host::store::set(key, value, ttl_seconds)
+    }
+
+    fn state_delete(&self, key: &str) {
+        host::store::delete(key)
+    }
+
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0)
+    }
+
+    fn debug(&self, message: &str) {
+        host::debug(message)
+    }
+
+    fn warn(&self, message: &str) {
+        host::warn(message)
+    }
+}

@@ -1,0 +1,256 @@
+//! The calls to the upstream for one account: the JWT (cached in state,
+//! refreshed when old or refused), sessions, uploads, the ask, downloads.
+
+use std::cell::RefCell;
+
+use serde_json::Value;
+use wasmgate_plugin_sdk::ProviderError;
+
+use crate::account::Account;
+use crate::env::Env;
+use crate::errors::{Classifier, Step};
+use crate::jwt::{self, CachedJwt, REUSE_SECONDS};
+use crate::oxsrf;
+use crate::prompt::Attachment;
+use crate::settings::Settings;
+use crate::transport::{Body, HttpCall, HttpReply, Transport};
+use crate::wire::{self, APP_ORIGIN};
+
+/// State key of the cached JWT.
+const JWT_STATE_KEY: &str = "jwt";
+/// Bounds on bodies read whole.
+const JSON_LIMIT: usize = 4 * 1024 * 1024;
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+const MEDIA_LIMIT: usize = 32 * 1024 * 1024;
+/// A desktop browser, as every known client claims to be.
+const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+pub struct Upstream<T: Transport, E: Env> {
+    transport: T,
+    env: E,
+    account: Account,
+    settings: Settings,
+    pub classifier: Classifier,
+    /// The token this instance holds, saving state reads.
+    jwt: RefCell<Option<CachedJwt>>,
+}
+
+impl<T: Transport, E: Env> Upstream<T, E> {
+    pub fn new(
+        transport: T,
+        env: E,
+        account: Account,
+        settings: Settings,
+        classifier: Classifier,
+    ) -> Self {
+        Upstream {
+            transport,
+            env,
+            account,
+            settings,
+            classifier,
+            jwt: RefCell::new(None),
+        }
+    }
+
+    pub fn env(&self) -> &E {
+        &self.env
+    }
+
+    pub fn config_id(&self) -> &str {
+        &self.account.config_id
+    }
+
+    pub fn locale(&self) -> &wire::Locale {
+        &self.settings.locale
+    }
+
+    /// A usable JWT: the cached one unless `fresh` or too old, else a new
+    /// one signed with a key from `getoxsrf`.
+    pub fn jwt(&self, fresh: bool) -> Result<String, ProviderError> {
+        let now = self.env.now();
+        let csesidx = &self.account.csesidx;
+        if !fresh {
+            let held = self.jwt.borrow().clone();
+            let cached = held.or_else(|| {
+                let stored = self.env.state_get(JWT_STATE_KEY)?;
+                serde_json::from_str::<CachedJwt>(&stored).ok()
+            });
+            if let Some(cached) = cached.filter(|c| c.usable(csesidx, now)) {
+                let token = cached.token.clone();
+                *self.jwt.borrow_mut() = Some(cached);
+                return Ok(token);
+            }
+        }
+        self.env.debug("fetching a signing key from getoxsrf");
+        let key = self.fetch_signing_key()?;
+        let cached = CachedJwt {
+            token: jwt::sign(&key, csesidx, now),
+            csesidx: csesidx.clone(),
+            issued_at: now,
+        };
+        if let Ok(stored) = serde_json::to_string(&cached) {
+            self.env
+                .state_set(JWT_STATE_KEY, &stored, Some(REUSE_SECONDS as u32));
+        }
+        let token = cached.token.clone();
+        *self.jwt.borrow_mut() = Some(cached);
+        Ok(token)
+    }
+
+    fn forget_jwt(&self) {
+        *self.jwt.borrow_mut() = None;
+        self.env.state_delete(JWT_STATE_KEY);
+    }
+
+    fn fetch_signing_key(&self) -> Result<jwt::SigningKey, ProviderError> {
+        let call = HttpCall::get(oxsrf::url(&self.settings.auth_origin, &self.account.csesidx))
+            .header("cookie", oxsrf::cookie_header(&self.account))
+            .header("accept", "*/*")
+            .header("user-agent", USER_AGENT)
+            .header("referer", format!("{APP_ORIGIN}/"));
+        let mut reply = self.transport.send(call)?;
+        if !reply.is_success() {
+            return Err(self.failure(Step::SigningKey, reply));
+        }
+        let body = reply.body.read_to_end(JSON_LIMIT)?;
+        oxsrf::parse_response(&String::from_utf8_lossy(&body))
+            .map_err(|err| ProviderError::upstream(reply.status, err.to_string()))
+    }
+
+    /// Sends a call built around the current JWT; on 401 gets a fresh JWT and
+    /// sends once more (a time-based cache alone would resend the refused
+    /// token).
+    fn send_authorized(
+        &self,
+        build: impl Fn() -> HttpCall,
+    ) -> Result<HttpReply<T::Body>, ProviderError> {
+        let with_jwt = |token: &str| {
+            build()
+                .header("authorization", format!("Bearer {token}"))
+                .header("origin", APP_ORIGIN)
+                .header("referer", format!("{APP_ORIGIN}/"))
+                .header("user-agent", USER_AGENT)
+        };
+        let reply = self.transport.send(with_jwt(&self.jwt(false)?))?;
+        if reply.status != 401 {
+            return Ok(reply);
+        }
+        self.env.debug("the JWT was refused; signing a fresh one");
+        self.forget_jwt();
+        Ok(self.transport.send(with_jwt(&self.jwt(true)?))?)
+    }
+
+    /// POSTs a widget method and returns its JSON answer.
+    fn call_method(&self, step: Step, method: &str, body: &Value) -> Result<Value, ProviderError> {
+        let url = wire::method_url(&self.settings.api_origin, method);
+        let mut reply = self.send_authorized(|| HttpCall::post_json(url.clone(), body))?;
+        if !reply.is_success() {
+            return Err(self.failure(step, reply));
+        }
+        let bytes = reply.body.read_to_end(JSON_LIMIT)?;
+        serde_json::from_slice(&bytes).map_err(|_| {
+            ProviderError::upstream(reply.status, format!("{method}: the answer is not JSON"))
+        })
+    }
+
+    /// The typed error of a non-2xx reply.
+    fn failure(&self, step: Step, mut reply: HttpReply<T::Body>) -> ProviderError {
+        let body = reply.body.read_to_end(ERROR_BODY_LIMIT).unwrap_or_default();
+        self.classifier.http(
+            step,
+            reply.status,
+            &String::from_utf8_lossy(&body),
+            reply.retry_after.as_deref(),
+        )
+    }
+
+    pub fn create_session(&self) -> Result<String, ProviderError> {
+        let answer = self.call_method(
+            Step::CreateSession,
+            "widgetCreateSession",
+            &wire::create_session(self.config_id()),
+        )?;
+        wire::session_name(&answer).ok_or_else(|| {
+            ProviderError::upstream(200, "widgetCreateSession: the answer names no session")
+        })
+    }
+
+    pub fn upload(
+        &self,
+        session: &str,
+        attachment: &Attachment,
+        salt: u32,
+    ) -> Result<String, ProviderError> {
+        let file_name = wire::upload_file_name(self.env.now(), salt, &attachment.mime_type);
+        let body = wire::add_context_file(
+            self.config_id(),
+            session,
+            &file_name,
+            &attachment.mime_type,
+            &attachment.data,
+        );
+        let answer = self.call_method(Step::Upload, "widgetAddContextFile", &body)?;
+        wire::uploaded_file_id(&answer).ok_or_else(|| {
+            ProviderError::upstream(200, "widgetAddContextFile: the answer names no file")
+        })
+    }
+
+    /// Starts the ask; the returned body streams the answer array.
+    pub fn ask(&self, body: &Value) -> Result<T::Body, ProviderError> {
+        let url = wire::method_url(&self.settings.api_origin, "widgetStreamAssist");
+        let reply = self.send_authorized(|| HttpCall::post_json(url.clone(), body))?;
+        if !reply.is_success() {
+            return Err(self.failure(Step::Ask, reply));
+        }
+        Ok(reply.body)
+    }
+
+    /// `(fileId, full session path)` of the session's generated files; on
+    /// failure none, and downloads fall back to the answer's session name.
+    pub fn generated_file_sessions(&self, session: &str) -> Vec<(String, String)> {
+        let body = wire::list_generated_files(self.config_id(), session);
+        match self.call_method(Step::ListFiles, "widgetListSessionFileMetadata", &body) {
+            Ok(answer) => wire::generated_file_sessions(&answer),
+            Err(err) => {
+                self.env
+                    .warn(&format!("listing generated files failed: {}", describe(&err)));
+                Vec::new()
+            }
+        }
+    }
+
+    /// The bytes of a generated file and the content type they came with.
+    pub fn download(
+        &self,
+        session: &str,
+        file_id: &str,
+    ) -> Result<(Vec<u8>, Option<String>), ProviderError> {
+        let url = wire::download_url(&self.settings.api_origin, session, file_id);
+        let mut reply = self.send_authorized(|| {
+            HttpCall::get(url.clone()).header("content-type", "application/json")
+        })?;
+        if !reply.is_success() {
+            return Err(self.failure(Step::Download, reply));
+        }
+        let bytes = reply.body.read_to_end(MEDIA_LIMIT)?;
+        Ok((bytes, reply.content_type))
+    }
+}
+
+/// A short text of an error for logs.
+pub fn describe(err: &ProviderError) -> String {
+    match err {
+        ProviderError::Unauthorized(m)
+        | ProviderError::Forbidden(m)
+        | ProviderError::BadRequest(m)
+        | ProviderError::ModelNotFound(m)
+        | ProviderError::ContentFiltered(m)
+        | ProviderError::Timeout(m)
+        | ProviderError::Internal(m) => m.clone(),
+        ProviderError::RateLimited(info) | ProviderError::QuotaExhausted(info) => {
+            info.message.clone()
+        }
+        ProviderError::Upstream(failure) => failure.message.clone(),
+    }
+}
