@@ -1,0 +1,21 @@
+//! The `generateContent` JSON shared by the Gemini Developer API and Vertex
+//! AI, mapped to and from the wasmgate provider types.
+//!
+//! Nothing here knows URLs, keys or tokens, and nothing calls the host: a
+//! plugin builds the body with [`build_request`], feeds each response object
+//! (a whole body, or one stream event) to a [`ResponseMapper`], and turns
+//! non-2xx answers into typed errors with [`error_from_response`].
+
+mod duration;
+mod errors;
+mod request;
+mod response;
+mod schema;
+mod thinking;
+mod tool_ids;
+
+pub use duration::parse_millis as parse_duration_millis;
+pub use errors::{from_response as error_from_response, from_stream_error};
+pub use request::{RequestOptions, build_request};
+pub use response::{ResponseMapper, finish_reason};
+pub use thinking::{Thinking, model_thinks};
