@@ -328,7 +328,10 @@ mod tests {
         assert!(matches!(url.scheme, Scheme::Http));
         assert_eq!(url.authority, "127.0.0.1:8080");
         assert_eq!(url.path_and_query, "/v1beta/models?key=x");
-        assert_eq!(Url::parse("https://example.com").unwrap().path_and_query, "/");
+        assert_eq!(
+            Url::parse("https://example.com").unwrap().path_and_query,
+            "/"
+        );
         assert!(Url::parse("ftp://example.com/").is_err());
         assert!(Url::parse("https://user@example.com/").is_err());
     }

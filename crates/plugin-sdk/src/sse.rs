@@ -137,9 +137,18 @@ mod tests {
         assert_eq!(
             whole,
             vec![
-                SseEvent { event: None, data: "{\"a\":\"héllo\"}".into() },
-                SseEvent { event: Some("x".into()), data: "1\n2".into() },
-                SseEvent { event: None, data: "last".into() },
+                SseEvent {
+                    event: None,
+                    data: "{\"a\":\"héllo\"}".into()
+                },
+                SseEvent {
+                    event: Some("x".into()),
+                    data: "1\n2".into()
+                },
+                SseEvent {
+                    event: None,
+                    data: "last".into()
+                },
             ]
         );
         for piece in 1..input.len() {

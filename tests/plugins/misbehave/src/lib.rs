@@ -14,8 +14,7 @@ use std::collections::VecDeque;
 
 use wasmgate_plugin_sdk::{
     ChatRequest, Completion, CompletionStream, ContentPart, Event, FinishReason, ModelInfo,
-    PluginManifest, Provider, ProviderError, Role, SecretSpec, Usage, export_provider, host,
-    http,
+    PluginManifest, Provider, ProviderError, Role, SecretSpec, Usage, export_provider, host, http,
 };
 
 struct Misbehave;
@@ -77,7 +76,13 @@ impl Provider for Misbehave {
         let mut events: VecDeque<Event> = words
             .iter()
             .enumerate()
-            .map(|(i, word)| Event::Text(if i == 0 { word.clone() } else { format!(" {word}") }))
+            .map(|(i, word)| {
+                Event::Text(if i == 0 {
+                    word.clone()
+                } else {
+                    format!(" {word}")
+                })
+            })
             .collect();
         events.push_back(Event::Usage(usage));
         events.push_back(Event::Finish(FinishReason::Stop));

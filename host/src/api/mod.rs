@@ -1,0 +1,54 @@
+//! The HTTP surface: OpenAI's API, health, and errors in OpenAI's shape.
+
+pub mod auth;
+mod chat;
+pub mod error;
+mod models;
+pub mod request;
+pub mod response;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use crate::registry::Registry;
+use crate::runtime::Runtime;
+pub use chat::SERVED_BY;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Swapped whole on reload; a request keeps the snapshot it started with.
+    pub registry: Arc<ArcSwap<Registry>>,
+    pub runtime: Arc<Runtime>,
+    pub auth: Arc<auth::CallerAuth>,
+    pub max_body_bytes: usize,
+}
+
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/models", get(models::list_models))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller,
+        ));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn not_found(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::not_found(format!("Unknown path {}.", uri.path()))
+}

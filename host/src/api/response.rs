@@ -1,0 +1,243 @@
+//! Writing answers in OpenAI's shapes: `chat.completion` for a whole answer,
+//! `chat.completion.chunk` SSE frames for a stream.
+
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::runtime::bindings::{FinishReason, Media, ToolCallDelta, Usage};
+
+/// A fresh `chatcmpl-…` id.
+pub fn completion_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!(
+        "chatcmpl-{seed:016x}{:08x}",
+        COUNTER.load(Ordering::Relaxed) as u32
+    )
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub fn finish_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop | FinishReason::Other => "stop",
+        FinishReason::Length => "length",
+        FinishReason::ToolCalls => "tool_calls",
+        FinishReason::ContentFilter => "content_filter",
+    }
+}
+
+/// A generated image as the text clients can show: a Markdown data URL.
+pub fn image_markdown(media: &Media) -> String {
+    let data = base64::engine::general_purpose::STANDARD.encode(&media.data);
+    format!("![image](data:{};base64,{data})", media.mime_type)
+}
+
+#[derive(Serialize)]
+pub struct UsageOut {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<ReasoningDetails>,
+}
+
+#[derive(Serialize)]
+pub struct ReasoningDetails {
+    pub reasoning_tokens: u32,
+}
+
+impl From<&Usage> for UsageOut {
+    fn from(usage: &Usage) -> Self {
+        UsageOut {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+            completion_tokens_details: usage
+                .reasoning_tokens
+                .map(|reasoning_tokens| ReasoningDetails { reasoning_tokens }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ToolCallOut<'a> {
+    pub index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub function: FunctionOut<'a>,
+}
+
+#[derive(Serialize)]
+pub struct FunctionOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    pub arguments: &'a str,
+}
+
+impl<'a> From<&'a ToolCallDelta> for ToolCallOut<'a> {
+    fn from(call: &'a ToolCallDelta) -> Self {
+        ToolCallOut {
+            index: call.index,
+            id: call.id.as_deref(),
+            kind: call.id.as_ref().map(|_| "function"),
+            function: FunctionOut {
+                name: call.name.as_deref(),
+                arguments: &call.arguments,
+            },
+        }
+    }
+}
+
+#[derive(Serialize, Default)]
+pub struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<[ToolCallOut<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: Vec<ChunkChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageOut>,
+}
+
+#[derive(Serialize)]
+struct ChunkChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    finish_reason: Option<&'static str>,
+}
+
+/// Frames of one streamed answer.
+pub struct ChunkWriter {
+    id: String,
+    created: u64,
+    model: String,
+}
+
+impl ChunkWriter {
+    pub fn new(model: &str) -> Self {
+        ChunkWriter {
+            id: completion_id(),
+            created: unix_now(),
+            model: model.to_string(),
+        }
+    }
+
+    pub fn delta(&self, delta: Delta<'_>) -> Bytes {
+        self.frame(
+            vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: None,
+            }],
+            None,
+        )
+    }
+
+    pub fn finish(&self, reason: &'static str) -> Bytes {
+        self.frame(
+            vec![ChunkChoice {
+                index: 0,
+                delta: Delta::default(),
+                finish_reason: Some(reason),
+            }],
+            None,
+        )
+    }
+
+    /// The usage frame of `stream_options.include_usage`: no choices.
+    pub fn usage(&self, usage: &Usage) -> Bytes {
+        self.frame(Vec::new(), Some(usage.into()))
+    }
+
+    fn frame(&self, choices: Vec<ChunkChoice<'_>>, usage: Option<UsageOut>) -> Bytes {
+        let chunk = Chunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        };
+        sse_data(&serde_json::to_vec(&chunk).unwrap_or_default())
+    }
+}
+
+/// One `data:` frame.
+pub fn sse_data(json: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(json.len() + 8);
+    frame.extend_from_slice(b"data: ");
+    frame.extend_from_slice(json);
+    frame.extend_from_slice(b"\n\n");
+    Bytes::from(frame)
+}
+
+pub const SSE_DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// A whole answer, for a non-streaming reply.
+#[derive(Serialize)]
+pub struct Completion {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: [CompletionChoice; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageOut>,
+}
+
+#[derive(Serialize)]
+pub struct CompletionChoice {
+    pub index: u32,
+    pub message: AssistantMessage,
+    pub finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct AssistantMessage {
+    pub role: &'static str,
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallWhole>,
+}
+
+#[derive(Serialize)]
+pub struct ToolCallWhole {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: FunctionWhole,
+}
+
+#[derive(Serialize)]
+pub struct FunctionWhole {
+    pub name: String,
+    pub arguments: String,
+}

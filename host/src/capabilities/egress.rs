@@ -1,0 +1,332 @@
+//! Outgoing HTTP (`wasi:http/outgoing-handler`), filtered and pooled.
+//!
+//! Every request a plugin makes passes through [`EgressHooks::send_request`]:
+//! a host not granted to that plugin is refused there, logged, and never
+//! leaves the machine. Granted requests go through one shared keep-alive
+//! client (rustls with bundled roots, `TCP_NODELAY`), so a plugin request does
+//! not pay for a new TCP/TLS connection.
+//!
+//! Names granted by wildcard or by a plugin's own manifest may not resolve to
+//! private, loopback or link-local addresses (DNS rebinding, cloud metadata
+//! endpoints); a host the operator names exactly (an IP literal in a
+//! `base-url`, an internal proxy) is trusted to be where it says.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::rt::TokioExecutor;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::config::HostPattern;
+use crate::config::hosts::Scheme;
+
+/// One granted host pattern.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub pattern: HostPattern,
+    /// Whether it may resolve to non-public addresses.
+    pub trusted: bool,
+}
+
+/// The hosts one plugin may reach.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    grants: Vec<Grant>,
+}
+
+impl Grants {
+    pub fn none() -> Self {
+        Grants::default()
+    }
+
+    pub fn add(&mut self, pattern: HostPattern, trusted: bool) {
+        if let Some(existing) = self.grants.iter_mut().find(|g| g.pattern == pattern) {
+            existing.trusted |= trusted;
+        } else {
+            self.grants.push(Grant { pattern, trusted });
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Grant> {
+        self.grants.iter()
+    }
+
+    /// `Some(trusted)` when a grant covers the destination.
+    fn check(&self, scheme: Scheme, host: &str, port: u16) -> Option<bool> {
+        let mut covered = None;
+        for grant in self
+            .grants
+            .iter()
+            .filter(|g| g.pattern.matches(scheme, host, port))
+        {
+            covered = Some(covered.unwrap_or(false) || grant.trusted);
+        }
+        covered
+    }
+}
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector<PublicOnly>>;
+type TrustedConnector = hyper_rustls::HttpsConnector<HttpConnector<GaiResolver>>;
+
+/// The shared outgoing clients.
+pub struct Egress {
+    public: Client<Connector, WasiBody>,
+    trusted: Client<TrustedConnector, WasiBody>,
+}
+
+impl Default for Egress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Egress {
+    pub fn new() -> Self {
+        Egress {
+            public: client(HttpConnector::new_with_resolver(PublicOnly(
+                GaiResolver::new(),
+            ))),
+            trusted: client(HttpConnector::new_with_resolver(GaiResolver::new())),
+        }
+    }
+}
+
+fn client<R>(
+    mut http: HttpConnector<R>,
+) -> Client<hyper_rustls::HttpsConnector<HttpConnector<R>>, WasiBody>
+where
+    R: Clone + Send + Sync + 'static,
+    HttpConnector<R>: tower::Service<http::Uri>,
+    hyper_rustls::HttpsConnector<HttpConnector<R>>:
+        hyper_util::client::legacy::connect::Connect + Clone,
+{
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(15)));
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .expect("the ring provider supports the default protocol versions")
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(64)
+        .build(https)
+}
+
+/// The hooks of one plugin instance.
+pub struct EgressHooks {
+    plugin: Arc<str>,
+    grants: Arc<Grants>,
+    egress: Arc<Egress>,
+}
+
+impl EgressHooks {
+    pub fn new(plugin: Arc<str>, grants: Arc<Grants>, egress: Arc<Egress>) -> Self {
+        EgressHooks {
+            plugin,
+            grants,
+            egress,
+        }
+    }
+}
+
+type ResponseFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for EgressHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _response_errors: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> ResponseFuture {
+        let uri = request.uri();
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::Http,
+            _ => Scheme::Https,
+        };
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(scheme.default_port());
+        let Some(trusted) = self.grants.check(scheme, host, port) else {
+            tracing::warn!(
+                plugin = &*self.plugin,
+                host,
+                port,
+                "egress denied: host not granted to this plugin"
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        };
+        let egress = self.egress.clone();
+        Box::new(async move {
+            let response = if trusted {
+                egress.trusted.request(request).await
+            } else {
+                egress.public.request(request).await
+            }
+            .map_err(classify)?;
+            let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
+            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}
+
+/// Maps a client failure to the `wasi:http` error code the plugin sees.
+fn classify(err: hyper_util::client::legacy::Error) -> HttpError {
+    use std::error::Error as _;
+    if err.is_connect() {
+        let mut source = err.source();
+        while let Some(cause) = source {
+            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                return match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => HttpError::ConnectionRefused,
+                    std::io::ErrorKind::TimedOut => HttpError::ConnectionTimeout,
+                    std::io::ErrorKind::PermissionDenied => HttpError::DestinationIpProhibited,
+                    _ => HttpError::DestinationUnavailable,
+                };
+            }
+            source = cause.source();
+        }
+        return HttpError::DestinationUnavailable;
+    }
+    let mut source = err.source();
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_timeout() {
+                return HttpError::HttpResponseTimeout;
+            }
+            if hyper.is_incomplete_message() {
+                return HttpError::HttpResponseIncomplete;
+            }
+        }
+        source = cause.source();
+    }
+    HttpError::HttpProtocolError
+}
+
+/// A resolver that drops addresses that are not on the public internet.
+#[derive(Clone)]
+pub struct PublicOnly(GaiResolver);
+
+impl tower::Service<Name> for PublicOnly {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let lookup = self.0.call(name.clone());
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                lookup.await?.filter(|addr| is_public(addr.ip())).collect();
+            if addrs.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("{name} resolves only to private or local addresses"),
+                ));
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+/// Whether an address is routable on the public internet.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || (a == 198 && (b == 18 || b == 19))) // benchmarking
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80) // link local
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_metadata_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["142.250.74.106", "2a00:1450:4001::200e"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn grants_cover_exactly_their_patterns() {
+        let mut grants = Grants::none();
+        grants.add(HostPattern::parse("*.googleapis.com").unwrap(), false);
+        grants.add(
+            HostPattern::from_url("http://127.0.0.1:9000").unwrap(),
+            true,
+        );
+        assert_eq!(
+            grants.check(Scheme::Https, "generativelanguage.googleapis.com", 443),
+            Some(false)
+        );
+        assert_eq!(grants.check(Scheme::Http, "127.0.0.1", 9000), Some(true));
+        assert_eq!(grants.check(Scheme::Http, "127.0.0.1", 9001), None);
+        assert_eq!(grants.check(Scheme::Http, "169.254.169.254", 80), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! The shape of `plugins.toml`, as serde reads it.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::hosts::HostPattern;
+use super::routes::RouteSpec;
+
+pub type Invalid = (Option<Range<usize>>, String);
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    #[serde(default)]
+    pub plugins: IndexMap<String, PluginSection>,
+    #[serde(default)]
+    pub models: IndexMap<Spanned<String>, Spanned<RouteSpec>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerSection {
+    /// `host:port`; without it the gateway listens on `0.0.0.0:$PORT` (7860).
+    pub listen: Option<Spanned<String>>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Where the `.wasm` plugins are (default `plugins/` next to this file).
+    pub plugins_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached (default `.wasmgate-cache/`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Limits every plugin instance runs under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct RuntimeSection {
+    /// Linear memory one instance may use, in MiB.
+    pub max_memory_mib: u64,
+    /// CPU time one request may spend inside the plugin, in milliseconds.
+    pub max_cpu_ms: u64,
+    /// Wall-clock time allowed until the first event of an answer, in seconds.
+    pub first_event_timeout_secs: f64,
+    /// Wall-clock time allowed between two events of an answer, in seconds.
+    pub idle_timeout_secs: f64,
+    /// Plugin instances alive at once; further requests wait for a slot.
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection {
+            max_memory_mib: 128,
+            max_cpu_ms: 5_000,
+            first_event_timeout_secs: 120.0,
+            idle_timeout_secs: 120.0,
+            max_instances: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginSection {
+    /// Hosts the plugin may reach, besides its accounts' `base-url` origins.
+    #[serde(default)]
+    pub allowed_hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub accounts: Vec<AccountSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AccountSection {
+    pub id: Spanned<String>,
+    /// Secret name (as the plugin asks for it) → where its value comes from.
+    #[serde(default)]
+    pub secrets: IndexMap<String, Spanned<SecretSource>>,
+    /// Non-secret settings, e.g. `base-url`, `location`.
+    #[serde(default)]
+    pub settings: IndexMap<String, Spanned<String>>,
+}
+
+/// Secrets never appear in the file: they are read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub enum SecretSource {
+    /// One value from this variable.
+    Env(String),
+    /// A comma-separated list in this variable: one account per value.
+    EnvList(String),
+}
+
+impl SecretSource {
+    pub fn variable(&self) -> &str {
+        match self {
+            SecretSource::Env(name) | SecretSource::EnvList(name) => name,
+        }
+    }
+}
+
+/// Environment variables that belong to the gateway itself and are never
+/// handed to a plugin.
+pub const RESERVED_VARIABLES: &[&str] = &["API_KEY", "HF_TOKEN", "ADMIN_KEY"];
+
+impl ConfigFile {
+    pub(super) fn validate(&self) -> Result<(), Invalid> {
+        if let Some(listen) = &self.server.listen
+            && listen.get_ref().parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err((
+                Some(listen.span()),
+                format!(
+                    "listen = {:?} is not an address like 0.0.0.0:7860",
+                    listen.get_ref()
+                ),
+            ));
+        }
+        let runtime = &self.runtime;
+        if runtime.max_memory_mib == 0 || runtime.max_memory_mib > 4096 {
+            return Err((
+                None,
+                "[runtime] max-memory-mib must be between 1 and 4096".into(),
+            ));
+        }
+        if runtime.max_instances == 0 {
+            return Err((None, "[runtime] max-instances must be at least 1".into()));
+        }
+        for (what, secs) in [
+            ("first-event-timeout-secs", runtime.first_event_timeout_secs),
+            ("idle-timeout-secs", runtime.idle_timeout_secs),
+        ] {
+            if !(secs > 0.0 && secs.is_finite()) {
+                return Err((None, format!("[runtime] {what} must be a positive number")));
+            }
+        }
+        for (name, plugin) in &self.plugins {
+            if !is_plugin_name(name) {
+                return Err((
+                    None,
+                    format!("[plugins.{name}]: a plugin name is lowercase letters, digits and '-'"),
+                ));
+            }
+            for host in &plugin.allowed_hosts {
+                HostPattern::parse(host.get_ref()).map_err(|err| {
+                    (
+                        Some(host.span()),
+                        format!("[plugins.{name}] allowed-hosts: {err}"),
+                    )
+                })?;
+            }
+            let mut ids = std::collections::HashSet::new();
+            for account in &plugin.accounts {
+                let id = account.id.get_ref();
+                if id.is_empty() || !ids.insert(id.clone()) {
+                    return Err((
+                        Some(account.id.span()),
+                        format!("[plugins.{name}] account id {id:?} is empty or used twice"),
+                    ));
+                }
+                for source in account.secrets.values() {
+                    let variable = source.get_ref().variable();
+                    if RESERVED_VARIABLES.contains(&variable) {
+                        return Err((
+                            Some(source.span()),
+                            format!(
+                                "{variable} is the gateway's own secret and cannot be given to a plugin"
+                            ),
+                        ));
+                    }
+                }
+                if let Some(base_url) = account.settings.get("base-url") {
+                    HostPattern::from_url(base_url.get_ref()).map_err(|err| {
+                        (
+                            Some(base_url.span()),
+                            format!("[plugins.{name}] account {id:?} base-url: {err}"),
+                        )
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

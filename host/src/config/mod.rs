@@ -1,0 +1,124 @@
+//! `plugins.toml`: the operator's file, parsed into typed structures and
+//! validated once at load. Every error names the file, the line and what is
+//! wrong.
+
+mod file;
+pub mod hosts;
+mod routes;
+mod secrets;
+
+pub use file::{AccountSection, ConfigFile, PluginSection, RuntimeSection, SecretSource};
+pub use hosts::{HostPattern, HostPatternError};
+pub use routes::{ResolvedTarget, Route, RouteTable, Target};
+pub use secrets::{Account, SecretValue, env_name, implicit_accounts, resolve_accounts};
+
+use std::path::{Path, PathBuf};
+
+/// The shipped `plugins.toml`, used when no file is found.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../plugins.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// A validated configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from, or `<embedded>`.
+    pub source: PathBuf,
+    pub file: ConfigFile,
+    pub routes: RouteTable,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates configuration text; `path` only names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let invalid =
+            |span: Option<std::ops::Range<usize>>, message: String| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: span.map_or(0, |span| line_of(text, span.start)),
+                message,
+            };
+        let file: ConfigFile = toml::from_str(text).map_err(|err| {
+            let message = err.message().to_string();
+            invalid(err.span(), message)
+        })?;
+        file.validate()
+            .map_err(|(span, message)| invalid(span, message))?;
+        let routes =
+            RouteTable::from_file(&file).map_err(|(span, message)| invalid(span, message))?;
+        Ok(Config {
+            source: path.to_path_buf(),
+            file,
+            routes,
+        })
+    }
+
+    pub fn embedded() -> Self {
+        Self::parse(Path::new("<embedded plugins.toml>"), EMBEDDED_DEFAULT)
+            .expect("the embedded plugins.toml is valid")
+    }
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("plugins.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_embedded_default_is_valid() {
+        Config::embedded();
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let err = parse("[server]\nlisten = \"0.0.0.0:1\"\n[plugins.x\n").unwrap_err();
+        assert!(err.starts_with("plugins.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_line() {
+        let err = parse("[plugins.gemini]\nallowed-hosts = []\nalowed = 1\n").unwrap_err();
+        assert!(err.starts_with("plugins.toml:3:"), "{err}");
+        assert!(err.contains("alowed"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_line() {
+        let err = parse("[plugins.gemini]\nallowed-hosts = [\"ok.example.com\", \"bad host\"]\n")
+            .unwrap_err();
+        assert!(err.starts_with("plugins.toml:2:"), "{err}");
+        assert!(err.contains("bad host"), "{err}");
+
+        let err = parse("[models]\n\"a\" = \"gemini\"\n\"b\" = { plugin = \"\" }\n").unwrap_err();
+        assert!(err.starts_with("plugins.toml:3:"), "{err}");
+    }
+}

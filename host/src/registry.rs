@@ -1,0 +1,331 @@
+//! The registry: the loaded plugins with their accounts and grants, and the
+//! routes from model names to them. Built off the request path from a
+//! [`Config`] and a set of loaded plugins, then used read-only by requests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::capabilities::egress::Grants;
+use crate::config::{self, Account, Config, HostPattern, ResolvedTarget};
+use crate::runtime::{LoadError, LoadedPlugin, Runtime};
+
+/// A loaded plugin with what the operator (or its manifest) grants it.
+pub struct PluginEntry {
+    pub plugin: Arc<LoadedPlugin>,
+    pub accounts: Vec<Account>,
+    pub grants: Arc<Grants>,
+    /// Whether `plugins.toml` configures it (else it runs on its manifest).
+    pub configured: bool,
+    next_account: AtomicUsize,
+}
+
+impl PluginEntry {
+    /// The accounts in the order this request should try them: round-robin.
+    pub fn rotation(&self) -> impl Iterator<Item = &Account> {
+        let count = self.accounts.len().max(1);
+        let start = self.next_account.fetch_add(1, Ordering::Relaxed) % count;
+        self.accounts
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(self.accounts.len())
+    }
+}
+
+/// Where a requested model goes.
+pub struct Resolution {
+    /// Loaded targets in order: primary first, then fallbacks.
+    pub targets: Vec<(Arc<PluginEntry>, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("The model `{0}` does not exist or you do not have access to it.")]
+    UnknownModel(String),
+    #[error("The model `{model}` is routed to the plugin `{plugin}`, which is not loaded.")]
+    PluginMissing { model: String, plugin: String },
+}
+
+pub struct Registry {
+    pub config: Arc<Config>,
+    pub plugins: BTreeMap<String, Arc<PluginEntry>>,
+    /// Model ids plugins declare, for names `[models]` does not route.
+    declared: HashMap<String, String>,
+}
+
+impl Registry {
+    /// Builds the registry; problems that only concern one plugin or account
+    /// are returned as warnings and that part is left out.
+    pub fn build(
+        config: Arc<Config>,
+        loaded: Vec<Arc<LoadedPlugin>>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Registry, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut plugins = BTreeMap::new();
+        for plugin in loaded {
+            let name = plugin.name.to_string();
+            let entry = match config.file.plugins.get(&name) {
+                Some(section) => {
+                    let (accounts, skipped) = config::resolve_accounts(&name, section, env);
+                    warnings.extend(skipped);
+                    match configured_grants(&plugin, section, &accounts) {
+                        Ok(grants) => PluginEntry {
+                            plugin,
+                            accounts,
+                            grants: Arc::new(grants),
+                            configured: true,
+                            next_account: AtomicUsize::new(0),
+                        },
+                        Err(reason) => {
+                            warnings.push(format!("plugin {name:?} not served: {reason}"));
+                            continue;
+                        }
+                    }
+                }
+                None => implicit_entry(plugin, env),
+            };
+            if entry.accounts.is_empty() && !entry.plugin.manifest.secrets.is_empty() {
+                warnings.push(format!(
+                    "plugin {name:?} has no account: {}",
+                    account_hint(&name, &entry.plugin)
+                ));
+            }
+            plugins.insert(name, Arc::new(entry));
+        }
+        for name in config.file.plugins.keys() {
+            if !plugins.contains_key(name)
+                && !warnings
+                    .iter()
+                    .any(|w| w.contains(&format!("{name:?} not served")))
+            {
+                warnings.push(format!(
+                    "[plugins.{name}] is configured but plugins/{name}.wasm is not loaded"
+                ));
+            }
+        }
+        let mut declared = HashMap::new();
+        for (name, entry) in &plugins {
+            for model in &entry.plugin.manifest.models {
+                declared
+                    .entry(model.id.clone())
+                    .or_insert_with(|| name.clone());
+            }
+        }
+        (
+            Registry {
+                config,
+                plugins,
+                declared,
+            },
+            warnings,
+        )
+    }
+
+    pub fn resolve(&self, model: &str) -> Result<Resolution, ResolveError> {
+        let targets: Vec<ResolvedTarget> = match self.config.routes.resolve(model) {
+            Some((_, targets)) => targets,
+            None => match self.declared.get(model) {
+                Some(plugin) => vec![ResolvedTarget {
+                    plugin: plugin.clone(),
+                    upstream_model: model.to_string(),
+                }],
+                None => return Err(ResolveError::UnknownModel(model.to_string())),
+            },
+        };
+        let loaded: Vec<_> = targets
+            .iter()
+            .filter_map(|t| {
+                self.plugins
+                    .get(&t.plugin)
+                    .map(|entry| (entry.clone(), t.upstream_model.clone()))
+            })
+            .collect();
+        if loaded.is_empty() {
+            return Err(ResolveError::PluginMissing {
+                model: model.to_string(),
+                plugin: targets[0].plugin.clone(),
+            });
+        }
+        Ok(Resolution { targets: loaded })
+    }
+
+    /// Every model name a client can use: exact routes to loaded plugins and
+    /// the models plugins declare, each with the plugin that serves it.
+    pub fn models(&self) -> Vec<(String, String)> {
+        let mut models: BTreeMap<String, String> = BTreeMap::new();
+        for route in self.config.routes.routes() {
+            if route.pattern.contains('*') {
+                continue;
+            }
+            if let Ok(resolution) = self.resolve(&route.pattern) {
+                models.insert(
+                    route.pattern.clone(),
+                    resolution.targets[0].0.plugin.name.to_string(),
+                );
+            }
+        }
+        for (name, entry) in &self.plugins {
+            for model in &entry.plugin.manifest.models {
+                // A declared model is listed under the name that reaches it.
+                if let Ok(resolution) = self.resolve(&model.id) {
+                    let serving = resolution.targets[0].0.plugin.name.to_string();
+                    models.entry(model.id.clone()).or_insert(serving);
+                } else {
+                    models
+                        .entry(model.id.clone())
+                        .or_insert_with(|| name.clone());
+                }
+            }
+        }
+        models.into_iter().collect()
+    }
+
+    /// One line per plugin saying what it may reach and read, for the log.
+    pub fn describe_grants(&self) -> Vec<String> {
+        self.plugins
+            .values()
+            .map(|entry| {
+                let hosts: Vec<String> =
+                    entry.grants.iter().map(|g| g.pattern.to_string()).collect();
+                let accounts: Vec<String> = entry
+                    .accounts
+                    .iter()
+                    .map(|a| {
+                        let mut names: Vec<&str> = a.secrets.keys().map(String::as_str).collect();
+                        names.sort_unstable();
+                        format!("{}[{}]", a.id, names.join(","))
+                    })
+                    .collect();
+                format!(
+                    "plugin {} ({}): hosts [{}]; accounts [{}]",
+                    entry.plugin.label(),
+                    if entry.configured {
+                        "plugins.toml"
+                    } else {
+                        "manifest"
+                    },
+                    hosts.join(", "),
+                    accounts.join(", ")
+                )
+            })
+            .collect()
+    }
+}
+
+/// The grants of a plugin `plugins.toml` configures: its `allowed-hosts` and
+/// its accounts' `base-url` origins. Every host the manifest needs must be
+/// granted, unless every account points the plugin elsewhere.
+fn configured_grants(
+    plugin: &LoadedPlugin,
+    section: &config::PluginSection,
+    accounts: &[Account],
+) -> Result<Grants, String> {
+    let mut grants = Grants::none();
+    for host in &section.allowed_hosts {
+        let pattern = HostPattern::parse(host.get_ref()).map_err(|e| e.to_string())?;
+        let exact = pattern.is_exact();
+        grants.add(pattern, exact);
+    }
+    for account in &section.accounts {
+        if let Some(url) = account.settings.get("base-url") {
+            grants.add(
+                HostPattern::from_url(url.get_ref()).map_err(|e| e.to_string())?,
+                true,
+            );
+        }
+    }
+    let redirected = !accounts.is_empty() && accounts.iter().all(|a| a.base_url().is_some());
+    if !redirected {
+        for host in &plugin.manifest.hosts {
+            let needed = HostPattern::parse(host).map_err(|e| e.to_string())?;
+            if !grants.iter().any(|g| g.pattern.covers(&needed)) {
+                return Err(format!(
+                    "its manifest needs the host {host:?}, which its allowed-hosts in plugins.toml do not grant"
+                ));
+            }
+        }
+    }
+    Ok(grants)
+}
+
+/// A plugin `plugins.toml` does not mention runs on its manifest: the hosts
+/// it declares (as public hosts only) and `<PLUGIN>_<SECRET>` variables.
+fn implicit_entry(plugin: Arc<LoadedPlugin>, env: &dyn Fn(&str) -> Option<String>) -> PluginEntry {
+    let mut grants = Grants::none();
+    for host in &plugin.manifest.hosts {
+        if let Ok(pattern) = HostPattern::parse(host) {
+            grants.add(pattern, false);
+        }
+    }
+    let secret_names: Vec<String> = plugin
+        .manifest
+        .secrets
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let accounts = if secret_names.is_empty() {
+        vec![Account {
+            id: "default".into(),
+            secrets: Arc::default(),
+            settings: Arc::default(),
+        }]
+    } else {
+        config::implicit_accounts(&plugin.name, &secret_names, env)
+    };
+    PluginEntry {
+        plugin,
+        accounts,
+        grants: Arc::new(grants),
+        configured: false,
+        next_account: AtomicUsize::new(0),
+    }
+}
+
+fn account_hint(name: &str, plugin: &LoadedPlugin) -> String {
+    let prefix = config::env_name(name);
+    let vars: Vec<String> = plugin
+        .manifest
+        .secrets
+        .iter()
+        .map(|s| format!("{prefix}_{}", config::env_name(&s.name)))
+        .collect();
+    format!(
+        "set {} or configure [plugins.{name}] accounts in plugins.toml",
+        vars.join(" / ")
+    )
+}
+
+/// Loads every `*.wasm` in a directory; a file that fails is reported and
+/// left out, never taking the others down.
+pub async fn load_plugins(
+    runtime: &Arc<Runtime>,
+    dir: &Path,
+) -> (Vec<Arc<LoadedPlugin>>, Vec<LoadError>) {
+    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect(),
+        Err(err) => {
+            tracing::warn!(dir = %dir.display(), "cannot read the plugins directory: {err}");
+            Vec::new()
+        }
+    };
+    paths.sort();
+    let mut loaded = Vec::new();
+    let mut failed = Vec::new();
+    for path in paths {
+        match LoadedPlugin::load(runtime, &path).await {
+            Ok(plugin) => loaded.push(Arc::new(plugin)),
+            Err(err) => failed.push(err),
+        }
+    }
+    (loaded, failed)
+}

@@ -1,0 +1,20 @@
+//! Host bindings of the `provider` world, generated from `wit/`. Kept apart so
+//! the generated code never mixes with the glue around it.
+
+wasmtime::component::bindgen!({
+    world: "provider",
+    path: "../wit",
+    exports: { default: async },
+    with: {
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        "wasi:random": wasmtime_wasi::p2::bindings::random,
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+    },
+});
+
+pub use exports::wasmgate::provider::plugin::PluginManifest;
+pub use wasmgate::provider::types::{
+    ChatRequest, ContentPart, Event, FinishReason, Media, Message, ModelInfo, ProviderError,
+    RetryInfo, Role, Sampling, Tool, ToolCall, ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
+};

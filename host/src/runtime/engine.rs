@@ -1,0 +1,107 @@
+//! The one wasmtime [`Engine`] of the process and what it is configured with.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::linker;
+use super::state::PluginState;
+use crate::capabilities::egress::Egress;
+use crate::capabilities::state_store::StateStore;
+
+/// How often the engine's epoch advances: the granularity of CPU accounting
+/// and of the cooperative yield that keeps a spinning plugin from hogging a
+/// worker thread.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The limits every instance runs under.
+#[derive(Debug, Clone)]
+pub struct RuntimeLimits {
+    pub max_memory_bytes: usize,
+    pub max_cpu: Duration,
+    pub first_event_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_instances: u32,
+}
+
+impl From<&crate::config::RuntimeSection> for RuntimeLimits {
+    fn from(section: &crate::config::RuntimeSection) -> Self {
+        RuntimeLimits {
+            max_memory_bytes: (section.max_memory_mib as usize) << 20,
+            max_cpu: Duration::from_millis(section.max_cpu_ms),
+            first_event_timeout: Duration::from_secs_f64(section.first_event_timeout_secs),
+            idle_timeout: Duration::from_secs_f64(section.idle_timeout_secs),
+            max_instances: section.max_instances,
+        }
+    }
+}
+
+/// Everything shared by all plugins: engine, linker, egress client, state
+/// store, the instance slots and the compiled-component cache.
+pub struct Runtime {
+    pub(super) engine: Engine,
+    pub(super) linker: Linker<PluginState>,
+    pub(super) limits: RuntimeLimits,
+    pub(super) slots: Arc<Semaphore>,
+    pub(super) cache_dir: Option<PathBuf>,
+    pub egress: Arc<Egress>,
+    pub state: Arc<StateStore>,
+}
+
+impl Runtime {
+    pub fn new(limits: RuntimeLimits, cache_dir: Option<PathBuf>) -> wasmtime::Result<Arc<Self>> {
+        let instances = limits.max_instances;
+        let mut pool = PoolingAllocationConfig::new();
+        // A Rust plugin is one component with a handful of core instances
+        // (its module plus canonical-ABI shims), one memory and a few tables.
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 8)
+            .total_memories(instances * 2)
+            .total_tables(instances * 8)
+            .total_stacks(instances)
+            .max_memory_size(limits.max_memory_bytes);
+
+        let mut config = Config::new();
+        config
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        spawn_epoch_ticker(&engine);
+
+        if let Some(dir) = &cache_dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(Arc::new(Runtime {
+            linker: linker::build(&engine)?,
+            engine,
+            slots: Arc::new(Semaphore::new(instances as usize)),
+            limits,
+            cache_dir,
+            egress: Arc::new(Egress::new()),
+            state: Arc::new(StateStore::default()),
+        }))
+    }
+
+    pub fn limits(&self) -> &RuntimeLimits {
+        &self.limits
+    }
+}
+
+/// Advances the epoch from a plain thread; it stops when the engine is gone.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmgate-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

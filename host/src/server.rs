@@ -1,0 +1,154 @@
+//! Start-up: read the environment and `plugins.toml`, load the plugins, serve.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+
+use crate::api::{self, AppState, auth::CallerAuth};
+use crate::config::Config;
+use crate::registry::{self, Registry};
+use crate::runtime::{Runtime, RuntimeLimits};
+
+/// Default largest request body: enough for a few inline images.
+const DEFAULT_MAX_BODY: usize = 32 << 20;
+
+pub async fn run() -> anyhow::Result<()> {
+    init_logging();
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+
+    let config = Arc::new(load_config(env("WASMGATE_CONFIG"))?);
+    tracing::info!(source = %config.source.display(), "configuration loaded");
+    let base = config
+        .source
+        .parent()
+        .filter(|p| config.source.exists() && !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let plugins_dir = env("WASMGATE_PLUGINS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            config
+                .file
+                .server
+                .plugins_dir
+                .as_ref()
+                .map(|d| base.join(d))
+        })
+        .unwrap_or_else(|| base.join("plugins"));
+    let cache_dir = env("WASMGATE_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| config.file.server.cache_dir.as_ref().map(|d| base.join(d)))
+        .unwrap_or_else(|| PathBuf::from(".wasmgate-cache"));
+
+    let runtime = Runtime::new(RuntimeLimits::from(&config.file.runtime), Some(cache_dir))
+        .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
+    let (loaded, failed) = registry::load_plugins(&runtime, &plugins_dir).await;
+    for error in &failed {
+        tracing::error!("plugin not loaded: {error}");
+    }
+    for plugin in &loaded {
+        tracing::info!(
+            plugin = %plugin.label(),
+            path = %plugin.path.display(),
+            compiled = if plugin.from_cache { "cached" } else { "now" },
+            "plugin loaded"
+        );
+    }
+    let (registry, warnings) = Registry::build(config.clone(), loaded, &env);
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    for grant in registry.describe_grants() {
+        tracing::info!("grant: {grant}");
+    }
+
+    let auth = CallerAuth::from_env(env("API_KEY").as_deref(), env("HF_TOKEN").as_deref());
+    if auth.is_open() {
+        tracing::warn!(
+            "neither API_KEY nor HF_TOKEN is set: serving clients on this machine (loopback) only"
+        );
+    }
+    let state = AppState {
+        registry: Arc::new(ArcSwap::from_pointee(registry)),
+        runtime,
+        auth: Arc::new(auth),
+        max_body_bytes: config
+            .file
+            .server
+            .max_body_bytes
+            .unwrap_or(DEFAULT_MAX_BODY),
+    };
+
+    let addr: SocketAddr = match &config.file.server.listen {
+        Some(listen) => listen.get_ref().parse()?,
+        None => {
+            let port = env("PORT")
+                .map_or(Ok(7860), |p| p.parse::<u16>())
+                .context("PORT must be a port number")?;
+            SocketAddr::from(([0, 0, 0, 0], port))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!("wasmgate listening on http://{local}");
+
+    axum::serve(
+        listener,
+        api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+/// `WASMGATE_CONFIG`, else `plugins.toml` in the working directory, else the
+/// embedded default.
+fn load_config(explicit: Option<String>) -> anyhow::Result<Config> {
+    if let Some(path) = explicit {
+        return Ok(Config::load(Path::new(&path))?);
+    }
+    let local = Path::new("plugins.toml");
+    if local.exists() {
+        return Ok(Config::load(local)?);
+    }
+    Ok(Config::embedded())
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
