@@ -1,0 +1,390 @@
+//! A fake Qwen web chat on loopback, for the `qwen` plugin's tests.
+//!
+//! One server hosts both families of `protocols/qwen-web.md` §8:
+//! - tongyi (`/dialog/*`, `/assistant/*`, `/oss`): cookie + `x-xsrf-token`
+//!   accounts, cumulative-snapshot SSE;
+//! - chat.qwen.ai (`/api/*`, `PUT /oss/*`): JWT accounts, phased SSE.
+//!
+//! A request picks a scenario with the header `x-mock-scenario: <name>`, or
+//! `#scenario=<name>` anywhere in its body (e.g. in the user's message, so the
+//! client needs no special code), or the mock's current default
+//! ([`MockUpstream::set_scenario`]). See [`cn`] and [`intl`] for the names.
+//!
+//! ```ignore
+//! let mock = mock_qwen::spawn(MockOptions::default()).await;
+//! // point the plugin's `base-url` at mock.base_url; use
+//! // mock_qwen::DEFAULT_CN_COOKIE / DEFAULT_CN_XSRF, or mock.token("intl-1")
+//! ```
+
+pub mod cn;
+pub mod intl;
+pub mod jwt;
+mod script;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::sync::watch;
+
+pub use jwt::{sha256_hex, test_jwt};
+
+/// The cookie of the default tongyi account `cn-1`.
+pub const DEFAULT_CN_COOKIE: &str =
+    "tongyi_sso_ticket=mock-ticket-1; t=0123456789abcdef0123456789abcdef";
+/// The `x-xsrf-token` of the default tongyi account `cn-1`.
+pub const DEFAULT_CN_XSRF: &str = "mock-xsrf-1";
+
+/// A tongyi account the mock accepts.
+#[derive(Debug, Clone)]
+pub struct CnAccount {
+    pub id: String,
+    /// The `Cookie` header must contain this.
+    pub cookie: String,
+    pub xsrf_token: String,
+    /// The cookie is known but logged out: every call answers `NOT_LOGIN`.
+    pub expired: bool,
+}
+
+impl CnAccount {
+    pub fn new(id: &str, cookie: &str, xsrf_token: &str) -> Self {
+        CnAccount {
+            id: id.into(),
+            cookie: cookie.into(),
+            xsrf_token: xsrf_token.into(),
+            expired: false,
+        }
+    }
+
+    pub fn expired(mut self) -> Self {
+        self.expired = true;
+        self
+    }
+}
+
+/// A chat.qwen.ai account that can sign in with e-mail and password.
+/// Any unexpired JWT is accepted on the other routes.
+#[derive(Debug, Clone)]
+pub struct IntlAccount {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MockOptions {
+    pub cn_accounts: Vec<CnAccount>,
+    pub intl_accounts: Vec<IntlAccount>,
+    /// The scenario of requests that name none.
+    pub scenario: Option<String>,
+    /// Hold every stream after its first piece of answer until
+    /// [`MockUpstream::release`].
+    pub hold: bool,
+    /// The answer the model gives (the `utf8_split` scenario uses its own).
+    pub answer: String,
+    /// Pause between streamed events.
+    pub gap: Duration,
+    /// Pause between events in the `slow` scenario.
+    pub slow_gap: Duration,
+    /// Frame SSE with `\r\n` instead of `\n`.
+    pub crlf: bool,
+    /// Lifetime of the JWTs sign-in hands out.
+    pub token_ttl: Duration,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            cn_accounts: vec![CnAccount::new("cn-1", DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF)],
+            intl_accounts: vec![IntlAccount {
+                id: "intl-1".into(),
+                email: "user@example.com".into(),
+                password: "correct horse".into(),
+            }],
+            scenario: None,
+            hold: false,
+            answer: "Hello, I am Qwen. How can I help you today?".into(),
+            gap: Duration::from_millis(5),
+            slow_gap: Duration::from_secs(10),
+            crlf: false,
+            token_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// One request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// Whose credentials it carried: a tongyi account's id (by cookie) or the
+    /// `id` claim of a chat.qwen.ai JWT.
+    pub account: Option<String>,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// Shared by the handlers.
+pub struct State {
+    pub options: MockOptions,
+    pub base_url: String,
+    scenario: Mutex<Option<String>>,
+    hold: AtomicBool,
+    released: watch::Sender<bool>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    counter: AtomicU64,
+    chats: Mutex<HashSet<String>>,
+    task_polls: Mutex<HashMap<String, u32>>,
+}
+
+impl State {
+    /// The next number of a per-mock sequence (message ids, chat ids…).
+    pub fn next_number(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The scenario a request asks for.
+    pub fn scenario(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+        if let Some(name) = headers.get("x-mock-scenario").and_then(|v| v.to_str().ok()) {
+            return Some(name.trim().to_string());
+        }
+        if let Some(name) = magic_word(body) {
+            return Some(name);
+        }
+        self.scenario.lock().unwrap().clone()
+    }
+
+    pub async fn wait_if_held(&self) {
+        if !self.hold.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut released = self.released.subscribe();
+        let _ = released.wait_for(|released| *released).await;
+    }
+
+    pub fn cn_account(&self, headers: &HeaderMap) -> Option<&CnAccount> {
+        let cookie = header_text(headers, "cookie")?;
+        self.options
+            .cn_accounts
+            .iter()
+            .find(|account| cookie.contains(&account.cookie))
+    }
+
+    pub fn remember_chat(&self, id: &str) {
+        self.chats.lock().unwrap().insert(id.to_string());
+    }
+
+    pub fn knows_chat(&self, id: &str) -> bool {
+        self.chats.lock().unwrap().contains(id)
+    }
+
+    /// How many times a task was polled before, counting this one.
+    pub fn poll_task(&self, id: &str) -> u32 {
+        let mut polls = self.task_polls.lock().unwrap();
+        let count = polls.entry(id.to_string()).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    fn identify(&self, headers: &HeaderMap) -> Option<String> {
+        if let Some(account) = self.cn_account(headers) {
+            return Some(account.id.clone());
+        }
+        let token = bearer(headers)?;
+        let claims = jwt::claims(&token)?;
+        claims.get("id")?.as_str().map(str::to_string)
+    }
+}
+
+/// `#scenario=<name>` in a body (names are `[a-z0-9_]`).
+fn magic_word(body: &[u8]) -> Option<String> {
+    const MARK: &[u8] = b"#scenario=";
+    let at = body.windows(MARK.len()).position(|w| w == MARK)? + MARK.len();
+    let name: String = body[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .map(|b| *b as char)
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+pub fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// The token of `Authorization: Bearer <token>`.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = header_text(headers, "authorization")?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim().to_string())
+}
+
+pub struct MockUpstream {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base_url: String,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds 127.0.0.1:0 and serves in a tokio task.
+pub async fn spawn(options: MockOptions) -> MockUpstream {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let base_url = format!("http://{}", listener.local_addr().expect("local address"));
+    let state = Arc::new(State {
+        hold: AtomicBool::new(options.hold),
+        scenario: Mutex::new(options.scenario.clone()),
+        options,
+        base_url: base_url.clone(),
+        released: watch::channel(false).0,
+        requests: Mutex::new(Vec::new()),
+        counter: AtomicU64::new(0),
+        chats: Mutex::new(HashSet::new()),
+        task_polls: Mutex::new(HashMap::new()),
+    });
+    let app = Router::new()
+        .merge(cn::routes())
+        .merge(intl::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    MockUpstream {
+        base_url,
+        state,
+        task,
+    }
+}
+
+impl MockUpstream {
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The requests to one path.
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// The account of every chat call (tongyi `/dialog/conversation` and
+    /// chat.qwen.ai `/api/v2/chat/completions`), in order: what a test reads
+    /// to see that several accounts share the load.
+    pub fn chat_accounts(&self) -> Vec<Option<String>> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == cn::CONVERSATION_PATH || r.path == intl::COMPLETIONS_PATH)
+            .map(|r| r.account)
+            .collect()
+    }
+
+    /// Lets held streams (and those still to come) go on.
+    pub fn release(&self) {
+        self.state.released.send_replace(true);
+    }
+
+    /// Holds streams after their first piece again (until the next release).
+    pub fn hold(&self) {
+        self.state.released.send_replace(false);
+        self.state.hold.store(true, Ordering::SeqCst);
+    }
+
+    /// The scenario of requests that name none.
+    pub fn set_scenario(&self, scenario: Option<&str>) {
+        *self.state.scenario.lock().unwrap() = scenario.map(str::to_string);
+    }
+
+    /// A chat.qwen.ai token for `account_id`, valid for an hour.
+    pub fn token(&self, account_id: &str) -> String {
+        test_jwt(account_id, jwt::now_unix() + 3600)
+    }
+
+    /// A chat.qwen.ai token for `account_id` that expired an hour ago.
+    pub fn expired_token(&self, account_id: &str) -> String {
+        test_jwt(account_id, jwt::now_unix().saturating_sub(3600))
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Records each request (body included) before it is handled.
+async fn record(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let recorded = RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: bytes.clone(),
+        account: state.identify(&parts.headers),
+    };
+    state.requests.lock().unwrap().push(recorded);
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_words_name_scenarios() {
+        assert_eq!(
+            magic_word(b"{\"content\":\"hi #scenario=utf8_split please\"}").as_deref(),
+            Some("utf8_split")
+        );
+        assert_eq!(magic_word(b"#scenario="), None);
+        assert_eq!(magic_word(b"nothing"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! wasmgate provider for the Qwen web chat.
+//!
+//! Two account kinds, chosen by the secrets an account has:
+//! - `cookie` + `xsrf-token`: the Chinese tongyi site (what Qwen-2api uses),
+//!   which streams cumulative snapshots;
+//! - `token`: chat.qwen.ai, which streams phased increments.
+//!
+//! Everything protocol-shaped lives in plain modules tested natively;
+//! `component` (wasm only) wires them to the host.
+
+pub mod account;
+pub mod chat;
+#[cfg(target_arch = "wasm32")]
+mod component;
+pub mod errors;
+pub mod increments;
+pub mod intl;
+pub mod jwt;
+pub mod models;
+pub mod platform;
+pub mod prompt;
+pub mod pump;
+pub mod snapshot;
+pub mod tongyi;

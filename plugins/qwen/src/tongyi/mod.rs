@@ -1,0 +1,178 @@
+//! The tongyi flow (CN-B, what Qwen-2api uses): the browser's whole `Cookie`
+//! header plus its `x-xsrf-token`, one `POST /dialog/conversation` that
+//! answers with a stream of cumulative snapshots.
+
+pub mod decoder;
+
+use serde_json::{Value, json};
+use wasmgate_plugin_sdk::ProviderError;
+
+use crate::account::{Account, Credentials, Flow};
+use crate::errors;
+use crate::models::ModelChoice;
+use crate::platform::{HttpRequest, Method, Platform};
+use crate::prompt::FoldedPrompt;
+use crate::pump::SsePump;
+use decoder::TongyiDecoder;
+
+pub const CONVERSATION_PATH: &str = "/dialog/conversation";
+pub const SESSION_DELETE_PATH: &str = "/dialog/session/delete";
+
+/// A desktop Chrome, as the reference proxies send.
+pub const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36";
+
+/// The headers every tongyi call carries.
+fn with_headers(request: HttpRequest, account: &Account, accept: &str) -> HttpRequest {
+    let Credentials::Tongyi { cookie, xsrf_token } = &account.credentials else {
+        return request;
+    };
+    request
+        .header("origin", &account.web_origin)
+        .header("referer", format!("{}/", account.web_origin))
+        .header("user-agent", USER_AGENT)
+        // The cookie goes as raw bytes: browser cookies may hold non-ASCII.
+        .header("cookie", cookie.as_bytes())
+        .header("x-xsrf-token", xsrf_token)
+        .header("x-platform", "pc_tongyi")
+        .header("accept", accept)
+        // Compressed bodies would need decoding the host may not do.
+        .header("accept-encoding", "identity")
+        .header("content-type", "application/json;charset=UTF-8")
+}
+
+/// The conversation body: Qwen-2api's field choices (`userAction:"new_top"`,
+/// `feature_config`), UNCONFIRMED which of them the server still honours.
+pub fn conversation_body(
+    choice: &ModelChoice,
+    prompt: &FoldedPrompt,
+    thinking: bool,
+    request_id: &str,
+) -> Value {
+    json!({
+        "mode": "chat",
+        "model": choice.upstream,
+        "action": "next",
+        "userAction": "new_top",
+        "requestId": request_id,
+        "sessionId": "",
+        "sessionType": "text_chat",
+        "parentMsgId": "",
+        "params": { "searchType": "" },
+        "contents": [
+            { "role": "user", "contentType": "text", "content": prompt.text }
+        ],
+        "feature_config": {
+            "search_enabled": choice.search,
+            "thinking_enabled": thinking
+        }
+    })
+}
+
+pub fn conversation_request(account: &Account, body: &Value) -> HttpRequest {
+    let request = HttpRequest::new(
+        Method::Post,
+        format!("{}{CONVERSATION_PATH}", account.base_url),
+    )
+    .json(body);
+    with_headers(request, account, "text/event-stream")
+}
+
+/// Deletes the session an answer created, so proxied chats do not pile up
+/// in the user's history (qwen-free-api does the same).
+pub fn session_delete_request(account: &Account, session_id: &str) -> HttpRequest {
+    let request = HttpRequest::new(
+        Method::Post,
+        format!("{}{SESSION_DELETE_PATH}", account.base_url),
+    )
+    .json(&json!({ "sessionId": session_id }));
+    with_headers(request, account, "application/json")
+}
+
+/// Sends the conversation and checks that a stream came back.
+pub fn start(
+    platform: &dyn Platform,
+    account: &Account,
+    choice: &ModelChoice,
+    prompt: &FoldedPrompt,
+    thinking: bool,
+) -> Result<SsePump<TongyiDecoder>, ProviderError> {
+    let body = conversation_body(choice, prompt, thinking, &platform.random_hex32());
+    let response = platform.send(conversation_request(account, &body))?;
+    let response = errors::expect_stream(Flow::Tongyi, response)?;
+    let mut pump = SsePump::new(response.body, TongyiDecoder::new());
+    // A refusal (not logged in, filtered prompt) arrives as the first event:
+    // surface it here, while the host may still try another account.
+    pump.prime()?;
+    Ok(pump)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::resolve;
+
+    fn account() -> Account {
+        Account::from_host(
+            |name| match name {
+                "cookie" => Some("tongyi_sso_ticket=abc; t=é".into()),
+                "xsrf-token" => Some("xsrf-1".into()),
+                _ => None,
+            },
+            |name| (name == "base-url").then(|| "http://127.0.0.1:1".into()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn conversation_request_carries_the_browser_credentials() {
+        let account = account();
+        let prompt = FoldedPrompt {
+            text: "Hello".into(),
+            image_urls: vec![],
+        };
+        let body = conversation_body(
+            &resolve("qwen-max-thinking", Flow::Tongyi),
+            &prompt,
+            true,
+            "0123",
+        );
+        let request = conversation_request(&account, &body);
+        assert_eq!(request.url, "http://127.0.0.1:1/dialog/conversation");
+        assert_eq!(
+            request.header_text("cookie").as_deref(),
+            Some("tongyi_sso_ticket=abc; t=é")
+        );
+        assert_eq!(
+            request.header_text("x-xsrf-token").as_deref(),
+            Some("xsrf-1")
+        );
+        assert_eq!(
+            request.header_text("x-platform").as_deref(),
+            Some("pc_tongyi")
+        );
+        assert_eq!(
+            request.header_text("accept").as_deref(),
+            Some("text/event-stream")
+        );
+        assert_eq!(
+            request.header_text("origin").as_deref(),
+            Some("https://www.tongyi.com")
+        );
+        let sent: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(sent["model"], "qwen-max");
+        assert_eq!(sent["requestId"], "0123");
+        assert_eq!(sent["contents"][0]["content"], "Hello");
+        assert_eq!(sent["contents"][0]["role"], "user");
+        assert_eq!(sent["feature_config"]["thinking_enabled"], true);
+    }
+
+    #[test]
+    fn session_delete_names_the_session() {
+        let request = session_delete_request(&account(), "s-1");
+        assert_eq!(request.url, "http://127.0.0.1:1/dialog/session/delete");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap()["sessionId"],
+            "s-1"
+        );
+    }
+}
