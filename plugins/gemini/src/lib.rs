@@ -1,1 +1,168 @@
+//! The Gemini Developer API (`generativelanguage.googleapis.com`) with one
+//! API key per account.
+//!
+//! `chat` sends `POST /v1beta/models/{model}:streamGenerateContent?alt=sse`
+//! (or `:generateContent` when the caller does not stream) with the key in
+//! `x-goog-api-key`, and returns as soon as the upstream answered with its
+//! status, so that a refused key (400 `API_KEY_INVALID`, 403, 429) surfaces
+//! there and the host can try another account. The body is then decoded as
+//! the host pulls events. The protocol logic lives in `gemini-format` and in
+//! the modules below, all of which run natively in unit tests; this file is
+//! the thin glue over the host's imports.
 
+pub mod answer;
+pub mod decode;
+pub mod endpoints;
+pub mod models;
+
+use answer::{Answer, BodySource};
+use endpoints::{API_KEY_HEADER, API_KEY_SECRET, DEFAULT_BASE_URL, SAFETY_THRESHOLD_SETTING};
+use gemini_format::{RequestOptions, build_request, error_from_response};
+use wasmgate_plugin_sdk::{
+    ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
+    ProviderError, SecretSpec, SettingSpec, host, http,
+};
+
+/// Largest error body read to classify a refusal.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Largest non-streamed answer (generated images arrive inline).
+const ANSWER_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Largest page of the model list.
+const MODELS_BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Pages of the model list followed at most (the catalogue has one or two).
+const MAX_MODEL_PAGES: usize = 20;
+
+/// The provider. Exported only in the wasm build: natively (unit tests) the
+/// component export names do not link.
+pub struct Gemini;
+
+impl Provider for Gemini {
+    type Completion = Answer<HttpBody>;
+
+    fn manifest() -> PluginManifest {
+        PluginManifest {
+            name: "gemini".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Gemini Developer API (Google AI Studio keys): generateContent, \
+                          streamed over SSE, with thoughts, tools and images."
+                .into(),
+            hosts: vec![endpoints::PUBLIC_HOST.into()],
+            secrets: vec![SecretSpec {
+                name: API_KEY_SECRET.into(),
+                description: "a Gemini API key (AIza…, AQ.…), sent in the x-goog-api-key header"
+                    .into(),
+                required: true,
+            }],
+            settings: vec![
+                SettingSpec {
+                    name: "base-url".into(),
+                    description: "origin of the API (a proxy, or a test upstream)".into(),
+                    default: Some(DEFAULT_BASE_URL.into()),
+                },
+                SettingSpec {
+                    name: SAFETY_THRESHOLD_SETTING.into(),
+                    description: "threshold for every harm category (OFF, BLOCK_NONE, \
+                                  BLOCK_ONLY_HIGH…) when a request sends no safetySettings; \
+                                  unset keeps Google's defaults"
+                        .into(),
+                    default: None,
+                },
+            ],
+            models: models::default_models(),
+        }
+    }
+
+    fn models() -> Result<Vec<ModelInfo>, ProviderError> {
+        let key = api_key()?;
+        let base_url = host::base_url(DEFAULT_BASE_URL);
+        let mut all = Vec::new();
+        let mut page_token: Option<String> = None;
+        for _ in 0..MAX_MODEL_PAGES {
+            let response =
+                http::Request::get(endpoints::models_url(&base_url, page_token.as_deref()))
+                    .header(API_KEY_HEADER, &key)
+                    .send()?;
+            if !response.is_success() {
+                return Err(refusal(response));
+            }
+            let page = models::parse_page(&response.text(MODELS_BODY_LIMIT)?)?;
+            all.extend(page.models);
+            match page.next_page_token {
+                Some(token) if Some(&token) != page_token.as_ref() => page_token = Some(token),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
+    fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
+        let key = api_key()?;
+        let base_url = host::base_url(DEFAULT_BASE_URL);
+        let options = RequestOptions {
+            file_uri_prefixes: endpoints::file_uri_prefixes(&base_url),
+            safety_threshold: host::setting(SAFETY_THRESHOLD_SETTING),
+        };
+        let body = build_request(&request, &options)?;
+        let body = serde_json::to_vec(&body)
+            .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
+        let url = endpoints::generate_url(&base_url, &request.model, request.stream);
+        let response = http::Request::post(url)
+            .header(API_KEY_HEADER, &key)
+            .json(body)
+            .send()?;
+        if !response.is_success() {
+            return Err(refusal(response));
+        }
+        // A proxy may answer a stream request with plain JSON; decode that whole.
+        let is_json = response
+            .header("content-type")
+            .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
+        let answer = if request.stream && !is_json {
+            Answer::streaming(HttpBody(response))
+        } else {
+            let bytes = response.bytes(ANSWER_BODY_LIMIT)?;
+            Answer::complete(decode::decode_whole(&bytes)?)
+        };
+        Ok(Completion::new(answer))
+    }
+}
+
+impl CompletionStream for Answer<HttpBody> {
+    fn next(&self) -> Result<Option<Event>, ProviderError> {
+        self.next_event()
+    }
+}
+
+/// The account's key, trimmed; any non-empty value is accepted.
+fn api_key() -> Result<String, ProviderError> {
+    host::secret(API_KEY_SECRET)
+        .map(|key| key.trim().to_string())
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| {
+            ProviderError::Unauthorized(format!("the account has no `{API_KEY_SECRET}` secret"))
+        })
+}
+
+/// The typed error for a non-2xx answer.
+fn refusal(response: http::Response) -> ProviderError {
+    let status = response.status;
+    let body = response.text(ERROR_BODY_LIMIT).unwrap_or_default();
+    error_from_response(status, &body)
+}
+
+/// The streamed body of an upstream answer.
+pub struct HttpBody(http::Response);
+
+impl BodySource for HttpBody {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ProviderError> {
+        self.0.next_chunk().map_err(|err| match err {
+            http::HttpError::Timeout(_) => {
+                ProviderError::Timeout(format!("the upstream stalled mid-answer: {err}"))
+            }
+            other => ProviderError::upstream(0, format!("the upstream answer broke off: {other}")),
+        })
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+wasmgate_plugin_sdk::export_provider!(Gemini);
