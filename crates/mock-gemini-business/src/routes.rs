@@ -1,0 +1,664 @@
+//! The routes: `GET /auth/getoxsrf`, the widget methods under
+//! `/v1alpha/locations/global/`, downloads under `/v1alpha/<session>:downloadFile`
+//! and `/download/v1alpha/<session>:downloadFile`, and `POST /__mock/scenario`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::scenario::{Scenario, scenarios_in};
+use crate::stream::{self, Element, Pacing};
+use crate::token::{self, IssuedKey};
+use crate::{GENERATED_PNG, GeneratedFile, RecordedRequest, Session, Shared, TRICKY_PARTS};
+
+const SESSION_PREFIX: &str = "collections/default_collection/engines/agentspace-engine/sessions/";
+const PROJECT_PREFIX: &str = "projects/000000000000/locations/global/";
+const METHODS: &str = "/v1alpha/locations/global/";
+/// Model ids the mock accepts in `assistGenerationConfig.modelId`.
+const KNOWN_MODELS: &[&str] = &[
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-3-flash-preview",
+    "gemini-3-pro-preview",
+    "gemini-3.1-pro-preview",
+];
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(dispatch).with_state(shared)
+}
+
+async fn dispatch(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut record = RecordedRequest {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body: body.to_vec(),
+        account: None,
+        jwt: None,
+        key_id: None,
+        status: 0,
+    };
+    let response = route(&shared, &mut record);
+    record.status = response.status().as_u16();
+    shared.lock().records.push(record);
+    response
+}
+
+fn route(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let path = record.path.clone();
+    match (record.method.as_str(), path.as_str()) {
+        ("GET", "/auth/getoxsrf") => getoxsrf(shared, record),
+        ("POST", "/__mock/scenario") => set_scenario(shared, record),
+        ("POST", p) if p.starts_with(METHODS) => match &p[METHODS.len()..] {
+            "widgetCreateSession" => create_session(shared, record),
+            "widgetAddContextFile" => add_context_file(shared, record),
+            "widgetStreamAssist" => stream_assist(shared, record),
+            "widgetListSessionFileMetadata" => list_files(shared, record),
+            _ => not_found(),
+        },
+        ("GET", p) if p.ends_with(":downloadFile") => download(shared, record),
+        _ => not_found(),
+    }
+}
+
+// ---- responses ----
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn google_error(code: u16, status: &str, message: Option<&str>) -> Response {
+    let mut error = json!({"code": code, "status": status});
+    if let Some(message) = message {
+        error["message"] = json!(message);
+    }
+    let status_code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status_code, json!({"error": error}))
+}
+
+fn unauthenticated() -> Response {
+    google_error(401, "UNAUTHENTICATED", None)
+}
+
+fn permission_denied() -> Response {
+    google_error(403, "PERMISSION_DENIED", None)
+}
+
+fn invalid_argument(message: &str) -> Response {
+    google_error(400, "INVALID_ARGUMENT", Some(message))
+}
+
+fn not_found() -> Response {
+    google_error(404, "NOT_FOUND", Some("Requested entity was not found."))
+}
+
+/// The documented 429 body.
+pub(crate) fn rate_limit_body() -> Value {
+    json!({"error": {
+        "code": 429,
+        "message": "Resource has been exhausted (e.g. check quota).",
+        "status": "RESOURCE_EXHAUSTED",
+        "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "LLM_OVERLOADED",
+            "domain": "discoveryengine.googleapis.com"
+        }]
+    }})
+}
+
+fn rate_limited(shared: &Shared) -> Response {
+    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, rate_limit_body());
+    if let Some(seconds) = shared.options.retry_after_seconds {
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+/// `)]}'` + newline + JSON, as `getoxsrf` answers.
+fn xssi_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        format!(")]}}'\n{body}"),
+    )
+        .into_response()
+}
+
+// ---- helpers ----
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key) == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(high), Some(low)) => {
+                        out.push((high * 16 + low) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn cookie(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .filter(|(key, _)| key.eq_ignore_ascii_case("cookie"))
+        .flat_map(|(_, value)| value.split(';'))
+        .find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then(|| value.to_string())
+        })
+}
+
+/// The id of a session named in short (`collections/…/sessions/<id>`) or
+/// full (`projects/<n>/locations/global/collections/…`) form.
+pub(crate) fn session_id(name: &str) -> Option<String> {
+    let name = name.trim_matches('/');
+    let short = match name.strip_prefix("projects/") {
+        Some(rest) => {
+            let (number, rest) = rest.split_once('/')?;
+            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            rest.strip_prefix("locations/global/")?
+        }
+        None => name,
+    };
+    let id = short.strip_prefix(SESSION_PREFIX)?;
+    (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
+}
+
+fn short_session_name(id: &str) -> String {
+    format!("{SESSION_PREFIX}{id}")
+}
+
+fn request_body(record: &RecordedRequest) -> Option<Value> {
+    serde_json::from_slice(&record.body).ok()
+}
+
+/// Checks the bearer JWT (and the body's `configId`, when given) and
+/// returns the account index; records who called.
+fn authorize(
+    shared: &Shared,
+    record: &mut RecordedRequest,
+    config_id: Option<&Value>,
+) -> Result<usize, Response> {
+    let token = record
+        .header("authorization")
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .ok_or_else(unauthenticated)?;
+    record.key_id = token::key_id_of(&token);
+    record.jwt = Some(token.clone());
+    let verified = {
+        let state = shared.lock();
+        token::verify(&token, &state.keys, now(), shared.options.jwt_skew_seconds)
+    }
+    .map_err(|_| unauthenticated())?;
+    let account = &shared.options.accounts[verified.account];
+    record.account = Some(account.csesidx.clone());
+    if account.restricted {
+        return Err(permission_denied());
+    }
+    if let Some(config_id) = config_id {
+        if config_id.as_str() != Some(account.config_id.as_str()) {
+            // ddcat666 reports 401 for a configId that is not the account's.
+            return Err(unauthenticated());
+        }
+    }
+    Ok(verified.account)
+}
+
+/// The session named by `name` when `account` owns it.
+fn owned_session(shared: &Shared, name: &Value, account: usize) -> Result<String, Response> {
+    let id = name.as_str().and_then(session_id).ok_or_else(not_found)?;
+    match shared.lock().sessions.get(&id) {
+        Some(session) if session.account == account => Ok(id),
+        _ => Err(not_found()),
+    }
+}
+
+// ---- routes ----
+
+fn getoxsrf(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let csesidx = query_param(record.query.as_deref(), "csesidx").unwrap_or_default();
+    let ses = cookie(&record.headers, "__Secure-C_SES").unwrap_or_default();
+    let Some(index) = shared
+        .options
+        .accounts
+        .iter()
+        .position(|a| a.secure_c_ses == ses && a.csesidx == csesidx)
+    else {
+        return xssi_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Unauthenticated.", "status": "UNAUTHENTICATED"}),
+        );
+    };
+    let account = &shared.options.accounts[index];
+    record.account = Some(account.csesidx.clone());
+    if account.cookies_expired {
+        return xssi_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Session has expired.", "status": "EXPIRED_SIGN_IN"}),
+        );
+    }
+    let mut state = shared.lock();
+    let key_id = format!("mock-kid-{}", state.next_number());
+    state.keys.push(IssuedKey {
+        key_id: key_id.clone(),
+        secret: shared.options.signing_key.clone(),
+        account: index,
+        csesidx: account.csesidx.clone(),
+        revoked: false,
+    });
+    xssi_response(
+        StatusCode::OK,
+        json!({
+            "xsrfToken": URL_SAFE_NO_PAD.encode(&shared.options.signing_key),
+            "keyId": key_id,
+        }),
+    )
+}
+
+fn set_scenario(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let token = request_body(record)
+        .and_then(|body| body["scenario"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    match Scenario::from_token(&token) {
+        Some(scenario) => {
+            shared.lock().next_scenarios.push(scenario);
+            json_response(StatusCode::OK, json!({"scenario": token}))
+        }
+        None => invalid_argument("unknown scenario"),
+    }
+}
+
+fn create_session(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let body = request_body(record).unwrap_or(Value::Null);
+    let account = match authorize(shared, record, Some(&body["configId"])) {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    if !body["createSessionRequest"].is_object() {
+        return invalid_argument("createSessionRequest is required");
+    }
+    let mut state = shared.lock();
+    let id = (7_305_114_297_548_062_200u64 + state.next_number()).to_string();
+    state.sessions.insert(
+        id.clone(),
+        Session {
+            account,
+            ..Session::default()
+        },
+    );
+    json_response(
+        StatusCode::OK,
+        json!({"session": {"name": short_session_name(&id), "displayName": ""}}),
+    )
+}
+
+fn add_context_file(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let body = request_body(record).unwrap_or(Value::Null);
+    let account = match authorize(shared, record, Some(&body["configId"])) {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let request = &body["addContextFileRequest"];
+    let id = match owned_session(shared, &request["name"], account) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let mime_type = request["mimeType"].as_str().unwrap_or("");
+    if shared
+        .options
+        .unsupported_mime_types
+        .iter()
+        .any(|m| m == mime_type)
+    {
+        return invalid_argument(&format!("Unsupported file type: {mime_type}"));
+    }
+    if STANDARD
+        .decode(request["fileContents"].as_str().unwrap_or(""))
+        .is_err()
+    {
+        return invalid_argument("fileContents is not base64");
+    }
+    let mut state = shared.lock();
+    let file_id = format!("mock-upload-{}", state.next_number());
+    if let Some(session) = state.sessions.get_mut(&id) {
+        session.uploads.push(file_id.clone());
+    }
+    json_response(
+        StatusCode::OK,
+        json!({"addContextFileResponse": {"fileId": file_id}}),
+    )
+}
+
+fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let body = request_body(record).unwrap_or(Value::Null);
+    let account = match authorize(shared, record, Some(&body["configId"])) {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let request = &body["streamAssistRequest"];
+    let id = match owned_session(shared, &request["session"], account) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let query: String = request["query"]["parts"]
+        .as_array()
+        .map(|parts| parts.iter().filter_map(|p| p["text"].as_str()).collect())
+        .unwrap_or_default();
+    let file_ids: Vec<&str> = request["fileIds"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(model) = request["assistGenerationConfig"]["modelId"].as_str() {
+        // UNCONFIRMED: the real status for an unknown model.
+        if !KNOWN_MODELS.contains(&model) {
+            return invalid_argument(&format!("Unknown model: {model}"));
+        }
+    }
+    let mut scenarios = scenarios_in(&query);
+    {
+        let mut state = shared.lock();
+        scenarios.append(&mut state.next_scenarios);
+        let Some(session) = state.sessions.get(&id) else {
+            return not_found();
+        };
+        if file_ids.iter().any(|f| !session.uploads.iter().any(|u| u == f)) {
+            return invalid_argument("fileIds must belong to the session");
+        }
+    }
+    let has = |scenario: Scenario| scenarios.contains(&scenario);
+    if has(Scenario::RateLimited) || shared.options.accounts[account].rate_limited {
+        return rate_limited(shared);
+    }
+    if has(Scenario::Forbidden) {
+        return permission_denied();
+    }
+    if has(Scenario::UnauthorizedOnce) {
+        let key_id = record.key_id.clone().unwrap_or_default();
+        let mut state = shared.lock();
+        if !state.burned_keys.contains(&key_id) {
+            state.burned_keys.push(key_id.clone());
+            for key in state.keys.iter_mut().filter(|k| k.key_id == key_id) {
+                key.revoked = true;
+            }
+            return unauthenticated();
+        }
+    }
+
+    let wants_image = has(Scenario::Image)
+        || (request["toolsSpec"].get("imageGenerationSpec").is_some() && asks_for_image(&query));
+    let (elements, closed, cut) = {
+        let mut state = shared.lock();
+        let number = state.next_number();
+        let Some(session) = state.sessions.get_mut(&id) else {
+            return not_found();
+        };
+        session.queries.push(query.clone());
+        session.metadata_fails |= has(Scenario::MetadataFails);
+        session.download_unauthorized_pending |= has(Scenario::DownloadUnauthorizedOnce);
+        let turn = session.queries.len();
+        let name = short_session_name(&id);
+        build_answer(shared, &scenarios, &query, wants_image, number, session, &name, turn)
+    };
+    let pacing = Pacing {
+        delay: shared.options.delay,
+        hold: shared
+            .options
+            .hold_after_first_piece
+            .then(|| shared.released.subscribe()),
+        cut,
+    };
+    let pieces = stream::pieces(&elements, closed, shared.options.chunk_size);
+    let receiver = stream::spawn_writer(pieces, pacing);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        Body::from_stream(receiver),
+    )
+        .into_response()
+}
+
+fn asks_for_image(query: &str) -> bool {
+    let query = query.to_lowercase();
+    ["image", "draw", "picture", "画"]
+        .iter()
+        .any(|word| query.contains(word))
+}
+
+/// The elements of the answer, whether the array is closed, whether the
+/// connection is cut after them.
+#[allow(clippy::too_many_arguments)]
+fn build_answer(
+    shared: &Shared,
+    scenarios: &[Scenario],
+    query: &str,
+    wants_image: bool,
+    number: u64,
+    session: &mut Session,
+    session_name: &str,
+    turn: usize,
+) -> (Vec<Element>, bool, bool) {
+    let has = |scenario: Scenario| scenarios.contains(&scenario);
+    let options = &shared.options;
+    let thoughts = || {
+        options
+            .thoughts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| stream::thought(t, i == 0))
+    };
+    if has(Scenario::TokenOnly) {
+        return (vec![stream::token_only()], true, false);
+    }
+    if has(Scenario::RateLimitedInStream) {
+        return (vec![stream::rate_limit_error()], true, false);
+    }
+    if has(Scenario::PolicySkip) {
+        return (vec![stream::policy_skip()], true, false);
+    }
+    if has(Scenario::ThoughtsOnly) {
+        let mut elements: Vec<Element> = thoughts().collect();
+        elements.push(stream::succeeded(session_name, turn, None));
+        return (elements, true, false);
+    }
+    let parts: Vec<String> = if has(Scenario::Tricky) {
+        TRICKY_PARTS.iter().map(|p| p.to_string()).collect()
+    } else if has(Scenario::Echo) {
+        vec![query.to_string()]
+    } else {
+        options.answer.clone()
+    };
+    if has(Scenario::Cut) {
+        let elements = parts.iter().take(2).map(|p| stream::text(p)).collect();
+        return (elements, false, true);
+    }
+    let mut elements: Vec<Element> = thoughts().collect();
+    for (i, part) in parts.iter().enumerate() {
+        let mut element = stream::text(part);
+        element.ascii_escaped = i % 2 == 1;
+        elements.push(element);
+    }
+    let file = wants_image.then(|| {
+        let generated = GeneratedFile {
+            file_id: format!("mock-gen-{number}"),
+            mime_type: "image/png".into(),
+            name: format!("generated_image_{number}.png"),
+            bytes: GENERATED_PNG.to_vec(),
+        };
+        let reference = json!({
+            "fileId": generated.file_id,
+            "mimeType": generated.mime_type,
+            "name": generated.name,
+        });
+        session.generated.push(generated);
+        reference
+    });
+    if file.is_some() {
+        elements.push(stream::text("Here is your image."));
+    }
+    elements.push(stream::succeeded(session_name, turn, file));
+    (elements, true, false)
+}
+
+fn list_files(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let body = request_body(record).unwrap_or(Value::Null);
+    let account = match authorize(shared, record, Some(&body["configId"])) {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let id = match owned_session(
+        shared,
+        &body["listSessionFileMetadataRequest"]["name"],
+        account,
+    ) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let state = shared.lock();
+    let Some(session) = state.sessions.get(&id) else {
+        return not_found();
+    };
+    if session.metadata_fails {
+        return google_error(500, "INTERNAL", Some("Internal error encountered."));
+    }
+    let full = format!("{PROJECT_PREFIX}{}", short_session_name(&id));
+    let entries: Vec<Value> = session
+        .generated
+        .iter()
+        .map(|file| {
+            json!({
+                "fileId": file.file_id,
+                "session": full,
+                "mimeType": file.mime_type,
+                "name": file.name,
+                "downloadUri": format!("/download/v1alpha/{full}:downloadFile?fileId={}&alt=media", file.file_id),
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"listSessionFileMetadataResponse": {"fileMetadata": entries}}),
+    )
+}
+
+fn download(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let account = match authorize(shared, record, None) {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let path = record.path.clone();
+    let rest = path.strip_prefix("/download").unwrap_or(&path);
+    let Some(session_name) = rest
+        .strip_prefix("/v1alpha/")
+        .and_then(|r| r.strip_suffix(":downloadFile"))
+    else {
+        return not_found();
+    };
+    let id = match owned_session(shared, &json!(session_name), account) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    if query_param(record.query.as_deref(), "alt").as_deref() != Some("media") {
+        return invalid_argument("alt=media is required");
+    }
+    let file_id = query_param(record.query.as_deref(), "fileId").unwrap_or_default();
+    let mut state = shared.lock();
+    let Some(session) = state.sessions.get_mut(&id) else {
+        return not_found();
+    };
+    if session.download_unauthorized_pending {
+        session.download_unauthorized_pending = false;
+        return unauthenticated();
+    }
+    let Some(file) = session.generated.iter().find(|f| f.file_id == file_id) else {
+        return not_found();
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, file.mime_type.clone())],
+        file.bytes.clone(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_named_in_either_form() {
+        let short = "collections/default_collection/engines/agentspace-engine/sessions/42";
+        assert_eq!(session_id(short).as_deref(), Some("42"));
+        let full = format!("projects/000000000000/locations/global/{short}");
+        assert_eq!(session_id(&full).as_deref(), Some("42"));
+        assert_eq!(session_id(&format!("/{short}")).as_deref(), Some("42"));
+        assert_eq!(session_id("projects/x/locations/global/collections/a"), None);
+        assert_eq!(session_id("sessions/42"), None);
+    }
+
+    #[test]
+    fn query_values_are_decoded() {
+        assert_eq!(
+            query_param(Some("fileId=a%20b&alt=media"), "fileId").as_deref(),
+            Some("a b")
+        );
+        assert_eq!(query_param(Some("alt=media"), "fileId"), None);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}
