@@ -67,19 +67,9 @@ impl Assembler {
         self.complete
     }
 
-    /// Whether any text or reasoning was yielded.
-    pub fn produced(&self) -> bool {
-        self.produced
-    }
-
     /// Images of the complete answer.
     pub fn images(&self) -> &[GeneratedImage] {
         &self.images
-    }
-
-    /// The answer text yielded so far.
-    pub fn text(&self) -> &str {
-        self.text.sent()
     }
 
     fn frames(&mut self, frames: &[Value]) -> Result<Vec<Event>, ProviderError> {

@@ -116,6 +116,17 @@ impl CookieJar {
     }
 }
 
+/// A cookie value as pasted by an operator: trimmed, and without a leading
+/// `name=` if they copied the pair.
+pub fn pasted_value(pasted: &str, name: &str) -> String {
+    let value = pasted.trim();
+    let value = value
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('='))
+        .unwrap_or(value);
+    value.trim().trim_end_matches(';').to_string()
+}
+
 /// One `Set-Cookie` header: name, value, and whether it deletes the cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetCookie {
@@ -160,6 +171,18 @@ fn fingerprint(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pasted_values_are_tidied() {
+        assert_eq!(pasted_value(" abc.def \n", PSID), "abc.def");
+        assert_eq!(pasted_value("__Secure-1PSID=abc;", PSID), "abc");
+        assert_eq!(pasted_value("__Secure-1PSIDTS=sidts-x", PSIDTS), "sidts-x");
+        // The 1PSIDTS pair is not mistaken for a 1PSID value.
+        assert_eq!(
+            pasted_value("__Secure-1PSIDTS=x", PSID),
+            "__Secure-1PSIDTS=x"
+        );
+    }
 
     #[test]
     fn set_cookie_headers_parse() {

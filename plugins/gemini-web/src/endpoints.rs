@@ -54,13 +54,9 @@ impl Endpoints {
         &self.upload
     }
 
-    /// Resolves a redirect `Location` against the app origin.
+    /// Resolves a redirect `Location` of the page.
     pub fn resolve(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else {
-            format!("{}/{}", self.app_origin, location.trim_start_matches('/'))
-        }
+        absolute(&self.app_origin, location)
     }
 
     /// Hosts (with port) of the configured origins: besides Google's own,
@@ -72,6 +68,24 @@ impl Endpoints {
             .map(str::to_string)
             .collect()
     }
+}
+
+/// A redirect target made absolute against the URL that answered it (only
+/// absolute URLs and absolute paths occur here).
+pub fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_string();
+    }
+    let origin_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find(['/', '?']).map(|i| i + start))
+        .unwrap_or(base.len());
+    format!(
+        "{}/{}",
+        &base[..origin_end],
+        location.trim_start_matches('/')
+    )
 }
 
 fn with_default_path(url: &str, path: &str) -> String {

@@ -153,9 +153,7 @@ impl FrameParser {
     fn count(&mut self) -> Option<Counting> {
         let counting = self.counting.as_mut()?;
         while counting.units < counting.length {
-            let Some(&lead) = self.buf.get(counting.pos) else {
-                return None;
-            };
+            let &lead = self.buf.get(counting.pos)?;
             let width = utf8_width(lead);
             if counting.pos + width > self.buf.len() {
                 return None; // a character split across reads
@@ -233,15 +231,15 @@ fn parse_json(bytes: &[u8]) -> Option<Value> {
     }
 }
 
-/// The UTF-16 length of a text, as the framing counts it.
-pub fn utf16_len(text: &str) -> usize {
-    text.chars().map(char::len_utf16).sum()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The UTF-16 length of a text, as the framing counts it.
+    pub(crate) fn utf16_len(text: &str) -> usize {
+        text.chars().map(char::len_utf16).sum()
+    }
 
     pub(crate) const HELLO: &str = include_str!("../fixtures/hello.frames");
     pub(crate) const ERROR_1037: &str = include_str!("../fixtures/error-1037.frames");

@@ -1,0 +1,409 @@
+//! The account's web session: cookie jar, rotation, page values, uploads,
+//! the StreamGenerate call and image downloads. This is the glue that talks
+//! to the host; the protocol decisions live in the pure modules.
+
+use wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock;
+use wasmgate_plugin_sdk::bindings::wasi::random::random;
+use wasmgate_plugin_sdk::http::{self, Response};
+use wasmgate_plugin_sdk::{Media, ProviderError, host};
+
+use crate::account::Account;
+use crate::cookies::{CookieJar, PSIDTS};
+use crate::failures::{self, GenerateStatus, body_hint, expired_cookies, http_failure};
+use crate::generate_request::{self, Generate, ORIGIN, REFERER, USER_AGENT, UploadedFile};
+use crate::images;
+use crate::models::Model;
+use crate::page::PageValues;
+use crate::prompt::Attachment;
+use crate::rotation::{self, Outcome};
+use crate::transport;
+use crate::upload;
+
+/// State keys (the store is already scoped to this plugin and account).
+const JAR_KEY: &str = "cookies";
+const PAGE_KEY: &str = "page";
+const ROTATING_KEY: &str = "rotating";
+/// How long page values are reused before the page is read again; a failed
+/// request renews them sooner.
+const PAGE_TTL_SECS: u32 = 1800;
+/// Keeps concurrent requests of the account from rotating at once.
+const ROTATION_LEASE_SECS: u32 = 30;
+const PAGE_LIMIT: usize = 8 << 20;
+const SMALL_LIMIT: usize = 64 << 10;
+const IMAGE_LIMIT: usize = 32 << 20;
+const MAX_REDIRECTS: usize = 5;
+
+pub struct Session {
+    pub account: Account,
+    jar: CookieJar,
+    rotated_this_request: bool,
+}
+
+impl Session {
+    pub fn open(account: Account) -> Self {
+        let saved = host::store::get(JAR_KEY);
+        let jar = CookieJar::restore(
+            saved.as_deref(),
+            &account.psid,
+            account.psidts.as_deref(),
+            now(),
+        );
+        let session = Session {
+            account,
+            jar,
+            rotated_this_request: false,
+        };
+        if saved.is_none() {
+            session.save_jar();
+        }
+        session
+    }
+
+    fn save_jar(&self) {
+        host::store::set(JAR_KEY, &self.jar.to_json(), None);
+    }
+
+    /// Takes a newer `__Secure-1PSIDTS` another request saved meanwhile.
+    fn reload_jar(&mut self) -> bool {
+        let saved = host::store::get(JAR_KEY);
+        let fresh = CookieJar::restore(
+            saved.as_deref(),
+            &self.account.psid,
+            self.account.psidts.as_deref(),
+            now(),
+        );
+        if fresh.get(PSIDTS) != self.jar.get(PSIDTS) {
+            self.jar = fresh;
+            return true;
+        }
+        false
+    }
+
+    /// Rotates `__Secure-1PSIDTS` when the interval has passed.
+    pub fn rotate_if_due(&mut self) -> Result<(), ProviderError> {
+        if !rotation::is_due(&self.jar, now(), self.account.rotation)
+            || host::store::get(ROTATING_KEY).is_some()
+        {
+            return Ok(());
+        }
+        match self.rotate() {
+            Outcome::Expired => Err(expired_cookies(
+                &self.account.id,
+                "cookie rotation answered HTTP 401",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn rotate(&mut self) -> Outcome {
+        self.rotated_this_request = true;
+        host::store::set(ROTATING_KEY, "1", Some(ROTATION_LEASE_SECS));
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            ("origin", rotation::ROTATE_ORIGIN.to_string()),
+            ("user-agent", USER_AGENT.to_string()),
+            ("cookie", self.jar.header()),
+        ];
+        let result = transport::post(
+            self.account.endpoints.rotate(),
+            &headers,
+            rotation::ROTATE_BODY.as_bytes(),
+            SMALL_LIMIT,
+        );
+        host::store::delete(ROTATING_KEY);
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                // Not fatal: the current cookie may still serve; try later.
+                host::warn(&format!("cookie rotation failed: {error}"));
+                self.jar.rotated_at = now();
+                self.save_jar();
+                return Outcome::Failed(0);
+            }
+        };
+        let outcome = rotation::apply(
+            &mut self.jar,
+            answer.status,
+            answer.header_values("set-cookie"),
+            now(),
+        );
+        match &outcome {
+            Outcome::Rotated => host::info("rotated __Secure-1PSIDTS"),
+            Outcome::Unchanged => {
+                host::warn("cookie rotation gave no new __Secure-1PSIDTS (throttled?)")
+            }
+            Outcome::Failed(status) => {
+                host::warn(&format!("cookie rotation answered HTTP {status}"))
+            }
+            Outcome::Expired => host::warn("cookie rotation answered HTTP 401"),
+        }
+        if outcome != Outcome::Expired {
+            self.save_jar();
+        }
+        outcome
+    }
+
+    /// Page values: cached, or read from the page.
+    pub fn page(&mut self) -> Result<PageValues, ProviderError> {
+        let cached = host::store::get(PAGE_KEY)
+            .and_then(|text| serde_json::from_str::<PageValues>(&text).ok());
+        match cached {
+            Some(values) => Ok(values),
+            None => self.fetch_page(None),
+        }
+    }
+
+    /// Reads the page again (the cached access token was refused).
+    pub fn refresh_page(&mut self, stale: &PageValues) -> Result<PageValues, ProviderError> {
+        host::store::delete(PAGE_KEY);
+        self.fetch_page(Some(stale))
+    }
+
+    fn fetch_page(&mut self, previous: Option<&PageValues>) -> Result<PageValues, ProviderError> {
+        let mut found = self.read_page()?;
+        if found.is_none() {
+            // Signed out: a newer cookie saved by another request, or a
+            // rotation, may revive the session once.
+            let revived = self.reload_jar()
+                || (!self.rotated_this_request && self.rotate() == Outcome::Rotated);
+            if revived {
+                found = self.read_page()?;
+            }
+        }
+        let Some(mut values) = found else {
+            return Err(expired_cookies(
+                &self.account.id,
+                "the Gemini page came back signed out",
+            ));
+        };
+        // The token is reportedly missing from the page at times: keep the
+        // last one rather than sending none.
+        if values.access_token.is_none() {
+            values.access_token = previous.and_then(|p| p.access_token.clone());
+        }
+        if let Ok(text) = serde_json::to_string(&values) {
+            host::store::set(PAGE_KEY, &text, Some(PAGE_TTL_SECS));
+        }
+        Ok(values)
+    }
+
+    /// The page's values, `None` if the page is signed out.
+    fn read_page(&mut self) -> Result<Option<PageValues>, ProviderError> {
+        let mut url = self.account.endpoints.app();
+        for _ in 0..=MAX_REDIRECTS {
+            let headers = [
+                ("origin", ORIGIN.to_string()),
+                ("referer", REFERER.to_string()),
+                ("user-agent", USER_AGENT.to_string()),
+                ("cookie", self.jar.header()),
+            ];
+            let page = transport::get(&url, &headers, PAGE_LIMIT)?;
+            if self.jar.apply(page.header_values("set-cookie")) {
+                self.save_jar();
+            }
+            match page.status {
+                200..=299 => return Ok(PageValues::extract(&page.text())),
+                301 | 302 | 303 | 307 | 308 => {
+                    let location = page.header("location").unwrap_or_default();
+                    if location.contains("accounts.google.com") || location.contains("ServiceLogin")
+                    {
+                        return Ok(None);
+                    }
+                    url = self.account.endpoints.resolve(location);
+                }
+                401 | 403 => return Ok(None),
+                status => {
+                    return Err(http_failure(
+                        "the Gemini page",
+                        status,
+                        page.header("retry-after"),
+                        &self.account.id,
+                        &body_hint(&page.text()),
+                    ));
+                }
+            }
+        }
+        Err(ProviderError::upstream(
+            0,
+            "the Gemini page redirected too often",
+        ))
+    }
+
+    pub fn upload(
+        &self,
+        page: &PageValues,
+        attachment: &Attachment,
+    ) -> Result<UploadedFile, ProviderError> {
+        let boundary = upload::boundary(random::get_random_u64(), &attachment.data);
+        let (content_type, body) = upload::multipart(
+            &boundary,
+            &attachment.name,
+            &attachment.mime_type,
+            &attachment.data,
+        );
+        // Google's cookies are scoped to google.com, not to this host.
+        let response = http::Request::post(self.account.endpoints.upload())
+            .header("content-type", content_type)
+            .header("origin", ORIGIN)
+            .header("referer", REFERER)
+            .header("user-agent", USER_AGENT)
+            .header("x-tenant-id", upload::TENANT)
+            .header("push-id", page.push_id())
+            .body(body)
+            .send()?;
+        let status = response.status;
+        let retry_after = response.header("retry-after").map(str::to_string);
+        let text = response.text(SMALL_LIMIT)?;
+        match status {
+            200..=299 => upload::identifier(&text)
+                .map(|id| UploadedFile {
+                    id,
+                    name: attachment.name.clone(),
+                })
+                .ok_or_else(|| ProviderError::upstream(status, "the upload gave no file id")),
+            413 => Err(ProviderError::BadRequest(format!(
+                "attachment {} is too large for Gemini",
+                attachment.name
+            ))),
+            429 => Err(ProviderError::rate_limited(
+                "the upload endpoint answered HTTP 429",
+                retry_after.and_then(|s| s.trim().parse::<u64>().ok().map(|s| s * 1000)),
+            )),
+            _ => Err(ProviderError::upstream(
+                status,
+                format!("the upload answered HTTP {status}: {}", body_hint(&text)),
+            )),
+        }
+    }
+
+    /// Sends StreamGenerate and returns the accepted (HTTP 200) response,
+    /// renewing the access token or the cookie once if they were refused.
+    pub fn generate(
+        &mut self,
+        page: &mut PageValues,
+        model: &Model,
+        prompt: &str,
+        files: &[UploadedFile],
+    ) -> Result<Response, ProviderError> {
+        let mut token_renewed = false;
+        let mut cookie_reloaded = false;
+        loop {
+            let request_id = generate_request::uuid_v4(random_16());
+            let inner = generate_request::inner_request(&Generate {
+                prompt,
+                files,
+                language: page.language(),
+                request_id: &request_id,
+                temporary: self.account.temporary_chat,
+            });
+            let body = generate_request::form_body(
+                page.access_token.as_deref(),
+                &generate_request::f_req(&inner),
+            );
+            let counter = 10_000 + (random::get_random_u64() % 90_000) as u32;
+            let url = self
+                .account
+                .endpoints
+                .generate(&generate_request::query(page, counter));
+            let mut request = http::Request::post(url).header("cookie", self.jar.header());
+            for (name, value) in generate_request::headers(model, &request_id) {
+                request = request.header(name, value);
+            }
+            let response = request.body(body).send()?;
+            if response.status == 200 {
+                return Ok(response);
+            }
+            let status = response.status;
+            let retry_after = response.header("retry-after").map(str::to_string);
+            let hint = body_hint(&response.text(SMALL_LIMIT).unwrap_or_default());
+            match failures::generate_status(status, retry_after.as_deref(), &self.account.id, &hint)
+            {
+                GenerateStatus::StaleToken if !token_renewed => {
+                    host::debug("StreamGenerate answered 400: reading the page again");
+                    *page = self.refresh_page(page)?;
+                    token_renewed = true;
+                }
+                GenerateStatus::StaleToken => {
+                    return Err(ProviderError::upstream(
+                        400,
+                        format!(
+                            "StreamGenerate refused the request even with a fresh access token: {hint}"
+                        ),
+                    ));
+                }
+                GenerateStatus::Failed(ProviderError::Unauthorized(_))
+                    if !cookie_reloaded && self.reload_jar() =>
+                {
+                    cookie_reloaded = true;
+                }
+                GenerateStatus::Failed(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Downloads a generated image: full size first, then the preview.
+    pub fn download_image(&self, preview: &str) -> Result<Media, ProviderError> {
+        let full = images::full_size_url(preview);
+        match self.download(&full) {
+            Ok(media) => Ok(media),
+            Err(error) if full != preview => {
+                host::debug(&format!(
+                    "full-size image failed ({error:?}), trying the preview"
+                ));
+                self.download(preview)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn download(&self, start: &str) -> Result<Media, ProviderError> {
+        let hosts = self.account.endpoints.hosts();
+        let mut url = start.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = http::Request::get(url.as_str())
+                .header("referer", REFERER)
+                .header("user-agent", USER_AGENT);
+            if images::sends_cookies(&url, &hosts) {
+                request = request.header("cookie", self.jar.session_header());
+            }
+            let response = request.send()?;
+            match response.status {
+                200..=299 => {
+                    let content_type = response.header("content-type").map(str::to_string);
+                    let data = response.bytes(IMAGE_LIMIT)?;
+                    return Ok(Media {
+                        mime_type: images::mime_type(content_type.as_deref(), &data),
+                        data,
+                    });
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    let location = response.header("location").unwrap_or_default();
+                    url = crate::endpoints::absolute(&url, location);
+                }
+                status => {
+                    return Err(ProviderError::upstream(
+                        status,
+                        format!("downloading a generated image answered HTTP {status}"),
+                    ));
+                }
+            }
+        }
+        Err(ProviderError::upstream(
+            0,
+            "a generated image redirected too often",
+        ))
+    }
+}
+
+pub fn now() -> u64 {
+    wall_clock::now().seconds
+}
+
+fn random_16() -> [u8; 16] {
+    let bytes = random::get_random_bytes(16);
+    let mut out = [0u8; 16];
+    for (slot, byte) in out.iter_mut().zip(bytes) {
+        *slot = byte;
+    }
+    out
+}
