@@ -42,7 +42,7 @@ impl ApiError {
         Self::new(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
-            None,
+            Some("invalid_request"),
             message,
         )
     }

@@ -1,0 +1,284 @@
+//! What the end-to-end tests share: the plugins built from source, and a
+//! running gateway (the real `wasmgate` binary, a real `plugins.toml`, on an
+//! ephemeral loopback port) to talk to over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+pub use reqwest;
+pub use serde_json::{Value, json};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// Every plugin (`plugins/*` and `tests/plugins/*`) built to a component, in a
+/// directory of `<name>.wasm` files. Built once per test process; cargo makes
+/// the later builds of other test processes no-ops. The build uses its own
+/// target directory, so it never waits on the `cargo test` that runs us.
+pub fn built_plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace();
+        let out = root.join("target/testkit/plugins");
+        std::fs::create_dir_all(&out).expect("creating target/testkit");
+        // Test binaries may run in parallel processes: build one at a time.
+        let lock =
+            std::fs::File::create(root.join("target/testkit/build.lock")).expect("lock file");
+        lock.lock().expect("locking the plugin build");
+        let status = Command::new(root.join("scripts/build-plugins"))
+            .arg(&out)
+            .env("WASMGATE_TEST_PLUGINS", "1")
+            .env("CARGO_TARGET_DIR", root.join("target/testkit/wasm"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("running scripts/build-plugins");
+        assert!(status.success(), "building the plugins failed");
+        drop(lock);
+        out
+    })
+}
+
+/// How to start a gateway.
+pub struct GatewayBuilder {
+    binary: PathBuf,
+    plugins: Vec<String>,
+    config: String,
+    server: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl GatewayBuilder {
+    /// Copies these built plugins into the gateway's `plugins/`.
+    pub fn plugins(mut self, names: &[&str]) -> Self {
+        self.plugins.extend(names.iter().map(|n| n.to_string()));
+        self
+    }
+
+    /// The body of `plugins.toml`, without a `[server]` section.
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config = toml.to_string();
+        self
+    }
+
+    /// An extra `[server]` line, e.g. `max-body-bytes = 1000`.
+    pub fn server_option(mut self, line: &str) -> Self {
+        self.server.push(line.to_string());
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Starts the gateway and waits until it listens.
+    pub fn start(self) -> Gateway {
+        let built = built_plugins();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plugins_dir = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugins_dir).unwrap();
+        for name in &self.plugins {
+            let from = built.join(format!("{name}.wasm"));
+            std::fs::copy(&from, plugins_dir.join(format!("{name}.wasm")))
+                .unwrap_or_else(|e| panic!("no built plugin {}: {e}", from.display()));
+        }
+        let cache = workspace().join("target/testkit/cache");
+        let mut toml = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nplugins-dir = {:?}\ncache-dir = {:?}\n",
+            plugins_dir.display().to_string(),
+            cache.display().to_string()
+        );
+        for line in &self.server {
+            toml.push_str(line);
+            toml.push('\n');
+        }
+        toml.push_str(&self.config);
+        let config_path = dir.path().join("plugins.toml");
+        std::fs::write(&config_path, toml).unwrap();
+
+        let mut command = Command::new(&self.binary);
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env("WASMGATE_CONFIG", &config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("starting wasmgate");
+        let log = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let (text, changed) = &*log;
+                    let mut text = text.lock().unwrap();
+                    text.push_str(&line);
+                    text.push('\n');
+                    changed.notify_all();
+                }
+            });
+        }
+        let url = {
+            let (text, changed) = &*log;
+            let text = text.lock().unwrap();
+            let (text, timeout) = changed
+                .wait_timeout_while(text, Duration::from_secs(120), |t| {
+                    !t.contains("listening on http://") && !t.contains("wasmgate: ")
+                })
+                .unwrap();
+            let found = text.find("listening on http://");
+            match found {
+                Some(at) if !timeout.timed_out() => {
+                    let rest = &text[at + "listening on ".len()..];
+                    rest.split(|c: char| c.is_whitespace() || c == '"')
+                        .next()
+                        .unwrap()
+                        .to_string()
+                }
+                _ => {
+                    let _ = child.kill();
+                    panic!("the gateway did not start:\n{text}");
+                }
+            }
+        };
+        let api_key = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "API_KEY")
+            .map(|(_, v)| v.split(',').next().unwrap_or_default().to_string());
+        Gateway {
+            url,
+            api_key,
+            child,
+            log,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+}
+
+/// A running gateway; stopped when dropped.
+pub struct Gateway {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    api_key: Option<String>,
+    child: Child,
+    log: Arc<(Mutex<String>, Condvar)>,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// A gateway running the given `wasmgate` binary (pass
+    /// `env!("CARGO_BIN_EXE_wasmgate")`).
+    pub fn builder(binary: &str) -> GatewayBuilder {
+        GatewayBuilder {
+            binary: PathBuf::from(binary),
+            plugins: Vec::new(),
+            config: String::new(),
+            server: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Everything the gateway has logged so far.
+    pub fn logs(&self) -> String {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A request to a path, with the gateway's key when it has one.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.url));
+        match &self.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    /// `POST /v1/chat/completions` with a JSON body.
+    pub async fn chat(&self, body: &Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, "/v1/chat/completions")
+            .json(body)
+            .send()
+            .await
+            .expect("sending a chat request")
+    }
+
+    /// A non-streaming chat that must succeed; returns the completion.
+    pub async fn chat_ok(&self, body: &Value) -> Value {
+        let response = self.chat(body).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(
+            status,
+            200,
+            "chat failed: {text}\n--- gateway log ---\n{}",
+            self.logs()
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// A streaming chat: the parsed `data:` payloads, in order, up to `[DONE]`
+    /// (which is returned as the string `"[DONE]"`).
+    pub async fn chat_stream(&self, body: &Value) -> (reqwest::StatusCode, Vec<Value>) {
+        let response = self.chat(body).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, parse_sse(&text))
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `data:` payloads of an SSE body; `[DONE]` becomes a JSON string.
+pub fn parse_sse(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(|data| {
+            if data == "[DONE]" {
+                Value::String("[DONE]".into())
+            } else {
+                serde_json::from_str(data).unwrap_or_else(|e| panic!("bad SSE data {data:?}: {e}"))
+            }
+        })
+        .collect()
+}
+
+/// The text of a streamed answer: its `content` deltas joined.
+pub fn streamed_text(frames: &[Value]) -> String {
+    frames
+        .iter()
+        .filter_map(|f| f["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+/// A one-message user request.
+pub fn user_request(model: &str, text: &str, stream: bool) -> Value {
+    json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]})
+}

@@ -1,0 +1,194 @@
+//! The sandbox as a plugin meets it: only granted hosts, only its own
+//! account's secrets, no environment, no files, bounded CPU and memory — and
+//! a plugin that breaks these rules fails its own request, never the gateway.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use wasmgate_testkit::{Gateway, user_request};
+
+/// A TCP listener that only counts the connections it receives.
+async fn connection_counter() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (url, count)
+}
+
+fn config(target_url: &str) -> String {
+    format!(
+        r#"
+[runtime]
+max-cpu-ms = 500
+max-memory-mib = 32
+first-event-timeout-secs = 20
+
+[[plugins.misbehave.accounts]]
+id = "alpha"
+secrets = {{ token = {{ env = "ALPHA_TOKEN" }}, only-alpha = {{ env = "ALPHA_EXTRA" }} }}
+settings = {{ target-url = "{target_url}" }}
+
+[[plugins.misbehave.accounts]]
+id = "beta"
+secrets = {{ token = {{ env = "BETA_TOKEN" }} }}
+settings = {{ target-url = "{target_url}" }}
+"#
+    )
+}
+
+async fn start(target_url: &str) -> Gateway {
+    Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave", "reads-files"])
+        .config(&config(target_url))
+        .env("ALPHA_TOKEN", "alpha-secret-value")
+        .env("ALPHA_EXTRA", "alpha-extra-value")
+        .env("BETA_TOKEN", "beta-secret-value")
+        .env("UNRELATED_HOST_VARIABLE", "host-only")
+        .start()
+}
+
+async fn error_of(gateway: &Gateway, model: &str) -> (u16, serde_json::Value) {
+    let response = gateway.chat(&user_request(model, "go", false)).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_host_not_granted_is_refused_and_never_contacted() {
+    let (target, connections) = connection_counter().await;
+    let gateway = start(&target).await;
+    let (status, body) = error_of(&gateway, "misbehave-egress").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("denied"),
+        "{body}"
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the forbidden host saw a connection"
+    );
+    let logs = gateway.logs();
+    assert!(
+        logs.contains("egress denied") && logs.contains("misbehave") && logs.contains("127.0.0.1"),
+        "the denial is logged with plugin and host:\n{logs}"
+    );
+}
+
+#[tokio::test]
+async fn each_account_sees_only_its_own_secrets() {
+    let gateway = start("http://127.0.0.1:9/").await;
+    let mut seen_alpha = false;
+    let mut seen_beta = false;
+    for _ in 0..4 {
+        let answer = gateway
+            .chat_ok(&user_request(
+                "misbehave-snoop",
+                "token only-alpha API_KEY HF_TOKEN",
+                false,
+            ))
+            .await;
+        let text = answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("API_KEY=<none>") && text.contains("HF_TOKEN=<none>"),
+            "{text}"
+        );
+        if text.contains("token=alpha-secret-value") {
+            seen_alpha = true;
+            assert!(text.contains("only-alpha=alpha-extra-value"), "{text}");
+            assert!(!text.contains("beta-secret-value"), "{text}");
+        } else {
+            assert!(text.contains("token=beta-secret-value"), "{text}");
+            assert!(
+                text.contains("only-alpha=<none>"),
+                "account beta must not see alpha's secret: {text}"
+            );
+            assert!(
+                !text.contains("alpha-secret-value") && !text.contains("alpha-extra-value"),
+                "{text}"
+            );
+            seen_beta = true;
+        }
+    }
+    assert!(
+        seen_alpha && seen_beta,
+        "requests rotate over both accounts"
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_sees_no_environment_and_no_arguments() {
+    let gateway = start("http://127.0.0.1:9/").await;
+    let answer = gateway
+        .chat_ok(&user_request("misbehave-snoop", "token", false))
+        .await;
+    let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.starts_with("env=[] args=0 "), "{text}");
+}
+
+#[tokio::test]
+async fn a_plugin_that_uses_files_is_refused_at_load_and_the_rest_still_serve() {
+    let gateway = start("http://127.0.0.1:9/").await;
+    let logs = gateway.logs();
+    assert!(
+        logs.contains("reads-files.wasm") && logs.contains("wasi:filesystem"),
+        "{logs}"
+    );
+    let (status, body) = error_of(&gateway, "reads-files").await;
+    assert_eq!(status, 404, "{body}");
+    gateway
+        .chat_ok(&user_request("misbehave-echo", "still serving", false))
+        .await;
+}
+
+#[tokio::test]
+async fn loops_hogs_and_traps_fail_their_request_while_others_succeed() {
+    let gateway = start("http://127.0.0.1:9/").await;
+    let misbehaving = async {
+        let (loop_status, loop_body) = error_of(&gateway, "misbehave-loop").await;
+        assert_eq!(loop_status, 504, "{loop_body}");
+        assert_eq!(loop_body["error"]["code"], "plugin_timeout");
+        let (hog_status, hog_body) = error_of(&gateway, "misbehave-hog").await;
+        assert_eq!(hog_status, 502, "{hog_body}");
+        assert!(
+            hog_body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("memory"),
+            "{hog_body}"
+        );
+        let (trap_status, trap_body) = error_of(&gateway, "misbehave-trap").await;
+        assert_eq!(trap_status, 502, "{trap_body}");
+        assert_eq!(trap_body["error"]["code"], "plugin_crashed");
+    };
+    let well_behaved = async {
+        for i in 0..20 {
+            let text = format!("request {i}");
+            let answer = gateway
+                .chat_ok(&user_request("misbehave-echo", &text, false))
+                .await;
+            assert_eq!(answer["choices"][0]["message"]["content"], text);
+        }
+    };
+    let spinning = async {
+        let (status, _) = error_of(&gateway, "misbehave-loop").await;
+        assert_eq!(status, 504);
+    };
+    tokio::join!(misbehaving, well_behaved, spinning);
+    // The gateway is still healthy afterwards.
+    gateway
+        .chat_ok(&user_request("misbehave-echo", "after", false))
+        .await;
+}
