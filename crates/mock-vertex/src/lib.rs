@@ -1,0 +1,1 @@
+//! Mock Vertex AI upstream (being written).
