@@ -16,6 +16,9 @@ use crate::platform::HttpResponse;
 /// Longest upstream message quoted in an error.
 const MAX_MESSAGE: usize = 300;
 
+/// Largest error body read.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
 /// How long to rest an account after a stream that ended with no answer at
 /// all, which the chat.qwen.ai proxies treat as a silent rate limit.
 pub const SILENT_RATE_LIMIT_MS: u64 = 60_000;
@@ -34,9 +37,6 @@ pub fn from_error_object(flow: Flow, status: u16, json: &Value) -> Option<Provid
     let parts = error_parts(json)?;
     Some(classify(flow, status, &parts, None))
 }
-
-/// Largest error body read.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// The response if it is a success that streams, else the error it describes.
 pub fn expect_stream(flow: Flow, response: HttpResponse) -> Result<HttpResponse, ProviderError> {
@@ -83,27 +83,21 @@ pub fn from_http(flow: Flow, status: u16, retry_after: Option<&str>, body: &str)
     let parts = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|json| error_parts(&json));
-    match parts {
-        Some(parts) => classify(flow, status, &parts, retry_after_ms),
-        None if (200..300).contains(&status) => ProviderError::upstream(
-            502,
-            format!(
-                "{}: unexpected answer{}",
-                flow.label(),
-                quote(&ErrorParts {
-                    message: plain_text(body),
-                    ..ErrorParts::default()
-                })
-            ),
-        ),
-        None => {
-            let parts = ErrorParts {
-                message: plain_text(body),
-                ..ErrorParts::default()
-            };
-            classify(flow, status, &parts, retry_after_ms)
+    let Some(parts) = parts else {
+        let parts = ErrorParts {
+            message: plain_text(body),
+            ..ErrorParts::default()
+        };
+        if (200..300).contains(&status) {
+            // A success that is neither the expected answer nor an error.
+            return ProviderError::upstream(
+                502,
+                format!("{}: unexpected answer{}", flow.label(), quote(&parts)),
+            );
         }
-    }
+        return classify(flow, status, &parts, retry_after_ms);
+    };
+    classify(flow, status, &parts, retry_after_ms)
 }
 
 fn error_parts(json: &Value) -> Option<ErrorParts> {
@@ -439,6 +433,22 @@ mod tests {
             matches!(error, ProviderError::Upstream(ref f) if f.status == 502),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn a_success_that_is_neither_answer_nor_error_is_a_bad_gateway() {
+        let error = from_http(Flow::Tongyi, 200, None, r#"{"success":true,"data":[]}"#);
+        assert!(
+            matches!(error, ProviderError::Upstream(ref f) if f.status == 502),
+            "{error:?}"
+        );
+        let error = from_http(
+            Flow::Tongyi,
+            200,
+            None,
+            r#"{"success":false,"errorCode":"NOT_LOGIN"}"#,
+        );
+        assert!(matches!(error, ProviderError::Unauthorized(_)), "{error:?}");
     }
 
     #[test]

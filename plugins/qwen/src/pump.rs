@@ -48,7 +48,7 @@ impl<D: Decoder> SsePump<D> {
     /// the start of the stream surfaces as an error of the call.
     pub fn prime(&mut self) -> Result<(), ProviderError> {
         while self.queue.is_empty() && self.body.is_some() {
-            self.read_more()?;
+            self.read_more();
         }
         match self.failed.take() {
             Some(error) if self.queue.is_empty() => Err(error),
@@ -71,13 +71,14 @@ impl<D: Decoder> SsePump<D> {
             if self.body.is_none() {
                 return Ok(None);
             }
-            self.read_more()?;
+            self.read_more();
         }
     }
 
-    fn read_more(&mut self) -> Result<(), ProviderError> {
+    /// Reads one piece; a failure is kept to come after the queued events.
+    fn read_more(&mut self) {
         let Some(body) = self.body.as_mut() else {
-            return Ok(());
+            return;
         };
         let mut out = Vec::new();
         let outcome = match body.next_chunk() {
@@ -110,7 +111,6 @@ impl<D: Decoder> SsePump<D> {
                 self.failed = Some(error);
             }
         }
-        Ok(())
     }
 
     fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
