@@ -145,10 +145,8 @@ impl Platform for WasiPlatform {
     }
 
     fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+        let now = wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock::now();
+        now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
     }
 }
 
