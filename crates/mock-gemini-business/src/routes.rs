@@ -48,7 +48,12 @@ async fn dispatch(
         query: uri.query().map(str::to_string),
         headers: headers
             .iter()
-            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: body.to_vec(),
         account: None,
@@ -131,10 +136,10 @@ pub(crate) fn rate_limit_body() -> Value {
 
 fn rate_limited(shared: &Shared) -> Response {
     let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, rate_limit_body());
-    if let Some(seconds) = shared.options.retry_after_seconds {
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+    if let Some(seconds) = shared.options.retry_after_seconds
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
 }
@@ -172,16 +177,14 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push((high * 16 + low) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             byte => out.push(byte),
         }
@@ -233,39 +236,60 @@ fn authorize(
     shared: &Shared,
     record: &mut RecordedRequest,
     config_id: Option<&Value>,
-) -> Result<usize, Response> {
+) -> Result<usize, Refusal> {
     let token = record
         .header("authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::to_string)
-        .ok_or_else(unauthenticated)?;
+        .ok_or(Refusal::Unauthenticated)?;
     record.key_id = token::key_id_of(&token);
     record.jwt = Some(token.clone());
     let verified = {
         let state = shared.lock();
         token::verify(&token, &state.keys, now(), shared.options.jwt_skew_seconds)
     }
-    .map_err(|_| unauthenticated())?;
+    .map_err(|_| Refusal::Unauthenticated)?;
     let account = &shared.options.accounts[verified.account];
     record.account = Some(account.csesidx.clone());
     if account.restricted {
-        return Err(permission_denied());
+        return Err(Refusal::PermissionDenied);
     }
-    if let Some(config_id) = config_id {
-        if config_id.as_str() != Some(account.config_id.as_str()) {
-            // ddcat666 reports 401 for a configId that is not the account's.
-            return Err(unauthenticated());
-        }
+    // ddcat666 reports 401 for a configId that is not the account's.
+    if let Some(config_id) = config_id
+        && config_id.as_str() != Some(account.config_id.as_str())
+    {
+        return Err(Refusal::Unauthenticated);
     }
     Ok(verified.account)
 }
 
 /// The session named by `name` when `account` owns it.
-fn owned_session(shared: &Shared, name: &Value, account: usize) -> Result<String, Response> {
-    let id = name.as_str().and_then(session_id).ok_or_else(not_found)?;
+fn owned_session(shared: &Shared, name: &Value, account: usize) -> Result<String, Refusal> {
+    let id = name
+        .as_str()
+        .and_then(session_id)
+        .ok_or(Refusal::NotFound)?;
     match shared.lock().sessions.get(&id) {
         Some(session) if session.account == account => Ok(id),
-        _ => Err(not_found()),
+        _ => Err(Refusal::NotFound),
+    }
+}
+
+/// Why a widget call is refused before it is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+}
+
+impl Refusal {
+    fn response(self) -> Response {
+        match self {
+            Refusal::Unauthenticated => unauthenticated(),
+            Refusal::PermissionDenied => permission_denied(),
+            Refusal::NotFound => not_found(),
+        }
     }
 }
 
@@ -328,7 +352,7 @@ fn create_session(shared: &Shared, record: &mut RecordedRequest) -> Response {
     let body = request_body(record).unwrap_or(Value::Null);
     let account = match authorize(shared, record, Some(&body["configId"])) {
         Ok(account) => account,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     if !body["createSessionRequest"].is_object() {
         return invalid_argument("createSessionRequest is required");
@@ -352,12 +376,12 @@ fn add_context_file(shared: &Shared, record: &mut RecordedRequest) -> Response {
     let body = request_body(record).unwrap_or(Value::Null);
     let account = match authorize(shared, record, Some(&body["configId"])) {
         Ok(account) => account,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let request = &body["addContextFileRequest"];
     let id = match owned_session(shared, &request["name"], account) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let mime_type = request["mimeType"].as_str().unwrap_or("");
     if shared
@@ -389,12 +413,12 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
     let body = request_body(record).unwrap_or(Value::Null);
     let account = match authorize(shared, record, Some(&body["configId"])) {
         Ok(account) => account,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let request = &body["streamAssistRequest"];
     let id = match owned_session(shared, &request["session"], account) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let query: String = request["query"]["parts"]
         .as_array()
@@ -417,7 +441,10 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
         let Some(session) = state.sessions.get(&id) else {
             return not_found();
         };
-        if file_ids.iter().any(|f| !session.uploads.iter().any(|u| u == f)) {
+        if file_ids
+            .iter()
+            .any(|f| !session.uploads.iter().any(|u| u == f))
+        {
             return invalid_argument("fileIds must belong to the session");
         }
     }
@@ -431,8 +458,11 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
     if has(Scenario::UnauthorizedOnce) {
         let key_id = record.key_id.clone().unwrap_or_default();
         let mut state = shared.lock();
-        if !state.burned_keys.contains(&key_id) {
-            state.burned_keys.push(key_id.clone());
+        let first = state
+            .sessions
+            .get_mut(&id)
+            .is_some_and(|session| !std::mem::replace(&mut session.refused_once, true));
+        if first {
             for key in state.keys.iter_mut().filter(|k| k.key_id == key_id) {
                 key.revoked = true;
             }
@@ -453,7 +483,16 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
         session.download_unauthorized_pending |= has(Scenario::DownloadUnauthorizedOnce);
         let turn = session.queries.len();
         let name = short_session_name(&id);
-        build_answer(shared, &scenarios, &query, wants_image, number, session, &name, turn)
+        build_answer(
+            shared,
+            &scenarios,
+            &query,
+            wants_image,
+            number,
+            session,
+            &name,
+            turn,
+        )
     };
     let pacing = Pacing {
         delay: shared.options.delay,
@@ -520,6 +559,8 @@ fn build_answer(
         TRICKY_PARTS.iter().map(|p| p.to_string()).collect()
     } else if has(Scenario::Echo) {
         vec![query.to_string()]
+    } else if wants_image {
+        Vec::new()
     } else {
         options.answer.clone()
     };
@@ -559,7 +600,7 @@ fn list_files(shared: &Shared, record: &mut RecordedRequest) -> Response {
     let body = request_body(record).unwrap_or(Value::Null);
     let account = match authorize(shared, record, Some(&body["configId"])) {
         Ok(account) => account,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let id = match owned_session(
         shared,
@@ -567,7 +608,7 @@ fn list_files(shared: &Shared, record: &mut RecordedRequest) -> Response {
         account,
     ) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let state = shared.lock();
     let Some(session) = state.sessions.get(&id) else {
@@ -599,7 +640,7 @@ fn list_files(shared: &Shared, record: &mut RecordedRequest) -> Response {
 fn download(shared: &Shared, record: &mut RecordedRequest) -> Response {
     let account = match authorize(shared, record, None) {
         Ok(account) => account,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let path = record.path.clone();
     let rest = path.strip_prefix("/download").unwrap_or(&path);
@@ -611,7 +652,7 @@ fn download(shared: &Shared, record: &mut RecordedRequest) -> Response {
     };
     let id = match owned_session(shared, &json!(session_name), account) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     if query_param(record.query.as_deref(), "alt").as_deref() != Some("media") {
         return invalid_argument("alt=media is required");
@@ -647,7 +688,10 @@ mod tests {
         let full = format!("projects/000000000000/locations/global/{short}");
         assert_eq!(session_id(&full).as_deref(), Some("42"));
         assert_eq!(session_id(&format!("/{short}")).as_deref(), Some("42"));
-        assert_eq!(session_id("projects/x/locations/global/collections/a"), None);
+        assert_eq!(
+            session_id("projects/x/locations/global/collections/a"),
+            None
+        );
         assert_eq!(session_id("sessions/42"), None);
     }
 

@@ -11,8 +11,8 @@ pub enum Scenario {
     RateLimitedInStream,
     /// HTTP 403 PERMISSION_DENIED. Token `403`.
     Forbidden,
-    /// The first ask with a given key gets 401 and revokes that key, so the
-    /// client must fetch a new one and retry. Token `401-once`.
+    /// The first ask in a session gets 401 and the key it was signed with is
+    /// revoked, so the client must fetch a new key and retry. Token `401-once`.
     UnauthorizedOnce,
     /// `[`, two text elements, then the connection drops. Token `cut`.
     Cut,

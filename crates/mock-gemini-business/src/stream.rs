@@ -160,13 +160,15 @@ pub fn spawn_writer(pieces: Vec<Bytes>, pacing: Pacing) -> mpsc::Receiver<BodyIt
             if sender.send(Ok(piece)).await.is_err() {
                 return;
             }
-            if i == 0 {
-                if let Some(mut hold) = pacing.hold.clone() {
-                    let _ = hold.wait_for(|released| *released).await;
-                }
+            if i == 0
+                && let Some(mut hold) = pacing.hold.clone()
+            {
+                let _ = hold.wait_for(|released| *released).await;
             }
         }
         if pacing.cut {
+            // Let what was sent reach the client before the connection drops.
+            tokio::time::sleep(pacing.delay.max(Duration::from_millis(20))).await;
             // An error item makes the server abort the response mid-body.
             let _ = sender
                 .send(Err(std::io::Error::new(

@@ -63,7 +63,9 @@ struct Claims {
 /// The `kid` of a token, without checking anything else.
 pub fn key_id_of(token: &str) -> Option<String> {
     let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
-    serde_json::from_slice::<Header>(&header).ok().map(|h| h.kid)
+    serde_json::from_slice::<Header>(&header)
+        .ok()
+        .map(|h| h.kid)
 }
 
 /// Checks `token` against the issued keys at `now` (Unix seconds), allowing
@@ -78,7 +80,11 @@ pub fn verify<'k>(
     let [header_b64, claims_b64, signature_b64] = segments[..] else {
         return Err(Rejection::Malformed);
     };
-    let decode = |segment: &str| URL_SAFE_NO_PAD.decode(segment).map_err(|_| Rejection::Malformed);
+    let decode = |segment: &str| {
+        URL_SAFE_NO_PAD
+            .decode(segment)
+            .map_err(|_| Rejection::Malformed)
+    };
     let header: Header =
         serde_json::from_slice(&decode(header_b64)?).map_err(|_| Rejection::Malformed)?;
     if header.alg != "HS256" {
@@ -155,8 +161,14 @@ mod tests {
     #[test]
     fn time_limits_are_enforced() {
         let keys = [key()];
-        assert_eq!(verify(VECTOR, &keys, 1_700_000_300, 5), Err(Rejection::Expired));
-        assert_eq!(verify(VECTOR, &keys, 1_699_999_990, 5), Err(Rejection::NotYetValid));
+        assert_eq!(
+            verify(VECTOR, &keys, 1_700_000_300, 5),
+            Err(Rejection::Expired)
+        );
+        assert_eq!(
+            verify(VECTOR, &keys, 1_699_999_990, 5),
+            Err(Rejection::NotYetValid)
+        );
         assert!(verify(VECTOR, &keys, 1_699_999_996, 5).is_ok());
     }
 
@@ -169,10 +181,16 @@ mod tests {
         assert_eq!(verify(VECTOR, &[revoked], now, 5), Err(Rejection::Revoked));
         let mut other_secret = key();
         other_secret.secret = b"another key".to_vec();
-        assert_eq!(verify(VECTOR, &[other_secret], now, 5), Err(Rejection::BadSignature));
+        assert_eq!(
+            verify(VECTOR, &[other_secret], now, 5),
+            Err(Rejection::BadSignature)
+        );
         let mut other_account = key();
         other_account.csesidx = "999".into();
-        assert_eq!(verify(VECTOR, &[other_account], now, 5), Err(Rejection::BadClaim("sub")));
+        assert_eq!(
+            verify(VECTOR, &[other_account], now, 5),
+            Err(Rejection::BadClaim("sub"))
+        );
         assert_eq!(verify("a.b", &[key()], now, 5), Err(Rejection::Malformed));
     }
 }

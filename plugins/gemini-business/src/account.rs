@@ -102,10 +102,9 @@ impl std::fmt::Display for AccountError {
                 f,
                 "no account at index {index} in ACCOUNTS_CONFIG (it holds {count})"
             ),
-            AccountError::MissingField { index, field } => write!(
-                f,
-                "account {index} of ACCOUNTS_CONFIG has no `{field}`"
-            ),
+            AccountError::MissingField { index, field } => {
+                write!(f, "account {index} of ACCOUNTS_CONFIG has no `{field}`")
+            }
             AccountError::Disabled { index } => {
                 write!(f, "account {index} of ACCOUNTS_CONFIG is disabled")
             }
@@ -282,7 +281,9 @@ mod tests {
         assert_eq!(check_not_expired(&account, 1_700_000_000), Ok(()));
         account.expires_at = Some("2023-11-14 00:00:00".into());
         assert_eq!(
-            check_not_expired(&account, 1_700_000_000).unwrap_err().to_string(),
+            check_not_expired(&account, 1_700_000_000)
+                .unwrap_err()
+                .to_string(),
             "account expired at 2023-11-14 00:00:00"
         );
         account.expires_at = Some("soon".into());

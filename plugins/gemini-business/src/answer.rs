@@ -94,7 +94,10 @@ pub enum Piece {
     Text(String),
     Thought(String),
     GeneratedFile(FileRef),
-    InlineImage { mime_type: String, data: Vec<u8> },
+    InlineImage {
+        mime_type: String,
+        data: Vec<u8>,
+    },
     /// The session the answer belongs to (`sessionInfo.session`).
     Session(String),
     /// `state: SKIPPED`, with the reasons given.

@@ -27,10 +27,17 @@ enum Phase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanError {
     /// A byte that cannot appear between elements of the array.
-    Unexpected { byte: u8, offset: u64 },
-    ElementTooLarge { limit: usize },
+    Unexpected {
+        byte: u8,
+        offset: u64,
+    },
+    ElementTooLarge {
+        limit: usize,
+    },
     /// The body ended before the closing `]`.
-    Truncated { inside_element: bool },
+    Truncated {
+        inside_element: bool,
+    },
 }
 
 impl std::fmt::Display for ScanError {

@@ -20,10 +20,7 @@ pub fn start<T: Transport, E: Env>(
     request: &ChatRequest,
 ) -> Result<AnswerStream<T, E>, ProviderError> {
     let model = models::find(&request.model).ok_or_else(|| {
-        ProviderError::ModelNotFound(format!(
-            "Gemini Business has no model `{}`",
-            request.model
-        ))
+        ProviderError::ModelNotFound(format!("Gemini Business has no model `{}`", request.model))
     })?;
     let account =
         load_account(|name| env.secret(name), |name| env.setting(name)).map_err(account_error)?;
@@ -77,11 +74,7 @@ fn account_error(err: AccountError) -> ProviderError {
 /// first bytes); it only needs to differ between uploads.
 fn salt(index: usize, data: &[u8]) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
-    for byte in index
-        .to_le_bytes()
-        .iter()
-        .chain(data.iter().take(64))
-    {
+    for byte in index.to_le_bytes().iter().chain(data.iter().take(64)) {
         hash = (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193);
     }
     hash

@@ -102,9 +102,10 @@ impl<T: Transport, E: Env> Answer<T, E> {
     }
 
     fn read_more(&mut self) -> Result<(), ProviderError> {
-        let chunk = self.body.next_chunk().map_err(|err| {
-            ProviderError::upstream(0, format!("the answer stream broke: {err}"))
-        })?;
+        let chunk = self
+            .body
+            .next_chunk()
+            .map_err(|err| ProviderError::upstream(0, format!("the answer stream broke: {err}")))?;
         let Some(bytes) = chunk else {
             self.scanner
                 .finish()

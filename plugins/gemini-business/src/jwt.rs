@@ -132,9 +132,11 @@ mod tests {
     #[test]
     fn a_padded_key_decodes_the_same() {
         let unpadded =
-            SigningKey::from_xsrf_token("c3ludGhldGljLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM", "k").unwrap();
+            SigningKey::from_xsrf_token("c3ludGhldGljLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM", "k")
+                .unwrap();
         let padded =
-            SigningKey::from_xsrf_token("c3ludGhldGljLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM=", "k").unwrap();
+            SigningKey::from_xsrf_token("c3ludGhldGljLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM=", "k")
+                .unwrap();
         assert_eq!(unpadded, padded);
     }
 

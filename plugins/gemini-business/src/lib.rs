@@ -22,133 +22,15 @@ pub mod jwt;
 pub mod models;
 pub mod oxsrf;
 pub mod prompt;
+pub mod provider;
 pub mod settings;
 pub mod transport;
 pub mod upstream;
 pub mod wire;
 
-use wasmgate_plugin_sdk::{
-    ChatRequest, Completion, ModelInfo, PluginManifest, Provider, ProviderError, SecretSpec,
-    SettingSpec, export_provider,
-};
-
-use crate::account::names as secret;
-use crate::completion::AnswerStream;
-use crate::env::HostEnv;
-use crate::settings::names as setting;
-use crate::transport::WasiTransport;
-
-struct GeminiBusiness;
-
-impl Provider for GeminiBusiness {
-    type Completion = AnswerStream<WasiTransport, HostEnv>;
-
-    fn manifest() -> PluginManifest {
-        PluginManifest {
-            name: "gemini-business".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Gemini Business (business.gemini.google) through its widget API, with browser session cookies.".into(),
-            hosts: vec![
-                "business.gemini.google".into(),
-                "biz-discoveryengine.googleapis.com".into(),
-            ],
-            secrets: secret_specs(),
-            settings: setting_specs(),
-            models: model_infos(),
-        }
-    }
-
-    fn models() -> Result<Vec<ModelInfo>, ProviderError> {
-        Ok(model_infos())
-    }
-
-    fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
-        chat::start(WasiTransport, HostEnv, &request).map(Completion::new)
-    }
-}
-
-fn model_infos() -> Vec<ModelInfo> {
-    models::MODELS
-        .iter()
-        .map(|spec| ModelInfo {
-            id: spec.id.into(),
-            display_name: Some(spec.display_name.into()),
-            context_window: None,
-        })
-        .collect()
-}
-
-fn secret_specs() -> Vec<SecretSpec> {
-    let spec = |name: &str, description: &str| SecretSpec {
-        name: name.into(),
-        description: description.into(),
-        required: false,
-    };
-    vec![
-        spec(
-            secret::SECURE_C_SES,
-            "the __Secure-C_SES cookie of business.gemini.google (required unless accounts-config is given)",
-        ),
-        spec(secret::HOST_C_OSES, "the __Host-C_OSES cookie, when known"),
-        spec(
-            secret::CSESIDX,
-            "the csesidx query parameter of the app URL (required unless accounts-config is given)",
-        ),
-        spec(
-            secret::CONFIG_ID,
-            "the config id after /cid/ in the app URL (required unless accounts-config is given)",
-        ),
-        spec(
-            secret::EXPIRES_AT,
-            "when the account stops working: `YYYY-MM-DD HH:MM:SS` (UTC+8, as the seed writes it), RFC 3339 or Unix seconds",
-        ),
-        spec(
-            secret::ACCOUNTS_CONFIG,
-            "the seed's ACCOUNTS_CONFIG JSON array; the setting `index` picks this account's element",
-        ),
-    ]
-}
-
-fn setting_specs() -> Vec<SettingSpec> {
-    let spec = |name: &str, description: &str, default: Option<&str>| SettingSpec {
-        name: name.into(),
-        description: description.into(),
-        default: default.map(str::to_string),
-    };
-    vec![
-        spec(
-            setting::BASE_URL,
-            "origin of the widget API",
-            Some(wire::DEFAULT_API_ORIGIN),
-        ),
-        spec(
-            setting::AUTH_URL,
-            "origin of getoxsrf",
-            Some(oxsrf::DEFAULT_AUTH_ORIGIN),
-        ),
-        spec(
-            secret::INDEX,
-            "with accounts-config: which element of the array this account is",
-            Some("0"),
-        ),
-        spec(
-            secret::EXPIRES_AT,
-            "like the secret of that name, for operators who keep it out of secrets",
-            None,
-        ),
-        spec(setting::LANGUAGE_CODE, "languageCode of asks", Some("en-US")),
-        spec(setting::TIME_ZONE, "userMetadata.timeZone of asks", Some("Etc/GMT")),
-        spec(
-            setting::TEXT_COOLDOWN,
-            "retry-after of a rate limit on text, in seconds",
-            Some("7200"),
-        ),
-        spec(
-            setting::IMAGE_COOLDOWN,
-            "retry-after of a rate limit on image generation, in seconds",
-            Some("14400"),
-        ),
-    ]
-}
-
-export_provider!(GeminiBusiness);
+// Natively (tests) the component exports are left out: their symbol names
+// (`…wasmgate:provider/plugin@0.1.0#…`) do not link into a native cdylib.
+#[cfg(target_arch = "wasm32")]
+wasmgate_plugin_sdk::export_provider!(GeminiBusiness);
+#[cfg(target_arch = "wasm32")]
+use provider::GeminiBusiness;

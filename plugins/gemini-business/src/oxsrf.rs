@@ -86,7 +86,9 @@ mod tests {
     fn other_bodies_are_errors() {
         assert_eq!(parse_response("<html>"), Err(OxsrfError::NotJson));
         assert_eq!(
-            parse_response(")]}'\n{\"message\":\"Session has expired.\",\"status\":\"EXPIRED_SIGN_IN\"}"),
+            parse_response(
+                ")]}'\n{\"message\":\"Session has expired.\",\"status\":\"EXPIRED_SIGN_IN\"}"
+            ),
             Err(OxsrfError::MissingFields)
         );
         assert_eq!(

@@ -61,7 +61,10 @@ mod tests {
     #[test]
     fn defaults_point_at_the_real_upstream() {
         let settings = Settings::read(|_| None);
-        assert_eq!(settings.api_origin, "https://biz-discoveryengine.googleapis.com");
+        assert_eq!(
+            settings.api_origin,
+            "https://biz-discoveryengine.googleapis.com"
+        );
         assert_eq!(settings.auth_origin, "https://business.gemini.google");
         assert_eq!(settings.cooldowns, Cooldowns::default());
     }

@@ -104,11 +104,14 @@ impl<T: Transport, E: Env> Upstream<T, E> {
     }
 
     fn fetch_signing_key(&self) -> Result<jwt::SigningKey, ProviderError> {
-        let call = HttpCall::get(oxsrf::url(&self.settings.auth_origin, &self.account.csesidx))
-            .header("cookie", oxsrf::cookie_header(&self.account))
-            .header("accept", "*/*")
-            .header("user-agent", USER_AGENT)
-            .header("referer", format!("{APP_ORIGIN}/"));
+        let call = HttpCall::get(oxsrf::url(
+            &self.settings.auth_origin,
+            &self.account.csesidx,
+        ))
+        .header("cookie", oxsrf::cookie_header(&self.account))
+        .header("accept", "*/*")
+        .header("user-agent", USER_AGENT)
+        .header("referer", format!("{APP_ORIGIN}/"));
         let mut reply = self.transport.send(call)?;
         if !reply.is_success() {
             return Err(self.failure(Step::SigningKey, reply));
@@ -213,8 +216,10 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         match self.call_method(Step::ListFiles, "widgetListSessionFileMetadata", &body) {
             Ok(answer) => wire::generated_file_sessions(&answer),
             Err(err) => {
-                self.env
-                    .warn(&format!("listing generated files failed: {}", describe(&err)));
+                self.env.warn(&format!(
+                    "listing generated files failed: {}",
+                    describe(&err)
+                ));
                 Vec::new()
             }
         }

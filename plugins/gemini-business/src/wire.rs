@@ -201,16 +201,21 @@ mod tests {
             request["assistGenerationConfig"],
             json!({"modelId": "gemini-2.5-pro"})
         );
-        assert_eq!(request["toolsSpec"]["toolRegistry"], "default_tool_registry");
+        assert_eq!(
+            request["toolsSpec"]["toolRegistry"],
+            "default_tool_registry"
+        );
     }
 
     #[test]
     fn auto_and_imagen_omit_the_model() {
         for id in ["gemini-auto", "gemini-imagen"] {
             let body = stream_assist("c", "s", "q", &[], find(id).unwrap(), &Locale::default());
-            assert!(body["streamAssistRequest"]
-                .get("assistGenerationConfig")
-                .is_none());
+            assert!(
+                body["streamAssistRequest"]
+                    .get("assistGenerationConfig")
+                    .is_none()
+            );
         }
     }
 
@@ -218,8 +223,14 @@ mod tests {
     fn uploads_carry_standard_base64() {
         let body = add_context_file("c", "s", "upload_1_000001.png", "image/png", &[0xfb, 0xff]);
         assert_eq!(body["addContextFileRequest"]["fileContents"], "+/8=");
-        assert_eq!(upload_file_name(17, 0x1abcdef, "image/jpeg"), "upload_17_abcdef.jpg");
-        assert_eq!(upload_file_name(17, 1, "application/x-foo"), "upload_17_000001.bin");
+        assert_eq!(
+            upload_file_name(17, 0x1abcdef, "image/jpeg"),
+            "upload_17_abcdef.jpg"
+        );
+        assert_eq!(
+            upload_file_name(17, 1, "application/x-foo"),
+            "upload_17_000001.bin"
+        );
     }
 
     #[test]

@@ -1,0 +1,424 @@
+//! The plugin's whole flow, run natively against the mock upstream (not
+//! through the gateway): JWT caching and refresh, streamed parsing at every
+//! byte boundary, images, ACCOUNTS_CONFIG, expiry, typed refusals.
+
+mod support;
+
+use std::time::Duration;
+
+use mock_gemini_business::{
+    GENERATED_PNG, MockAccount, MockOptions, MockUpstream, TRICKY_PARTS, spawn,
+};
+use support::{
+    HyperTransport, MemoryEnv, Outcome, request, request_with, run, runtime, user_message,
+};
+use tokio::runtime::Runtime;
+use wasmgate_plugin_sdk::{ContentPart, Event, FinishReason, Media, ProviderError};
+
+struct Setup {
+    _runtime: Runtime,
+    mock: MockUpstream,
+    transport: HyperTransport,
+}
+
+fn setup(options: MockOptions) -> Setup {
+    let runtime = runtime();
+    let mock = runtime.block_on(spawn(options));
+    let transport = HyperTransport {
+        handle: runtime.handle().clone(),
+    };
+    Setup {
+        _runtime: runtime,
+        mock,
+        transport,
+    }
+}
+
+impl Setup {
+    fn account_env(&self, index: usize) -> MemoryEnv {
+        MemoryEnv::for_mock(&self.mock).with_account(&self.mock, index)
+    }
+
+    fn chat(&self, env: &MemoryEnv, model: &str, prompt: &str) -> Result<Outcome, ProviderError> {
+        run(&self.transport, env, &request(model, prompt))
+    }
+}
+
+fn finished(outcome: &Outcome) -> bool {
+    outcome.error.is_none()
+        && matches!(
+            outcome.events.last(),
+            Some(Event::Finish(FinishReason::Stop))
+        )
+}
+
+fn retry_after_ms(err: &ProviderError) -> Option<u64> {
+    match err {
+        ProviderError::RateLimited(info) => info.retry_after_ms,
+        other => panic!("expected rate-limited, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_plain_answer_streams_text_and_reasoning() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    let outcome = s.chat(&env, "gemini-2.5-pro", "Hi").unwrap();
+    assert!(finished(&outcome));
+    assert_eq!(outcome.text(), "Hello, world!");
+    assert_eq!(outcome.reasoning(), "Working out a greeting…");
+    let ask = &s.mock.requests_to("widgetStreamAssist")[0];
+    let body = ask.json().unwrap();
+    assert_eq!(
+        body["streamAssistRequest"]["assistGenerationConfig"]["modelId"],
+        "gemini-2.5-pro"
+    );
+    assert_eq!(body["configId"], s.mock.account(0).config_id.as_str());
+    let session = body["streamAssistRequest"]["session"].as_str().unwrap();
+    assert_eq!(s.mock.session_queries(session), vec!["Hi".to_string()]);
+}
+
+#[test]
+fn the_jwt_is_cached_then_refreshed_when_old_or_refused() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+
+    assert!(finished(&s.chat(&env, "gemini-auto", "one").unwrap()));
+    assert!(finished(&s.chat(&env, "gemini-auto", "two").unwrap()));
+    assert_eq!(
+        s.mock.signing_keys_issued(),
+        1,
+        "the second request reuses the JWT"
+    );
+    let asks = s.mock.requests_to("widgetStreamAssist");
+    assert_eq!(asks[0].jwt, asks[1].jwt);
+
+    // 280 s later the cached token is too old to reuse.
+    let mut cached: serde_json::Value = serde_json::from_str(&env.stored("jwt").unwrap()).unwrap();
+    cached["issued_at"] = (cached["issued_at"].as_u64().unwrap() - 280).into();
+    env.store("jwt", &cached.to_string());
+    assert!(finished(&s.chat(&env, "gemini-auto", "three").unwrap()));
+    assert_eq!(s.mock.signing_keys_issued(), 2);
+
+    // A refused token (keys revoked upstream) is replaced at once.
+    s.mock.revoke_signing_keys();
+    assert!(finished(&s.chat(&env, "gemini-auto", "four").unwrap()));
+    assert_eq!(s.mock.signing_keys_issued(), 3);
+    let sessions = s.mock.requests_to("widgetCreateSession");
+    let [.., refused, accepted] = &sessions[..] else {
+        panic!()
+    };
+    assert_eq!((refused.status, accepted.status), (401, 200));
+    assert_ne!(refused.key_id, accepted.key_id);
+
+    // Also when the refusal comes on the ask itself.
+    assert!(finished(
+        &s.chat(&env, "gemini-auto", "five [mock:401-once]").unwrap()
+    ));
+    assert_eq!(s.mock.signing_keys_issued(), 4);
+    let statuses: Vec<u16> = s
+        .mock
+        .requests_to("widgetStreamAssist")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![200, 200, 200, 200, 401, 200]);
+}
+
+#[test]
+fn an_answer_delivered_byte_by_byte_is_parsed_exactly() {
+    let s = setup(MockOptions {
+        chunk_size: Some(1),
+        delay: Duration::ZERO,
+        ..MockOptions::default()
+    });
+    let env = s.account_env(0);
+    let outcome = s.chat(&env, "gemini-2.5-flash", "[mock:tricky]").unwrap();
+    assert!(finished(&outcome), "{:?}", outcome.error);
+    assert_eq!(outcome.text(), TRICKY_PARTS.concat());
+    assert_eq!(outcome.reasoning(), "Working out a greeting…");
+}
+
+#[test]
+fn answers_cut_at_every_size_are_parsed_exactly() {
+    for size in [2, 3, 5, 7, 13] {
+        let s = setup(MockOptions {
+            chunk_size: Some(size),
+            delay: Duration::ZERO,
+            ..MockOptions::default()
+        });
+        let outcome = s
+            .chat(&s.account_env(0), "gemini-auto", "[mock:tricky]")
+            .unwrap();
+        assert_eq!(outcome.text(), TRICKY_PARTS.concat(), "pieces of {size}");
+    }
+}
+
+#[test]
+fn a_generated_image_reaches_the_client() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    let outcome = s
+        .chat(&env, "gemini-imagen", "draw an image of a cat")
+        .unwrap();
+    assert!(finished(&outcome), "{:?}", outcome.error);
+    assert_eq!(outcome.text(), "Here is your image.");
+    let images: Vec<&Media> = outcome
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Image(media) => Some(media),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].mime_type, "image/png");
+    assert_eq!(images[0].data, GENERATED_PNG);
+    let ask = s.mock.requests_to("widgetStreamAssist")[0].json().unwrap();
+    assert_eq!(
+        ask["streamAssistRequest"]["toolsSpec"],
+        serde_json::json!({"imageGenerationSpec": {}})
+    );
+    // Downloaded from the full session path the metadata call gave.
+    let download = &s.mock.requests_to(":downloadFile")[0];
+    assert!(
+        download
+            .path
+            .starts_with("/v1alpha/projects/000000000000/locations/global/")
+    );
+}
+
+#[test]
+fn image_downloads_survive_a_failed_listing_and_a_refused_token() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    let outcome = s
+        .chat(
+            &env,
+            "gemini-imagen",
+            "draw it [mock:metadata-500] [mock:download-401-once]",
+        )
+        .unwrap();
+    assert!(finished(&outcome), "{:?}", outcome.error);
+    assert!(
+        outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Image(m) if m.data == GENERATED_PNG))
+    );
+    let downloads = s.mock.requests_to(":downloadFile");
+    assert_eq!(downloads.len(), 2);
+    assert_eq!((downloads[0].status, downloads[1].status), (401, 200));
+    // Without metadata, the short session name of the answer is used.
+    assert!(downloads[1].path.starts_with("/v1alpha/collections/"));
+}
+
+#[test]
+fn accounts_config_with_three_accounts_spreads_requests_over_them() {
+    let s = setup(MockOptions {
+        accounts: (1..=3).map(MockAccount::numbered).collect(),
+        ..MockOptions::default()
+    });
+    let config = s.mock.accounts_config();
+    // As the host would run them: three gateway accounts fed the same
+    // variable, each with its own index and its own state.
+    for index in 0..3 {
+        let env = MemoryEnv::for_mock(&s.mock)
+            .secret("accounts-config", &config)
+            .setting("index", &index.to_string());
+        assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+    }
+    let used: Vec<Option<String>> = s
+        .mock
+        .requests_to("widgetStreamAssist")
+        .iter()
+        .map(|r| r.account.clone())
+        .collect();
+    let expected: Vec<Option<String>> = (0..3)
+        .map(|i| Some(s.mock.account(i).csesidx.clone()))
+        .collect();
+    assert_eq!(used, expected);
+
+    // A fourth declared account has no element: refused, without a call.
+    let before = s.mock.requests().len();
+    let env = MemoryEnv::for_mock(&s.mock)
+        .secret("accounts-config", &config)
+        .setting("index", "3");
+    match s.chat(&env, "gemini-auto", "hi") {
+        Err(ProviderError::Unauthorized(message)) => {
+            assert_eq!(
+                message,
+                "no account at index 3 in ACCOUNTS_CONFIG (it holds 3)"
+            )
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    assert_eq!(s.mock.requests().len(), before);
+}
+
+#[test]
+fn an_expired_account_is_skipped_without_a_call() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0).secret("expires-at", "2020-01-01 08:00:00");
+    match s.chat(&env, "gemini-auto", "hi") {
+        Err(ProviderError::Unauthorized(message)) => {
+            assert_eq!(message, "account expired at 2020-01-01 08:00:00")
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    assert!(s.mock.requests().is_empty());
+    // The same account with a future expiry works.
+    let env = s.account_env(0).secret("expires-at", "2999-01-01 00:00:00");
+    assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+}
+
+#[test]
+fn refusals_become_typed_errors() {
+    let mut expired = MockAccount::numbered(2);
+    expired.cookies_expired = true;
+    let mut restricted = MockAccount::numbered(3);
+    restricted.restricted = true;
+    let s = setup(MockOptions {
+        accounts: vec![MockAccount::numbered(1), expired, restricted],
+        ..MockOptions::default()
+    });
+    let env = s.account_env(0);
+
+    match s.chat(&s.account_env(1), "gemini-auto", "hi") {
+        Err(ProviderError::Unauthorized(m)) => assert!(m.contains("EXPIRED_SIGN_IN"), "{m}"),
+        other => panic!("{:?}", other.err()),
+    }
+    assert!(matches!(
+        s.chat(&s.account_env(2), "gemini-auto", "hi"),
+        Err(ProviderError::Forbidden(_))
+    ));
+    assert!(matches!(
+        s.chat(&env, "gemini-auto", "[mock:403]"),
+        Err(ProviderError::Forbidden(_))
+    ));
+
+    // Text and image rate limits carry the seed's different cooldowns.
+    let text = s.chat(&env, "gemini-auto", "[mock:429]").err().unwrap();
+    assert_eq!(retry_after_ms(&text), Some(7_200_000));
+    let image = s
+        .chat(&env, "gemini-imagen", "draw [mock:429]")
+        .err()
+        .unwrap();
+    assert_eq!(retry_after_ms(&image), Some(14_400_000));
+    // An error element inside a 200 stream still surfaces from chat().
+    let in_stream = s
+        .chat(&env, "gemini-auto", "[mock:429-stream]")
+        .err()
+        .unwrap();
+    assert_eq!(retry_after_ms(&in_stream), Some(7_200_000));
+
+    assert!(matches!(
+        s.chat(&env, "gemini-auto", "[mock:utoken]"),
+        Err(ProviderError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        s.chat(&env, "gemini-auto", "[mock:skip]"),
+        Err(ProviderError::ContentFiltered(m)) if m.contains("CUSTOMER_POLICY_VIOLATION")
+    ));
+    let thoughts_only = s.chat(&env, "gemini-auto", "[mock:thoughts-only]").unwrap();
+    assert!(matches!(thoughts_only.error, Some(ProviderError::Upstream(ref f)) if f.status == 502));
+
+    let before = s.mock.requests().len();
+    assert!(matches!(
+        s.chat(&env, "gemini-veo", "hi"),
+        Err(ProviderError::ModelNotFound(_))
+    ));
+    assert_eq!(s.mock.requests().len(), before);
+}
+
+#[test]
+fn a_retry_after_header_wins_over_the_cooldown() {
+    let s = setup(MockOptions {
+        retry_after_seconds: Some(30),
+        ..MockOptions::default()
+    });
+    let err = s
+        .chat(&s.account_env(0), "gemini-auto", "[mock:429]")
+        .err()
+        .unwrap();
+    assert_eq!(retry_after_ms(&err), Some(30_000));
+}
+
+#[test]
+fn a_cut_stream_ends_in_an_error_after_its_text() {
+    let s = setup(MockOptions::default());
+    let outcome = s
+        .chat(&s.account_env(0), "gemini-auto", "[mock:cut]")
+        .unwrap();
+    assert_eq!(outcome.text(), "Hello, world!");
+    assert!(
+        matches!(outcome.error, Some(ProviderError::Upstream(ref f)) if f.status == 0),
+        "{:?}",
+        outcome.error
+    );
+}
+
+#[test]
+fn the_answer_streams_before_the_upstream_finishes() {
+    let s = setup(MockOptions {
+        hold_after_first_piece: true,
+        ..MockOptions::default()
+    });
+    let env = s.account_env(0);
+    let answer = plugin_gemini_business::chat::start(
+        s.transport.clone(),
+        env,
+        &request("gemini-auto", "hi"),
+    )
+    .unwrap();
+    // The mock is holding after its first element: that element is here.
+    assert!(matches!(answer.next_event(), Ok(Some(Event::Reasoning(_)))));
+    s.mock.release();
+    let mut text = String::new();
+    while let Some(event) = answer.next_event().unwrap() {
+        if let Event::Text(t) = event {
+            text.push_str(&t);
+        }
+    }
+    assert_eq!(text, "Hello, world!");
+}
+
+#[test]
+fn attachments_are_uploaded_into_the_session() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    let image = ContentPart::Image(Media {
+        mime_type: "image/png".into(),
+        data: GENERATED_PNG.to_vec(),
+    });
+    let message = user_message(vec![ContentPart::Text("What is this?".into()), image]);
+    let outcome = run(
+        &s.transport,
+        &env,
+        &request_with("gemini-auto", vec![message]),
+    )
+    .unwrap();
+    assert!(finished(&outcome));
+    let upload = s.mock.requests_to("widgetAddContextFile")[0]
+        .json()
+        .unwrap();
+    assert_eq!(upload["addContextFileRequest"]["mimeType"], "image/png");
+    let ask = s.mock.requests_to("widgetStreamAssist")[0].json().unwrap();
+    assert_eq!(
+        ask["streamAssistRequest"]["fileIds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let exe = ContentPart::File(Media {
+        mime_type: "application/x-msdownload".into(),
+        data: vec![0x4d, 0x5a],
+    });
+    let message = user_message(vec![exe]);
+    assert!(matches!(
+        run(&s.transport, &env, &request_with("gemini-auto", vec![message])),
+        Err(ProviderError::BadRequest(m)) if m.contains("Unsupported file type")
+    ));
+}
