@@ -39,11 +39,10 @@ impl Env for HostEnv {
         host::store::delete(key)
     }
 
+    /// Through the world's own `wasi:clocks/wall-clock` import rather than
+    /// std's, whose interface version the host need not link.
     fn now(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs())
-            .unwrap_or(0)
+        wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock::now().seconds
     }
 
     fn debug(&self, message: &str) {
