@@ -181,6 +181,7 @@ pub(crate) struct Session {
     pub generated: Vec<GeneratedFile>,
     pub metadata_fails: bool,
     pub download_unauthorized_pending: bool,
+    pub download_redirect: bool,
     /// [`Scenario::UnauthorizedOnce`] already refused an ask here.
     pub refused_once: bool,
 }

@@ -22,6 +22,8 @@ use crate::{GENERATED_PNG, GeneratedFile, RecordedRequest, Session, Shared, TRIC
 const SESSION_PREFIX: &str = "collections/default_collection/engines/agentspace-engine/sessions/";
 const PROJECT_PREFIX: &str = "projects/000000000000/locations/global/";
 const METHODS: &str = "/v1alpha/locations/global/";
+/// Unauthenticated file URLs that [`Scenario::DownloadRedirect`] points to.
+const FILES: &str = "/__mock/files/";
 /// Model ids the mock accepts in `assistGenerationConfig.modelId`.
 const KNOWN_MODELS: &[&str] = &[
     "gemini-2.5-flash",
@@ -80,6 +82,7 @@ fn route(shared: &Shared, record: &mut RecordedRequest) -> Response {
             _ => not_found(),
         },
         ("GET", p) if p.ends_with(":downloadFile") => download(shared, record),
+        ("GET", p) if p.starts_with(FILES) => signed_file(shared, &p[FILES.len()..]),
         _ => not_found(),
     }
 }
@@ -481,6 +484,7 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
         session.queries.push(query.clone());
         session.metadata_fails |= has(Scenario::MetadataFails);
         session.download_unauthorized_pending |= has(Scenario::DownloadUnauthorizedOnce);
+        session.download_redirect |= has(Scenario::DownloadRedirect);
         let turn = session.queries.len();
         let name = short_session_name(&id);
         build_answer(
@@ -669,12 +673,42 @@ fn download(shared: &Shared, record: &mut RecordedRequest) -> Response {
     let Some(file) = session.generated.iter().find(|f| f.file_id == file_id) else {
         return not_found();
     };
+    if session.download_redirect {
+        let port = record
+            .header("host")
+            .and_then(|host| host.rsplit_once(':'))
+            .map(|(_, port)| port.to_string())
+            .unwrap_or_default();
+        let location = format!("http://localhost:{port}{FILES}{id}/{file_id}");
+        return (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    }
+    file_response(file)
+}
+
+fn file_response(file: &GeneratedFile) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, file.mime_type.clone())],
         file.bytes.clone(),
     )
         .into_response()
+}
+
+/// `/__mock/files/<session id>/<file id>`: no authentication, like a
+/// signed URL.
+fn signed_file(shared: &Shared, rest: &str) -> Response {
+    let Some((id, file_id)) = rest.split_once('/') else {
+        return not_found();
+    };
+    let state = shared.lock();
+    match state
+        .sessions
+        .get(id)
+        .and_then(|s| s.generated.iter().find(|f| f.file_id == file_id))
+    {
+        Some(file) => file_response(file),
+        None => not_found(),
+    }
 }
 
 #[cfg(test)]

@@ -33,10 +33,14 @@ pub enum Scenario {
     MetadataFails,
     /// The first download of this session's files answers 401. Token `download-401-once`.
     DownloadUnauthorizedOnce,
+    /// Downloads answer 302 to an unauthenticated URL on another origin
+    /// (`http://localhost:<port>/__mock/files/…`, like a signed storage
+    /// URL). Token `download-redirect`.
+    DownloadRedirect,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 13] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::RateLimited,
         Scenario::RateLimitedInStream,
         Scenario::Forbidden,
@@ -50,6 +54,7 @@ impl Scenario {
         Scenario::Image,
         Scenario::MetadataFails,
         Scenario::DownloadUnauthorizedOnce,
+        Scenario::DownloadRedirect,
     ];
 
     pub fn token(self) -> &'static str {
@@ -67,6 +72,7 @@ impl Scenario {
             Scenario::Image => "image",
             Scenario::MetadataFails => "metadata-500",
             Scenario::DownloadUnauthorizedOnce => "download-401-once",
+            Scenario::DownloadRedirect => "download-redirect",
         }
     }
 

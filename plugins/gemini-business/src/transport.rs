@@ -48,12 +48,18 @@ pub struct HttpReply<B> {
     pub status: u16,
     pub retry_after: Option<String>,
     pub content_type: Option<String>,
+    /// Where a redirect points.
+    pub location: Option<String>,
     pub body: B,
 }
 
 impl<B> HttpReply<B> {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    pub fn is_redirect(&self) -> bool {
+        matches!(self.status, 301 | 302 | 303 | 307 | 308)
     }
 }
 
@@ -107,6 +113,7 @@ impl Transport for WasiTransport {
             status: response.status,
             retry_after: response.header("retry-after").map(str::to_string),
             content_type: response.header("content-type").map(str::to_string),
+            location: response.header("location").map(str::to_string),
             body: response,
         })
     }

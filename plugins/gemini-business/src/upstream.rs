@@ -22,6 +22,8 @@ const JWT_STATE_KEY: &str = "jwt";
 const JSON_LIMIT: usize = 4 * 1024 * 1024;
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 const MEDIA_LIMIT: usize = 32 * 1024 * 1024;
+/// Redirects followed on a download (the seed's client follows them).
+const MAX_REDIRECTS: usize = 3;
 /// A desktop browser, as every known client claims to be.
 const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 
@@ -226,20 +228,44 @@ impl<T: Transport, E: Env> Upstream<T, E> {
     }
 
     /// The bytes of a generated file and the content type they came with.
+    ///
+    /// Redirects are followed; the JWT goes only to the widget API's own
+    /// origin (another origin must be in the plugin's allowed hosts).
     pub fn download(
         &self,
         session: &str,
         file_id: &str,
     ) -> Result<(Vec<u8>, Option<String>), ProviderError> {
-        let url = wire::download_url(&self.settings.api_origin, session, file_id);
-        let mut reply = self.send_authorized(|| {
-            HttpCall::get(url.clone()).header("content-type", "application/json")
-        })?;
-        if !reply.is_success() {
-            return Err(self.failure(Step::Download, reply));
+        let api_origin = &self.settings.api_origin;
+        let mut url = wire::download_url(api_origin, session, file_id);
+        for _ in 0..=MAX_REDIRECTS {
+            let mut reply = if wire::same_origin(&url, api_origin) {
+                self.send_authorized(|| {
+                    HttpCall::get(url.clone()).header("content-type", "application/json")
+                })?
+            } else {
+                self.transport
+                    .send(HttpCall::get(url.clone()).header("user-agent", USER_AGENT))?
+            };
+            if reply.is_redirect()
+                && let Some(next) = reply
+                    .location
+                    .as_deref()
+                    .and_then(|l| wire::resolve(&url, l))
+            {
+                url = next;
+                continue;
+            }
+            if !reply.is_success() {
+                return Err(self.failure(Step::Download, reply));
+            }
+            let bytes = reply.body.read_to_end(MEDIA_LIMIT)?;
+            return Ok((bytes, reply.content_type));
         }
-        let bytes = reply.body.read_to_end(MEDIA_LIMIT)?;
-        Ok((bytes, reply.content_type))
+        Err(ProviderError::upstream(
+            0,
+            format!("downloadFile: more than {MAX_REDIRECTS} redirects"),
+        ))
     }
 }
 

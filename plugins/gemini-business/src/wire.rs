@@ -147,6 +147,34 @@ pub fn download_url(api_origin: &str, session: &str, file_id: &str) -> String {
     )
 }
 
+/// `scheme://authority` of an absolute URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let after_scheme = url.find("://")? + 3;
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    Some(&url[..end])
+}
+
+/// Whether `url` is on `origin` (compared case-insensitively).
+pub fn same_origin(url: &str, origin: &str) -> bool {
+    origin_of(url).is_some_and(|o| o.eq_ignore_ascii_case(origin.trim_end_matches('/')))
+}
+
+/// A redirect's `Location` against the URL it answered: absolute, or a path
+/// on the same origin.
+pub fn resolve(base: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    if location.starts_with("https://") || location.starts_with("http://") {
+        return Some(location.to_string());
+    }
+    // `//host/…` would leave the origin; only same-origin paths are taken.
+    if !location.starts_with('/') || location.starts_with("//") {
+        return None;
+    }
+    Some(format!("{}{location}", origin_of(base)?))
+}
+
 /// `upload_<unix>_<6 hex>.<ext>`, the name the seed gives uploads.
 pub fn upload_file_name(now: u64, salt: u32, mime_type: &str) -> String {
     format!(
@@ -231,6 +259,27 @@ mod tests {
             upload_file_name(17, 1, "application/x-foo"),
             "upload_17_000001.bin"
         );
+    }
+
+    #[test]
+    fn redirects_resolve_and_origins_compare() {
+        let base = "https://biz.example.com/v1alpha/x:downloadFile?fileId=1";
+        assert_eq!(
+            resolve(base, "/files/1").as_deref(),
+            Some("https://biz.example.com/files/1")
+        );
+        assert_eq!(
+            resolve(base, "https://cdn.example.net/a").as_deref(),
+            Some("https://cdn.example.net/a")
+        );
+        assert_eq!(resolve(base, "//cdn.example.net/a"), None);
+        assert_eq!(resolve(base, "relative"), None);
+        assert!(same_origin(base, "https://BIZ.example.com/"));
+        assert!(!same_origin(base, "https://biz.example.com:8443"));
+        assert!(!same_origin(
+            "https://biz.example.com.evil.net/",
+            "https://biz.example.com"
+        ));
     }
 
     #[test]

@@ -214,6 +214,34 @@ fn image_downloads_survive_a_failed_listing_and_a_refused_token() {
 }
 
 #[test]
+fn a_redirected_download_is_followed_without_the_jwt() {
+    let s = setup(MockOptions::default());
+    let outcome = s
+        .chat(
+            &s.account_env(0),
+            "gemini-imagen",
+            "draw [mock:download-redirect]",
+        )
+        .unwrap();
+    assert!(finished(&outcome), "{:?}", outcome.error);
+    assert!(
+        outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Image(m) if m.data == GENERATED_PNG))
+    );
+    let fetched: Vec<_> = s
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/__mock/files/"))
+        .collect();
+    assert_eq!(fetched.len(), 1);
+    assert!(fetched[0].header("host").unwrap().starts_with("localhost:"));
+    assert_eq!(fetched[0].header("authorization"), None);
+}
+
+#[test]
 fn accounts_config_with_three_accounts_spreads_requests_over_them() {
     let s = setup(MockOptions {
         accounts: (1..=3).map(MockAccount::numbered).collect(),

@@ -106,6 +106,7 @@ impl Transport for HyperTransport {
                 status: response.status().as_u16(),
                 retry_after: header("retry-after"),
                 content_type: header("content-type"),
+                location: header("location"),
                 body: HyperBody {
                     handle,
                     body: response.into_body(),
