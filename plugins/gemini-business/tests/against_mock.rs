@@ -360,6 +360,27 @@ fn refusals_become_typed_errors() {
 }
 
 #[test]
+fn a_scenario_set_over_http_applies_to_the_next_ask_only() {
+    use plugin_gemini_business::transport::{HttpCall, Transport};
+    let s = setup(MockOptions::default());
+    let url = format!("{}/__mock/scenario", s.mock.base_url);
+    let reply = s
+        .transport
+        .send(HttpCall::post_json(
+            url,
+            &serde_json::json!({"scenario": "429"}),
+        ))
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    let env = s.account_env(0);
+    assert!(matches!(
+        s.chat(&env, "gemini-auto", "hi"),
+        Err(ProviderError::RateLimited(_))
+    ));
+    assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+}
+
+#[test]
 fn a_retry_after_header_wins_over_the_cooldown() {
     let s = setup(MockOptions {
         retry_after_seconds: Some(30),
