@@ -1,0 +1,260 @@
+//! A fake Gemini Developer API on loopback, for the `gemini` plugin's tests
+//! (`protocols/gemini-api.md` §11).
+//!
+//! ```ignore
+//! let mock = mock_gemini::spawn(MockOptions::default()).await;
+//! // account settings: base-url = mock.base_url; secrets: api-key = "good-1"
+//! // … drive the gateway …
+//! assert_eq!(mock.generation_keys(), ["limited-1-a", "good-b"]);
+//! ```
+//!
+//! - Keys: the prefix decides ([`keys`]): `good-*`, `bad-*` (400
+//!   `API_KEY_INVALID`), `banned-*` (403), `limited-*` (N successes, then 429
+//!   with `QuotaFailure` + `RetryInfo`, recovering after the delay),
+//!   `daily-*` (429 per-day quota, forever). Sent as `x-goog-api-key` or
+//!   `?key=` (the OpenAI-compatible route takes `Authorization: Bearer`).
+//! - Scenarios ([`Scenario`]): the `x-mock-scenario` header, or the model
+//!   name (`mock-thinking`, `tool_call`, …).
+//! - Answers echo the last user turn ([`content`]): `echo: <text>`.
+//! - Every request is recorded: [`MockUpstream::requests`], `GET /_mock/log`
+//!   (`DELETE /_mock/log` clears it).
+
+pub mod content;
+mod framing;
+pub mod google_errors;
+pub mod keys;
+mod openai;
+mod routes;
+pub mod scenario;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use content::{THOUGHT_SIGNATURE, echo_text};
+pub use scenario::Scenario;
+
+/// Knobs a test may turn; `Default` follows the notes.
+#[derive(Debug, Clone)]
+pub struct MockOptions {
+    /// Generation calls a `limited-*` key gets before its 429s (a key named
+    /// `limited-<N>-…` sets its own N).
+    pub limited_successes: u32,
+    /// How long a `limited-*` key stays limited; sent as `RetryInfo.retryDelay`.
+    pub limited_retry_delay: Duration,
+    /// Pause between the pieces of a streamed answer.
+    pub chunk_delay: Duration,
+    /// How long the `timeout` scenario holds a request before answering.
+    pub timeout_hold: Duration,
+    /// The wait of the `slow_first_byte` scenario.
+    pub slow_first_byte: Duration,
+    /// The models listed, and accepted besides scenario names and `mock-*`.
+    pub models: Vec<String>,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            limited_successes: 2,
+            limited_retry_delay: Duration::from_millis(2500),
+            chunk_delay: Duration::from_millis(20),
+            timeout_hold: Duration::from_secs(60),
+            slow_first_byte: Duration::from_secs(10),
+            models: ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.0-flash"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRequest {
+    /// Arrival order, from 1.
+    pub seq: u64,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The API key, however it was sent.
+    pub key: Option<String>,
+    /// `header` (x-goog-api-key), `query` (?key=) or `bearer`.
+    pub key_source: Option<String>,
+    /// The model of a `models/…` call, without `models/`.
+    pub model: Option<String>,
+    /// `generateContent`, `streamGenerateContent`, `countTokens`,
+    /// `batchEmbedContents`, `listModels`, `getModel`, `openaiChat`…
+    pub action: Option<String>,
+    /// The scenario a generation call ran.
+    pub scenario: Option<String>,
+    /// The body, when it was JSON.
+    pub body: Option<Value>,
+    /// The status answered; `None` while the request is still held.
+    pub status: Option<u16>,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether this call generated content (and so spent quota).
+    pub fn is_generation(&self) -> bool {
+        matches!(
+            self.action.as_deref(),
+            Some("generateContent" | "streamGenerateContent" | "openaiChat")
+        )
+    }
+}
+
+/// State shared by the server's handlers and the test's handle.
+pub(crate) struct Shared {
+    options: MockOptions,
+    log: Mutex<Vec<RecordedRequest>>,
+    limits: Mutex<keys::Limits>,
+    seq: AtomicU64,
+    /// Bumped by `release()`; a held stream waits for a value above its ticket.
+    releases: watch::Sender<u64>,
+    /// Streams waiting for a release right now.
+    held: watch::Sender<usize>,
+}
+
+impl Shared {
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The ticket a request takes on arrival: any later `release()` frees it.
+    pub(crate) fn release_ticket(&self) -> u64 {
+        *self.releases.borrow()
+    }
+
+    pub(crate) async fn wait_for_release(&self, ticket: u64) {
+        let mut releases = self.releases.subscribe();
+        self.held.send_modify(|held| *held += 1);
+        let _ = releases.wait_for(|released| *released > ticket).await;
+        self.held.send_modify(|held| *held -= 1);
+    }
+
+    fn record(&self, request: RecordedRequest) {
+        lock(&self.log).push(request);
+    }
+
+    fn set_status(&self, seq: u64, status: u16) {
+        if let Some(entry) = lock(&self.log)
+            .iter_mut()
+            .rev()
+            .find(|entry| entry.seq == seq)
+        {
+            entry.status = Some(status);
+        }
+    }
+
+    fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).clone()
+    }
+}
+
+/// A poisoned lock only means a handler panicked; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running mock; the server stops when this is dropped.
+pub struct MockUpstream {
+    /// `http://127.0.0.1:PORT`, for the account's `base-url`.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
+pub async fn spawn(options: MockOptions) -> MockUpstream {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for the mock");
+    let addr = listener.local_addr().expect("the mock's address");
+    let shared = Arc::new(Shared {
+        options,
+        log: Mutex::new(Vec::new()),
+        limits: Mutex::new(keys::Limits::default()),
+        seq: AtomicU64::new(0),
+        releases: watch::Sender::new(0),
+        held: watch::Sender::new(0),
+    });
+    let app = routes::router(shared.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    MockUpstream {
+        base_url: format!("http://{addr}"),
+        addr,
+        shared,
+        server,
+    }
+}
+
+impl MockUpstream {
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// The keys of the generation calls, in order: the rotation the gateway did.
+    pub fn generation_keys(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(RecordedRequest::is_generation)
+            .map(|request| request.key.unwrap_or_default())
+            .collect()
+    }
+
+    /// Forgets the recorded requests (not the keys' rate-limit state).
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Lets every `hold` stream that arrived before this call go on.
+    pub fn release(&self) {
+        self.shared.releases.send_modify(|released| *released += 1);
+    }
+
+    /// How many streams are waiting for [`release`](Self::release) now.
+    pub fn held(&self) -> usize {
+        *self.shared.held.borrow()
+    }
+
+    /// Waits until at least `count` streams are held (wrap it in a timeout).
+    pub async fn wait_for_held(&self, count: usize) {
+        let mut held = self.shared.held.subscribe();
+        let _ = held.wait_for(|held| *held >= count).await;
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.server.abort();
+        // Free anything still held so its task can end.
+        self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests;

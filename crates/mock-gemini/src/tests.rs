@@ -1,0 +1,611 @@
+//! The mock over real sockets, with a bare HTTP/1.1 client so the framing
+//! (CRLF events, chunked pieces, aborted bodies) is seen as a client sees it.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::*;
+
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The chunked body ended with its terminating chunk.
+    complete: bool,
+}
+
+impl Raw {
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON of each `data:` event.
+    fn events(&self) -> Vec<Value> {
+        let text = self.text();
+        assert!(!text.contains("\n\n"), "events are CRLF-framed: {text:?}");
+        text.split("\r\n\r\n")
+            .filter(|event| !event.is_empty())
+            .map(|event| serde_json::from_str(event.strip_prefix("data: ").unwrap()).unwrap())
+            .collect()
+    }
+}
+
+fn request_bytes(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Vec<u8> {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: mock\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        head.push_str("content-type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    [head.into_bytes(), body.into_bytes()].concat()
+}
+
+fn parse(raw: &[u8]) -> Raw {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[split + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    if !chunked {
+        return Raw {
+            status,
+            headers,
+            body: rest.to_vec(),
+            complete: true,
+        };
+    }
+    let (body, complete) = dechunk(rest);
+    Raw {
+        status,
+        headers,
+        body,
+        complete,
+    }
+}
+
+/// The body of a chunked transfer, and whether its last chunk arrived.
+fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return (body, false);
+        };
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return (body, true);
+        }
+        let start = line_end + 2;
+        if rest.len() < start + size {
+            body.extend_from_slice(&rest[start..]);
+            return (body, false);
+        }
+        body.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[(start + size + 2).min(rest.len())..];
+    }
+}
+
+async fn send(
+    mock: &MockUpstream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Raw {
+    let mut stream = TcpStream::connect(mock.addr).await.unwrap();
+    stream
+        .write_all(&request_bytes(method, path, headers, body))
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buffer[..n]),
+        }
+    }
+    parse(&raw)
+}
+
+fn say(text: &str) -> Value {
+    json!({"contents": [{"role": "user", "parts": [{"text": text}]}]})
+}
+
+const GOOD: (&str, &str) = ("x-goog-api-key", "good-1");
+
+async fn mock() -> MockUpstream {
+    spawn(MockOptions {
+        chunk_delay: Duration::from_millis(5),
+        ..MockOptions::default()
+    })
+    .await
+}
+
+fn concat_text(events: &[Value]) -> String {
+    events
+        .iter()
+        .flat_map(|event| {
+            event["candidates"][0]["content"]["parts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|part| part.get("thought").is_none())
+        .filter_map(|part| part["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn sse_streams_are_crlf_framed_echoes() {
+    let mock = mock().await;
+    let response = send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        &[GOOD],
+        Some(&say("Say hi to the nice people")),
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("text/event-stream"));
+    assert!(response.complete);
+    let events = response.events();
+    assert!((2..=4).contains(&events.len()), "{} events", events.len());
+    assert_eq!(concat_text(&events), "echo: Say hi to the nice people");
+    assert_eq!(
+        events.last().unwrap()["candidates"][0]["finishReason"],
+        "STOP"
+    );
+    assert_eq!(events[0]["modelVersion"], "gemini-2.5-flash");
+
+    let log = mock.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].key.as_deref(), Some("good-1"));
+    assert_eq!(log[0].key_source.as_deref(), Some("header"));
+    assert_eq!(log[0].model.as_deref(), Some("gemini-2.5-flash"));
+    assert_eq!(log[0].action.as_deref(), Some("streamGenerateContent"));
+    assert_eq!(log[0].status, Some(200));
+    assert_eq!(
+        log[0].body.as_ref().unwrap()["contents"][0]["parts"][0]["text"],
+        "Say hi to the nice people"
+    );
+}
+
+#[tokio::test]
+async fn streams_without_alt_are_json_arrays() {
+    let mock = mock().await;
+    let response = send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-2.5-pro:streamGenerateContent?key=good-2",
+        &[],
+        Some(&say("one two three")),
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    let chunks = response.json();
+    assert!(chunks.as_array().unwrap().len() >= 2);
+    assert_eq!(
+        concat_text(chunks.as_array().unwrap()),
+        "echo: one two three"
+    );
+    assert_eq!(mock.requests()[0].key_source.as_deref(), Some("query"));
+}
+
+#[tokio::test]
+async fn generate_content_honours_include_thoughts() {
+    let mock = mock().await;
+    let mut body = say("why?");
+    body["generationConfig"] = json!({"thinkingConfig": {"includeThoughts": true}});
+    let response = send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        &[GOOD],
+        Some(&body),
+    )
+    .await;
+    let answer = response.json();
+    assert_eq!(
+        answer["candidates"][0]["content"]["parts"],
+        json!([{"text": "Thinking about: why?", "thought": true}, {"text": "echo: why?"}])
+    );
+    assert_eq!(answer["usageMetadata"]["thoughtsTokenCount"], 3);
+}
+
+#[tokio::test]
+async fn the_key_registry() {
+    let mock = spawn(MockOptions {
+        limited_retry_delay: Duration::from_millis(150),
+        ..MockOptions::default()
+    })
+    .await;
+    let path = "/v1beta/models/gemini-2.5-flash:generateContent";
+    let call = |key: &'static str| {
+        let mock = &mock;
+        async move {
+            send(
+                mock,
+                "POST",
+                path,
+                &[("x-goog-api-key", key)],
+                Some(&say("hi")),
+            )
+            .await
+        }
+    };
+
+    let bad = call("bad-1").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.json()["error"]["details"][0]["reason"],
+        "API_KEY_INVALID"
+    );
+    assert_eq!(
+        call("banned-1").await.json()["error"]["status"],
+        "PERMISSION_DENIED"
+    );
+    assert_eq!(
+        call("AIzaSyUnknown").await.json()["error"]["message"],
+        "API Key not found. Please pass a valid API key."
+    );
+    let anonymous = send(&mock, "POST", path, &[], Some(&say("hi"))).await;
+    assert_eq!(anonymous.status, 403);
+
+    let daily = call("daily-1").await;
+    assert_eq!(daily.status, 429);
+    assert!(
+        daily.header("retry-after").is_none(),
+        "Google sends no Retry-After"
+    );
+    assert_eq!(
+        daily.json()["error"]["details"][0]["violations"][0]["quotaId"],
+        "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+    );
+
+    assert_eq!(call("limited-1-a").await.status, 200);
+    let limited = call("limited-1-a").await;
+    assert_eq!(limited.status, 429);
+    let error = limited.json()["error"].clone();
+    assert_eq!(
+        error["details"][0]["violations"][0]["quotaId"],
+        "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+    );
+    assert_eq!(error["details"][2]["retryDelay"], "0.15s");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("Please retry in 0.15s.")
+    );
+    assert_eq!(call("limited-1-a").await.status, 429);
+    tokio::time::sleep(Duration::from_millis(160)).await;
+    assert_eq!(call("limited-1-a").await.status, 200);
+
+    // Listing models spends no quota.
+    assert_eq!(
+        send(
+            &mock,
+            "GET",
+            "/v1beta/models",
+            &[("x-goog-api-key", "daily-1")],
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        mock.generation_keys(),
+        [
+            "bad-1",
+            "banned-1",
+            "AIzaSyUnknown",
+            "",
+            "daily-1",
+            "limited-1-a",
+            "limited-1-a",
+            "limited-1-a",
+            "limited-1-a"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn models_are_paged() {
+    let mock = mock().await;
+    let first = send(&mock, "GET", "/v1beta/models?pageSize=2", &[GOOD], None)
+        .await
+        .json();
+    assert_eq!(first["models"].as_array().unwrap().len(), 2);
+    assert_eq!(first["models"][0]["name"], "models/gemini-2.5-pro");
+    let token = first["nextPageToken"].as_str().unwrap();
+    let second = send(
+        &mock,
+        "GET",
+        &format!("/v1beta/models?pageSize=2&pageToken={token}"),
+        &[GOOD],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(second["models"].as_array().unwrap().len(), 1);
+    assert!(second.get("nextPageToken").is_none());
+    let all = send(&mock, "GET", "/v1beta/models", &[GOOD], None)
+        .await
+        .json();
+    assert_eq!(all["models"].as_array().unwrap().len(), 3);
+    assert!(all.get("nextPageToken").is_none());
+
+    assert_eq!(
+        send(
+            &mock,
+            "GET",
+            "/v1beta/models/gemini-2.5-flash",
+            &[GOOD],
+            None
+        )
+        .await
+        .json()["displayName"],
+        "Gemini 2.5 Flash"
+    );
+    assert_eq!(
+        send(&mock, "GET", "/v1beta/models/gemini-9", &[GOOD], None)
+            .await
+            .status,
+        404
+    );
+    let unknown = send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-9:generateContent",
+        &[GOOD],
+        Some(&say("x")),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["status"], "NOT_FOUND");
+    let nowhere = send(&mock, "GET", "/v9/elsewhere", &[GOOD], None).await;
+    assert_eq!(nowhere.status, 404);
+    assert!(
+        nowhere
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[tokio::test]
+async fn error_scenarios() {
+    let mock = mock().await;
+    let stream = |model: &'static str| {
+        let mock = &mock;
+        async move {
+            send(
+                mock,
+                "POST",
+                &format!("/v1beta/models/{model}:streamGenerateContent?alt=sse"),
+                &[GOOD],
+                Some(&say("hello there friend")),
+            )
+            .await
+        }
+    };
+    let overloaded = stream("mock-overloaded").await;
+    assert_eq!(overloaded.status, 503);
+    assert_eq!(
+        overloaded.json()["error"]["message"],
+        "The model is overloaded. Please try again later."
+    );
+    assert_eq!(stream("internal").await.status, 500);
+
+    let blocked = stream("mock-blocked-prompt").await.events();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(
+        blocked[0]["promptFeedback"]["blockReason"],
+        "PROHIBITED_CONTENT"
+    );
+
+    let midstream = stream("mock-midstream-error").await;
+    let events = midstream.events();
+    assert_eq!(events.len(), 3);
+    assert!(
+        events[..2]
+            .iter()
+            .all(|e| e["candidates"][0].get("finishReason").is_none())
+    );
+    assert_eq!(
+        events[2],
+        json!({"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}})
+    );
+    assert!(midstream.complete);
+
+    let cut = stream("mock-disconnect").await;
+    assert_eq!(cut.status, 200);
+    assert!(!cut.complete, "the connection is aborted, not ended");
+    assert!(cut.text().matches("data: ").count() == 2);
+
+    // The header picks the scenario whatever the model.
+    let empty = send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        &[GOOD, ("x-mock-scenario", "empty")],
+        Some(&say("x")),
+    )
+    .await
+    .json();
+    assert_eq!(
+        empty["candidates"][0]["content"]["parts"],
+        json!([{"text": ""}])
+    );
+    assert_eq!(
+        mock.requests().last().unwrap().scenario.as_deref(),
+        Some("empty")
+    );
+}
+
+#[tokio::test]
+async fn held_streams_wait_for_release() {
+    let mock = mock().await;
+    let mut stream = TcpStream::connect(mock.addr).await.unwrap();
+    let request = request_bytes(
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        &[GOOD, ("x-mock-scenario", "hold")],
+        Some(&say("a b c d e f")),
+    );
+    stream.write_all(&request).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&raw).contains("data: ") {
+        let n = stream.read(&mut buffer).await.unwrap();
+        raw.extend_from_slice(&buffer[..n]);
+    }
+    tokio::time::timeout(Duration::from_secs(5), mock.wait_for_held(1))
+        .await
+        .unwrap();
+    assert_eq!(mock.held(), 1);
+    // Nothing more comes while held.
+    let more = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer)).await;
+    assert!(more.is_err(), "no bytes while held");
+    assert_eq!(mock.requests()[0].status, Some(200));
+
+    mock.release();
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let response = parse(&raw);
+    assert!(response.complete);
+    assert_eq!(concat_text(&response.events()), "echo: a b c d e f");
+    assert_eq!(mock.held(), 0);
+}
+
+#[tokio::test]
+async fn tool_calls_and_tokens() {
+    let mock = mock().await;
+    let mut body = say("weather?");
+    body["tools"] = json!([{"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]}]);
+    let answer = send(
+        &mock,
+        "POST",
+        "/v1beta/models/mock-tool-call:generateContent",
+        &[GOOD],
+        Some(&body),
+    )
+    .await
+    .json();
+    assert_eq!(
+        answer["candidates"][0]["content"]["parts"][0],
+        json!({"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": THOUGHT_SIGNATURE})
+    );
+    assert_eq!(answer["candidates"][0]["finishReason"], "STOP");
+
+    let count = send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:countTokens",
+        &[GOOD],
+        Some(&say("twelve chars")),
+    )
+    .await
+    .json();
+    assert_eq!(count, json!({"totalTokens": 3}));
+
+    let embed = send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:batchEmbedContents",
+        &[GOOD],
+        Some(&json!({"requests": [{"model": "models/gemini-2.5-flash", "content": {"parts": [{"text": "a"}]}}]})),
+    )
+    .await
+    .json();
+    assert_eq!(
+        embed["embeddings"][0]["values"].as_array().unwrap().len(),
+        8
+    );
+}
+
+#[tokio::test]
+async fn the_log_is_served_as_json() {
+    let mock = mock().await;
+    send(
+        &mock,
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        &[GOOD],
+        Some(&say("hi")),
+    )
+    .await;
+    let log = send(&mock, "GET", "/_mock/log", &[], None).await.json();
+    assert_eq!(log.as_array().unwrap().len(), 1);
+    assert_eq!(log[0]["key"], "good-1");
+    assert_eq!(log[0]["status"], 200);
+    send(&mock, "DELETE", "/_mock/log", &[], None).await;
+    assert!(mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_openai_compatible_endpoint() {
+    let mock = mock().await;
+    let body = json!({"model": "gemini-2.5-flash", "stream": true, "messages": [{"role": "user", "content": "hi there"}]});
+    let response = send(
+        &mock,
+        "POST",
+        "/v1beta/openai/chat/completions",
+        &[("authorization", "Bearer good-9")],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert!(response.text().ends_with("data: [DONE]\n\n"));
+    assert_eq!(mock.requests()[0].key_source.as_deref(), Some("bearer"));
+}
