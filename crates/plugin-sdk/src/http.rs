@@ -67,6 +67,14 @@ impl Request {
         Self::new(Method::Post, url)
     }
 
+    pub fn put(url: impl Into<String>) -> Self {
+        Self::new(Method::Put, url)
+    }
+
+    pub fn delete(url: impl Into<String>) -> Self {
+        Self::new(Method::Delete, url)
+    }
+
     fn new(method: Method, url: impl Into<String>) -> Self {
         Request {
             method,
@@ -179,6 +187,11 @@ impl Response {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
+    }
+
+    /// Every header, in order, with raw values.
+    pub fn headers(&self) -> &[(String, Vec<u8>)] {
+        &self.headers
     }
 
     pub fn is_success(&self) -> bool {

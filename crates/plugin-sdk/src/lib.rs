@@ -26,7 +26,17 @@ pub mod bindings {
     });
 }
 
-pub use bindings::export_provider;
+/// Exports a [`Provider`] implementation as the component's `plugin` export.
+///
+/// Expands to nothing on non-wasm targets, so a plugin crate still builds and
+/// runs its native tests (the export symbols only link inside a component).
+#[macro_export]
+macro_rules! export_provider {
+    ($provider:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::export_provider!($provider with_types_in $crate::bindings);
+    };
+}
 
 pub mod host;
 pub mod http;
