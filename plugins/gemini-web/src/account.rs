@@ -1,6 +1,6 @@
 //! The account a request runs on: its secrets and settings, read once.
 
-use wasmgate_plugin_sdk::{ProviderError, SecretSpec, SettingSpec, host};
+use wasmgate_plugin_sdk::{ProviderError, SecretSpec, SettingSpec};
 
 use crate::cookies::{PSID, PSIDTS, pasted_value};
 use crate::endpoints::Endpoints;
@@ -26,9 +26,14 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn load() -> Result<Self, ProviderError> {
-        let id = host::account_id();
-        let psid = host::secret(SECRET_PSID)
+    /// The account from its id, secrets and settings (looked up by name).
+    pub fn from_config(
+        id: String,
+        secret: impl Fn(&str) -> Option<String>,
+        setting: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ProviderError> {
+        let setting = |name: &str| setting(name).filter(|value| !value.trim().is_empty());
+        let psid = secret(SECRET_PSID)
             .map(|value| pasted_value(&value, PSID))
             .filter(|value| !value.is_empty())
             .ok_or_else(|| {
@@ -36,18 +41,22 @@ impl Account {
                     "account '{id}' has no `{SECRET_PSID}` secret (the __Secure-1PSID cookie of gemini.google.com)"
                 ))
             })?;
-        let psidts = host::secret(SECRET_PSIDTS)
+        let psidts = secret(SECRET_PSIDTS)
             .map(|value| pasted_value(&value, PSIDTS))
             .filter(|value| !value.is_empty());
         let endpoints = Endpoints::from_settings(
-            host::setting(SETTING_BASE_URL).as_deref(),
-            host::setting(SETTING_ROTATE_URL).as_deref(),
-            host::setting(SETTING_UPLOAD_URL).as_deref(),
+            setting(SETTING_BASE_URL).as_deref(),
+            setting(SETTING_ROTATE_URL).as_deref(),
+            setting(SETTING_UPLOAD_URL).as_deref(),
         );
-        let rotation = rotation::parse_interval(host::setting(SETTING_ROTATE_INTERVAL).as_deref())
+        let rotation = rotation::parse_interval(setting(SETTING_ROTATE_INTERVAL).as_deref())
             .map_err(|why| ProviderError::Internal(format!("account '{id}': {why}")))?;
-        let temporary_chat = host::setting(SETTING_TEMPORARY_CHAT)
-            .is_some_and(|value| matches!(value.trim(), "true" | "1" | "yes" | "on"));
+        let temporary_chat = setting(SETTING_TEMPORARY_CHAT).is_some_and(|value| {
+            matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "on"
+            )
+        });
         Ok(Account {
             id,
             psid,
@@ -55,7 +64,7 @@ impl Account {
             endpoints,
             rotation,
             temporary_chat,
-            model_overrides: host::setting(SETTING_MODEL_OVERRIDES),
+            model_overrides: setting(SETTING_MODEL_OVERRIDES),
         })
     }
 }
@@ -113,4 +122,50 @@ pub fn setting_specs() -> Vec<SettingSpec> {
             None,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_settings() {
+        let account = Account::from_config(
+            "main".into(),
+            |name| match name {
+                "psid" => Some(" __Secure-1PSID=abc ".into()),
+                "psidts" => Some("".into()),
+                _ => None,
+            },
+            |name| match name {
+                "base-url" => Some("http://127.0.0.1:9".into()),
+                "rotate-interval-secs" => Some("5".into()),
+                "temporary-chat" => Some("TRUE".into()),
+                "upload-url" => Some("  ".into()),
+                _ => None,
+            },
+        )
+        .unwrap();
+        assert_eq!(account.psid, "abc");
+        assert_eq!(account.psidts, None);
+        assert_eq!(account.endpoints.app(), "http://127.0.0.1:9/app");
+        assert_eq!(
+            account.endpoints.upload(),
+            "https://content-push.googleapis.com/upload"
+        );
+        assert_eq!(account.rotation, Interval::Every(5));
+        assert!(account.temporary_chat);
+    }
+
+    #[test]
+    fn a_missing_cookie_is_unauthorized_and_a_bad_interval_internal() {
+        let missing = Account::from_config("a".into(), |_| None, |_| None);
+        assert!(matches!(missing, Err(ProviderError::Unauthorized(_))));
+        let bad = Account::from_config(
+            "a".into(),
+            |_| Some("x".into()),
+            |name| (name == "rotate-interval-secs").then(|| "soon".into()),
+        );
+        assert!(matches!(bad, Err(ProviderError::Internal(_))));
+    }
 }

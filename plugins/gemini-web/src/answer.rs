@@ -1,13 +1,13 @@
-//! The completion resource: pulls the StreamGenerate body as the host asks
-//! for events, then downloads the generated images, then finishes.
+//! The answer being streamed: pulls the StreamGenerate body as events are
+//! asked for, then downloads the generated images, then finishes.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use wasmgate_plugin_sdk::http::Response;
-use wasmgate_plugin_sdk::{CompletionStream, Event, FinishReason, ProviderError, host};
+use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
 
 use crate::assembler::Assembler;
+use crate::platform::{HttpResponse, Level};
 use crate::session::Session;
 
 pub struct Answer {
@@ -16,7 +16,7 @@ pub struct Answer {
 
 struct State {
     session: Session,
-    response: Option<Response>,
+    response: Option<HttpResponse>,
     assembler: Assembler,
     pending: VecDeque<Event>,
     phase: Phase,
@@ -31,7 +31,7 @@ enum Phase {
 }
 
 impl Answer {
-    pub fn new(session: Session, response: Response, model: &str) -> Self {
+    pub fn new(session: Session, response: HttpResponse, model: &str) -> Self {
         let assembler = Assembler::new(&session.account.id, model);
         Answer {
             state: RefCell::new(State {
@@ -56,8 +56,9 @@ impl Answer {
     }
 }
 
-impl CompletionStream for Answer {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
+impl Answer {
+    /// The next event, `None` at the end.
+    pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
         let mut state = self.state.borrow_mut();
         loop {
             if let Some(event) = state.pending.pop_front() {
@@ -128,7 +129,8 @@ impl State {
                 Ok(())
             }
             Err(error) => {
-                host::warn("a generated image could not be downloaded");
+                self.session
+                    .log(Level::Warn, "a generated image could not be downloaded");
                 self.stop();
                 Err(error)
             }

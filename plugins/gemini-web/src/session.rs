@@ -1,11 +1,10 @@
 //! The account's web session: cookie jar, rotation, page values, uploads,
-//! the StreamGenerate call and image downloads. This is the glue that talks
-//! to the host; the protocol decisions live in the pure modules.
+//! the StreamGenerate call and image downloads. The protocol decisions live
+//! in the pure modules; this sequences them over a [`Platform`].
 
-use wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock;
-use wasmgate_plugin_sdk::bindings::wasi::random::random;
-use wasmgate_plugin_sdk::http::{self, Response};
-use wasmgate_plugin_sdk::{Media, ProviderError, host};
+use std::rc::Rc;
+
+use wasmgate_plugin_sdk::{Media, ProviderError};
 
 use crate::account::Account;
 use crate::cookies::{CookieJar, PSIDTS};
@@ -14,9 +13,9 @@ use crate::generate_request::{self, Generate, ORIGIN, REFERER, USER_AGENT, Uploa
 use crate::images;
 use crate::models::Model;
 use crate::page::PageValues;
+use crate::platform::{HttpRequest, HttpResponse, Level, Platform};
 use crate::prompt::Attachment;
 use crate::rotation::{self, Outcome};
-use crate::transport;
 use crate::upload;
 
 /// State keys (the store is already scoped to this plugin and account).
@@ -35,21 +34,23 @@ const MAX_REDIRECTS: usize = 5;
 
 pub struct Session {
     pub account: Account,
+    platform: Rc<dyn Platform>,
     jar: CookieJar,
     rotated_this_request: bool,
 }
 
 impl Session {
-    pub fn open(account: Account) -> Self {
-        let saved = host::store::get(JAR_KEY);
+    pub fn open(platform: Rc<dyn Platform>, account: Account) -> Self {
+        let saved = platform.state_get(JAR_KEY);
         let jar = CookieJar::restore(
             saved.as_deref(),
             &account.psid,
             account.psidts.as_deref(),
-            now(),
+            platform.now(),
         );
         let session = Session {
             account,
+            platform,
             jar,
             rotated_this_request: false,
         };
@@ -60,17 +61,17 @@ impl Session {
     }
 
     fn save_jar(&self) {
-        host::store::set(JAR_KEY, &self.jar.to_json(), None);
+        self.platform.state_set(JAR_KEY, &self.jar.to_json(), None);
     }
 
     /// Takes a newer `__Secure-1PSIDTS` another request saved meanwhile.
     fn reload_jar(&mut self) -> bool {
-        let saved = host::store::get(JAR_KEY);
+        let saved = self.platform.state_get(JAR_KEY);
         let fresh = CookieJar::restore(
             saved.as_deref(),
             &self.account.psid,
             self.account.psidts.as_deref(),
-            now(),
+            self.platform.now(),
         );
         if fresh.get(PSIDTS) != self.jar.get(PSIDTS) {
             self.jar = fresh;
@@ -81,8 +82,8 @@ impl Session {
 
     /// Rotates `__Secure-1PSIDTS` when the interval has passed.
     pub fn rotate_if_due(&mut self) -> Result<(), ProviderError> {
-        if !rotation::is_due(&self.jar, now(), self.account.rotation)
-            || host::store::get(ROTATING_KEY).is_some()
+        if !rotation::is_due(&self.jar, self.platform.now(), self.account.rotation)
+            || self.platform.state_get(ROTATING_KEY).is_some()
         {
             return Ok(());
         }
@@ -97,26 +98,25 @@ impl Session {
 
     fn rotate(&mut self) -> Outcome {
         self.rotated_this_request = true;
-        host::store::set(ROTATING_KEY, "1", Some(ROTATION_LEASE_SECS));
-        let headers = [
-            ("content-type", "application/json".to_string()),
-            ("origin", rotation::ROTATE_ORIGIN.to_string()),
-            ("user-agent", USER_AGENT.to_string()),
-            ("cookie", self.jar.header()),
-        ];
-        let result = transport::post(
-            self.account.endpoints.rotate(),
-            &headers,
-            rotation::ROTATE_BODY.as_bytes(),
-            SMALL_LIMIT,
-        );
-        host::store::delete(ROTATING_KEY);
-        let answer = match result {
+        let platform = self.platform.clone();
+        platform.state_set(ROTATING_KEY, "1", Some(ROTATION_LEASE_SECS));
+        let request = HttpRequest::post(self.account.endpoints.rotate())
+            .header("content-type", "application/json")
+            .header("origin", rotation::ROTATE_ORIGIN)
+            .header("user-agent", USER_AGENT)
+            .header("cookie", self.jar.header())
+            .body(rotation::ROTATE_BODY);
+        let answer = platform.send(request).and_then(|mut response| {
+            let _ = response.bytes(SMALL_LIMIT)?;
+            Ok(response)
+        });
+        platform.state_delete(ROTATING_KEY);
+        let answer = match answer {
             Ok(answer) => answer,
             Err(error) => {
                 // Not fatal: the current cookie may still serve; try later.
-                host::warn(&format!("cookie rotation failed: {error}"));
-                self.jar.rotated_at = now();
+                platform.log(Level::Warn, &format!("cookie rotation failed: {error}"));
+                self.jar.rotated_at = platform.now();
                 self.save_jar();
                 return Outcome::Failed(0);
             }
@@ -125,17 +125,19 @@ impl Session {
             &mut self.jar,
             answer.status,
             answer.header_values("set-cookie"),
-            now(),
+            platform.now(),
         );
         match &outcome {
-            Outcome::Rotated => host::info("rotated __Secure-1PSIDTS"),
-            Outcome::Unchanged => {
-                host::warn("cookie rotation gave no new __Secure-1PSIDTS (throttled?)")
-            }
-            Outcome::Failed(status) => {
-                host::warn(&format!("cookie rotation answered HTTP {status}"))
-            }
-            Outcome::Expired => host::warn("cookie rotation answered HTTP 401"),
+            Outcome::Rotated => platform.log(Level::Info, "rotated __Secure-1PSIDTS"),
+            Outcome::Unchanged => platform.log(
+                Level::Warn,
+                "cookie rotation gave no new __Secure-1PSIDTS (throttled?)",
+            ),
+            Outcome::Failed(status) => platform.log(
+                Level::Warn,
+                &format!("cookie rotation answered HTTP {status}"),
+            ),
+            Outcome::Expired => platform.log(Level::Warn, "cookie rotation answered HTTP 401"),
         }
         if outcome != Outcome::Expired {
             self.save_jar();
@@ -145,7 +147,9 @@ impl Session {
 
     /// Page values: cached, or read from the page.
     pub fn page(&mut self) -> Result<PageValues, ProviderError> {
-        let cached = host::store::get(PAGE_KEY)
+        let cached = self
+            .platform
+            .state_get(PAGE_KEY)
             .and_then(|text| serde_json::from_str::<PageValues>(&text).ok());
         match cached {
             Some(values) => Ok(values),
@@ -155,7 +159,7 @@ impl Session {
 
     /// Reads the page again (the cached access token was refused).
     pub fn refresh_page(&mut self, stale: &PageValues) -> Result<PageValues, ProviderError> {
-        host::store::delete(PAGE_KEY);
+        self.platform.state_delete(PAGE_KEY);
         self.fetch_page(Some(stale))
     }
 
@@ -182,7 +186,8 @@ impl Session {
             values.access_token = previous.and_then(|p| p.access_token.clone());
         }
         if let Ok(text) = serde_json::to_string(&values) {
-            host::store::set(PAGE_KEY, &text, Some(PAGE_TTL_SECS));
+            self.platform
+                .state_set(PAGE_KEY, &text, Some(PAGE_TTL_SECS));
         }
         Ok(values)
     }
@@ -191,18 +196,18 @@ impl Session {
     fn read_page(&mut self) -> Result<Option<PageValues>, ProviderError> {
         let mut url = self.account.endpoints.app();
         for _ in 0..=MAX_REDIRECTS {
-            let headers = [
-                ("origin", ORIGIN.to_string()),
-                ("referer", REFERER.to_string()),
-                ("user-agent", USER_AGENT.to_string()),
-                ("cookie", self.jar.header()),
-            ];
-            let page = transport::get(&url, &headers, PAGE_LIMIT)?;
+            let request = HttpRequest::get(url.as_str())
+                .header("origin", ORIGIN)
+                .header("referer", REFERER)
+                .header("user-agent", USER_AGENT)
+                .header("cookie", self.jar.header());
+            let mut page = self.platform.send(request)?;
+            let html = page.text(PAGE_LIMIT)?;
             if self.jar.apply(page.header_values("set-cookie")) {
                 self.save_jar();
             }
             match page.status {
-                200..=299 => return Ok(PageValues::extract(&page.text())),
+                200..=299 => return Ok(PageValues::extract(&html)),
                 301 | 302 | 303 | 307 | 308 => {
                     let location = page.header("location").unwrap_or_default();
                     if location.contains("accounts.google.com") || location.contains("ServiceLogin")
@@ -218,7 +223,7 @@ impl Session {
                         status,
                         page.header("retry-after"),
                         &self.account.id,
-                        &body_hint(&page.text()),
+                        &body_hint(&html),
                     ));
                 }
             }
@@ -234,7 +239,7 @@ impl Session {
         page: &PageValues,
         attachment: &Attachment,
     ) -> Result<UploadedFile, ProviderError> {
-        let boundary = upload::boundary(random::get_random_u64(), &attachment.data);
+        let boundary = upload::boundary(self.platform.random_u64(), &attachment.data);
         let (content_type, body) = upload::multipart(
             &boundary,
             &attachment.name,
@@ -242,15 +247,15 @@ impl Session {
             &attachment.data,
         );
         // Google's cookies are scoped to google.com, not to this host.
-        let response = http::Request::post(self.account.endpoints.upload())
+        let request = HttpRequest::post(self.account.endpoints.upload())
             .header("content-type", content_type)
             .header("origin", ORIGIN)
             .header("referer", REFERER)
             .header("user-agent", USER_AGENT)
             .header("x-tenant-id", upload::TENANT)
             .header("push-id", page.push_id())
-            .body(body)
-            .send()?;
+            .body(body);
+        let mut response = self.platform.send(request)?;
         let status = response.status;
         let retry_after = response.header("retry-after").map(str::to_string);
         let text = response.text(SMALL_LIMIT)?;
@@ -284,11 +289,11 @@ impl Session {
         model: &Model,
         prompt: &str,
         files: &[UploadedFile],
-    ) -> Result<Response, ProviderError> {
+    ) -> Result<HttpResponse, ProviderError> {
         let mut token_renewed = false;
         let mut cookie_reloaded = false;
         loop {
-            let request_id = generate_request::uuid_v4(random_16());
+            let request_id = generate_request::uuid_v4(self.random_16());
             let inner = generate_request::inner_request(&Generate {
                 prompt,
                 files,
@@ -300,16 +305,16 @@ impl Session {
                 page.access_token.as_deref(),
                 &generate_request::f_req(&inner),
             );
-            let counter = 10_000 + (random::get_random_u64() % 90_000) as u32;
+            let counter = 10_000 + (self.platform.random_u64() % 90_000) as u32;
             let url = self
                 .account
                 .endpoints
                 .generate(&generate_request::query(page, counter));
-            let mut request = http::Request::post(url).header("cookie", self.jar.header());
+            let mut request = HttpRequest::post(url).header("cookie", self.jar.header());
             for (name, value) in generate_request::headers(model, &request_id) {
                 request = request.header(name, value);
             }
-            let response = request.body(body).send()?;
+            let mut response = self.platform.send(request.body(body))?;
             if response.status == 200 {
                 return Ok(response);
             }
@@ -319,7 +324,10 @@ impl Session {
             match failures::generate_status(status, retry_after.as_deref(), &self.account.id, &hint)
             {
                 GenerateStatus::StaleToken if !token_renewed => {
-                    host::debug("StreamGenerate answered 400: reading the page again");
+                    self.platform.log(
+                        Level::Debug,
+                        "StreamGenerate answered 400: reading the page again",
+                    );
                     *page = self.refresh_page(page)?;
                     token_renewed = true;
                 }
@@ -347,9 +355,10 @@ impl Session {
         match self.download(&full) {
             Ok(media) => Ok(media),
             Err(error) if full != preview => {
-                host::debug(&format!(
-                    "full-size image failed ({error:?}), trying the preview"
-                ));
+                self.platform.log(
+                    Level::Debug,
+                    &format!("full-size image failed ({error:?}), trying the preview"),
+                );
                 self.download(preview)
             }
             Err(error) => Err(error),
@@ -360,13 +369,13 @@ impl Session {
         let hosts = self.account.endpoints.hosts();
         let mut url = start.to_string();
         for _ in 0..=MAX_REDIRECTS {
-            let mut request = http::Request::get(url.as_str())
+            let mut request = HttpRequest::get(url.as_str())
                 .header("referer", REFERER)
                 .header("user-agent", USER_AGENT);
             if images::sends_cookies(&url, &hosts) {
                 request = request.header("cookie", self.jar.session_header());
             }
-            let response = request.send()?;
+            let mut response = self.platform.send(request)?;
             match response.status {
                 200..=299 => {
                     let content_type = response.header("content-type").map(str::to_string);
@@ -395,15 +404,15 @@ impl Session {
     }
 }
 
-pub fn now() -> u64 {
-    wall_clock::now().seconds
-}
-
-fn random_16() -> [u8; 16] {
-    let bytes = random::get_random_bytes(16);
-    let mut out = [0u8; 16];
-    for (slot, byte) in out.iter_mut().zip(bytes) {
-        *slot = byte;
+impl Session {
+    pub fn log(&self, level: Level, message: &str) {
+        self.platform.log(level, message);
     }
-    out
+
+    fn random_16(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.platform.random_u64().to_le_bytes());
+        out[8..].copy_from_slice(&self.platform.random_u64().to_le_bytes());
+        out
+    }
 }
