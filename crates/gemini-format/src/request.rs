@@ -6,7 +6,7 @@
 //! turn, and consecutive turns of one role are merged (Gemini wants them
 //! alternating).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -112,7 +112,7 @@ fn conversation(
     let mut system = Vec::new();
     // Tool results name their call by id; Gemini wants the function's name.
     // A later assistant turn may reuse an id (`call_0`), so the latest wins.
-    let mut call_names: HashMap<&str, &str> = HashMap::new();
+    let mut call_names: BTreeMap<&str, &str> = BTreeMap::new();
 
     for message in messages {
         let (role, parts) = match message.role {
@@ -207,17 +207,10 @@ fn image_url_part(url: &str, options: &RequestOptions) -> Result<Value, Provider
         file_data.insert("fileUri".into(), url.into());
         return Ok(json!({ "fileData": file_data }));
     }
-    let accepted = if options.file_uri_prefixes.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " (or a URI starting with {})",
-            options.file_uri_prefixes.join(", ")
-        )
-    };
-    Err(bad_request(format!(
-        "this upstream does not fetch image URLs: send the image inline as a data: URL{accepted}"
-    )))
+    // The accepted prefixes are not listed: they may name the operator's proxy.
+    Err(bad_request(
+        "this upstream does not fetch image URLs: send the image inline as a data: URL",
+    ))
 }
 
 /// A `data:<mime>;base64,<data>` URL the host left undecoded, passed as is.

@@ -130,10 +130,23 @@ impl ResponseMapper {
                 format!("malformed response from the upstream: {}", snippet(json)),
             )
         })?;
+        self.push_value(&value, events)
+    }
+
+    /// [`push`](Self::push) for an object parsed already (e.g. an element
+    /// of a JSON-array stream).
+    pub fn push_value(
+        &mut self,
+        value: &Value,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ProviderError> {
+        if self.finished {
+            return Ok(());
+        }
         if let Some(error) = value.get("error") {
             return Err(errors::from_stream_error(error));
         }
-        let response = GenerateContentResponse::deserialize(&value).map_err(|err| {
+        let response = GenerateContentResponse::deserialize(value).map_err(|err| {
             ProviderError::upstream(0, format!("unexpected response from the upstream: {err}"))
         })?;
 
@@ -143,7 +156,7 @@ impl ResponseMapper {
         if let Some(feedback) = &response.prompt_feedback
             && let Some(reason) = feedback.block_reason.as_deref().filter(|r| !r.is_empty())
         {
-            let mut message = format!("the upstream blocked the prompt ({reason})");
+            let mut message = format!("prompt blocked ({reason})");
             if let Some(detail) = feedback
                 .block_reason_message
                 .as_deref()

@@ -18,6 +18,7 @@
 //! - Answers echo the last user turn ([`content`]): `echo: <text>`.
 //! - Every request is recorded: [`MockUpstream::requests`], `GET /_mock/log`
 //!   (`DELETE /_mock/log` clears it).
+//! - `hold` streams wait for [`MockUpstream::release`] (or `POST /_mock/release`).
 
 pub mod content;
 mod framing;
@@ -182,7 +183,12 @@ pub struct MockUpstream {
 
 /// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    spawn_on(0, options).await
+}
+
+/// Starts a mock on `127.0.0.1:port` (0: any free port).
+pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind a loopback port for the mock");
     let addr = listener.local_addr().expect("the mock's address");

@@ -29,6 +29,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
     MockLog,
+    MockRelease,
     ListModels,
     GetModel(String),
     Call { model: String, action: String },
@@ -41,6 +42,7 @@ fn route(path: &str) -> Route {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["_mock", "log"] => Route::MockLog,
+        ["_mock", "release"] => Route::MockRelease,
         ["v1beta", "openai", "chat", "completions"] => Route::OpenAiChat,
         ["v1beta", "openai", "models"] => Route::OpenAiModels,
         [version, "models"] if is_version(version) => Route::ListModels,
@@ -140,6 +142,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let route = route(&path);
     if route == Route::MockLog {
         return mock_log(&shared, &parts.method);
+    }
+    if route == Route::MockRelease {
+        shared.releases.send_modify(|released| *released += 1);
+        return json_response(200, &json!({ "held": *shared.held.borrow() }));
     }
     let bytes = to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
     let body_json: Option<Value> = serde_json::from_slice(&bytes).ok();

@@ -65,11 +65,11 @@ pub fn decode_whole(body: &[u8]) -> Result<Vec<Event>, ProviderError> {
     let mut events = Vec::new();
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(chunks)) => {
-            for chunk in chunks {
-                mapper.push(&chunk.to_string(), &mut events)?;
+            for chunk in &chunks {
+                mapper.push_value(chunk, &mut events)?;
             }
         }
-        Ok(value) => mapper.push(&value.to_string(), &mut events)?,
+        Ok(value) => mapper.push_value(&value, &mut events)?,
         Err(_) => mapper.push(&String::from_utf8_lossy(body), &mut events)?,
     }
     mapper.end()?;

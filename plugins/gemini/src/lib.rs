@@ -25,8 +25,9 @@ use wasmgate_plugin_sdk::{
 
 /// Largest error body read to classify a refusal.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
-/// Largest non-streamed answer (generated images arrive inline).
-const ANSWER_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Largest non-streamed answer: generated images arrive inline, and the
+/// instance's memory (128 MiB by default) must also hold their decoded copy.
+const ANSWER_BODY_LIMIT: usize = 24 * 1024 * 1024;
 /// Largest page of the model list.
 const MODELS_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// Pages of the model list followed at most (the catalogue has one or two).
