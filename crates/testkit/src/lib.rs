@@ -19,31 +19,45 @@ pub fn workspace() -> PathBuf {
         .expect("workspace root")
 }
 
-/// Every plugin (`plugins/*` and `tests/plugins/*`) built to a component, in a
-/// directory of `<name>.wasm` files. Built once per test process; cargo makes
-/// the later builds of other test processes no-ops. The build uses its own
-/// target directory, so it never waits on the `cargo test` that runs us.
-pub fn built_plugins() -> &'static Path {
+/// The named plugins (from `plugins/*` or `tests/plugins/*`) built from
+/// source to components, in a directory of `<name>.wasm` files. Each plugin is
+/// built once per test process (cargo makes later builds no-ops), and only the
+/// plugins a test asks for, so one plugin's breakage fails only its own tests.
+/// The build uses its own target directory, so it never waits on the
+/// `cargo test` that runs us.
+pub fn built_plugins(names: &[String]) -> &'static Path {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = workspace();
+    let root = workspace();
+    let out = DIR.get_or_init(|| {
         let out = root.join("target/testkit/plugins");
         std::fs::create_dir_all(&out).expect("creating target/testkit");
-        // Test binaries may run in parallel processes: build one at a time.
-        let lock =
-            std::fs::File::create(root.join("target/testkit/build.lock")).expect("lock file");
-        lock.lock().expect("locking the plugin build");
-        let status = Command::new(root.join("scripts/build-plugins"))
-            .arg(&out)
-            .env("WASMGATE_TEST_PLUGINS", "1")
-            .env("CARGO_TARGET_DIR", root.join("target/testkit/wasm"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("running scripts/build-plugins");
-        assert!(status.success(), "building the plugins failed");
-        drop(lock);
         out
-    })
+    });
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let missing: Vec<&String> = names.iter().filter(|n| !built.contains(n)).collect();
+    if missing.is_empty() {
+        return out;
+    }
+    // Test binaries may run in parallel processes: build one at a time.
+    let lock = std::fs::File::create(root.join("target/testkit/build.lock")).expect("lock file");
+    lock.lock().expect("locking the plugin build");
+    let only: Vec<&str> = missing.iter().map(|n| n.as_str()).collect();
+    let output = Command::new(root.join("scripts/build-plugins"))
+        .arg(out)
+        .env("WASMGATE_TEST_PLUGINS", "1")
+        .env("WASMGATE_ONLY", only.join(" "))
+        .env("CARGO_TARGET_DIR", root.join("target/testkit/wasm"))
+        .output()
+        .expect("running scripts/build-plugins");
+    assert!(
+        output.status.success(),
+        "building the plugins {only:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    drop(lock);
+    built.extend(missing.into_iter().cloned());
+    out
 }
 
 /// How to start a gateway.
@@ -81,7 +95,7 @@ impl GatewayBuilder {
 
     /// Starts the gateway and waits until it listens.
     pub fn start(self) -> Gateway {
-        let built = built_plugins();
+        let built = built_plugins(&self.plugins);
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins_dir = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins_dir).unwrap();

@@ -26,6 +26,9 @@ pub fn build(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     clocks::wall_clock::add_to_linker::<S, WasiClocks>(l, S::clocks)?;
     clocks::monotonic_clock::add_to_linker::<S, WasiClocks>(l, S::clocks)?;
     random::random::add_to_linker::<S, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    // std's HashMap seeds itself from these.
+    random::insecure::add_to_linker::<S, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<S, WasiRandom>(l, |s| s.ctx().ctx.random())?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)?;
 
     // Inert: backed by an empty WasiCtx.

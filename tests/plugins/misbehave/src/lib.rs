@@ -134,7 +134,9 @@ fn hog() -> ! {
 
 /// Reports what the sandbox lets it see, so a test can assert it is nothing.
 fn snoop(prompt: &str) -> String {
-    let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    // A HashMap, as real plugins use: std seeds it through wasi:random.
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let env: Vec<&String> = env.keys().collect();
     let args = std::env::args().count();
     let secrets: Vec<String> = prompt
         .split_whitespace()
@@ -145,7 +147,7 @@ fn snoop(prompt: &str) -> String {
         .collect();
     format!(
         "env=[{}] args={} secrets=[{}]",
-        env.join(","),
+        env.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
         args,
         secrets.join(",")
     )
