@@ -1,0 +1,376 @@
+//! The Gemini API plugin end to end: a real client, the real gateway, the
+//! plugin built from source, and a mock of generativelanguage.googleapis.com
+//! on loopback that follows the protocol notes.
+
+use futures::StreamExt;
+use mock_gemini::{MockOptions, MockUpstream};
+use wasmgate_testkit::{Gateway, Value, json, parse_sse, streamed_text, user_request};
+
+async fn setup(keys: &str) -> (MockUpstream, Gateway) {
+    let mock = mock_gemini::spawn(MockOptions::default()).await;
+    let gateway = gateway_for(&mock, keys);
+    (mock, gateway)
+}
+
+fn gateway_for(mock: &MockUpstream, keys: &str) -> Gateway {
+    Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini"])
+        .config(&format!(
+            r#"
+[runtime]
+first-event-timeout-secs = 3
+
+[plugins.gemini]
+allowed-hosts = ["generativelanguage.googleapis.com"]
+[[plugins.gemini.accounts]]
+id = "key"
+secrets = {{ api-key = {{ env-list = "TEST_GEMINI_KEYS" }} }}
+settings = {{ base-url = "{}" }}
+
+[models]
+"gemini-*" = "gemini"
+"*" = "gemini"
+"#,
+            mock.base_url
+        ))
+        .env("TEST_GEMINI_KEYS", keys)
+        .env("API_KEY", "sk-test")
+        .start()
+}
+
+fn generations(mock: &MockUpstream) -> Vec<mock_gemini::RecordedRequest> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| r.is_generation())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_non_streaming_reply_carries_text_usage_and_finish() {
+    let (mock, gateway) = setup("good-1").await;
+    let completion = gateway
+        .chat_ok(&user_request("gemini-2.5-flash", "Say hi", false))
+        .await;
+    let choice = &completion["choices"][0];
+    assert_eq!(choice["message"]["content"], "echo: Say hi");
+    assert_eq!(choice["finish_reason"], "stop");
+    let usage = &completion["usage"];
+    let (prompt, answer, total) = (
+        usage["prompt_tokens"].as_u64().unwrap(),
+        usage["completion_tokens"].as_u64().unwrap(),
+        usage["total_tokens"].as_u64().unwrap(),
+    );
+    assert!(
+        prompt > 0 && answer > 0 && total == prompt + answer,
+        "{usage}"
+    );
+
+    let calls = generations(&mock);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].model.as_deref(), Some("gemini-2.5-flash"));
+    assert_eq!(
+        calls[0].key_source.as_deref(),
+        Some("header"),
+        "the key travels in x-goog-api-key"
+    );
+    assert!(
+        !calls[0]
+            .query
+            .clone()
+            .unwrap_or_default()
+            .contains("good-1"),
+        "never in the URL"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_reply_arrives_in_pieces_with_usage_and_done() {
+    let (_mock, gateway) = setup("good-1").await;
+    let mut body = user_request("gemini-2.5-flash", "Tell me a story about a fox", true);
+    body["stream_options"] = json!({"include_usage": true});
+    let (status, frames) = gateway.chat_stream(&body).await;
+    assert_eq!(status, 200);
+    assert_eq!(streamed_text(&frames), "echo: Tell me a story about a fox");
+    let pieces = frames
+        .iter()
+        .filter(|f| {
+            f["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        })
+        .count();
+    assert!(
+        pieces >= 2,
+        "the answer streams in several chunks, got {pieces}"
+    );
+    let n = frames.len();
+    assert_eq!(frames[n - 1], "[DONE]");
+    assert!(frames[n - 2]["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(frames[n - 3]["choices"][0]["finish_reason"], "stop");
+}
+
+#[tokio::test]
+async fn the_client_gets_the_first_chunk_before_the_upstream_sends_the_last() {
+    let (mock, gateway) = setup("good-1").await;
+    let response = gateway
+        .chat(&user_request("hold", "streaming matters", true))
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut received = String::new();
+    // Read until the first piece of text has reached us...
+    while !streamed_text(&parse_sse(&received)).contains("echo") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
+            .await
+            .expect("the first chunk arrives while the upstream holds the rest")
+            .expect("the stream is open")
+            .unwrap();
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // ...while the upstream is still holding the rest of the answer.
+    assert_eq!(
+        mock.held(),
+        1,
+        "the upstream has not sent its last chunk yet"
+    );
+    mock.release();
+    while let Some(chunk) = body.next().await {
+        received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    let frames = parse_sse(&received);
+    assert_eq!(streamed_text(&frames), "echo: streaming matters");
+    assert_eq!(frames.last().unwrap(), "[DONE]");
+}
+
+#[tokio::test]
+async fn an_image_part_reaches_the_upstream_as_inline_data() {
+    let (mock, gateway) = setup("good-1").await;
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let body = json!({
+        "model": "gemini-2.5-flash",
+        "messages": [
+            {"role": "system", "content": "You describe images."},
+            {"role": "user", "content": [
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{png}")}}
+            ]}
+        ]
+    });
+    let completion = gateway.chat_ok(&body).await;
+    assert!(
+        completion["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("image/png")
+    );
+
+    let sent = generations(&mock).pop().unwrap().body.unwrap();
+    let parts = sent["contents"][0]["parts"].as_array().unwrap();
+    let inline = parts
+        .iter()
+        .find_map(|p| p.get("inlineData").or_else(|| p.get("inline_data")))
+        .expect("an inlineData part");
+    assert_eq!(inline["mimeType"], "image/png");
+    assert_eq!(inline["data"], png);
+    let system = sent
+        .get("systemInstruction")
+        .or_else(|| sent.get("system_instruction"))
+        .unwrap();
+    assert_eq!(system["parts"][0]["text"], "You describe images.");
+    assert!(
+        sent["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["role"] == "user" || c["role"] == "model")
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_key_rotates_to_the_next_before_anything_is_sent() {
+    let (mock, gateway) = setup("limited-0-a,good-b").await;
+    let (status, frames) = gateway
+        .chat_stream(&user_request("gemini-2.5-flash", "rotate", true))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(streamed_text(&frames), "echo: rotate");
+    assert_eq!(mock.generation_keys(), ["limited-0-a", "good-b"]);
+}
+
+#[tokio::test]
+async fn an_invalid_key_rotates_too_and_every_refusal_is_401() {
+    let (mock, gateway) = setup("bad-a,good-b").await;
+    gateway
+        .chat_ok(&user_request("gemini-2.5-flash", "x", false))
+        .await;
+    assert_eq!(mock.generation_keys(), ["bad-a", "good-b"]);
+
+    let (_mock, gateway) = setup("bad-only").await;
+    let response = gateway
+        .chat(&user_request("gemini-2.5-flash", "x", false))
+        .await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upstream_unauthorized");
+    assert!(
+        !body.to_string().contains("bad-only"),
+        "the key never shows in errors: {body}"
+    );
+}
+
+#[tokio::test]
+async fn every_key_limited_is_429_with_retry_after() {
+    let (_mock, gateway) = setup("limited-0-a,limited-0-b").await;
+    let response = gateway
+        .chat(&user_request("gemini-2.5-flash", "x", true))
+        .await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry_after, 3, "2.5 s from RetryInfo, rounded up");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+}
+
+#[tokio::test]
+async fn a_blocked_prompt_is_a_content_filter_error() {
+    let (_mock, gateway) = setup("good-1").await;
+    let response = gateway
+        .chat(&user_request("blocked_prompt", "x", false))
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "content_filter");
+}
+
+#[tokio::test]
+async fn thoughts_stream_as_reasoning() {
+    let (_mock, gateway) = setup("good-1").await;
+    let (status, frames) = gateway
+        .chat_stream(&user_request("thinking", "ponder", true))
+        .await;
+    assert_eq!(status, 200);
+    let reasoning: String = frames
+        .iter()
+        .filter_map(|f| f["choices"][0]["delta"]["reasoning_content"].as_str())
+        .collect();
+    assert!(reasoning.contains("Thinking about"), "{reasoning:?}");
+    assert_eq!(streamed_text(&frames), "echo: ponder");
+}
+
+#[tokio::test]
+async fn tool_calls_round_trip_through_the_openai_format() {
+    let (mock, gateway) = setup("good-1").await;
+    let tools = json!([{"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]);
+    let first = gateway
+        .chat_ok(&json!({"model": "tool_call", "tools": tools,
+            "messages": [{"role": "user", "content": "Weather in Paris?"}]}))
+        .await;
+    let message = &first["choices"][0]["message"];
+    assert_eq!(first["choices"][0]["finish_reason"], "tool_calls");
+    let call = &message["tool_calls"][0];
+    assert_eq!(call["type"], "function");
+    assert_eq!(call["function"]["name"], "get_weather");
+    let arguments: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(arguments["city"], "Paris");
+
+    let second = gateway
+        .chat_ok(&json!({"model": "tool_call", "tools": tools, "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "{\"temperature\": 21}"}
+        ]}))
+        .await;
+    assert!(
+        second["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("functionResponse")
+    );
+    let sent = generations(&mock).pop().unwrap().body.unwrap();
+    let contents = sent["contents"].as_array().unwrap();
+    assert!(
+        contents
+            .iter()
+            .any(|c| c["role"] == "model" && c["parts"][0].get("functionCall").is_some())
+    );
+    assert!(contents.iter().any(|c| {
+        c["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.get("functionResponse").is_some())
+    }));
+}
+
+#[tokio::test]
+async fn an_error_in_the_middle_of_a_stream_ends_it_with_an_error_frame() {
+    let (_mock, gateway) = setup("good-1").await;
+    for scenario in ["midstream_error", "disconnect"] {
+        let (status, frames) = gateway
+            .chat_stream(&user_request(scenario, "partial", true))
+            .await;
+        assert_eq!(status, 200, "{scenario}");
+        assert!(
+            !streamed_text(&frames).is_empty(),
+            "{scenario}: the first chunks arrived"
+        );
+        let last = frames.last().unwrap();
+        assert!(
+            last["error"]["message"].as_str().is_some(),
+            "{scenario}: ends with an error frame: {last}"
+        );
+        assert!(!frames.iter().any(|f| f == "[DONE]"), "{scenario}");
+    }
+}
+
+#[tokio::test]
+async fn upstream_failures_are_502_and_a_hanging_upstream_504() {
+    let (_mock, gateway) = setup("good-1").await;
+    let overloaded = gateway.chat(&user_request("overloaded", "x", false)).await;
+    assert_eq!(overloaded.status(), 502);
+    let body: Value = overloaded.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("overloaded"),
+        "{body}"
+    );
+
+    let hanging = gateway.chat(&user_request("timeout", "x", true)).await;
+    assert_eq!(hanging.status(), 504);
+    // And the gateway is fine afterwards.
+    gateway
+        .chat_ok(&user_request("gemini-2.5-flash", "still here", false))
+        .await;
+}
+
+#[tokio::test]
+async fn the_plugin_models_are_listed() {
+    let (_mock, gateway) = setup("good-1").await;
+    let list: Value = gateway
+        .request(wasmgate_testkit::reqwest::Method::GET, "/v1/models")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"gemini-2.5-pro") && ids.contains(&"gemini-2.5-flash"),
+        "{ids:?}"
+    );
+}
