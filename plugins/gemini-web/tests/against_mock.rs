@@ -1,0 +1,767 @@
+//! The plugin's flows against the mock upstream, natively: the same code the
+//! component runs, over a real loopback socket (hyper) instead of
+//! `wasi:http`, with an in-memory state store and a clock the test can move.
+//! What the gateway adds (account failover, OpenAI framing, HTTP statuses) is
+//! tested end to end elsewhere.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use mock_gemini_web::{
+    DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, ExpiredStyle, MOCK_PNG,
+    MockOptions, MockUpstream, RotateBehaviour, Split,
+};
+use plugin_gemini_web::account::Account;
+use plugin_gemini_web::answer::Answer;
+use plugin_gemini_web::chat;
+use plugin_gemini_web::platform::{BodyStream, HttpRequest, HttpResponse, Level, Method, Platform};
+use tokio::runtime::Runtime;
+use wasmgate_plugin_sdk::http::HttpError;
+use wasmgate_plugin_sdk::{
+    ChatRequest, ContentPart, Event, FinishReason, Media, Message, ProviderError, Role, Sampling,
+};
+
+/// One account's view of the world: blocking HTTP over hyper, the state
+/// store, a movable clock, and a log.
+struct Native {
+    runtime: Arc<Runtime>,
+    state: RefCell<HashMap<String, String>>,
+    clock_offset: Cell<u64>,
+    counter: Cell<u64>,
+    logs: RefCell<Vec<String>>,
+    /// The body pieces of every response, as read.
+    chunks: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl Native {
+    fn new(runtime: Arc<Runtime>) -> Rc<Self> {
+        Rc::new(Native {
+            runtime,
+            state: RefCell::default(),
+            clock_offset: Cell::new(0),
+            counter: Cell::new(0),
+            logs: RefCell::default(),
+            chunks: Rc::default(),
+        })
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.clock_offset.set(self.clock_offset.get() + seconds);
+    }
+}
+
+impl Platform for Native {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let uri: hyper::Uri = request.url.parse().expect("a valid URL");
+        let authority = uri.authority().expect("an authority").to_string();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let response = self.runtime.block_on(async {
+            let stream = tokio::net::TcpStream::connect(&authority)
+                .await
+                .map_err(|e| HttpError::Connect(e.to_string()))?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|e| HttpError::Protocol(e.to_string()))?;
+            tokio::spawn(connection);
+            let mut builder = hyper::Request::builder()
+                .method(match request.method {
+                    Method::Get => hyper::Method::GET,
+                    Method::Post => hyper::Method::POST,
+                })
+                .uri(path)
+                .header("host", &authority);
+            for (name, value) in &request.headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            let outgoing = builder
+                .body(Full::new(Bytes::from(request.body.clone())))
+                .expect("a valid request");
+            sender
+                .send_request(outgoing)
+                .await
+                .map_err(|e| HttpError::Protocol(e.to_string()))
+        })?;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
+            .collect();
+        Ok(HttpResponse {
+            status: response.status().as_u16(),
+            headers,
+            body: Box::new(NativeBody {
+                runtime: self.runtime.clone(),
+                body: response.into_body(),
+                chunks: self.chunks.clone(),
+            }),
+        })
+    }
+
+    fn state_get(&self, key: &str) -> Option<String> {
+        self.state.borrow().get(key).cloned()
+    }
+
+    fn state_set(&self, key: &str, value: &str, _ttl_seconds: Option<u32>) {
+        self.state
+            .borrow_mut()
+            .insert(key.to_string(), value.to_string());
+    }
+
+    fn state_delete(&self, key: &str) {
+        self.state.borrow_mut().remove(key);
+    }
+
+    fn now(&self) -> u64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_secs();
+        real + self.clock_offset.get()
+    }
+
+    fn random_u64(&self) -> u64 {
+        self.counter.set(self.counter.get() + 1);
+        self.counter.get().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        self.logs.borrow_mut().push(format!("{level:?}: {message}"));
+    }
+}
+
+struct NativeBody {
+    runtime: Arc<Runtime>,
+    body: Incoming,
+    chunks: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl BodyStream for NativeBody {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        loop {
+            match self.runtime.block_on(self.body.frame()) {
+                None => return Ok(None),
+                Some(Err(error)) => return Err(HttpError::Protocol(error.to_string())),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.chunks.borrow_mut().push(data.to_vec());
+                        return Ok(Some(data.to_vec()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Setup {
+    mock: MockUpstream,
+    platform: Rc<Native>,
+}
+
+fn setup(options: MockOptions) -> Setup {
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime"),
+    );
+    let mock = runtime.block_on(mock_gemini_web::spawn(options));
+    let platform = Native::new(runtime.clone());
+    Setup { mock, platform }
+}
+
+impl Setup {
+    fn account(&self, settings: &[(&str, &str)]) -> Account {
+        self.account_with(DEFAULT_PSID, Some(DEFAULT_PSIDTS), settings)
+    }
+
+    fn account_with(&self, psid: &str, psidts: Option<&str>, settings: &[(&str, &str)]) -> Account {
+        let base = self.mock.base_url.clone();
+        let mut all: HashMap<String, String> = ["base-url", "rotate-url", "upload-url"]
+            .iter()
+            .map(|name| (name.to_string(), base.clone()))
+            .collect();
+        for (name, value) in settings {
+            all.insert(name.to_string(), value.to_string());
+        }
+        let (psid, psidts) = (psid.to_string(), psidts.map(str::to_string));
+        Account::from_config(
+            "test-account".into(),
+            move |name| match name {
+                "psid" => Some(psid.clone()),
+                "psidts" => psidts.clone(),
+                _ => None,
+            },
+            move |name| all.get(name).cloned(),
+        )
+        .expect("a valid account")
+    }
+
+    fn start(&self, account: Account, request: &ChatRequest) -> Result<Answer, ProviderError> {
+        chat::start(self.platform.clone(), account, request)
+    }
+
+    fn chat(&self, model: &str, text: &str) -> Result<Collected, ProviderError> {
+        let answer = self.start(self.account(&[]), &request(model, text))?;
+        Ok(drain(&answer))
+    }
+
+    fn stream_requests(&self) -> Vec<mock_gemini_web::RecordedRequest> {
+        self.mock.requests_to("/StreamGenerate")
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        // Let held streams end so the runtime shuts down promptly.
+        self.mock.release();
+    }
+}
+
+fn message(role: Role, content: Vec<ContentPart>) -> Message {
+    Message {
+        role,
+        content,
+        name: None,
+        tool_calls: vec![],
+        tool_call_id: None,
+    }
+}
+
+fn request(model: &str, text: &str) -> ChatRequest {
+    request_with(
+        model,
+        vec![message(Role::User, vec![ContentPart::Text(text.into())])],
+    )
+}
+
+fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
+    ChatRequest {
+        model: model.into(),
+        messages,
+        sampling: Sampling {
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            max_tokens: None,
+            seed: None,
+            presence_penalty: None,
+            frequency_penalty: None,
+        },
+        stop: vec![],
+        tools: vec![],
+        tool_choice: None,
+        stream: true,
+        extra: None,
+    }
+}
+
+#[derive(Debug, Default)]
+struct Collected {
+    text: String,
+    reasoning: String,
+    text_events: usize,
+    images: Vec<Media>,
+    finish: Option<FinishReason>,
+    error: Option<ProviderError>,
+}
+
+fn drain(answer: &Answer) -> Collected {
+    let mut collected = Collected::default();
+    loop {
+        match answer.next_event() {
+            Ok(Some(Event::Text(text))) => {
+                collected.text.push_str(&text);
+                collected.text_events += 1;
+            }
+            Ok(Some(Event::Reasoning(text))) => collected.reasoning.push_str(&text),
+            Ok(Some(Event::Image(media))) => collected.images.push(media),
+            Ok(Some(Event::Finish(reason))) => collected.finish = Some(reason),
+            Ok(Some(_)) => {}
+            Ok(None) => return collected,
+            Err(error) => {
+                collected.error = Some(error);
+                return collected;
+            }
+        }
+    }
+}
+
+fn unauthorized_message(result: Result<impl std::fmt::Debug, ProviderError>) -> String {
+    match result {
+        Err(ProviderError::Unauthorized(message)) => message,
+        other => panic!("expected unauthorized, got {other:?}"),
+    }
+}
+
+// ---- streaming --------------------------------------------------------------
+
+#[test]
+fn streamed_deltas_add_up_to_the_final_text() {
+    let setup = setup(MockOptions::default());
+    let collected = setup.chat("gemini-3-flash", "Say hello").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    assert!(collected.text_events >= 3, "{collected:?}");
+    assert!(collected.reasoning.is_empty());
+    assert_eq!(collected.finish, Some(FinishReason::Stop));
+    assert!(collected.error.is_none());
+
+    let sent = &setup.stream_requests()[0];
+    assert_eq!(sent.prompt().as_deref(), Some("Say hello"));
+    assert_eq!(sent.form("at"), Some(setup.mock.access_token()));
+    assert_eq!(sent.cookie("__Secure-1PSID").as_deref(), Some(DEFAULT_PSID));
+    assert_eq!(
+        sent.cookie("__Secure-1PSIDTS").as_deref(),
+        Some(DEFAULT_PSIDTS)
+    );
+    assert!(
+        sent.header("x-goog-ext-525001261-jspb")
+            .unwrap()
+            .contains(mock_gemini_web::MODEL_FAST)
+    );
+    assert_eq!(sent.query_param("rt").as_deref(), Some("c"));
+    assert!(sent.query_param("bl").is_some() && sent.query_param("f.sid").is_some());
+}
+
+#[test]
+fn frames_split_inside_characters_and_digits_are_parsed() {
+    for split in [
+        Split::InsideChars,
+        Split::EveryBytes(7),
+        Split::EveryBytes(3),
+    ] {
+        let setup = setup(MockOptions {
+            split: split.clone(),
+            frame_delay: std::time::Duration::from_millis(2),
+            ..MockOptions::default()
+        });
+        let collected = setup.chat("gemini-3-flash", "hi").unwrap();
+        assert_eq!(collected.text, DEFAULT_ANSWER, "{split:?}");
+        let chunks = setup.platform.chunks.borrow();
+        let cut_inside_a_character = chunks
+            .iter()
+            .any(|chunk| std::str::from_utf8(chunk).is_err());
+        assert!(
+            cut_inside_a_character,
+            "{split:?}: no read ended inside a character"
+        );
+    }
+}
+
+#[test]
+fn thinking_models_stream_reasoning_then_text() {
+    let setup = setup(MockOptions::default());
+    let collected = setup.chat("gemini-3-flash-thinking", "Think").unwrap();
+    assert_eq!(collected.reasoning, DEFAULT_THOUGHTS);
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+}
+
+#[test]
+fn the_first_event_arrives_while_the_upstream_is_held() {
+    let setup = setup(MockOptions {
+        hold: true,
+        ..MockOptions::default()
+    });
+    let answer = setup
+        .start(setup.account(&[]), &request("gemini-3-flash", "hi"))
+        .unwrap();
+    // The mock holds after its first snapshot: chat() has returned and the
+    // first piece of text is ready.
+    match answer.next_event() {
+        Ok(Some(Event::Text(text))) => assert!(DEFAULT_ANSWER.starts_with(&text)),
+        other => panic!("expected the first text, got {other:?}"),
+    }
+    setup.mock.release();
+    let rest = drain(&answer);
+    assert!(DEFAULT_ANSWER.ends_with(&rest.text));
+    assert_eq!(rest.finish, Some(FinishReason::Stop));
+}
+
+#[test]
+fn flicker_and_queueing_do_not_garble_the_text() {
+    let setup = setup(MockOptions::default());
+    let flicker = setup.chat("gemini-3-pro", "[mock:flicker]").unwrap();
+    assert_eq!(
+        flicker.text,
+        "Use **bold** text\n```rust\nfn main() {}\n```"
+    );
+    let queued = setup.chat("gemini-3-pro", "[mock:queue]").unwrap();
+    assert_eq!(queued.text, DEFAULT_ANSWER);
+}
+
+#[test]
+fn a_conversation_is_folded_into_one_fresh_prompt() {
+    let setup = setup(MockOptions::default());
+    let request = request_with(
+        "gemini-3-flash",
+        vec![
+            message(Role::System, vec![ContentPart::Text("Be brief.".into())]),
+            message(Role::User, vec![ContentPart::Text("Hi".into())]),
+            message(Role::Assistant, vec![ContentPart::Text("Hello!".into())]),
+            message(
+                Role::User,
+                vec![ContentPart::Text("[mock:echo] Again?".into())],
+            ),
+        ],
+    );
+    let collected = drain(&setup.start(setup.account(&[]), &request).unwrap());
+    let expected = "System: Be brief.\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: [mock:echo] Again?\n\nAssistant: ";
+    assert_eq!(collected.text, expected);
+    let inner = setup.stream_requests()[0].inner_request().unwrap();
+    assert_eq!(inner[2][0], "", "every request opens a new conversation");
+}
+
+#[test]
+fn a_stream_cut_mid_way_is_an_error_after_the_partial_text() {
+    let setup = setup(MockOptions::default());
+    let answer = setup
+        .start(setup.account(&[]), &request("gemini-3-flash", "[mock:cut]"))
+        .unwrap();
+    let collected = drain(&answer);
+    assert!(!collected.text.is_empty());
+    assert!(DEFAULT_ANSWER.starts_with(&collected.text));
+    assert!(
+        matches!(collected.error, Some(ProviderError::Upstream(_))),
+        "{collected:?}"
+    );
+}
+
+// ---- in-band and HTTP failures ----------------------------------------------
+
+#[test]
+fn in_band_codes_become_typed_errors() {
+    let setup = setup(MockOptions::default());
+    let error = |prompt: &str| setup.chat("gemini-3-flash", prompt).err();
+    assert!(matches!(
+        error("[mock:1037]"),
+        Some(ProviderError::QuotaExhausted(_))
+    ));
+    assert!(matches!(
+        error("[mock:1060]"),
+        Some(ProviderError::RateLimited(_))
+    ));
+    assert!(matches!(
+        error("[mock:1050]"),
+        Some(ProviderError::ModelNotFound(_))
+    ));
+    assert!(matches!(
+        error("[mock:1052]"),
+        Some(ProviderError::ModelNotFound(_))
+    ));
+    assert!(matches!(
+        error("[mock:1013]"),
+        Some(ProviderError::Upstream(_))
+    ));
+    assert!(matches!(
+        error("[mock:4242]"),
+        Some(ProviderError::Upstream(_))
+    ));
+    assert!(matches!(
+        error("[mock:rejected]"),
+        Some(ProviderError::Unauthorized(_))
+    ));
+    match error("[mock:http:429]") {
+        Some(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(7000)),
+        other => panic!("{other:?}"),
+    }
+    match error("[mock:http:500]") {
+        Some(ProviderError::Upstream(failure)) => assert_eq!(failure.status, 500),
+        other => panic!("{other:?}"),
+    }
+    // An error code after a complete answer does not spoil it.
+    let after = setup.chat("gemini-3-flash", "[mock:after:1096]").unwrap();
+    assert_eq!(after.text, DEFAULT_ANSWER);
+    assert!(after.error.is_none());
+}
+
+#[test]
+fn a_stale_model_id_is_model_not_found() {
+    let setup = setup(MockOptions::default());
+    let account = setup.account(&[("model-overrides", "gemini-3-pro=0123456789abcdef")]);
+    let result = setup.start(account, &request("gemini-3-pro", "hi"));
+    assert!(matches!(result, Err(ProviderError::ModelNotFound(_))));
+    assert!(matches!(
+        setup.chat("gpt-4o", "hi"),
+        Err(ProviderError::ModelNotFound(_))
+    ));
+}
+
+#[test]
+fn an_ip_block_on_the_page_is_rate_limited() {
+    let setup = setup(MockOptions::default());
+    setup.mock.set_app_status(Some(429));
+    assert!(matches!(
+        setup.chat("gemini-3-flash", "hi"),
+        Err(ProviderError::RateLimited(_))
+    ));
+}
+
+#[test]
+fn a_refused_access_token_is_renewed_from_the_page() {
+    let setup = setup(MockOptions::default());
+    setup.chat("gemini-3-flash", "one").unwrap();
+    assert_eq!(setup.mock.requests_to("/app").len(), 1);
+    // Cached page values are reused...
+    setup.chat("gemini-3-flash", "two").unwrap();
+    assert_eq!(setup.mock.requests_to("/app").len(), 1);
+    // ...until the upstream refuses the token.
+    setup.mock.invalidate_access_token();
+    let collected = setup.chat("gemini-3-flash", "three").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    assert_eq!(setup.mock.requests_to("/app").len(), 2);
+    let last = setup.stream_requests().pop().unwrap();
+    assert_eq!(last.form("at"), Some(setup.mock.access_token()));
+}
+
+// ---- cookies: rotation and expiry -------------------------------------------
+
+#[test]
+fn rotation_replaces_the_cookie_and_later_requests_use_it() {
+    let setup = setup(MockOptions::default());
+    setup.chat("gemini-3-flash", "before").unwrap();
+    assert_eq!(setup.mock.rotations(), 0, "not due yet");
+
+    setup.platform.advance(601);
+    setup.chat("gemini-3-flash", "due").unwrap();
+    assert_eq!(setup.mock.rotations(), 1);
+    let rotated = setup.mock.current_psidts().unwrap();
+    assert_ne!(rotated, DEFAULT_PSIDTS);
+    // The old cookie is dead at the mock; the request after the rotation
+    // already used the new one.
+    assert_eq!(setup.mock.valid_psidts(), std::slice::from_ref(&rotated));
+    let rotation = setup.mock.requests_to("/RotateCookies").pop().unwrap();
+    assert_eq!(
+        rotation.cookie("__Secure-1PSIDTS").as_deref(),
+        Some(DEFAULT_PSIDTS)
+    );
+    assert_eq!(
+        std::str::from_utf8(&rotation.body).unwrap(),
+        "[000,\"-0000000000000000000\"]"
+    );
+    let used = setup.stream_requests().pop().unwrap();
+    assert_eq!(used.cookie("__Secure-1PSIDTS"), Some(rotated.clone()));
+
+    // A later request (a new plugin instance, same account state) keeps it.
+    setup.chat("gemini-3-flash", "later").unwrap();
+    assert_eq!(setup.mock.rotations(), 1);
+    let used = setup.stream_requests().pop().unwrap();
+    assert_eq!(used.cookie("__Secure-1PSIDTS"), Some(rotated.clone()));
+    let saved = setup.platform.state_get("cookies").unwrap();
+    assert!(saved.contains(&rotated));
+    assert!(
+        !saved.contains(DEFAULT_PSID),
+        "the long-lived cookie stays in the secrets"
+    );
+}
+
+#[test]
+fn the_rotation_interval_is_a_setting() {
+    let setup = setup(MockOptions::default());
+    let account = || setup.account(&[("rotate-interval-secs", "0")]);
+    drain(
+        &setup
+            .start(account(), &request("gemini-3-flash", "a"))
+            .unwrap(),
+    );
+    drain(
+        &setup
+            .start(account(), &request("gemini-3-flash", "b"))
+            .unwrap(),
+    );
+    assert_eq!(setup.mock.rotations(), 2);
+    let off = setup.account(&[("rotate-interval-secs", "off")]);
+    setup.platform.advance(100_000);
+    drain(&setup.start(off, &request("gemini-3-flash", "c")).unwrap());
+    assert_eq!(setup.mock.rotations(), 2);
+}
+
+#[test]
+fn a_throttled_rotation_keeps_the_current_cookie() {
+    let setup = setup(MockOptions {
+        rotate: RotateBehaviour::NoNewCookie,
+        ..MockOptions::default()
+    });
+    setup.chat("gemini-3-flash", "first use").unwrap();
+    setup.platform.advance(601);
+    let collected = setup.chat("gemini-3-flash", "hi").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    let used = setup.stream_requests().pop().unwrap();
+    assert_eq!(
+        used.cookie("__Secure-1PSIDTS").as_deref(),
+        Some(DEFAULT_PSIDTS)
+    );
+    assert!(
+        setup
+            .platform
+            .logs
+            .borrow()
+            .iter()
+            .any(|l| l.contains("no new"))
+    );
+}
+
+#[test]
+fn a_stale_psidts_is_revived_by_rotation() {
+    let setup = setup(MockOptions::default());
+    setup.mock.revoke_psidts();
+    let collected = setup.chat("gemini-3-flash", "hi").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    assert_eq!(setup.mock.rotations(), 1);
+}
+
+#[test]
+fn a_newly_pasted_cookie_wins_over_the_saved_one() {
+    let setup = setup(MockOptions::default());
+    setup.platform.advance(601);
+    setup.chat("gemini-3-flash", "rotate").unwrap();
+    let rotated = setup.mock.current_psidts().unwrap();
+    // The operator pastes a different cookie (say, after a new login); the
+    // mock's session is unchanged, so it is refused, but it must be the one sent.
+    let account = setup.account_with(DEFAULT_PSID, Some("pasted-by-operator"), &[]);
+    let result = setup.start(account, &request("gemini-3-flash", "x"));
+    assert!(matches!(result, Err(ProviderError::Unauthorized(_))));
+    let sent = setup.stream_requests().pop().unwrap();
+    assert_eq!(
+        sent.cookie("__Secure-1PSIDTS").as_deref(),
+        Some("pasted-by-operator")
+    );
+    assert_ne!(rotated, "pasted-by-operator");
+}
+
+#[test]
+fn expired_cookies_are_unauthorized_with_what_to_refresh() {
+    let setup = setup(MockOptions::default());
+    setup.mock.expire();
+    let message = unauthorized_message(setup.chat("gemini-3-flash", "hi"));
+    assert!(message.contains("test-account"));
+    assert!(message.contains("__Secure-1PSIDTS") && message.contains("SECURE_1PSID"));
+    assert!(!message.contains(DEFAULT_PSID) && !message.contains(DEFAULT_PSIDTS));
+    // The page was tried, and a rotation attempted to revive the session.
+    assert!(!setup.mock.requests_to("/RotateCookies").is_empty());
+    let logs = setup.platform.logs.borrow().join("\n");
+    assert!(!logs.contains(DEFAULT_PSID) && !logs.contains(DEFAULT_PSIDTS));
+}
+
+#[test]
+fn cookies_that_expire_after_the_page_was_read_are_unauthorized() {
+    for style in [ExpiredStyle::Http401, ExpiredStyle::InBandRejected] {
+        let setup = setup(MockOptions {
+            expired_style: style,
+            ..MockOptions::default()
+        });
+        setup.chat("gemini-3-flash", "one").unwrap();
+        setup.mock.expire();
+        unauthorized_message(setup.chat("gemini-3-flash", "two"));
+    }
+}
+
+#[test]
+fn a_signed_out_redirect_and_a_401_rotation_are_unauthorized() {
+    let setup = setup(MockOptions {
+        expired_redirect: true,
+        ..MockOptions::default()
+    });
+    setup.mock.expire();
+    unauthorized_message(setup.chat("gemini-3-flash", "hi"));
+
+    let setup = self::setup(MockOptions::default());
+    setup.chat("gemini-3-flash", "first use").unwrap();
+    setup.mock.set_rotate(RotateBehaviour::Unauthorized);
+    setup.platform.advance(601);
+    let message = unauthorized_message(setup.chat("gemini-3-flash", "hi"));
+    assert!(message.contains("rotation"));
+}
+
+#[test]
+fn an_account_without_psidts_works() {
+    let setup = setup(MockOptions {
+        psidts: None,
+        ..MockOptions::default()
+    });
+    let account = setup.account_with(DEFAULT_PSID, None, &[]);
+    let collected = drain(
+        &setup
+            .start(account, &request("gemini-3-flash", "hi"))
+            .unwrap(),
+    );
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    let sent = setup.stream_requests().pop().unwrap();
+    assert_eq!(sent.cookie("__Secure-1PSIDTS"), None);
+}
+
+// ---- images -------------------------------------------------------------------
+
+#[test]
+fn a_generated_image_reaches_the_client() {
+    let setup = setup(MockOptions::default());
+    let collected = setup
+        .chat("gemini-3-pro", "Please generate an image of a cat")
+        .unwrap();
+    assert_eq!(collected.images.len(), 1);
+    assert_eq!(collected.images[0].data, MOCK_PNG);
+    assert_eq!(collected.images[0].mime_type, "image/png");
+    assert!(!collected.text.contains("googleusercontent.com"));
+    assert!(collected.text.starts_with("Here is the image"));
+    assert_eq!(collected.finish, Some(FinishReason::Stop));
+    let download = setup.mock.requests_to("=s2048-rj").pop().unwrap();
+    assert_eq!(
+        download.cookie("__Secure-1PSID").as_deref(),
+        Some(DEFAULT_PSID)
+    );
+}
+
+#[test]
+fn an_inline_image_is_uploaded_and_referenced() {
+    let setup = setup(MockOptions::default());
+    let request = request_with(
+        "gemini-3-flash",
+        vec![message(
+            Role::User,
+            vec![
+                ContentPart::Text("What is this?".into()),
+                ContentPart::Image(Media {
+                    mime_type: "image/png".into(),
+                    data: MOCK_PNG.to_vec(),
+                }),
+            ],
+        )],
+    );
+    let collected = drain(&setup.start(setup.account(&[]), &request).unwrap());
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    let uploads = setup.mock.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].data, MOCK_PNG);
+    assert_eq!(uploads[0].name, "image_1.png");
+    let upload = setup.mock.requests_to("/upload").pop().unwrap();
+    assert_eq!(
+        upload.header("push-id"),
+        Some(mock_gemini_web::PAGE_PUSH_ID)
+    );
+    assert_eq!(
+        upload.cookie("__Secure-1PSID"),
+        None,
+        "no Google cookies to googleapis.com"
+    );
+    let inner = setup.stream_requests()[0].inner_request().unwrap();
+    assert_eq!(inner[0][3][0][0][0], uploads[0].id.as_str());
+    assert_eq!(inner[0][3][0][1], "image_1.png");
+
+    let remote = request_with(
+        "gemini-3-flash",
+        vec![message(
+            Role::User,
+            vec![ContentPart::ImageUrl("https://x/y.png".into())],
+        )],
+    );
+    assert!(matches!(
+        setup.start(setup.account(&[]), &remote),
+        Err(ProviderError::BadRequest(_))
+    ));
+}
