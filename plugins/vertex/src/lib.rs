@@ -1,0 +1,305 @@
+//! Gemini models on Vertex AI, with two kinds of account
+//! (`protocols/vertex.md`):
+//!
+//! - a service account (`credentials-json`: the downloaded key file): the
+//!   plugin signs an RS256 JWT, exchanges it for an access token at the OAuth
+//!   token endpoint, keeps the token in the host's `state` until shortly
+//!   before it expires, and sends it as `Authorization: Bearer`. On a 401 it
+//!   gets a new token and tries once more.
+//! - an express-mode key (`express-api-key`), sent in `x-goog-api-key`.
+//!
+//! `chat` posts to `…:streamGenerateContent?alt=sse` (or `:generateContent`
+//! when the caller does not stream) and returns once Vertex answered with a
+//! status, so refusals surface where the host can still try another account.
+//! The request/response mapping is `gemini-format`'s, shared with the Gemini
+//! plugin; the modules below are plain Rust, tested natively. This file is
+//! the thin glue over the host's imports.
+
+/// The generated types have no `PartialEq`; their `Debug` text is exact.
+#[cfg(test)]
+macro_rules! assert_same {
+    ($left:expr, $right:expr $(, $($message:tt)+)?) => {
+        assert_eq!(format!("{:?}", $left), format!("{:?}", $right) $(, $($message)+)?)
+    };
+}
+
+pub mod answer;
+pub mod credentials;
+pub mod endpoints;
+pub mod errors;
+pub mod jwt;
+pub mod models;
+pub mod settings;
+pub mod token;
+pub mod token_cache;
+
+use answer::{Answer, BodySource};
+use credentials::ServiceAccount;
+use gemini_format::{RequestOptions, build_request};
+use settings::{AccountConfig, Auth};
+use token::AccessToken;
+use token_cache::Store;
+use wasmgate_plugin_sdk::{
+    ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
+    ProviderError, SecretSpec, SettingSpec, host, http,
+};
+
+/// Largest error body read to classify a refusal.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Largest non-streamed answer (generated images arrive inline).
+const ANSWER_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Largest token-endpoint answer.
+const TOKEN_BODY_LIMIT: usize = 64 * 1024;
+/// The header of express keys; never `?key=`, which ends up in logs.
+const API_KEY_HEADER: &str = "x-goog-api-key";
+/// `image-url` prefixes Vertex reads itself (Cloud Storage objects).
+const FILE_URI_PREFIXES: &[&str] = &["gs://"];
+
+pub struct Vertex;
+
+impl Provider for Vertex {
+    type Completion = Answer<HttpBody>;
+
+    fn manifest() -> PluginManifest {
+        let setting = |name: &str, description: &str, default: Option<&str>| SettingSpec {
+            name: name.into(),
+            description: description.into(),
+            default: default.map(str::to_string),
+        };
+        PluginManifest {
+            name: "vertex".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Gemini models on Vertex AI (generateContent, streamed over SSE) with a \
+                          service-account key file or an express-mode API key."
+                .into(),
+            hosts: endpoints::PUBLIC_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            secrets: vec![
+                SecretSpec {
+                    name: settings::CREDENTIALS_SECRET.into(),
+                    description: "a service account's JSON key file, whole (used when present)"
+                        .into(),
+                    required: false,
+                },
+                SecretSpec {
+                    name: settings::EXPRESS_KEY_SECRET.into(),
+                    description: "a Vertex AI express-mode API key".into(),
+                    required: false,
+                },
+            ],
+            settings: vec![
+                setting(
+                    settings::PROJECT_SETTING,
+                    "project of a service account's requests (default: the key file's project_id)",
+                    None,
+                ),
+                setting(
+                    settings::LOCATION_SETTING,
+                    "global, or a region such as us-central1 (picks the regional host)",
+                    Some(settings::DEFAULT_LOCATION),
+                ),
+                setting(
+                    settings::BASE_URL_SETTING,
+                    "replaces the whole origin the location implies (a proxy, a test upstream)",
+                    None,
+                ),
+                setting(
+                    settings::TOKEN_URL_SETTING,
+                    "OAuth token endpoint (default: the key file's token_uri)",
+                    Some(token::DEFAULT_TOKEN_URL),
+                ),
+                setting(
+                    settings::API_VERSION_SETTING,
+                    "API version of the request paths",
+                    Some(settings::DEFAULT_API_VERSION),
+                ),
+                setting(
+                    settings::SAFETY_THRESHOLD_SETTING,
+                    "threshold for every harm category (OFF, BLOCK_NONE…) when a request sends \
+                     no safetySettings; unset keeps Google's defaults",
+                    None,
+                ),
+            ],
+            models: models::default_models(),
+        }
+    }
+
+    fn models() -> Result<Vec<ModelInfo>, ProviderError> {
+        Ok(models::default_models())
+    }
+
+    fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
+        let config = settings::resolve(host::secret, host::setting)?;
+        let AccountConfig {
+            auth,
+            endpoint,
+            safety_threshold,
+        } = config;
+        let options = RequestOptions {
+            file_uri_prefixes: FILE_URI_PREFIXES.iter().map(|p| p.to_string()).collect(),
+            safety_threshold,
+        };
+        let body = serde_json::to_vec(&build_request(&request, &options)?)
+            .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
+        let url = endpoint.generate_url(&request.model, request.stream);
+
+        let response = match &auth {
+            Auth::Express { key } => post(&url, &body, API_KEY_HEADER, key)?,
+            Auth::ServiceAccount { account, token_url } => {
+                let tokens = Tokens::new(account, token_url);
+                let response = post(&url, &body, "authorization", &tokens.current()?.bearer())?;
+                if errors::token_rejected(response.status) {
+                    host::debug("Vertex refused the access token; fetching a new one");
+                    drop(response);
+                    post(&url, &body, "authorization", &tokens.renewed()?.bearer())?
+                } else {
+                    response
+                }
+            }
+        };
+        if !response.is_success() {
+            let status = response.status;
+            let body = response.text(ERROR_BODY_LIMIT).unwrap_or_default();
+            return Err(errors::refusal(status, &body));
+        }
+        // A proxy may answer a stream request with plain JSON: decode it whole.
+        let is_json = response
+            .header("content-type")
+            .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
+        let answer = if request.stream && !is_json {
+            Answer::streaming(HttpBody(response))
+        } else {
+            Answer::decoded(answer::decode_whole(&response.bytes(ANSWER_BODY_LIMIT)?)?)
+        };
+        Ok(Completion::new(answer))
+    }
+}
+
+impl CompletionStream for Answer<HttpBody> {
+    fn next(&self) -> Result<Option<Event>, ProviderError> {
+        self.next_event()
+    }
+}
+
+fn post(
+    url: &str,
+    body: &[u8],
+    header: &str,
+    value: &str,
+) -> Result<http::Response, ProviderError> {
+    Ok(http::Request::post(url)
+        .header(header, value)
+        .json(body.to_vec())
+        .send()?)
+}
+
+/// The access tokens of one service account, cached in the host's state.
+struct Tokens<'a> {
+    account: &'a ServiceAccount,
+    token_url: &'a str,
+    cache_key: String,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(account: &'a ServiceAccount, token_url: &'a str) -> Self {
+        Tokens {
+            account,
+            token_url,
+            cache_key: token_cache::key(account, token_url),
+        }
+    }
+
+    /// The cached token, or a new one.
+    fn current(&self) -> Result<AccessToken, ProviderError> {
+        match token_cache::load(&HostStore, &self.cache_key, now()) {
+            Some(token) => Ok(token),
+            None => self.renewed(),
+        }
+    }
+
+    /// A new token, replacing the cached one.
+    fn renewed(&self) -> Result<AccessToken, ProviderError> {
+        token_cache::forget(&HostStore, &self.cache_key);
+        let token = self.exchange()?;
+        token_cache::save(&HostStore, &self.cache_key, &token, now());
+        host::debug(&format!(
+            "fetched an access token for the service account, used for {} s",
+            token.seconds_left(now())
+        ));
+        Ok(token)
+    }
+
+    /// Signs an assertion and exchanges it; a transient failure is tried once more.
+    fn exchange(&self) -> Result<AccessToken, ProviderError> {
+        let signer = jwt::RsaSigner::from_pem(&self.account.private_key_pem).map_err(|err| {
+            ProviderError::Unauthorized(format!(
+                "the {} secret: {err}",
+                settings::CREDENTIALS_SECRET
+            ))
+        })?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let issued = now();
+            let assertion = jwt::assertion(self.account, &signer, issued);
+            let response = http::Request::post(self.token_url)
+                .header("content-type", token::FORM_CONTENT_TYPE)
+                .body(token::request_body(&assertion))
+                .send()?;
+            let status = response.status;
+            let body = response.text(TOKEN_BODY_LIMIT)?;
+            match token::parse_response(status, &body, issued) {
+                Ok(token) => return Ok(token),
+                Err(failure) if failure.retryable && attempt == 1 => {
+                    host::warn(&format!(
+                        "token endpoint: {:?}; trying once more",
+                        failure.error
+                    ));
+                }
+                Err(failure) => return Err(failure.error),
+            }
+        }
+    }
+}
+
+/// The host's `state`, scoped to this plugin and account.
+struct HostStore;
+
+impl Store for HostStore {
+    fn get(&self, key: &str) -> Option<String> {
+        host::store::get(key)
+    }
+
+    fn set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
+        host::store::set(key, value, ttl_seconds)
+    }
+
+    fn delete(&self, key: &str) {
+        host::store::delete(key)
+    }
+}
+
+/// Unix seconds, through the world's own `wasi:clocks/wall-clock` import
+/// rather than std's, whose interface version the host need not link.
+fn now() -> u64 {
+    wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock::now().seconds
+}
+
+/// The streamed body of Vertex's answer.
+pub struct HttpBody(http::Response);
+
+impl BodySource for HttpBody {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ProviderError> {
+        self.0.next_chunk().map_err(|err| match err {
+            http::HttpError::Timeout(_) => {
+                ProviderError::Timeout(format!("Vertex stalled mid-answer: {err}"))
+            }
+            other => ProviderError::upstream(0, format!("Vertex's answer broke off: {other}")),
+        })
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+wasmgate_plugin_sdk::export_provider!(Vertex);
