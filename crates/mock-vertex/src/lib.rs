@@ -1,1 +1,346 @@
-//! Mock Vertex AI upstream (being written).
+//! A fake Vertex AI on loopback, for the `vertex` plugin's tests
+//! (`protocols/vertex.md` §10).
+//!
+//! ```ignore
+//! let mock = mock_vertex::spawn(MockOptions::default()).await;
+//! // account: secrets credentials-json = mock.credentials_json()
+//! //          settings base-url = mock.base_url, token-url = mock.token_url()
+//! // … drive the gateway …
+//! assert_eq!(mock.token_requests().len(), 1);
+//! ```
+//!
+//! - `POST /token`: the OAuth token endpoint. It checks the form and the
+//!   RS256 assertion against the public half of [`keys::TEST_PRIVATE_KEY_PEM`]
+//!   and its claims ([`oauth`]), and issues `mock-<n>` tokens living
+//!   [`MockOptions::token_lifetime`]; the first [`MockOptions::token_failures`]
+//!   requests get `503 temporarily_unavailable`.
+//! - `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent`
+//!   (and `:streamGenerateContent`, `?alt=sse` or a JSON array): needs
+//!   `Authorization: Bearer mock-<n>`, unexpired; an expired one (its
+//!   lifetime passed, or [`MockUpstream::expire_tokens`]) answers 401.
+//! - `POST /{version}/publishers/google/models/{m}:…`: express mode, with
+//!   [`MockOptions::express_key`] in `x-goog-api-key` or `?key=`.
+//! - Answers echo the last user turn (`echo: <text>`); SSE streams use CRLF
+//!   and really stream (a pause between chunks). Scenarios ([`Scenario`]):
+//!   the `x-mock-scenario` header or a `mock-<scenario>` model.
+//! - Every request is recorded ([`MockUpstream::requests`]).
+
+pub mod content;
+pub mod google_errors;
+pub mod keys;
+pub mod oauth;
+mod routes;
+pub mod scenario;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use content::echo_text;
+pub use scenario::Scenario;
+
+/// Knobs a test may turn; `Default` follows the notes.
+#[derive(Debug, Clone)]
+pub struct MockOptions {
+    /// How long an issued token is accepted; also its `expires_in` (whole seconds).
+    pub token_lifetime: Duration,
+    /// Token requests answered `503 {"error":"temporarily_unavailable"}` before
+    /// the endpoint works.
+    pub token_failures: u32,
+    /// The express-mode key accepted on the project-less paths.
+    pub express_key: String,
+    /// The `RetryInfo.retryDelay` of the `429` scenario.
+    pub retry_delay: Duration,
+    /// Pause between the pieces of a streamed answer.
+    pub chunk_delay: Duration,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            token_lifetime: Duration::from_secs(3599),
+            token_failures: 0,
+            express_key: "express-test-key".into(),
+            retry_delay: Duration::from_secs(7),
+            chunk_delay: Duration::from_millis(20),
+        }
+    }
+}
+
+/// What a request was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `POST /token`.
+    Token,
+    /// A `generateContent` / `streamGenerateContent` call.
+    Generate,
+    Other,
+}
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// Arrival order, from 1.
+    pub seq: u64,
+    pub kind: RequestKind,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// For generation calls: the path's parts (`None` for express paths).
+    pub api_version: Option<String>,
+    pub project: Option<String>,
+    pub location: Option<String>,
+    pub model: Option<String>,
+    /// `generateContent` or `streamGenerateContent`.
+    pub action: Option<String>,
+    pub scenario: Option<Scenario>,
+    /// For token requests: the claims of an accepted assertion.
+    pub claims: Option<oauth::AssertionClaims>,
+    /// The token issued, for a token request.
+    pub issued_token: Option<String>,
+    /// The status answered.
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The bearer token sent, without `Bearer `.
+    pub fn bearer(&self) -> Option<&str> {
+        self.header("authorization")?.strip_prefix("Bearer ")
+    }
+
+    /// The body as JSON, when it is.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// A query parameter (`alt`, `key`).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.as_deref()?.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == name).then(|| percent_decode(value))
+        })
+    }
+}
+
+/// An issued access token.
+struct Issued {
+    token: String,
+    expires: Instant,
+}
+
+/// State shared by the server's handlers and the test's handle.
+pub(crate) struct Shared {
+    options: MockOptions,
+    log: Mutex<Vec<RecordedRequest>>,
+    seq: AtomicU64,
+    tokens: Mutex<Vec<Issued>>,
+    token_calls: AtomicU64,
+    /// Bumped by `release()`; a held stream waits for a value above its ticket.
+    releases: watch::Sender<u64>,
+    /// Streams waiting for a release right now.
+    held: watch::Sender<usize>,
+}
+
+impl Shared {
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn record(&self, request: RecordedRequest) {
+        lock(&self.log).push(request);
+    }
+
+    /// The number of this token request, from 1.
+    fn next_token_call(&self) -> u64 {
+        self.token_calls.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn issue_token(&self) -> String {
+        let mut tokens = lock(&self.tokens);
+        let token = format!("mock-{}", tokens.len() + 1);
+        tokens.push(Issued {
+            token: token.clone(),
+            expires: Instant::now() + self.options.token_lifetime,
+        });
+        token
+    }
+
+    /// Whether `token` was issued here and has not expired.
+    fn token_valid(&self, token: &str) -> bool {
+        let now = Instant::now();
+        lock(&self.tokens)
+            .iter()
+            .any(|issued| issued.token == token && issued.expires > now)
+    }
+
+    pub(crate) async fn wait_for_release(&self, ticket: u64) {
+        let mut releases = self.releases.subscribe();
+        self.held.send_modify(|held| *held += 1);
+        let _ = releases.wait_for(|released| *released > ticket).await;
+        self.held.send_modify(|held| *held -= 1);
+    }
+}
+
+/// A poisoned lock only means a handler panicked; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running mock; the server stops when this is dropped.
+pub struct MockUpstream {
+    /// `http://127.0.0.1:PORT`, for the account's `base-url`.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
+pub async fn spawn(options: MockOptions) -> MockUpstream {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for the mock");
+    let addr = listener.local_addr().expect("the mock's address");
+    let shared = Arc::new(Shared {
+        options,
+        log: Mutex::new(Vec::new()),
+        seq: AtomicU64::new(0),
+        tokens: Mutex::new(Vec::new()),
+        token_calls: AtomicU64::new(0),
+        releases: watch::Sender::new(0),
+        held: watch::Sender::new(0),
+    });
+    let app = routes::router(shared.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    MockUpstream {
+        base_url: format!("http://{addr}"),
+        addr,
+        shared,
+        server,
+    }
+}
+
+impl MockUpstream {
+    /// `{base_url}/token`, the token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.base_url)
+    }
+
+    /// A key file for the known service account whose `token_uri` is this mock.
+    pub fn credentials_json(&self) -> String {
+        keys::credentials_json(&self.token_url())
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// The token requests, in order.
+    pub fn token_requests(&self) -> Vec<RecordedRequest> {
+        self.of_kind(RequestKind::Token)
+    }
+
+    /// The generation calls, in order.
+    pub fn generation_requests(&self) -> Vec<RecordedRequest> {
+        self.of_kind(RequestKind::Generate)
+    }
+
+    fn of_kind(&self, kind: RequestKind) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request.kind == kind)
+            .collect()
+    }
+
+    /// The bearer tokens of the generation calls, in order (`""` when none).
+    pub fn bearer_tokens(&self) -> Vec<String> {
+        self.generation_requests()
+            .iter()
+            .map(|request| request.bearer().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Makes every token issued so far expired: the next call with one gets 401.
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        for issued in lock(&self.shared.tokens).iter_mut() {
+            issued.expires = now;
+        }
+    }
+
+    /// Forgets the recorded requests (not the issued tokens).
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Lets every `hold` stream that arrived before this call go on.
+    pub fn release(&self) {
+        self.shared.releases.send_modify(|released| *released += 1);
+    }
+
+    /// How many streams wait for [`release`](Self::release) now.
+    pub fn held(&self) -> usize {
+        *self.shared.held.borrow()
+    }
+
+    /// Waits until at least `count` streams are held (wrap it in a timeout).
+    pub async fn wait_for_held(&self, count: usize) {
+        let mut held = self.shared.held.subscribe();
+        let _ = held.wait_for(|held| *held >= count).await;
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.server.abort();
+        // Free anything still held so its task can end.
+        self.release();
+    }
+}
+
+/// Wall-clock Unix seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
+}
+
+/// `%XX` escapes decoded (invalid ones kept as they are).
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let Some(hex) = text.get(index + 1..index + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

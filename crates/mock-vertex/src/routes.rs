@@ -1,0 +1,409 @@
+//! The HTTP side: one fallback handler that routes by path, checks
+//! credentials, runs the scenario and frames the answer as Vertex does.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::SinkExt as _;
+use serde_json::{Value, json};
+
+use crate::content::{self, Answer};
+use crate::scenario::Scenario;
+use crate::{RecordedRequest, RequestKind, Shared, google_errors, oauth, percent_decode};
+
+/// Largest request body read.
+const BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+/// Where a path leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Token,
+    Generate {
+        api_version: String,
+        /// `(project, location)`; `None` on the express paths.
+        scope: Option<(String, String)>,
+        model: String,
+        action: String,
+    },
+    Unknown,
+}
+
+fn route(path: &str) -> Route {
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let (version, scope, rest) = match segments.as_slice() {
+        ["token"] => return Route::Token,
+        [
+            version,
+            "projects",
+            project,
+            "locations",
+            location,
+            "publishers",
+            "google",
+            "models",
+            rest,
+        ] => (
+            *version,
+            Some((project.to_string(), location.to_string())),
+            *rest,
+        ),
+        [version, "publishers", "google", "models", rest] => (*version, None, *rest),
+        _ => return Route::Unknown,
+    };
+    match (version, rest.rsplit_once(':')) {
+        ("v1" | "v1beta1", Some((model, action))) if !model.is_empty() => Route::Generate {
+            api_version: version.to_string(),
+            scope,
+            model: model.to_string(),
+            action: action.to_string(),
+        },
+        _ => Route::Unknown,
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let ticket = *shared.releases.borrow();
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let mut record = RecordedRequest {
+        seq: shared.next_seq(),
+        kind: RequestKind::Other,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: headers_of(&parts.headers),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        api_version: None,
+        project: None,
+        location: None,
+        model: None,
+        action: None,
+        scenario: None,
+        claims: None,
+        issued_token: None,
+        status: 0,
+    };
+    let response = match (parts.method, route(parts.uri.path())) {
+        (Method::POST, Route::Token) => {
+            record.kind = RequestKind::Token;
+            token(&shared, &mut record)
+        }
+        (
+            Method::POST,
+            Route::Generate {
+                api_version,
+                scope,
+                model,
+                action,
+            },
+        ) => {
+            record.kind = RequestKind::Generate;
+            record.api_version = Some(api_version);
+            if let Some((project, location)) = scope {
+                record.project = Some(project);
+                record.location = Some(location);
+            }
+            record.model = Some(model);
+            record.action = Some(action);
+            generate(&shared, &mut record, ticket)
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": 404, "message": "The requested URL was not found on this server.", "status": "NOT_FOUND"}}),
+        ),
+    };
+    record.status = response.status().as_u16();
+    shared.record(record);
+    response
+}
+
+fn headers_of(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `POST /token`.
+fn token(shared: &Shared, record: &mut RecordedRequest) -> Response {
+    let call = shared.next_token_call();
+    if call <= u64::from(shared.options.token_failures) {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": "temporarily_unavailable", "error_description": "The service is currently unavailable."}),
+        );
+    }
+    let is_form = record
+        .header("content-type")
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "invalid_request", "error_description": "Bad Request"}),
+        );
+    }
+    let form = oauth::parse_form(&record.body);
+    let verified = oauth::assertion_of(&form)
+        .and_then(|assertion| oauth::verify_assertion(assertion, crate::unix_now()));
+    match verified {
+        Ok(claims) => {
+            record.claims = Some(claims);
+            let token = shared.issue_token();
+            record.issued_token = Some(token.clone());
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "access_token": token,
+                    "expires_in": shared.options.token_lifetime.as_secs(),
+                    "token_type": "Bearer",
+                }),
+            )
+        }
+        Err(refusal) => json_response(StatusCode::BAD_REQUEST, &refusal.body()),
+    }
+}
+
+/// The key of an express call, from `x-goog-api-key` or `?key=`.
+fn api_key(record: &RecordedRequest) -> Option<String> {
+    record
+        .header("x-goog-api-key")
+        .map(str::to_string)
+        .or_else(|| record.query_param("key"))
+}
+
+/// A generation call.
+fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> Response {
+    let unauthorized = |body: Value| json_response(StatusCode::UNAUTHORIZED, &body);
+    // Credentials first, as Google checks them before anything else.
+    if record.project.is_some() {
+        match record.bearer() {
+            Some(token) if shared.token_valid(token) => {}
+            Some(_) => return unauthorized(google_errors::unauthenticated()),
+            None if api_key(record).is_some() => {
+                return unauthorized(google_errors::api_key_not_supported());
+            }
+            None => return unauthorized(google_errors::unauthenticated()),
+        }
+    } else if api_key(record).as_deref() != Some(shared.options.express_key.as_str()) {
+        return unauthorized(google_errors::api_key_not_supported());
+    }
+
+    let model = record.model.clone().unwrap_or_default();
+    let scenario = Scenario::select(record.header("x-mock-scenario"), &model);
+    record.scenario = Some(scenario);
+    let resource = match (&record.project, &record.location) {
+        (Some(project), Some(location)) => {
+            format!("projects/{project}/locations/{location}/publishers/google/models/{model}")
+        }
+        _ => format!("publishers/google/models/{model}"),
+    };
+    let stream = match record.action.as_deref() {
+        Some("generateContent") => false,
+        Some("streamGenerateContent") => true,
+        _ => {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": {"code": 404, "message": "Method not found.", "status": "NOT_FOUND"}}),
+            );
+        }
+    };
+    let failure = match scenario {
+        Scenario::ExpiredToken => {
+            Some((StatusCode::UNAUTHORIZED, google_errors::unauthenticated()))
+        }
+        Scenario::Permission => Some((
+            StatusCode::FORBIDDEN,
+            google_errors::permission_denied(&resource),
+        )),
+        Scenario::NotFound => Some((
+            StatusCode::NOT_FOUND,
+            google_errors::model_not_found(&resource),
+        )),
+        Scenario::BadRole => Some((StatusCode::BAD_REQUEST, google_errors::bad_role())),
+        Scenario::RateLimited => Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            google_errors::resource_exhausted(shared.options.retry_delay),
+        )),
+        Scenario::Internal => Some((StatusCode::INTERNAL_SERVER_ERROR, google_errors::internal())),
+        Scenario::Unavailable => Some((
+            StatusCode::SERVICE_UNAVAILABLE,
+            google_errors::unavailable(),
+        )),
+        _ => None,
+    };
+    if let Some((status, body)) = failure {
+        return json_response(status, &body);
+    }
+    let Ok(body) = serde_json::from_str::<Value>(&record.body) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &google_errors::invalid_argument("Invalid JSON payload received."),
+        );
+    };
+    let prompt = match content::read_request(&body) {
+        Ok(prompt) => prompt,
+        Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
+    };
+    let answer = content::answer(scenario, &prompt);
+    if !stream {
+        return json_response(StatusCode::OK, &answer.whole(&model));
+    }
+    let framing = if record.query_param("alt").as_deref() == Some("sse") {
+        Framing::Sse
+    } else {
+        Framing::JsonArray
+    };
+    streamed(shared.clone(), framing, &answer, &model, scenario, ticket)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// `data: <json>\r\n\r\n` per chunk.
+    Sse,
+    /// `[{…}`, `,\r\n{…}`, …, `]`.
+    JsonArray,
+}
+
+/// How a streamed answer ends.
+enum Ending {
+    Complete,
+    /// After two chunks, an `{"error":…}` element.
+    Error,
+    /// After two chunks, the connection is aborted.
+    Abort,
+}
+
+fn streamed(
+    shared: Arc<Shared>,
+    framing: Framing,
+    answer: &Answer,
+    model: &str,
+    scenario: Scenario,
+    ticket: u64,
+) -> Response {
+    let mut chunks = answer.chunks(model);
+    let ending = match scenario {
+        Scenario::MidstreamError => Ending::Error,
+        Scenario::Disconnect => Ending::Abort,
+        _ => Ending::Complete,
+    };
+    if !matches!(ending, Ending::Complete) {
+        chunks.truncate(2);
+    }
+    if matches!(ending, Ending::Error) {
+        chunks.push(google_errors::unavailable());
+    }
+    let mut pieces: Vec<String> = chunks
+        .iter()
+        .enumerate()
+        .map(|(index, chunk)| match framing {
+            Framing::Sse => format!("data: {chunk}\r\n\r\n"),
+            Framing::JsonArray if index == 0 => format!("[{chunk}"),
+            Framing::JsonArray => format!(",\r\n{chunk}"),
+        })
+        .collect();
+    if framing == Framing::JsonArray && !matches!(ending, Ending::Abort) {
+        pieces.push("]".into());
+    }
+    let hold = scenario == Scenario::Hold;
+    let abort = matches!(ending, Ending::Abort);
+    let delay = shared.options.chunk_delay;
+
+    // Capacity one keeps the writer in step with the reader.
+    let (mut sender, receiver) =
+        futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    tokio::spawn(async move {
+        for (index, piece) in pieces.into_iter().enumerate() {
+            if index > 0 {
+                tokio::time::sleep(delay).await;
+            }
+            if sender.send(Ok(Bytes::from(piece))).await.is_err() {
+                return; // The client went away.
+            }
+            if hold && index == 0 {
+                shared.wait_for_release(ticket).await;
+            }
+        }
+        if abort {
+            tokio::time::sleep(delay).await;
+            let _ = sender
+                .send(Err(std::io::Error::other("mock: connection dropped")))
+                .await;
+        }
+    });
+    let content_type = match framing {
+        Framing::Sse => "text/event-stream",
+        Framing::JsonArray => "application/json; charset=UTF-8",
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(receiver),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/token"), Route::Token);
+        assert_eq!(
+            route(
+                "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent"
+            ),
+            Route::Generate {
+                api_version: "v1beta1".into(),
+                scope: Some(("p".into(), "us-central1".into())),
+                model: "gemini-2.5-flash".into(),
+                action: "streamGenerateContent".into(),
+            }
+        );
+        assert_eq!(
+            route("/v1/publishers/google/models/gemini-2.0-flash:generateContent"),
+            Route::Generate {
+                api_version: "v1".into(),
+                scope: None,
+                model: "gemini-2.0-flash".into(),
+                action: "generateContent".into(),
+            }
+        );
+        assert_eq!(
+            route("/v2/publishers/google/models/m:generateContent"),
+            Route::Unknown
+        );
+        assert_eq!(route("/v1/publishers/google/models/m"), Route::Unknown);
+        assert_eq!(route("/"), Route::Unknown);
+    }
+}
