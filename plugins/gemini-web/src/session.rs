@@ -54,7 +54,9 @@ impl Session {
             jar,
             rotated_this_request: false,
         };
-        if saved.is_none() {
+        // A new jar (first use, or the operator pasted new cookies) is saved
+        // now, so that its rotation clock runs from this request on.
+        if saved.as_deref() != Some(session.jar.to_json().as_str()) {
             session.save_jar();
         }
         session

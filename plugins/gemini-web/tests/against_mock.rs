@@ -633,6 +633,16 @@ fn a_newly_pasted_cookie_wins_over_the_saved_one() {
         Some("pasted-by-operator")
     );
     assert_ne!(rotated, "pasted-by-operator");
+    // The new jar is saved: its rotation clock runs from now on.
+    setup.mock.clear_requests();
+    setup.platform.advance(601);
+    let account = setup.account_with(DEFAULT_PSID, Some("pasted-by-operator"), &[]);
+    let _ = setup.start(account, &request("gemini-3-flash", "y"));
+    let rotation = setup.mock.requests_to("/RotateCookies").pop().unwrap();
+    assert_eq!(
+        rotation.cookie("__Secure-1PSIDTS").as_deref(),
+        Some("pasted-by-operator")
+    );
 }
 
 #[test]
