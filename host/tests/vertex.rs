@@ -498,6 +498,27 @@ async fn an_error_mid_stream_ends_the_stream_with_an_error_frame() {
 }
 
 #[tokio::test]
+async fn a_dropped_connection_ends_the_stream_with_an_error_frame() {
+    let mock = mock_vertex::spawn(MockOptions::default()).await;
+    let gateway = service_account(&mock, &mock_settings(&mock));
+    let (status, frames) = gateway
+        .chat_stream(&user_request("vertex-mock-disconnect", "hello there", true))
+        .await;
+    assert_eq!(status, 200);
+    assert!("echo: hello there".starts_with(&streamed_text(&frames)));
+    assert!(
+        frames.iter().any(|f| f.get("error").is_some()),
+        "a cut answer is never a silent success: {frames:?}"
+    );
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["choices"][0]["finish_reason"] != "stop"),
+        "{frames:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_blocked_prompt_is_a_content_filter_error() {
     let mock = mock_vertex::spawn(MockOptions::default()).await;
     let gateway = service_account(&mock, &mock_settings(&mock));
