@@ -22,7 +22,7 @@ pub mod jwt;
 mod script;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -153,6 +153,8 @@ pub struct State {
     scenario: Mutex<Option<String>>,
     hold: AtomicBool,
     released: watch::Sender<bool>,
+    /// Streams waiting at their hold point right now.
+    holding: AtomicUsize,
     requests: Mutex<Vec<RecordedRequest>>,
     counter: AtomicU64,
     chats: Mutex<HashSet<String>>,
@@ -181,6 +183,18 @@ impl State {
             return;
         }
         let mut released = self.released.subscribe();
+        if *released.borrow() {
+            return;
+        }
+        // Counted until released, or until the stream is dropped.
+        struct Holding<'a>(&'a AtomicUsize);
+        impl Drop for Holding<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.holding.fetch_add(1, Ordering::SeqCst);
+        let _holding = Holding(&self.holding);
         let _ = released.wait_for(|released| *released).await;
     }
 
@@ -264,6 +278,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
         options,
         base_url: base_url.clone(),
         released: watch::channel(false).0,
+        holding: AtomicUsize::new(0),
         requests: Mutex::new(Vec::new()),
         counter: AtomicU64::new(0),
         chats: Mutex::new(HashSet::new()),
@@ -312,6 +327,12 @@ impl MockUpstream {
     /// Lets held streams (and those still to come) go on.
     pub fn release(&self) {
         self.state.released.send_replace(true);
+    }
+
+    /// How many streams are waiting at their hold point for [`Self::release`]:
+    /// a test reads it to know the upstream has not sent the rest yet.
+    pub fn held(&self) -> usize {
+        self.state.holding.load(Ordering::SeqCst)
     }
 
     /// Holds streams after their first piece again (until the next release).
