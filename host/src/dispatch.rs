@@ -74,9 +74,7 @@ pub async fn start(
             attempts.push(Attempt {
                 plugin: entry.plugin.name.to_string(),
                 account: None,
-                error: CallError::Provider(ProviderError::Unauthorized(
-                    "the plugin has no configured account".into(),
-                )),
+                error: CallError::NoAccount(entry.account_hint.clone()),
             });
             continue;
         }

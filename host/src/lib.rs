@@ -1,13 +1,13 @@
 //! wasmgate: an OpenAI-compatible LLM gateway whose upstream providers are
 //! sandboxed WebAssembly components.
 //!
-//! - [`config`]: `plugins.toml`, typed and validated.
-//! - [`runtime`]: the wasmtime engine, plugin loading, per-request sessions.
-//! - [`capabilities`]: what a plugin instance may use (egress, secrets, state, log).
-//! - [`registry`]: loaded plugins with their accounts, grants and routes.
-//! - [`dispatch`]: running a chat request over accounts and fallbacks.
-//! - [`api`]: the OpenAI HTTP surface.
-//! - [`server`]: start-up.
+//! - [`config`] — `plugins.toml`, typed and validated.
+//! - [`runtime`] — the wasmtime engine, plugin loading, per-request sessions.
+//! - [`capabilities`] — what a plugin instance may use (egress, secrets, state, log).
+//! - [`registry`] — loaded plugins with their accounts, grants and routes.
+//! - [`dispatch`] — running a chat request over accounts and fallbacks.
+//! - [`api`] — the OpenAI HTTP surface.
+//! - [`server`] — start-up.
 
 pub mod api;
 pub mod capabilities;

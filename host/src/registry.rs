@@ -18,6 +18,8 @@ pub struct PluginEntry {
     pub grants: Arc<Grants>,
     /// Whether `plugins.toml` configures it (else it runs on its manifest).
     pub configured: bool,
+    /// What to set when it has no account, for the error a caller gets.
+    pub account_hint: String,
     next_account: AtomicUsize,
 }
 
@@ -69,7 +71,15 @@ impl Registry {
             let name = plugin.name.to_string();
             let entry = match config.file.plugins.get(&name) {
                 Some(section) => {
-                    let (accounts, skipped) = config::resolve_accounts(&name, section, env);
+                    let optional: Vec<String> = plugin
+                        .manifest
+                        .secrets
+                        .iter()
+                        .filter(|secret| !secret.required)
+                        .map(|secret| secret.name.clone())
+                        .collect();
+                    let (accounts, skipped) =
+                        config::resolve_accounts(&name, section, &optional, env);
                     warnings.extend(skipped);
                     match configured_grants(&plugin, section, &accounts) {
                         Ok(grants) => PluginEntry {
@@ -77,6 +87,9 @@ impl Registry {
                             accounts,
                             grants: Arc::new(grants),
                             configured: true,
+                            account_hint: format!(
+                                "configure accounts under [plugins.{name}] in plugins.toml, and set their variables"
+                            ),
                             next_account: AtomicUsize::new(0),
                         },
                         Err(reason) => {
@@ -87,10 +100,10 @@ impl Registry {
                 }
                 None => implicit_entry(plugin, env),
             };
-            if entry.accounts.is_empty() && !entry.plugin.manifest.secrets.is_empty() {
+            if entry.accounts.is_empty() {
                 warnings.push(format!(
                     "plugin {name:?} has no account: {}",
-                    account_hint(&name, &entry.plugin)
+                    entry.account_hint
                 ));
             }
             plugins.insert(name, Arc::new(entry));
@@ -266,20 +279,23 @@ fn implicit_entry(plugin: Arc<LoadedPlugin>, env: &dyn Fn(&str) -> Option<String
         .iter()
         .map(|s| s.name.clone())
         .collect();
-    let accounts = if secret_names.is_empty() {
-        vec![Account {
+    let all_optional = plugin.manifest.secrets.iter().all(|s| !s.required);
+    let mut accounts = config::implicit_accounts(&plugin.name, &secret_names, env);
+    if accounts.is_empty() && all_optional {
+        // Nothing is required, so the plugin can run without secrets.
+        accounts.push(Account {
             id: "default".into(),
             secrets: Arc::default(),
             settings: Arc::default(),
-        }]
-    } else {
-        config::implicit_accounts(&plugin.name, &secret_names, env)
-    };
+        });
+    }
+    let account_hint = account_hint(&plugin.name, &plugin);
     PluginEntry {
         plugin,
         accounts,
         grants: Arc::new(grants),
         configured: false,
+        account_hint,
         next_account: AtomicUsize::new(0),
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
+use axum::serve::ListenerExt;
 
 use crate::api::{self, AppState, auth::CallerAuth};
 use crate::config::Config;
@@ -95,6 +96,11 @@ pub async fn run() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    // Without TCP_NODELAY, small SSE frames wait on the client's delayed ACK
+    // (tens of milliseconds per frame).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tracing::info!("wasmgate listening on http://{local}");
 
     axum::serve(
@@ -103,6 +109,26 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    Ok(())
+}
+
+/// Compiles every plugin in `plugins_dir` into `cache_dir`; fails if any
+/// plugin cannot be loaded.
+pub async fn precompile(plugins_dir: &Path, cache_dir: &Path) -> anyhow::Result<()> {
+    init_logging();
+    let limits = RuntimeLimits::from(&crate::config::RuntimeSection::default());
+    let runtime = Runtime::new(limits, Some(cache_dir.to_path_buf()))
+        .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
+    let (loaded, failed) = registry::load_plugins(&runtime, plugins_dir).await;
+    for plugin in &loaded {
+        tracing::info!(plugin = %plugin.label(), "precompiled");
+    }
+    if let Some(error) = failed.first() {
+        anyhow::bail!("{error}");
+    }
+    if loaded.is_empty() {
+        anyhow::bail!("no plugin in {}", plugins_dir.display());
+    }
     Ok(())
 }
 
@@ -123,9 +149,13 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // Colour only for a terminal: a Space's log view and log files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(ansi);
     if json {
         builder.json().flatten_event(true).init();
     } else {

@@ -67,9 +67,16 @@ pub struct GatewayBuilder {
     config: String,
     server: Vec<String>,
     env: Vec<(String, String)>,
+    cache_dir: Option<PathBuf>,
 }
 
 impl GatewayBuilder {
+    /// A compile cache of its own (default: one shared by all tests).
+    pub fn cache_dir(mut self, dir: &Path) -> Self {
+        self.cache_dir = Some(dir.to_path_buf());
+        self
+    }
+
     /// Copies these built plugins into the gateway's `plugins/`.
     pub fn plugins(mut self, names: &[&str]) -> Self {
         self.plugins.extend(names.iter().map(|n| n.to_string()));
@@ -93,8 +100,69 @@ impl GatewayBuilder {
         self
     }
 
+    /// Starts a gateway that must refuse to start; returns what it printed.
+    pub fn start_failing(self) -> String {
+        let (mut child, log, _dir) = self.spawn();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting for wasmgate") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the gateway kept running:\n{}", log.0.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(!status.success(), "the gateway started but should not have");
+        // Give the log readers a moment to drain the pipes.
+        std::thread::sleep(Duration::from_millis(200));
+        log.0.lock().unwrap().clone()
+    }
+
     /// Starts the gateway and waits until it listens.
     pub fn start(self) -> Gateway {
+        let api_key = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "API_KEY")
+            .map(|(_, v)| v.split(',').next().unwrap_or_default().to_string());
+        let (mut child, log, dir) = self.spawn();
+        let url = {
+            let (text, changed) = &*log;
+            let text = text.lock().unwrap();
+            let (text, timeout) = changed
+                .wait_timeout_while(text, Duration::from_secs(120), |t| {
+                    !t.contains("listening on http://") && !t.contains("wasmgate: ")
+                })
+                .unwrap();
+            let found = text.find("listening on http://");
+            match found {
+                Some(at) if !timeout.timed_out() => {
+                    let rest = &text[at + "listening on ".len()..];
+                    rest.split(|c: char| c.is_whitespace() || c == '"')
+                        .next()
+                        .unwrap()
+                        .to_string()
+                }
+                _ => {
+                    let _ = child.kill();
+                    panic!("the gateway did not start:\n{text}");
+                }
+            }
+        };
+        Gateway {
+            url,
+            api_key,
+            child,
+            log,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn spawn(self) -> (Child, Arc<(Mutex<String>, Condvar)>, tempfile::TempDir) {
         let built = built_plugins(&self.plugins);
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins_dir = dir.path().join("plugins");
@@ -104,7 +172,10 @@ impl GatewayBuilder {
             std::fs::copy(&from, plugins_dir.join(format!("{name}.wasm")))
                 .unwrap_or_else(|e| panic!("no built plugin {}: {e}", from.display()));
         }
-        let cache = workspace().join("target/testkit/cache");
+        let cache = self
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| workspace().join("target/testkit/cache"));
         let mut toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nplugins-dir = {:?}\ncache-dir = {:?}\n",
             plugins_dir.display().to_string(),
@@ -149,42 +220,7 @@ impl GatewayBuilder {
                 }
             });
         }
-        let url = {
-            let (text, changed) = &*log;
-            let text = text.lock().unwrap();
-            let (text, timeout) = changed
-                .wait_timeout_while(text, Duration::from_secs(120), |t| {
-                    !t.contains("listening on http://") && !t.contains("wasmgate: ")
-                })
-                .unwrap();
-            let found = text.find("listening on http://");
-            match found {
-                Some(at) if !timeout.timed_out() => {
-                    let rest = &text[at + "listening on ".len()..];
-                    rest.split(|c: char| c.is_whitespace() || c == '"')
-                        .next()
-                        .unwrap()
-                        .to_string()
-                }
-                _ => {
-                    let _ = child.kill();
-                    panic!("the gateway did not start:\n{text}");
-                }
-            }
-        };
-        let api_key = self
-            .env
-            .iter()
-            .find(|(k, _)| k == "API_KEY")
-            .map(|(_, v)| v.split(',').next().unwrap_or_default().to_string());
-        Gateway {
-            url,
-            api_key,
-            child,
-            log,
-            client: reqwest::Client::new(),
-            _dir: dir,
-        }
+        (child, log, dir)
     }
 }
 
@@ -209,6 +245,7 @@ impl Gateway {
             config: String::new(),
             server: Vec::new(),
             env: Vec::new(),
+            cache_dir: None,
         }
     }
 

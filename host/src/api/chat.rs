@@ -227,8 +227,7 @@ async fn collect(
     let mut usage = None;
     let mut finish = None;
     let mut next = first;
-    loop {
-        let Some(event) = next else { break };
+    while let Some(event) = next {
         match event {
             Event::Text(text) => content.push_str(&text),
             Event::Reasoning(text) => reasoning.push_str(&text),

@@ -240,6 +240,12 @@ pub fn from_call(plugin: &str, error: &CallError) -> ApiError {
             "plugin_timeout",
             error.to_string(),
         ),
+        CallError::NoAccount(_) => gateway(
+            S::BAD_GATEWAY,
+            "upstream_error",
+            "no_account",
+            error.to_string(),
+        ),
         CallError::MemoryExhausted | CallError::Trap(_) | CallError::Poisoned => gateway(
             S::BAD_GATEWAY,
             "plugin_error",

@@ -17,26 +17,41 @@ use serde::Deserialize;
 use super::file::{ConfigFile, Invalid, is_plugin_name};
 use super::hosts::glob_match;
 
+/// A `[models]` value: a plugin name, or a table.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a plugin name, or a table such as { plugin = \"gemini\", model = \"gemini-2.5-pro\", fallback = [\"vertex\"] } (keys: plugin, model, fallback)"
+)]
 pub enum RouteSpec {
     Plugin(String),
-    Detailed {
-        plugin: String,
-        model: Option<String>,
-        #[serde(default)]
-        fallback: Vec<FallbackSpec>,
-    },
+    Detailed(RouteDetail),
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDetail {
+    plugin: String,
+    model: Option<String>,
+    #[serde(default)]
+    fallback: Vec<FallbackSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a plugin name, or a table such as { plugin = \"gemini\", model = \"gemini-2.5-flash\" }"
+)]
 pub enum FallbackSpec {
     Plugin(String),
-    Detailed {
-        plugin: String,
-        model: Option<String>,
-    },
+    Detailed(FallbackDetail),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackDetail {
+    plugin: String,
+    model: Option<String>,
 }
 
 /// One place a request may go.
@@ -113,11 +128,11 @@ impl RouteTable {
 fn targets_of(spec: &RouteSpec) -> Result<Vec<Target>, String> {
     let (plugin, model, fallback) = match spec {
         RouteSpec::Plugin(plugin) => (plugin, None, &[][..]),
-        RouteSpec::Detailed {
+        RouteSpec::Detailed(RouteDetail {
             plugin,
             model,
             fallback,
-        } => (plugin, model.clone(), &fallback[..]),
+        }) => (plugin, model.clone(), &fallback[..]),
     };
     let mut targets = vec![Target {
         plugin: plugin.clone(),
@@ -129,7 +144,7 @@ fn targets_of(spec: &RouteSpec) -> Result<Vec<Target>, String> {
                 plugin: plugin.clone(),
                 model: None,
             },
-            FallbackSpec::Detailed { plugin, model } => Target {
+            FallbackSpec::Detailed(FallbackDetail { plugin, model }) => Target {
                 plugin: plugin.clone(),
                 model: model.clone(),
             },

@@ -44,10 +44,12 @@ impl Account {
 }
 
 /// The accounts an operator configured for one plugin, with the reasons any
-/// were skipped (an unset variable, lists of different lengths).
+/// were skipped (an unset variable, lists of different lengths). A secret the
+/// plugin calls optional is left out when its variable is unset.
 pub fn resolve_accounts(
     plugin: &str,
     section: &PluginSection,
+    optional: &[String],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> (Vec<Account>, Vec<String>) {
     let mut accounts = Vec::new();
@@ -65,6 +67,10 @@ pub fn resolve_accounts(
             .secrets
             .iter()
             .map(|(name, source)| (name, source.get_ref()))
+            .filter(|(name, source)| {
+                !optional.contains(name)
+                    || env(source.variable()).is_some_and(|v| !v.trim().is_empty())
+            })
             .collect();
         match expand(&sources, env) {
             Ok(sets) => {
@@ -217,7 +223,7 @@ mod tests {
         .unwrap();
         let lookup = env(&[("GEMINI_API_KEYS", "k1, k2,,k3")]);
         let (accounts, skipped) =
-            resolve_accounts("gemini", &config.file.plugins["gemini"], &lookup);
+            resolve_accounts("gemini", &config.file.plugins["gemini"], &[], &lookup);
         let ids: Vec<_> = accounts.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["pool-1", "pool-2", "pool-3"]);
         assert_eq!(accounts[1].secrets["api-key"].expose(), "k2");
@@ -228,6 +234,26 @@ mod tests {
             !format!("{accounts:?}").contains("k2"),
             "secrets must not show in Debug"
         );
+    }
+
+    #[test]
+    fn an_optional_secret_may_be_unset() {
+        let config = Config::parse(
+            Path::new("t.toml"),
+            r#"
+            [[plugins.web.accounts]]
+            id = "a"
+            secrets = { psid = { env = "PSID" }, psidts = { env = "PSIDTS" } }
+            "#,
+        )
+        .unwrap();
+        let lookup = env(&[("PSID", "p")]);
+        let section = &config.file.plugins["web"];
+        let (accounts, skipped) = resolve_accounts("web", section, &["psidts".into()], &lookup);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(accounts[0].secrets.len(), 1);
+        let (accounts, skipped) = resolve_accounts("web", section, &[], &lookup);
+        assert!(accounts.is_empty() && skipped[0].contains("PSIDTS"));
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! - `loop`: spins forever inside `chat`.
 //! - `hog`: allocates without bound.
 //! - `trap`: panics (an `unreachable` trap under `panic=abort`).
-//! - `egress`: fetches the account setting `target-url`, a host it was not granted.
+//! - `egress`: fetches the account setting `target-url` (granted or not).
 //! - `snoop`: answers with what it can see of the sandbox: environment,
 //!   arguments, files, and the secrets named in the last user message.
 //! - `slow-stream`: streams `n` words (`n` from the user message), one per call.
+
+// Only the component build exports the provider; natively it is unused.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -59,10 +62,11 @@ impl Provider for Misbehave {
             "trap" => panic!("the misbehave plugin was asked to trap"),
             "egress" => {
                 let url = host::setting("target-url").unwrap_or_default();
-                match http::Request::get(url).send() {
-                    Ok(response) => vec![format!("reached status {}", response.status)],
-                    Err(err) => return Err(err.into()),
-                }
+                let response = http::Request::get(url).send()?;
+                let status = response.status;
+                // Read the body to its end so the connection can be reused.
+                let body = response.text(64 * 1024)?;
+                vec![format!("reached status {status}: {body}")]
             }
             "snoop" => vec![snoop(&prompt)],
             other => return Err(ProviderError::ModelNotFound(other.to_string())),

@@ -2,6 +2,9 @@
 //! `wasi:filesystem`, which the gateway never links: loading it must fail
 //! with a clear error while every other plugin keeps working.
 
+// Only the component build exports the provider; natively it is unused.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use wasmgate_plugin_sdk::{
     ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
     ProviderError, export_provider,

@@ -1,0 +1,189 @@
+//! What the runtime promises across requests and restarts: compiled plugins
+//! are cached, egress connections are reused, plugins nobody configured run
+//! on their manifest only, routes fall back, and a bad configuration is
+//! refused at start with its file and line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wasmgate_testkit::{Gateway, user_request};
+
+/// A minimal HTTP/1.1 keep-alive server that counts the connections it accepts.
+async fn counting_upstream() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buffer.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok";
+                        if socket.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (origin, connections)
+}
+
+#[tokio::test]
+async fn egress_reuses_connections_across_requests_and_instances() {
+    let (origin, connections) = counting_upstream().await;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config(&format!(
+            r#"
+[plugins.misbehave]
+allowed-hosts = ["{origin}"]
+[[plugins.misbehave.accounts]]
+id = "a"
+settings = {{ target-url = "{origin}/ping" }}
+"#
+        ))
+        .start();
+    for _ in 0..5 {
+        let answer = gateway
+            .chat_ok(&user_request("misbehave-egress", "go", false))
+            .await;
+        assert_eq!(
+            answer["choices"][0]["message"]["content"],
+            "reached status 200: ok"
+        );
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "five requests, each in a fresh plugin instance, share one keep-alive connection"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_loads_plugins_from_the_compile_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let start = || {
+        Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+            .plugins(&["misbehave"])
+            .cache_dir(cache.path())
+            .start()
+    };
+    let first = start();
+    assert!(
+        first.logs().contains("compiled=\"now\""),
+        "{}",
+        first.logs()
+    );
+    drop(first);
+    let second = start();
+    let logs = second.logs();
+    assert!(
+        logs.contains("compiled=\"cached\"") && !logs.contains("compiled=\"now\""),
+        "{logs}"
+    );
+    second
+        .chat_ok(&user_request("misbehave-echo", "from the cache", false))
+        .await;
+}
+
+#[tokio::test]
+async fn a_plugin_nobody_configured_runs_on_its_manifest_and_prefixed_variables() {
+    let (origin, connections) = counting_upstream().await;
+    // No [plugins.misbehave]: its manifest declares the secret `token` and no hosts.
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .env("MISBEHAVE_TOKEN", "from-prefixed-variable")
+        .env("API_KEY", "gateway-key")
+        .env("OTHER_TOKEN", "not-for-plugins")
+        .start();
+    let logs = gateway.logs();
+    assert!(
+        logs.contains("grant: plugin misbehave@") && logs.contains("(manifest)"),
+        "grants are logged: {logs}"
+    );
+    let answer = gateway
+        .chat_ok(&user_request(
+            "misbehave-snoop",
+            "token API_KEY OTHER_TOKEN",
+            false,
+        ))
+        .await;
+    let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.contains("token=from-prefixed-variable"), "{text}");
+    assert!(
+        text.contains("API_KEY=<none>") && text.contains("OTHER_TOKEN=<none>"),
+        "{text}"
+    );
+    // Its manifest grants no host, so any egress is refused.
+    let _ = origin;
+    let refused = gateway
+        .chat(&user_request("misbehave-egress", "go", false))
+        .await;
+    assert_eq!(refused.status(), 502);
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_route_falls_back_when_its_plugin_fails() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config(
+            r#"
+[runtime]
+max-cpu-ms = 300
+[[plugins.misbehave.accounts]]
+id = "a"
+[models]
+"resilient" = { plugin = "misbehave", model = "misbehave-trap", fallback = [{ plugin = "misbehave", model = "misbehave-echo" }] }
+"#,
+        )
+        .start();
+    let answer = gateway
+        .chat_ok(&user_request("resilient", "served by the fallback", false))
+        .await;
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "served by the fallback"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_refused_at_start_with_file_and_line() {
+    let output = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .config(
+            "[models]\n\"a\" = \"misbehave\"\n\"b\" = { plugin = \"misbehave\", modle = \"x\" }\n",
+        )
+        .start_failing();
+    // The harness writes a 4-line [server] section first: "b" is on line 7.
+    assert!(
+        output.contains("plugins.toml:7:"),
+        "names the file and line: {output}"
+    );
+    assert!(
+        output.contains("keys: plugin, model, fallback"),
+        "says what is wrong: {output}"
+    );
+
+    let output = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .config("[plugins.misbehave]\nallowed-hosts = [\"*\"]\n")
+        .start_failing();
+    assert!(
+        output.contains("plugins.toml:6:") && output.contains("too broad"),
+        "{output}"
+    );
+}
