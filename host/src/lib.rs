@@ -5,6 +5,7 @@
 //! - [`runtime`] — the wasmtime engine, plugin loading, per-request sessions.
 //! - [`capabilities`] — what a plugin instance may use (egress, secrets, state, log).
 //! - [`registry`] — loaded plugins with their accounts, grants and routes.
+//! - [`reload`] and [`watcher`] — hot reload of `plugins.toml` and `plugins/`.
 //! - [`dispatch`] — running a chat request over accounts and fallbacks.
 //! - [`api`] — the OpenAI HTTP surface.
 //! - [`server`] — start-up.
@@ -14,5 +15,7 @@ pub mod capabilities;
 pub mod config;
 pub mod dispatch;
 pub mod registry;
+pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod watcher;

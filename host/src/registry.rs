@@ -165,31 +165,41 @@ impl Registry {
         Ok(Resolution { targets: loaded })
     }
 
-    /// Every model name a client can use: exact routes to loaded plugins and
-    /// the models plugins declare, each with the plugin that serves it.
+    /// Every model name a client can use, with the plugin that serves it:
+    /// exact routes to loaded plugins, and each model a plugin declares under
+    /// the name that reaches it (`vertex-gemini-2.5-pro` through a
+    /// `"vertex-*" = { plugin = "vertex", model = "*" }` route). A declared
+    /// model that no name reaches is not listed.
     pub fn models(&self) -> Vec<(String, String)> {
         let mut models: BTreeMap<String, String> = BTreeMap::new();
+        let serves = |name: &str, plugin: &str, model: &str| {
+            self.resolve(name).is_ok_and(|resolution| {
+                let (entry, upstream) = &resolution.targets[0];
+                &*entry.plugin.name == plugin && upstream == model
+            })
+        };
         for route in self.config.routes.routes() {
             if route.pattern.contains('*') {
                 continue;
             }
             if let Ok(resolution) = self.resolve(&route.pattern) {
-                models.insert(
-                    route.pattern.clone(),
-                    resolution.targets[0].0.plugin.name.to_string(),
-                );
+                let plugin = resolution.targets[0].0.plugin.name.to_string();
+                models.insert(route.pattern.clone(), plugin);
             }
         }
         for (name, entry) in &self.plugins {
             for model in &entry.plugin.manifest.models {
-                // A declared model is listed under the name that reaches it.
-                if let Ok(resolution) = self.resolve(&model.id) {
-                    let serving = resolution.targets[0].0.plugin.name.to_string();
-                    models.entry(model.id.clone()).or_insert(serving);
-                } else {
-                    models
-                        .entry(model.id.clone())
-                        .or_insert_with(|| name.clone());
+                let mut exposed = vec![model.id.clone()];
+                exposed.extend(self.config.routes.routes().filter_map(|route| {
+                    let target = route.targets.first().filter(|t| &t.plugin == name)?;
+                    let (prefix, suffix) = target.model.as_deref()?.split_once('*')?;
+                    let captured = model.id.strip_prefix(prefix)?.strip_suffix(suffix)?;
+                    Some(route.pattern.replacen('*', captured, 1))
+                }));
+                for candidate in exposed {
+                    if serves(&candidate, name, &model.id) {
+                        models.entry(candidate).or_insert_with(|| name.clone());
+                    }
                 }
             }
         }

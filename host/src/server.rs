@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
 use axum::serve::ListenerExt;
 
 use crate::api::{self, AppState, auth::CallerAuth};
 use crate::config::Config;
-use crate::registry::{self, Registry};
+use crate::registry;
+use crate::reload::{Environment, Reloader};
 use crate::runtime::{Runtime, RuntimeLimits};
+use crate::watcher;
 
 /// Default largest request body: enough for a few inline images.
 const DEFAULT_MAX_BODY: usize = 32 << 20;
@@ -46,25 +47,28 @@ pub async fn run() -> anyhow::Result<()> {
 
     let runtime = Runtime::new(RuntimeLimits::from(&config.file.runtime), Some(cache_dir))
         .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
-    let (loaded, failed) = registry::load_plugins(&runtime, &plugins_dir).await;
-    for error in &failed {
-        tracing::error!("plugin not loaded: {error}");
-    }
-    for plugin in &loaded {
-        tracing::info!(
-            plugin = %plugin.label(),
-            path = %plugin.path.display(),
-            compiled = if plugin.from_cache { "cached" } else { "now" },
-            "plugin loaded"
-        );
-    }
-    let (registry, warnings) = Registry::build(config.clone(), loaded, &env);
-    for warning in &warnings {
-        tracing::warn!("{warning}");
-    }
-    for grant in registry.describe_grants() {
-        tracing::info!("grant: {grant}");
-    }
+    let config_path = config.source.exists().then(|| config.source.clone());
+    let environment: Arc<Environment> =
+        Arc::new(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let reloader = Reloader::start(
+        runtime.clone(),
+        config.clone(),
+        config_path,
+        plugins_dir,
+        environment,
+    )
+    .await;
+    let registry = reloader.registry();
+    let status = reloader.status();
+    let _watch = match watcher::spawn(reloader) {
+        Ok(guard) => Some(guard),
+        Err(err) => {
+            tracing::warn!(
+                "hot reload is off: cannot watch the plugins or the configuration: {err}"
+            );
+            None
+        }
+    };
 
     let auth = CallerAuth::from_env(env("API_KEY").as_deref(), env("HF_TOKEN").as_deref());
     if auth.is_open() {
@@ -73,9 +77,11 @@ pub async fn run() -> anyhow::Result<()> {
         );
     }
     let state = AppState {
-        registry: Arc::new(ArcSwap::from_pointee(registry)),
+        registry,
         runtime,
         auth: Arc::new(auth),
+        admin: Arc::new(CallerAuth::from_env(env("ADMIN_KEY").as_deref(), None)),
+        status,
         max_body_bytes: config
             .file
             .server

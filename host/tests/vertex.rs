@@ -620,7 +620,7 @@ async fn the_shipped_entry_loads_and_lists_the_models() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["id"] == "gemini-2.5-flash" && m["owned_by"] == "vertex"),
+            .any(|m| m["id"] == "vertex-gemini-2.5-flash" && m["owned_by"] == "vertex"),
         "{models}"
     );
     // One account per key file variable that is set, one per express key.

@@ -60,6 +60,11 @@ pub fn built_plugins(names: &[String]) -> &'static Path {
     out
 }
 
+/// The built component of one plugin (see [`built_plugins`]).
+pub fn built_plugin(name: &str) -> PathBuf {
+    built_plugins(&[name.to_string()]).join(format!("{name}.wasm"))
+}
+
 /// How to start a gateway.
 pub struct GatewayBuilder {
     binary: PathBuf,
@@ -185,8 +190,10 @@ impl GatewayBuilder {
             toml.push_str(line);
             toml.push('\n');
         }
+        let header = toml.clone();
         toml.push_str(&self.config);
         let config_path = dir.path().join("plugins.toml");
+        std::fs::write(dir.path().join(".server-section"), &header).unwrap();
         std::fs::write(&config_path, toml).unwrap();
 
         let mut command = Command::new(&self.binary);
@@ -236,6 +243,20 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// The gateway's `plugins/` directory (watched: files dropped there load).
+    pub fn plugins_dir(&self) -> PathBuf {
+        self._dir.path().join("plugins")
+    }
+
+    /// Replaces the body of its `plugins.toml` (the `[server]` section the
+    /// harness wrote is kept), atomically as an editor saving would.
+    pub fn rewrite_config(&self, toml: &str) {
+        let header = std::fs::read_to_string(self._dir.path().join(".server-section")).unwrap();
+        let tmp = self._dir.path().join(".plugins.toml.tmp");
+        std::fs::write(&tmp, format!("{header}{toml}")).unwrap();
+        std::fs::rename(tmp, self._dir.path().join("plugins.toml")).unwrap();
+    }
+
     /// A gateway running the given `wasmgate` binary (pass
     /// `env!("CARGO_BIN_EXE_wasmgate")`).
     pub fn builder(binary: &str) -> GatewayBuilder {

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use futures::stream::{self, Stream};
 
 use super::AppState;
@@ -63,7 +64,17 @@ pub async fn chat_completions(
             idle,
             plugin,
         };
-        let mut response = Response::new(Body::from_stream(stream_frames(streaming)));
+        // Frames the plugin yields back to back (events it had already read)
+        // go out in one write; a frame never waits for a later one.
+        let frames = stream_frames(streaming).ready_chunks(64).map(|batch| {
+            let mut joined =
+                Vec::with_capacity(batch.iter().map(|f| f.as_ref().map_or(0, Bytes::len)).sum());
+            for frame in batch.into_iter().flatten() {
+                joined.extend_from_slice(&frame);
+            }
+            Ok::<_, Infallible>(Bytes::from(joined))
+        });
+        let mut response = Response::new(Body::from_stream(frames));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

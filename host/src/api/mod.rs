@@ -1,5 +1,6 @@
 //! The HTTP surface: OpenAI's API, health, and errors in OpenAI's shape.
 
+pub mod admin;
 pub mod auth;
 mod chat;
 pub mod error;
@@ -7,7 +8,7 @@ mod models;
 pub mod request;
 pub mod response;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -16,6 +17,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::registry::Registry;
+use crate::reload::ReloadStatus;
 use crate::runtime::Runtime;
 pub use chat::SERVED_BY;
 
@@ -26,6 +28,9 @@ pub struct AppState {
     pub registry: Arc<ArcSwap<Registry>>,
     pub runtime: Arc<Runtime>,
     pub auth: Arc<auth::CallerAuth>,
+    /// `ADMIN_KEY`, for the admin API.
+    pub admin: Arc<auth::CallerAuth>,
+    pub status: Arc<Mutex<ReloadStatus>>,
     pub max_body_bytes: usize,
 }
 
@@ -37,8 +42,16 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_caller,
         ));
+    let admin =
+        Router::new()
+            .route("/status", get(admin::status))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                admin::require_admin,
+            ));
     Router::new()
         .nest("/v1", v1)
+        .nest("/admin/api", admin)
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

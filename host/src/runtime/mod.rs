@@ -2,7 +2,7 @@
 //! and a fresh sandboxed instance per request.
 
 pub mod bindings;
-mod cache;
+pub mod cache;
 mod engine;
 mod limits;
 mod linker;

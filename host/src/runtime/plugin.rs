@@ -60,17 +60,26 @@ impl std::fmt::Debug for LoadedPlugin {
 
 impl LoadedPlugin {
     pub async fn load(runtime: &Arc<Runtime>, path: &Path) -> Result<Self, LoadError> {
-        let name: Arc<str> = path
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .unwrap_or_default()
-            .into();
         let bytes = tokio::fs::read(path)
             .await
             .map_err(|source| LoadError::Read {
                 path: path.to_path_buf(),
                 source,
             })?;
+        Self::load_bytes(runtime, path, bytes).await
+    }
+
+    /// Loads a plugin from bytes already read from `path`.
+    pub async fn load_bytes(
+        runtime: &Arc<Runtime>,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Self, LoadError> {
+        let name: Arc<str> = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or_default()
+            .into();
         let hash = cache::content_hash(&bytes);
 
         let compiled = {

@@ -7,7 +7,7 @@
 //! - `egress`: fetches the account setting `target-url` (granted or not).
 //! - `snoop`: answers with what it can see of the sandbox: environment,
 //!   arguments, files, and the secrets named in the last user message.
-//! - `slow-stream`: streams `n` words (`n` from the user message), one per call.
+//! - `slow`: streams the words of the last user message, 100 ms apart.
 
 // Only the component build exports the provider; natively it is unused.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -37,7 +37,7 @@ impl Provider for Misbehave {
                 required: false,
             }],
             settings: vec![],
-            models: ["echo", "loop", "hog", "trap", "egress", "snoop"]
+            models: ["echo", "loop", "hog", "trap", "egress", "snoop", "slow"]
                 .into_iter()
                 .map(|id| ModelInfo {
                     id: format!("misbehave-{id}"),
@@ -69,6 +69,7 @@ impl Provider for Misbehave {
                 vec![format!("reached status {status}: {body}")]
             }
             "snoop" => vec![snoop(&prompt)],
+            "slow" => prompt.split_whitespace().map(str::to_string).collect(),
             other => return Err(ProviderError::ModelNotFound(other.to_string())),
         };
         let usage = Usage {
@@ -92,16 +93,22 @@ impl Provider for Misbehave {
         events.push_back(Event::Finish(FinishReason::Stop));
         Ok(Completion::new(Answer {
             events: RefCell::new(events),
+            pace: (mode == "slow").then_some(std::time::Duration::from_millis(100)),
         }))
     }
 }
 
 struct Answer {
     events: RefCell<VecDeque<Event>>,
+    /// A pause before each event, to make a long-running stream.
+    pace: Option<std::time::Duration>,
 }
 
 impl CompletionStream for Answer {
     fn next(&self) -> Result<Option<Event>, ProviderError> {
+        if let Some(pace) = self.pace {
+            std::thread::sleep(pace);
+        }
         Ok(self.events.borrow_mut().pop_front())
     }
 }

@@ -1,0 +1,72 @@
+//! Watching `plugins/` and `plugins.toml` and running reload passes.
+//!
+//! The notify callback only signals; one task debounces the signals
+//! (trailing, 200 ms: a copy or an editor's save makes several events) and
+//! runs the passes one at a time, so loads never race each other.
+
+use std::path::Path;
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::reload::Reloader;
+
+const DEBOUNCE: Duration = Duration::from_millis(200);
+/// When a file was caught mid-write, look again after this long.
+const RETRY: Duration = Duration::from_millis(300);
+
+/// Keeps the watch alive; dropping it stops watching.
+pub struct WatchGuard {
+    _watcher: notify::RecommendedWatcher,
+}
+
+pub fn spawn(mut reloader: Reloader) -> notify::Result<WatchGuard> {
+    let (signal, mut signals) = mpsc::channel::<()>(1);
+    let config_name = reloader
+        .config_path()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_os_string());
+    let plugins_dir = reloader.plugins_dir().to_path_buf();
+    let watched_plugins = plugins_dir.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let relevant = match event.kind {
+            EventKind::Access(_) => false,
+            EventKind::Modify(notify::event::ModifyKind::Metadata(_)) => false,
+            _ => event.paths.iter().any(|path| {
+                path.parent() == Some(watched_plugins.as_path())
+                    || config_name
+                        .as_deref()
+                        .is_some_and(|name| path.file_name() == Some(name))
+            }),
+        };
+        if relevant {
+            // A full channel already holds a pending signal: nothing is lost.
+            let _ = signal.try_send(());
+        }
+    })?;
+    std::fs::create_dir_all(&plugins_dir).ok();
+    watcher.watch(&plugins_dir, RecursiveMode::NonRecursive)?;
+    if let Some(dir) = reloader.config_path().and_then(Path::parent) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    tokio::spawn(async move {
+        while signals.recv().await.is_some() {
+            loop {
+                // Wait until the events stop for a moment.
+                while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, signals.recv()).await {}
+                if !reloader.reload().await {
+                    break;
+                }
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    });
+    Ok(WatchGuard { _watcher: watcher })
+}
