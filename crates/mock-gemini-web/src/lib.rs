@@ -36,7 +36,7 @@
 //! [`MockUpstream::revoke_psidts`], [`MockUpstream::invalidate_access_token`],
 //! [`MockUpstream::set_app_status`], [`MockUpstream::set_rotate`];
 //! [`MockOptions::hold`] + [`MockUpstream::release`] pause a stream after its
-//! first snapshot.
+//! first snapshot ([`MockUpstream::held`] counts the streams waiting).
 
 mod frames;
 mod routes;
@@ -295,6 +295,11 @@ impl MockUpstream {
     pub fn release(&self) {
         self.shared.released.store(true, Ordering::SeqCst);
         self.shared.release_notify.notify_waiters();
+    }
+
+    /// How many streams are waiting at their hold point for [`Self::release`].
+    pub fn held(&self) -> usize {
+        self.shared.holding.load(Ordering::SeqCst)
     }
 
     /// Holds the next streams after their first snapshot.

@@ -1,7 +1,7 @@
 //! What the mock remembers: the session's cookies and token, rotations,
 //! uploads, conversations, the hold switch and the request log.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -17,6 +17,8 @@ pub struct Shared {
     /// Held streams wait until this is true.
     pub released: AtomicBool,
     pub release_notify: Notify,
+    /// Streams waiting at their hold point right now.
+    pub holding: AtomicUsize,
     ids: AtomicU64,
 }
 
@@ -30,6 +32,7 @@ impl Shared {
             state: Mutex::new(state),
             records: Mutex::new(Vec::new()),
             release_notify: Notify::new(),
+            holding: AtomicUsize::new(0),
             ids: AtomicU64::new(1),
         }
     }
@@ -51,15 +54,17 @@ impl Shared {
         format!("{prefix}{:016x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
-    /// Waits while streams are held.
+    /// Waits while streams are held (counted in [`Shared::holding`]).
     pub async fn wait_for_release(&self) {
+        self.holding.fetch_add(1, Ordering::SeqCst);
         loop {
             let notified = self.release_notify.notified();
             if self.released.load(Ordering::SeqCst) {
-                return;
+                break;
             }
             notified.await;
         }
+        self.holding.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
