@@ -431,7 +431,13 @@ async fn rotation_replaces_the_cookie_and_later_requests_use_the_new_one() {
     assert_eq!(status, 200);
     assert_eq!(streamed_text(&frames), DEFAULT_ANSWER);
     assert_eq!(mock.rotations(), 4);
-    assert_no_secret(&gateway.logs(), &mock, &accounts);
+    let logs = gateway.logs();
+    assert_eq!(
+        logs.matches("rotated __Secure-1PSIDTS").count(),
+        4,
+        "each rotation is logged, without its value:\n{logs}"
+    );
+    assert_no_secret(&logs, &mock, &accounts);
 }
 
 #[tokio::test]
@@ -495,7 +501,12 @@ async fn an_expired_cookie_is_401_saying_which_secrets_to_refresh() {
         stream_generate_calls(&mock).is_empty(),
         "no answer was asked for"
     );
-    assert_no_secret(&gateway.logs(), &mock, &accounts);
+    let logs = gateway.logs();
+    assert!(
+        logs.contains("cookie rotation answered HTTP 401") && logs.contains("attempt failed"),
+        "the failures are logged:\n{logs}"
+    );
+    assert_no_secret(&logs, &mock, &accounts);
 }
 
 #[tokio::test]
