@@ -9,6 +9,7 @@
 //! Run it with `bench/run` (it builds what it needs).
 
 mod load;
+mod reload;
 mod upstream;
 
 use std::io::{BufRead, BufReader};
@@ -25,6 +26,8 @@ struct Options {
     seconds: u64,
     connections: usize,
     chunks: usize,
+    /// Also run the hot-reload benchmark; needs the test plugins here.
+    reload: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -34,6 +37,7 @@ fn options() -> Options {
         seconds: 10,
         connections: 32,
         chunks: 20,
+        reload: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -44,6 +48,7 @@ fn options() -> Options {
             "--seconds" => options.seconds = value.parse().expect("--seconds N"),
             "--connections" => options.connections = value.parse().expect("--connections N"),
             "--chunks" => options.chunks = value.parse().expect("--chunks N"),
+            "--reload" => options.reload = Some(value.into()),
             other => panic!("unknown option {other}; see bench/README.md"),
         }
     }
@@ -54,7 +59,7 @@ fn options() -> Options {
 async fn main() {
     let options = options();
     let upstream = upstream::spawn(upstream::answer(options.chunks)).await;
-    let (mut gateway, gateway_url) = start_gateway(&options, &format!("http://{upstream}"));
+    let (mut gateway, gateway_url, dir) = start_gateway(&options, &format!("http://{upstream}"));
 
     let direct = Target {
         url: format!(
@@ -87,6 +92,35 @@ async fn main() {
     let through_one = load::run(&through, 1, time).await;
     let direct_many = load::run(&direct, options.connections, time).await;
     let through_many = load::run(&through, options.connections, time).await;
+    report(
+        &options,
+        &direct_one,
+        &through_one,
+        &direct_many,
+        &through_many,
+    );
+
+    if let Some(test_plugins) = &options.reload {
+        let config_path = dir.join("plugins.toml");
+        let text = std::fs::read_to_string(&config_path).unwrap();
+        let config_base = text
+            .lines()
+            .filter(|line| !line.starts_with("\"alias\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n";
+        let setup = reload::Setup {
+            gateway_url: gateway_url.clone(),
+            plugins_dir: dir.join("plugins"),
+            config_path,
+            config_base,
+            misbehave: [
+                std::fs::read(test_plugins.join("misbehave.wasm")).unwrap(),
+                std::fs::read(test_plugins.join("misbehave-next.wasm")).unwrap(),
+            ],
+        };
+        reload::run(&setup, &through, options.connections, options.seconds).await;
+    }
     let _ = gateway.kill();
 
     report(
@@ -98,7 +132,7 @@ async fn main() {
     );
 }
 
-fn start_gateway(options: &Options, upstream: &str) -> (std::process::Child, String) {
+fn start_gateway(options: &Options, upstream: &str) -> (std::process::Child, String, PathBuf) {
     let dir = std::env::temp_dir().join(format!("wasmgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let plugins =
@@ -116,8 +150,12 @@ id = "bench"
 secrets = {{ api-key = {{ env = "BENCH_GEMINI_KEY" }} }}
 settings = {{ base-url = "{upstream}" }}
 
+[[plugins.misbehave.accounts]]
+id = "bench"
+
 [models]
 "gemini-*" = "gemini"
+"alias" = {{ plugin = "misbehave", model = "misbehave-echo" }}
 "#,
         plugins = plugins.display().to_string(),
         cache = dir.join("cache").display().to_string(),
@@ -149,7 +187,7 @@ settings = {{ base-url = "{upstream}" }}
     };
     // Keep draining its log so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    (child, url, dir)
 }
 
 fn micros(d: Duration) -> f64 {

@@ -17,6 +17,8 @@ pub struct Started {
     pub first: Option<Event>,
     /// `name@version` of the plugin.
     pub served_by: String,
+    /// The account it runs on.
+    pub account: String,
 }
 
 /// One failed attempt.
@@ -128,6 +130,7 @@ async fn attempt(
         account,
         state: runtime.state.clone(),
     };
+    let account_id = context.account.id.clone();
     let mut session = entry
         .plugin
         .session(runtime, context, entry.grants.clone())
@@ -141,5 +144,6 @@ async fn attempt(
         session,
         first,
         served_by: entry.plugin.label(),
+        account: account_id,
     })
 }

@@ -330,21 +330,7 @@ pub async fn load_plugins(
     runtime: &Arc<Runtime>,
     dir: &Path,
 ) -> (Vec<Arc<LoadedPlugin>>, Vec<LoadError>) {
-    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
-            .filter(|p| {
-                !p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect(),
-        Err(err) => {
-            tracing::warn!(dir = %dir.display(), "cannot read the plugins directory: {err}");
-            Vec::new()
-        }
-    };
-    paths.sort();
+    let paths = crate::reload::wasm_files(dir);
     let mut loaded = Vec::new();
     let mut failed = Vec::new();
     for path in paths {

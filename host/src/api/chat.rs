@@ -51,6 +51,8 @@ pub async fn chat_completions(
         HeaderValue::from_str(&started.served_by).unwrap_or(HeaderValue::from_static("unknown"));
     let idle = state.runtime.limits().idle_timeout;
     let plugin = started.served_by.clone();
+    let plugin_label = started.served_by.clone();
+    let account = started.account.clone();
 
     let mut response = if request.stream {
         let streaming = Streaming {
@@ -89,6 +91,12 @@ pub async fn chat_completions(
             .into_response()
     };
     response.headers_mut().insert(SERVED_BY, served_by);
+    response.extensions_mut().insert(super::access_log::Served {
+        model: request.model.clone(),
+        plugin: plugin_label,
+        account,
+        stream: request.stream,
+    });
     Ok(response)
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP surface: OpenAI's API, health, and errors in OpenAI's shape.
 
+mod access_log;
 pub mod admin;
 pub mod auth;
 mod chat;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/admin/api", admin)
         .route("/healthz", get(healthz))
         .fallback(not_found)
+        .layer(middleware::from_fn(access_log::log_request))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state)
 }

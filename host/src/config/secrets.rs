@@ -72,7 +72,21 @@ pub fn resolve_accounts(
                     || env(source.variable()).is_some_and(|v| !v.trim().is_empty())
             })
             .collect();
-        match expand(&sources, env) {
+        // An account whose every secret is optional and unset has nothing to run on.
+        let outcome = if sources.is_empty() && !account.secrets.is_empty() {
+            let variables: Vec<&str> = account
+                .secrets
+                .values()
+                .map(|s| s.get_ref().variable())
+                .collect();
+            Err(format!(
+                "environment variable {} is not set",
+                variables.join(" / ")
+            ))
+        } else {
+            expand(&sources, env)
+        };
+        match outcome {
             Ok(sets) => {
                 let many = sets.len() > 1;
                 for (index, secrets) in sets.into_iter().enumerate() {
@@ -254,6 +268,14 @@ mod tests {
         assert_eq!(accounts[0].secrets.len(), 1);
         let (accounts, skipped) = resolve_accounts("web", section, &[], &lookup);
         assert!(accounts.is_empty() && skipped[0].contains("PSIDTS"));
+        // Every secret optional and unset: nothing to run on, so skipped.
+        let nothing = env(&[]);
+        let optional = ["psid".to_string(), "psidts".to_string()];
+        let (accounts, skipped) = resolve_accounts("web", section, &optional, &nothing);
+        assert!(
+            accounts.is_empty() && skipped[0].contains("PSID"),
+            "{skipped:?}"
+        );
     }
 
     #[test]
