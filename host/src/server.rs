@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use axum::serve::ListenerExt;
 
 use crate::api::{self, AppState, auth::CallerAuth};
+use crate::capabilities::state_store::StateStore;
 use crate::config::Config;
 use crate::registry;
 use crate::reload::{Environment, Reloader};
@@ -45,8 +46,38 @@ pub async fn run() -> anyhow::Result<()> {
         .or_else(|| config.file.server.cache_dir.as_ref().map(|d| base.join(d)))
         .unwrap_or_else(|| PathBuf::from(".wasmgate-cache"));
 
-    let runtime = Runtime::new(RuntimeLimits::from(&config.file.runtime), Some(cache_dir))
-        .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
+    let data_dir = data_dir(env("WASMGATE_DATA_DIR"));
+    let state_file = data_dir.as_ref().map(|dir| dir.join("state.json"));
+    let state = Arc::new(
+        state_file
+            .as_deref()
+            .map(StateStore::load)
+            .unwrap_or_default(),
+    );
+    match &data_dir {
+        Some(dir) => {
+            tracing::info!(dir = %dir.display(), "data directory: plugin state is kept across restarts")
+        }
+        None => tracing::warn!("no writable data directory: plugin state is lost on restart"),
+    }
+    if let Some(path) = state_file.clone() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(err) = state.save_if_changed(&path) {
+                    tracing::warn!(path = %path.display(), "cannot save plugin state: {err}");
+                }
+            }
+        });
+    }
+    let runtime = Runtime::new(
+        RuntimeLimits::from(&config.file.runtime),
+        Some(cache_dir),
+        state.clone(),
+    )
+    .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
     let config_path = config.source.exists().then(|| config.source.clone());
     let environment: Arc<Environment> =
         Arc::new(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()));
@@ -76,7 +107,7 @@ pub async fn run() -> anyhow::Result<()> {
             "neither API_KEY nor HF_TOKEN is set: serving clients on this machine (loopback) only"
         );
     }
-    let state = AppState {
+    let app = AppState {
         registry,
         runtime,
         auth: Arc::new(auth),
@@ -111,10 +142,15 @@ pub async fn run() -> anyhow::Result<()> {
 
     axum::serve(
         listener,
-        api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        api::router(app).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    if let Some(path) = state_file
+        && let Err(err) = state.save_if_changed(&path)
+    {
+        tracing::warn!(path = %path.display(), "cannot save plugin state: {err}");
+    }
     Ok(())
 }
 
@@ -123,7 +159,7 @@ pub async fn run() -> anyhow::Result<()> {
 pub async fn precompile(plugins_dir: &Path, cache_dir: &Path) -> anyhow::Result<()> {
     init_logging();
     let limits = RuntimeLimits::from(&crate::config::RuntimeSection::default());
-    let runtime = Runtime::new(limits, Some(cache_dir.to_path_buf()))
+    let runtime = Runtime::new(limits, Some(cache_dir.to_path_buf()), Arc::default())
         .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
     let (loaded, failed) = registry::load_plugins(&runtime, plugins_dir).await;
     for plugin in &loaded {
@@ -136,6 +172,21 @@ pub async fn precompile(plugins_dir: &Path, cache_dir: &Path) -> anyhow::Result<
         anyhow::bail!("no plugin in {}", plugins_dir.display());
     }
     Ok(())
+}
+
+/// Where state is kept: `WASMGATE_DATA_DIR`, else `/data` (a Space's
+/// persistent storage) when it exists, else `./data`. `None` when it cannot be
+/// created or written.
+fn data_dir(explicit: Option<String>) -> Option<PathBuf> {
+    let dir = match explicit {
+        Some(dir) => PathBuf::from(dir),
+        None if Path::new("/data").is_dir() => PathBuf::from("/data"),
+        None => PathBuf::from("data"),
+    };
+    let probe = dir.join(".wasmgate-write-test");
+    let writable = std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    writable.then_some(dir)
 }
 
 /// `WASMGATE_CONFIG`, else `plugins.toml` in the working directory, else the

@@ -187,3 +187,47 @@ async fn a_bad_configuration_is_refused_at_start_with_file_and_line() {
         "{output}"
     );
 }
+
+#[tokio::test]
+async fn plugin_state_survives_a_restart_in_the_data_directory() {
+    let data = tempfile::tempdir().unwrap();
+    let start = || {
+        Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+            .plugins(&["misbehave"])
+            .env("WASMGATE_DATA_DIR", data.path().to_str().unwrap())
+            .start()
+    };
+    let first = start();
+    assert!(
+        first.logs().contains("kept across restarts"),
+        "{}",
+        first.logs()
+    );
+    let answer = first
+        .chat_ok(&user_request("misbehave-remember", "alpha", false))
+        .await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "<none>");
+    // Saved within a second of the change, and again on shutdown.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    drop(first);
+
+    let second = start();
+    let answer = second
+        .chat_ok(&user_request("misbehave-remember", "beta", false))
+        .await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "alpha");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.path().join("state.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the state file is readable by its owner only"
+        );
+    }
+}

@@ -1,9 +1,18 @@
 //! `wasmgate:provider/state`: a small key/value store per (plugin, account),
-//! for tokens, rotated cookies and page values. In memory for now.
+//! for tokens, rotated cookies and page values.
+//!
+//! It lives in memory and, when the gateway has a data directory, is written
+//! to `state.json` there (owner-only permissions: it holds credentials such as
+//! rotated cookies) shortly after each change and read back at start, so an
+//! account keeps its rotated cookies and tokens across restarts.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use crate::runtime::PluginState;
 use crate::runtime::bindings::wasmgate::provider::state;
@@ -18,6 +27,19 @@ type Scope = (String, String);
 #[derive(Default)]
 pub struct StateStore {
     scopes: Mutex<HashMap<Scope, HashMap<String, Entry>>>,
+    /// Set by every change; cleared when the file is written.
+    dirty: AtomicBool,
+}
+
+/// An entry as `state.json` holds it.
+#[derive(Serialize, Deserialize)]
+struct StoredEntry {
+    plugin: String,
+    account: String,
+    key: String,
+    value: String,
+    /// Unix seconds.
+    expires: Option<u64>,
 }
 
 struct Entry {
@@ -75,6 +97,7 @@ impl StateStore {
                 expires: ttl.map(|ttl| now + ttl),
             },
         );
+        self.dirty.store(true, Ordering::Release);
     }
 
     pub fn delete(&self, plugin: &str, account: &str, key: &str) {
@@ -82,7 +105,95 @@ impl StateStore {
         if let Some(scope) = scopes.get_mut(&(plugin.to_string(), account.to_string())) {
             scope.remove(key);
         }
+        self.dirty.store(true, Ordering::Release);
     }
+
+    /// The store saved in `path`, or an empty one if there is none yet.
+    pub fn load(path: &Path) -> Self {
+        let store = StateStore::default();
+        let entries: Vec<StoredEntry> = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+                tracing::warn!(path = %path.display(), "ignoring an unreadable state file: {err}");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        };
+        let (now, unix) = (Instant::now(), unix_now());
+        let mut scopes = store.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        for stored in entries {
+            let expires = match stored.expires {
+                Some(at) if at <= unix => continue,
+                Some(at) => Some(now + Duration::from_secs(at - unix)),
+                None => None,
+            };
+            scopes
+                .entry((stored.plugin, stored.account))
+                .or_default()
+                .insert(
+                    stored.key,
+                    Entry {
+                        value: stored.value,
+                        expires,
+                    },
+                );
+        }
+        drop(scopes);
+        store
+    }
+
+    /// Writes the live entries to `path` if anything changed since the last write.
+    pub fn save_if_changed(&self, path: &Path) -> std::io::Result<()> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (now, unix) = (Instant::now(), unix_now());
+        let entries: Vec<StoredEntry> = {
+            let scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+            scopes
+                .iter()
+                .flat_map(|((plugin, account), scope)| {
+                    scope
+                        .iter()
+                        .filter(|(_, e)| e.live(now))
+                        .map(move |(key, entry)| StoredEntry {
+                            plugin: plugin.clone(),
+                            account: account.clone(),
+                            key: key.clone(),
+                            value: entry.value.clone(),
+                            expires: entry
+                                .expires
+                                .map(|at| unix + at.saturating_duration_since(now).as_secs()),
+                        })
+                })
+                .collect()
+        };
+        let result = write_private(path, &serde_json::to_vec(&entries).unwrap_or_default());
+        if result.is_err() {
+            self.dirty.store(true, Ordering::Release);
+        }
+        result
+    }
+}
+
+/// Writes aside then renames, readable by the owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp: PathBuf = path.with_extension("json.tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl state::Host for PluginState {
@@ -107,6 +218,29 @@ impl state::Host for PluginState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_survive_a_save_and_load_but_expired_ones_do_not() {
+        let dir = std::env::temp_dir().join(format!("wasmgate-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        let store = StateStore::default();
+        store.set("p", "a", "cookie", "rotated".into(), None);
+        store.set(
+            "p",
+            "a",
+            "token",
+            "short".into(),
+            Some(Duration::from_secs(3600)),
+        );
+        store.set("p", "a", "gone", "x".into(), Some(Duration::ZERO));
+        store.save_if_changed(&path).unwrap();
+        let loaded = StateStore::load(&path);
+        assert_eq!(loaded.get("p", "a", "cookie").as_deref(), Some("rotated"));
+        assert_eq!(loaded.get("p", "a", "token").as_deref(), Some("short"));
+        assert_eq!(loaded.get("p", "a", "gone"), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn scopes_are_separate_and_entries_expire() {

@@ -53,7 +53,11 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(limits: RuntimeLimits, cache_dir: Option<PathBuf>) -> wasmtime::Result<Arc<Self>> {
+    pub fn new(
+        limits: RuntimeLimits,
+        cache_dir: Option<PathBuf>,
+        state: Arc<StateStore>,
+    ) -> wasmtime::Result<Arc<Self>> {
         let instances = limits.max_instances;
         let mut pool = PoolingAllocationConfig::new();
         // A Rust plugin is one component with a handful of core instances
@@ -82,7 +86,7 @@ impl Runtime {
             limits,
             cache_dir,
             egress: Arc::new(Egress::new()),
-            state: Arc::new(StateStore::default()),
+            state,
         }))
     }
 

@@ -8,6 +8,8 @@
 //! - `snoop`: answers with what it can see of the sandbox: environment,
 //!   arguments, files, and the secrets named in the last user message.
 //! - `slow`: streams the words of the last user message, 100 ms apart.
+//! - `remember`: answers what the previous `remember` request said (from the
+//!   plugin's state store), and keeps this one's message for the next.
 
 // Only the component build exports the provider; natively it is unused.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -37,14 +39,16 @@ impl Provider for Misbehave {
                 required: false,
             }],
             settings: vec![],
-            models: ["echo", "loop", "hog", "trap", "egress", "snoop", "slow"]
-                .into_iter()
-                .map(|id| ModelInfo {
-                    id: format!("misbehave-{id}"),
-                    display_name: None,
-                    context_window: None,
-                })
-                .collect(),
+            models: [
+                "echo", "loop", "hog", "trap", "egress", "snoop", "slow", "remember",
+            ]
+            .into_iter()
+            .map(|id| ModelInfo {
+                id: format!("misbehave-{id}"),
+                display_name: None,
+                context_window: None,
+            })
+            .collect(),
         }
     }
 
@@ -70,6 +74,11 @@ impl Provider for Misbehave {
             }
             "snoop" => vec![snoop(&prompt)],
             "slow" => prompt.split_whitespace().map(str::to_string).collect(),
+            "remember" => {
+                let previous = host::store::get("memo").unwrap_or_else(|| "<none>".into());
+                host::store::set("memo", &prompt, None);
+                vec![previous]
+            }
             other => return Err(ProviderError::ModelNotFound(other.to_string())),
         };
         let usage = Usage {
