@@ -135,8 +135,21 @@ async fn main() {
 fn start_gateway(options: &Options, upstream: &str) -> (std::process::Child, String, PathBuf) {
     let dir = std::env::temp_dir().join(format!("wasmgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let plugins =
-        std::fs::canonicalize(&options.plugins).expect("the plugins directory (run bench/run)");
+    // A private copy of the plugins: the reload benchmark changes them.
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let mut sources = vec![options.plugins.clone()];
+    sources.extend(options.reload.clone());
+    for source in sources {
+        for entry in std::fs::read_dir(&source).expect("the plugins directory (run bench/run)") {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "wasm") {
+                std::fs::copy(&path, plugins.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    // Only the first version is live at start; the benchmark swaps in the other.
+    let _ = std::fs::remove_file(plugins.join("misbehave-next.wasm"));
     let config = format!(
         r#"
 [server]
