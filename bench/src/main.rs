@@ -122,14 +122,6 @@ async fn main() {
         reload::run(&setup, &through, options.connections, options.seconds).await;
     }
     let _ = gateway.kill();
-
-    report(
-        &options,
-        &direct_one,
-        &through_one,
-        &direct_many,
-        &through_many,
-    );
 }
 
 fn start_gateway(options: &Options, upstream: &str) -> (std::process::Child, String, PathBuf) {
