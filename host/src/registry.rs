@@ -238,6 +238,21 @@ impl Registry {
     }
 }
 
+/// Why `plugin` could not be served under `config`, if it could not: its
+/// manifest wants a host the configuration does not grant. A reload checks
+/// this before making a new plugin version or configuration live.
+pub fn grant_problem(
+    config: &Config,
+    plugin: &LoadedPlugin,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let section = config.file.plugins.get(&*plugin.name)?;
+    let (accounts, _) = config::resolve_accounts(&plugin.name, section, &[], env);
+    configured_grants(plugin, section, &accounts)
+        .err()
+        .map(|reason| format!("{}: {reason}", plugin.label()))
+}
+
 /// The grants of a plugin `plugins.toml` configures: its `allowed-hosts` and
 /// its accounts' `base-url` origins. Every host the manifest needs must be
 /// granted, unless every account points the plugin elsewhere.

@@ -154,7 +154,19 @@ impl Reloader {
         }
         let first_read = self.config_text.is_none();
         self.config_text = Some(text.clone());
-        match Config::parse(path, &text) {
+        let env = &self.env;
+        let checked = Config::parse(path, &text)
+            .map_err(|err| err.to_string())
+            .and_then(|config| {
+                // A configuration that would stop a live plugin is not made live.
+                match self.plugins.values().find_map(|plugin| {
+                    crate::registry::grant_problem(&config, plugin, &|name| env(name))
+                }) {
+                    Some(problem) => Err(format!("{}: {problem}", path.display())),
+                    None => Ok(config),
+                }
+            });
+        match checked {
             Ok(config) => {
                 if !first_read {
                     warn_about_restart_only_changes(&self.config, &config);
@@ -167,7 +179,7 @@ impl Reloader {
             }
             Err(err) => {
                 tracing::error!("configuration not reloaded, the previous one stays live: {err}");
-                self.lock_status().config.error = Some(err.to_string());
+                self.lock_status().config.error = Some(err);
             }
         }
     }
@@ -204,7 +216,19 @@ impl Reloader {
             {
                 continue;
             }
-            match LoadedPlugin::load_bytes(&self.runtime, &path, bytes).await {
+            let env = &self.env;
+            let loaded = LoadedPlugin::load_bytes(&self.runtime, &path, bytes)
+                .await
+                .and_then(|plugin| {
+                    match crate::registry::grant_problem(&self.config, &plugin, &|name| env(name)) {
+                        Some(problem) => Err(crate::runtime::LoadError::BadManifest {
+                            path: path.clone(),
+                            reason: problem,
+                        }),
+                        None => Ok(plugin),
+                    }
+                });
+            match loaded {
                 Ok(plugin) => {
                     tracing::info!(
                         plugin = %plugin.label(),

@@ -300,3 +300,53 @@ async fn the_status_needs_the_admin_key() {
         .unwrap();
     assert_eq!(off.status(), 403, "no ADMIN_KEY: the admin API is off");
 }
+
+#[tokio::test]
+async fn a_configuration_that_would_stop_a_live_plugin_is_not_made_live() {
+    let granted = r#"
+[plugins.gemini]
+allowed-hosts = ["generativelanguage.googleapis.com"]
+[[plugins.gemini.accounts]]
+id = "key"
+secrets = { api-key = { env = "SOME_GEMINI_KEY" } }
+[models]
+"gemini-*" = "gemini"
+"#;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini"])
+        .config(granted)
+        .env("SOME_GEMINI_KEY", "k")
+        .env("ADMIN_KEY", ADMIN_KEY)
+        .start();
+    let listed = || async {
+        let list: Value = gateway
+            .request(Method::GET, "/v1/models")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list.to_string().contains("gemini-2.5-flash")
+    };
+    assert!(listed().await);
+
+    // The plugin's manifest needs generativelanguage.googleapis.com.
+    gateway.rewrite_config(&granted.replace(r#"["generativelanguage.googleapis.com"]"#, "[]"));
+    eventually("the refusal shows", &gateway, || async {
+        !status(&gateway).await["config"]["error"].is_null()
+    })
+    .await;
+    let now = status(&gateway).await;
+    assert!(
+        now["config"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("generativelanguage.googleapis.com"),
+        "{now}"
+    );
+    assert!(
+        listed().await,
+        "the last good configuration keeps serving the plugin"
+    );
+}
