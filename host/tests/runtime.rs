@@ -231,3 +231,49 @@ async fn plugin_state_survives_a_restart_in_the_data_directory() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_request_logs_one_json_line_without_secrets() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config("[[plugins.misbehave.accounts]]\nid = \"acct\"\nsecrets = { token = { env = \"PLUGIN_TOKEN\" } }\n")
+        .env("LOG_FORMAT", "json")
+        .env("API_KEY", "sk-gateway-secret")
+        .env("PLUGIN_TOKEN", "plugin-secret-value")
+        .start();
+    gateway
+        .chat_ok(&user_request("misbehave-snoop", "token", false))
+        .await;
+    let missing = gateway
+        .chat(&user_request("no-such-model", "x", false))
+        .await;
+    assert_eq!(missing.status(), 404);
+
+    let logs = gateway.logs();
+    let requests: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 2, "one line per request:\n{logs}");
+    assert_eq!(requests[0]["path"], "/v1/chat/completions");
+    assert_eq!(requests[0]["status"], 200);
+    assert_eq!(requests[0]["model"], "misbehave-snoop");
+    assert_eq!(requests[0]["account"], "acct");
+    assert!(
+        requests[0]["plugin"]
+            .as_str()
+            .unwrap()
+            .starts_with("misbehave@")
+    );
+    assert_eq!(requests[1]["status"], 404);
+    assert!(
+        logs.lines()
+            .all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()),
+        "every line is JSON:\n{logs}"
+    );
+    assert!(
+        !logs.contains("sk-gateway-secret") && !logs.contains("plugin-secret-value"),
+        "{logs}"
+    );
+}
