@@ -249,12 +249,21 @@ async fn each_request_logs_one_json_line_without_secrets() {
         .await;
     assert_eq!(missing.status(), 404);
 
+    let request_lines = |logs: &str| -> Vec<serde_json::Value> {
+        logs.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["message"] == "request")
+            .collect()
+    };
+    // The log is read from the gateway's stdout by a thread: let it catch up.
+    for _ in 0..100 {
+        if request_lines(&gateway.logs()).len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let logs = gateway.logs();
-    let requests: Vec<serde_json::Value> = logs
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|line| line["message"] == "request")
-        .collect();
+    let requests = request_lines(&logs);
     assert_eq!(requests.len(), 2, "one line per request:\n{logs}");
     assert_eq!(requests[0]["path"], "/v1/chat/completions");
     assert_eq!(requests[0]["status"], 200);

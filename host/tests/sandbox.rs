@@ -77,7 +77,7 @@ async fn a_host_not_granted_is_refused_and_never_contacted() {
         0,
         "the forbidden host saw a connection"
     );
-    let logs = gateway.logs();
+    let logs = gateway.wait_for_log("egress denied");
     assert!(
         logs.contains("egress denied") && logs.contains("misbehave") && logs.contains("127.0.0.1"),
         "the denial is logged with plugin and host:\n{logs}"

@@ -275,6 +275,18 @@ impl Gateway {
         self.log.0.lock().unwrap().clone()
     }
 
+    /// The log once it contains `needle` (the log is read from the gateway's
+    /// output by a thread, so a line may land just after a response), or
+    /// whatever it holds after five seconds.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let (text, changed) = &*self.log;
+        let text = text.lock().unwrap();
+        let (text, _) = changed
+            .wait_timeout_while(text, Duration::from_secs(5), |t| !t.contains(needle))
+            .unwrap();
+        text.clone()
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }

@@ -70,6 +70,10 @@ impl Runtime {
             .max_memory_size(limits.max_memory_bytes);
 
         let mut config = Config::new();
+        // Naming the target (the host's own) turns off CPU-feature inference:
+        // code is compiled for the architecture's baseline, so a compile cache
+        // built on one machine (an image builder) is valid on another.
+        config.target(&target_lexicon::Triple::host().to_string())?;
         config
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
