@@ -16,6 +16,9 @@ use mock_gemini_web::{
     MockUpstream, PAGE_PUSH_ID, Split,
 };
 use wasmgate_testkit::{Gateway, Value, json, parse_sse, streamed_text, user_request};
+use wasmgate_testkit::{
+    bounded_stream as stream, failure, finish_reason, streamed_reasoning as reasoning, text_pieces,
+};
 
 /// One account of the gateway's `plugins.toml`: its id and cookies.
 struct Account {
@@ -100,54 +103,6 @@ settings = {{ base-url = "{base}", rotate-url = "{base}", upload-url = "{base}"{
 "#,
     );
     builder.config(&config).start()
-}
-
-/// A streamed chat that must end (cleanly or not) within 30 s.
-async fn stream(gateway: &Gateway, body: &Value) -> (u16, Vec<Value>) {
-    let (status, frames) = tokio::time::timeout(Duration::from_secs(30), gateway.chat_stream(body))
-        .await
-        .expect("the stream ends, it does not hang");
-    (status.as_u16(), frames)
-}
-
-/// A request that must fail: its status, `Retry-After`, and JSON body.
-async fn failure(gateway: &Gateway, body: &Value) -> (u16, Option<u64>, Value) {
-    let response = tokio::time::timeout(Duration::from_secs(30), gateway.chat(body))
-        .await
-        .expect("the gateway answers");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().parse().unwrap());
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-    (status, retry_after, body)
-}
-
-fn reasoning(frames: &[Value]) -> String {
-    frames
-        .iter()
-        .filter_map(|f| f["choices"][0]["delta"]["reasoning_content"].as_str())
-        .collect()
-}
-
-/// How many frames carry some answer text.
-fn text_pieces(frames: &[Value]) -> usize {
-    frames
-        .iter()
-        .filter(|f| {
-            f["choices"][0]["delta"]["content"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty())
-        })
-        .count()
-}
-
-fn finish_reason(frames: &[Value]) -> Option<&str> {
-    frames
-        .iter()
-        .find_map(|f| f["choices"][0]["finish_reason"].as_str())
 }
 
 /// No cookie value (configured, rotated, or the mock's access token) in `text`.

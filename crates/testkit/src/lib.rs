@@ -366,3 +366,54 @@ pub fn streamed_text(frames: &[Value]) -> String {
 pub fn user_request(model: &str, text: &str, stream: bool) -> Value {
     json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]})
 }
+
+/// A streamed chat that must end, cleanly or not, within 30 s (a stream never
+/// hangs): its status and frames.
+pub async fn bounded_stream(gateway: &Gateway, body: &Value) -> (u16, Vec<Value>) {
+    let (status, frames) = tokio::time::timeout(Duration::from_secs(30), gateway.chat_stream(body))
+        .await
+        .expect("the stream ends, it does not hang");
+    (status.as_u16(), frames)
+}
+
+/// A request that must fail: its status, `Retry-After`, and JSON body.
+pub async fn failure(gateway: &Gateway, body: &Value) -> (u16, Option<u64>, Value) {
+    let response = tokio::time::timeout(Duration::from_secs(30), gateway.chat(body))
+        .await
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, retry_after, body)
+}
+
+/// The reasoning of a streamed answer: its `reasoning_content` deltas joined.
+pub fn streamed_reasoning(frames: &[Value]) -> String {
+    frames
+        .iter()
+        .filter_map(|f| f["choices"][0]["delta"]["reasoning_content"].as_str())
+        .collect()
+}
+
+/// How many frames carry some answer text.
+pub fn text_pieces(frames: &[Value]) -> usize {
+    frames
+        .iter()
+        .filter(|f| {
+            f["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        })
+        .count()
+}
+
+/// The finish reason of a streamed answer, if one arrived.
+pub fn finish_reason(frames: &[Value]) -> Option<&str> {
+    frames
+        .iter()
+        .find_map(|f| f["choices"][0]["finish_reason"].as_str())
+}
