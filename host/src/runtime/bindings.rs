@@ -13,8 +13,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::wasmgate::provider::plugin::PluginManifest;
-pub use wasmgate::provider::types::{
+pub use self::exports::wasmgate::provider::plugin::PluginManifest;
+pub use self::wasmgate::provider::types::{
     ChatRequest, ContentPart, Event, FinishReason, Media, Message, ModelInfo, ProviderError,
     RetryInfo, Role, Sampling, Tool, ToolCall, ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
 };
