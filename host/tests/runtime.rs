@@ -129,12 +129,24 @@ async fn a_plugin_nobody_configured_runs_on_its_manifest_and_prefixed_variables(
         text.contains("API_KEY=<none>") && text.contains("OTHER_TOKEN=<none>"),
         "{text}"
     );
-    // Its manifest grants no host, so any egress is refused.
-    let _ = origin;
+    // Its manifest grants no host, so egress to a live server is refused
+    // and that server never sees a connection.
     let refused = gateway
-        .chat(&user_request("misbehave-egress", "go", false))
+        .chat(&user_request(
+            "misbehave-egress",
+            &format!("{origin}/ping"),
+            false,
+        ))
         .await;
     assert_eq!(refused.status(), 502);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("denied"),
+        "{body}"
+    );
     assert_eq!(connections.load(Ordering::SeqCst), 0);
 }
 

@@ -38,11 +38,11 @@ pub async fn chat_completions(
         }
     })?;
     let request = ChatCompletionRequest::parse(&body)?;
-    // Validate before routing, so a malformed request is a 400 whatever its model.
-    request.to_chat_request(&request.model)?;
+    // Converted (and validated) once, before routing, so a malformed request
+    // is a 400 whatever its model; the dispatcher sets the upstream name.
+    let chat = request.to_chat_request(&request.model)?;
     let registry = state.registry.load_full();
     let resolution = registry.resolve(&request.model)?;
-    let chat = request.to_chat_request(&request.model)?;
 
     let started = dispatch::start(&state.runtime, &resolution, chat)
         .await

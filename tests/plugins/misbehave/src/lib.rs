@@ -4,7 +4,8 @@
 //! - `loop`: spins forever inside `chat`.
 //! - `hog`: allocates without bound.
 //! - `trap`: panics (an `unreachable` trap under `panic=abort`).
-//! - `egress`: fetches the account setting `target-url` (granted or not).
+//! - `egress`: fetches the account setting `target-url`, else the URL in the
+//!   user message (granted or not).
 //! - `snoop`: answers with what it can see of the sandbox: environment,
 //!   arguments, files, and the secrets named in the last user message.
 //! - `slow`: streams the words of the last user message, 100 ms apart.
@@ -65,7 +66,8 @@ impl Provider for Misbehave {
             "hog" => hog(),
             "trap" => panic!("the misbehave plugin was asked to trap"),
             "egress" => {
-                let url = host::setting("target-url").unwrap_or_default();
+                // The account's `target-url`, else the URL the user sent.
+                let url = host::setting("target-url").unwrap_or_else(|| prompt.trim().to_string());
                 let response = http::Request::get(url).send()?;
                 let status = response.status;
                 // Read the body to its end so the connection can be reused.
