@@ -120,6 +120,12 @@ pub fn quota_exceeded(quota_id: &str, model: &str, retry_delay: Duration) -> Goo
     )
 }
 
+/// A 429 with the per-day quota id: the key is done until the daily reset.
+pub fn daily_quota_exceeded(model: &str) -> GoogleError {
+    // Google gives seconds even for a daily quota; the key stays exhausted.
+    quota_exceeded(PER_DAY_QUOTA_ID, model, Duration::from_secs(35))
+}
+
 pub const PER_MINUTE_QUOTA_ID: &str = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier";
 pub const PER_DAY_QUOTA_ID: &str = "GenerateRequestsPerDayPerProjectPerModel-FreeTier";
 

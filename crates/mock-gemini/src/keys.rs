@@ -10,6 +10,10 @@
 //! | anything else | 400 "API Key not found" |
 //!
 //! Model listing is not rate-limited: a limited or exhausted key still lists.
+//!
+//! A run-time fault ([`crate::KeyFault`], set with
+//! [`crate::MockUpstream::set_key_fault`] or driven by [`crate::chaos`]) takes
+//! precedence over the prefix for calls that spend quota, until it is removed.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -88,12 +92,7 @@ impl Limits {
             KeyKind::Unknown => Err(google_errors::api_key_not_found()),
             KeyKind::Banned => Err(google_errors::permission_denied()),
             _ if cost == Cost::Free => Ok(()),
-            KeyKind::Daily => Err(google_errors::quota_exceeded(
-                google_errors::PER_DAY_QUOTA_ID,
-                model,
-                // Google gives seconds even for a daily quota; the key stays exhausted.
-                Duration::from_secs(35),
-            )),
+            KeyKind::Daily => Err(google_errors::daily_quota_exceeded(model)),
             KeyKind::Limited { successes } => {
                 let window = self.keys.entry(key.to_string()).or_default();
                 let now = Instant::now();

@@ -13,6 +13,12 @@
 //!   with `QuotaFailure` + `RetryInfo`, recovering after the delay),
 //!   `daily-*` (429 per-day quota, forever). Sent as `x-goog-api-key` or
 //!   `?key=` (the OpenAI-compatible route takes `Authorization: Bearer`).
+//! - Faults ([`KeyFault`]): [`MockUpstream::set_key_fault`] makes any key
+//!   answer its generation calls with 429 (per-minute or per-day), 400
+//!   `API_KEY_INVALID`, 403, 500 or 503 until the fault is removed; it takes
+//!   precedence over the prefix. [`chaos::start`] re-draws faults for a
+//!   fraction of a key pool every period; [`MockUpstream::generation_statuses`]
+//!   tells what each generation call got.
 //! - Scenarios ([`Scenario`]): the `x-mock-scenario` header, or the model
 //!   name (`mock-thinking`, `tool_call`, …).
 //! - Answers echo the last user turn ([`content`]): `echo: <text>`.
@@ -20,7 +26,9 @@
 //!   (`DELETE /_mock/log` clears it).
 //! - `hold` streams wait for [`MockUpstream::release`] (or `POST /_mock/release`).
 
+pub mod chaos;
 pub mod content;
+mod faults;
 mod framing;
 pub mod google_errors;
 pub mod keys;
@@ -28,6 +36,7 @@ mod openai;
 mod routes;
 pub mod scenario;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +47,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use content::{THOUGHT_SIGNATURE, echo_text};
+pub use faults::KeyFault;
 pub use scenario::Scenario;
 
 /// Knobs a test may turn; `Default` follows the notes.
@@ -122,6 +132,8 @@ pub(crate) struct Shared {
     options: MockOptions,
     log: Mutex<Vec<RecordedRequest>>,
     limits: Mutex<keys::Limits>,
+    /// Run-time faults by key; checked before the key's prefix.
+    faults: Mutex<HashMap<String, KeyFault>>,
     seq: AtomicU64,
     /// Bumped by `release()`; a held stream waits for a value above its ticket.
     releases: watch::Sender<u64>,
@@ -163,6 +175,10 @@ impl Shared {
     fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.log).clone()
     }
+
+    pub(crate) fn fault_of(&self, key: &str) -> Option<KeyFault> {
+        lock(&self.faults).get(key).copied()
+    }
 }
 
 /// A poisoned lock only means a handler panicked; the data is still usable.
@@ -196,6 +212,7 @@ pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
         options,
         log: Mutex::new(Vec::new()),
         limits: Mutex::new(keys::Limits::default()),
+        faults: Mutex::new(HashMap::new()),
         seq: AtomicU64::new(0),
         releases: watch::Sender::new(0),
         held: watch::Sender::new(0),
@@ -225,6 +242,36 @@ impl MockUpstream {
             .filter(RecordedRequest::is_generation)
             .map(|request| request.key.unwrap_or_default())
             .collect()
+    }
+
+    /// `(key, status)` of every answered generation call, in arrival order
+    /// (a held stream shows up once its status is sent).
+    pub fn generation_statuses(&self) -> Vec<(String, u16)> {
+        lock(&self.shared.log)
+            .iter()
+            .filter(|request| request.is_generation())
+            .filter_map(|request| Some((request.key.clone().unwrap_or_default(), request.status?)))
+            .collect()
+    }
+
+    /// Makes `key` fail its generation calls with `fault` (`None`: behave per
+    /// its prefix again).
+    pub fn set_key_fault(&self, key: &str, fault: Option<KeyFault>) {
+        let mut faults = lock(&self.shared.faults);
+        match fault {
+            Some(fault) => faults.insert(key.to_string(), fault),
+            None => faults.remove(key),
+        };
+    }
+
+    /// Replaces all current faults with `faults` (empty: clears them).
+    pub fn set_key_faults(&self, faults: impl IntoIterator<Item = (String, KeyFault)>) {
+        *lock(&self.shared.faults) = faults.into_iter().collect();
+    }
+
+    /// The faults in force now.
+    pub fn key_faults(&self) -> HashMap<String, KeyFault> {
+        lock(&self.shared.faults).clone()
     }
 
     /// Forgets the recorded requests (not the keys' rate-limit state).

@@ -245,8 +245,14 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// Auth and quota for this key.
+    /// Auth and quota for this key: a run-time fault first, then the prefix.
     pub fn admit(&self, cost: Cost, model: &str) -> Result<(), GoogleError> {
+        if cost == Cost::Generation
+            && let Some(key) = &self.key
+            && let Some(fault) = self.shared.fault_of(key)
+        {
+            return Err(fault.error(model));
+        }
         let options = &self.shared.options;
         lock(&self.shared.limits).admit(
             self.key.as_deref(),

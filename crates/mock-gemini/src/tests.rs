@@ -609,3 +609,208 @@ async fn the_openai_compatible_endpoint() {
     assert!(response.text().ends_with("data: [DONE]\n\n"));
     assert_eq!(mock.requests()[0].key_source.as_deref(), Some("bearer"));
 }
+
+fn all_faults(retry_delay: Duration) -> [KeyFault; 6] {
+    [
+        KeyFault::RateLimited { retry_delay },
+        KeyFault::QuotaExhaustedDaily,
+        KeyFault::InvalidKey,
+        KeyFault::PermissionDenied,
+        KeyFault::Internal,
+        KeyFault::Unavailable,
+    ]
+}
+
+#[tokio::test]
+async fn faulted_keys_answer_google_s_errors_until_the_fault_is_removed() {
+    let mock = mock().await;
+    let generate = |key: &'static str, path: &'static str| {
+        let mock = &mock;
+        async move {
+            send(
+                mock,
+                "POST",
+                path,
+                &[("x-goog-api-key", key)],
+                Some(&say("hi")),
+            )
+            .await
+        }
+    };
+    const GENERATE: &str = "/v1beta/models/gemini-2.5-flash:generateContent";
+    const STREAM: &str = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse";
+    let expected_status = [429, 429, 400, 403, 500, 503];
+    for (fault, status) in all_faults(Duration::from_millis(1500))
+        .into_iter()
+        .zip(expected_status)
+    {
+        mock.set_key_fault("good-1", Some(fault));
+        for path in [GENERATE, STREAM] {
+            let response = generate("good-1", path).await;
+            assert_eq!(response.status, status, "{fault:?} {path}");
+            assert!(
+                response
+                    .header("content-type")
+                    .unwrap()
+                    .starts_with("application/json"),
+                "{fault:?}"
+            );
+            assert_eq!(
+                response.json(),
+                fault.error("gemini-2.5-flash").body,
+                "{fault:?}"
+            );
+        }
+        // Other keys and listing are not affected.
+        assert_eq!(generate("good-2", GENERATE).await.status, 200);
+        let list = send(&mock, "GET", "/v1beta/models", &[GOOD], None).await;
+        assert_eq!(list.status, 200, "{fault:?}");
+    }
+
+    // The shapes a key-pool client classifies on.
+    let body = |fault| {
+        let (mock, generate) = (&mock, &generate);
+        async move {
+            mock.set_key_fault("good-1", Some(fault));
+            generate("good-1", GENERATE).await.json()["error"].clone()
+        }
+    };
+    let limited = body(KeyFault::RateLimited {
+        retry_delay: Duration::from_millis(1500),
+    })
+    .await;
+    assert_eq!(limited["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(
+        limited["details"][0]["violations"][0]["quotaId"],
+        google_errors::PER_MINUTE_QUOTA_ID
+    );
+    assert_eq!(limited["details"][2]["retryDelay"], "1.5s");
+    let daily = body(KeyFault::QuotaExhaustedDaily).await;
+    assert_eq!(
+        daily["details"][0]["violations"][0]["quotaId"],
+        google_errors::PER_DAY_QUOTA_ID
+    );
+    assert_eq!(
+        body(KeyFault::InvalidKey).await["details"][0]["reason"],
+        "API_KEY_INVALID"
+    );
+    assert_eq!(
+        body(KeyFault::PermissionDenied).await["status"],
+        "PERMISSION_DENIED"
+    );
+    assert_eq!(body(KeyFault::Internal).await["status"], "INTERNAL");
+    assert_eq!(body(KeyFault::Unavailable).await["status"], "UNAVAILABLE");
+
+    // The OpenAI-compatible route is faulted too.
+    let chat = send(
+        &mock,
+        "POST",
+        "/v1beta/openai/chat/completions",
+        &[("authorization", "Bearer good-1")],
+        Some(
+            &json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(chat.status, 503);
+
+    mock.set_key_fault("good-1", None);
+    assert!(mock.key_faults().is_empty());
+    let restored = generate("good-1", GENERATE).await;
+    assert_eq!(restored.status, 200);
+    assert_eq!(
+        restored.json()["candidates"][0]["content"]["parts"][0]["text"],
+        "echo: hi"
+    );
+
+    let statuses = mock.generation_statuses();
+    assert_eq!(statuses.first(), Some(&("good-1".to_string(), 429)));
+    assert_eq!(statuses.last(), Some(&("good-1".to_string(), 200)));
+    assert_eq!(
+        statuses.len(),
+        mock.requests().iter().filter(|r| r.is_generation()).count()
+    );
+}
+
+#[tokio::test]
+async fn faults_sit_on_top_of_prefixes_and_are_replaced_as_a_set() {
+    let mock = mock().await;
+    let call = |key: &'static str| {
+        let mock = &mock;
+        async move {
+            send(
+                mock,
+                "POST",
+                "/v1beta/models/gemini-2.5-flash:generateContent",
+                &[("x-goog-api-key", key)],
+                Some(&say("hi")),
+            )
+            .await
+            .status
+        }
+    };
+    mock.set_key_faults([
+        ("bad-1".to_string(), KeyFault::Internal),
+        ("good-1".to_string(), KeyFault::Internal),
+    ]);
+    assert_eq!(call("bad-1").await, 500);
+    mock.set_key_faults([("good-2".to_string(), KeyFault::PermissionDenied)]);
+    assert_eq!(
+        mock.key_faults(),
+        HashMap::from([("good-2".to_string(), KeyFault::PermissionDenied)])
+    );
+    assert_eq!(call("bad-1").await, 400, "back to its prefix");
+    assert_eq!(call("good-1").await, 200);
+    assert_eq!(call("good-2").await, 403);
+    mock.set_key_faults([]);
+    assert_eq!(call("good-2").await, 200);
+}
+
+#[tokio::test]
+async fn chaos_faults_three_of_ten_keys_per_round_and_stop_clears() {
+    let mock = mock().await;
+    let keys: Vec<String> = (0..10).map(|i| format!("good-{i}")).collect();
+    let period = Duration::from_millis(30);
+    let chaos = chaos::start(
+        &mock,
+        chaos::ChaosPlan {
+            keys: keys.clone(),
+            period,
+            ..chaos::ChaosPlan::default()
+        },
+    );
+    // The first round is in force at once.
+    assert_eq!(chaos.rounds().len(), 1);
+    assert_eq!(mock.key_faults(), chaos.rounds()[0]);
+    tokio::time::sleep(period * 6).await;
+    let rounds = chaos.rounds();
+    assert!(rounds.len() >= 3, "{} rounds", rounds.len());
+    for round in &rounds {
+        assert_eq!(round.len(), 3);
+        assert!(round.keys().all(|key| keys.contains(key)));
+    }
+    assert!(
+        rounds.windows(2).any(|pair| pair[0] != pair[1]),
+        "rounds change"
+    );
+    let faults = mock.key_faults();
+    assert_eq!(faults.len(), 3);
+    assert!(chaos.rounds().contains(&faults));
+
+    chaos.stop();
+    assert!(mock.key_faults().is_empty());
+    tokio::time::sleep(period * 2).await;
+    assert!(mock.key_faults().is_empty(), "no round after stop");
+    for key in &keys {
+        let status = send(
+            &mock,
+            "POST",
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            &[("x-goog-api-key", key)],
+            Some(&say("hi")),
+        )
+        .await
+        .status;
+        assert_eq!(status, 200, "{key}");
+    }
+}
