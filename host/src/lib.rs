@@ -5,15 +5,19 @@
 //! - [`runtime`] — the wasmtime engine, plugin loading, per-request sessions.
 //! - [`capabilities`] — what a plugin instance may use (egress, secrets, state, log).
 //! - [`registry`] — loaded plugins with their accounts, grants and routes.
+//! - [`pool`] — account pools: selection, health, cooldowns, breakers.
 //! - [`reload`] and [`watcher`] — hot reload of `plugins.toml` and `plugins/`.
 //! - [`dispatch`] — running a chat request over accounts and fallbacks.
 //! - [`api`] — the OpenAI HTTP surface.
 //! - [`server`] — start-up.
+//! - [`persist`] — the gateway's files in its data directory.
 
 pub mod api;
 pub mod capabilities;
 pub mod config;
 pub mod dispatch;
+pub mod persist;
+pub mod pool;
 pub mod registry;
 pub mod reload;
 pub mod runtime;

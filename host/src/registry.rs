@@ -5,35 +5,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::capabilities::egress::Grants;
-use crate::config::{self, Account, Config, HostPattern, ResolvedTarget};
+use crate::config::{self, Account, Config, HostPattern, PoolSection, ResolvedTarget};
+use crate::pool::{HealthBook, Pool, PoolPolicy};
 use crate::runtime::{LoadError, LoadedPlugin, Runtime};
 
 /// A loaded plugin with what the operator (or its manifest) grants it.
 pub struct PluginEntry {
     pub plugin: Arc<LoadedPlugin>,
-    pub accounts: Vec<Account>,
+    /// Its accounts, with their health.
+    pub pool: Pool,
     pub grants: Arc<Grants>,
     /// Whether `plugins.toml` configures it (else it runs on its manifest).
     pub configured: bool,
     /// What to set when it has no account, for the error a caller gets.
     pub account_hint: String,
-    next_account: AtomicUsize,
-}
-
-impl PluginEntry {
-    /// The accounts in the order this request should try them: round-robin.
-    pub fn rotation(&self) -> impl Iterator<Item = &Account> {
-        let count = self.accounts.len().max(1);
-        let start = self.next_account.fetch_add(1, Ordering::Relaxed) % count;
-        self.accounts
-            .iter()
-            .cycle()
-            .skip(start)
-            .take(self.accounts.len())
-    }
 }
 
 /// Where a requested model goes.
@@ -60,9 +47,11 @@ pub struct Registry {
 impl Registry {
     /// Builds the registry; problems that only concern one plugin or account
     /// are returned as warnings and that part is left out.
+    /// Account health comes from (and stays in) `book`, so it outlives this registry.
     pub fn build(
         config: Arc<Config>,
         loaded: Vec<Arc<LoadedPlugin>>,
+        book: &Arc<HealthBook>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> (Registry, Vec<String>) {
         let mut warnings = Vec::new();
@@ -83,14 +72,18 @@ impl Registry {
                     warnings.extend(skipped);
                     match configured_grants(&plugin, section, &accounts) {
                         Ok(grants) => PluginEntry {
+                            pool: Pool::new(
+                                &name,
+                                accounts,
+                                PoolPolicy::resolve(&config.file.pool, &section.pool),
+                                book.clone(),
+                            ),
                             plugin,
-                            accounts,
                             grants: Arc::new(grants),
                             configured: true,
                             account_hint: format!(
                                 "configure accounts under [plugins.{name}] in plugins.toml, and set their variables"
                             ),
-                            next_account: AtomicUsize::new(0),
                         },
                         Err(reason) => {
                             warnings.push(format!("plugin {name:?} not served: {reason}"));
@@ -98,9 +91,9 @@ impl Registry {
                         }
                     }
                 }
-                None => implicit_entry(plugin, env),
+                None => implicit_entry(plugin, &config, book, env),
             };
-            if entry.accounts.is_empty() {
+            if entry.pool.is_empty() {
                 warnings.push(format!(
                     "plugin {name:?} has no account: {}",
                     entry.account_hint
@@ -214,8 +207,8 @@ impl Registry {
                 let hosts: Vec<String> =
                     entry.grants.iter().map(|g| g.pattern.to_string()).collect();
                 let accounts: Vec<String> = entry
-                    .accounts
-                    .iter()
+                    .pool
+                    .accounts()
                     .map(|a| {
                         let mut names: Vec<&str> = a.secrets.keys().map(String::as_str).collect();
                         names.sort_unstable();
@@ -291,7 +284,12 @@ fn configured_grants(
 
 /// A plugin `plugins.toml` does not mention runs on its manifest: the hosts
 /// it declares (as public hosts only) and `<PLUGIN>_<SECRET>` variables.
-fn implicit_entry(plugin: Arc<LoadedPlugin>, env: &dyn Fn(&str) -> Option<String>) -> PluginEntry {
+fn implicit_entry(
+    plugin: Arc<LoadedPlugin>,
+    config: &Config,
+    book: &Arc<HealthBook>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> PluginEntry {
     let mut grants = Grants::none();
     for host in &plugin.manifest.hosts {
         if let Ok(pattern) = HostPattern::parse(host) {
@@ -312,16 +310,17 @@ fn implicit_entry(plugin: Arc<LoadedPlugin>, env: &dyn Fn(&str) -> Option<String
             id: "default".into(),
             secrets: Arc::default(),
             settings: Arc::default(),
+            expires_at: None,
         });
     }
     let account_hint = account_hint(&plugin.name, &plugin);
+    let policy = PoolPolicy::resolve(&config.file.pool, &PoolSection::default());
     PluginEntry {
+        pool: Pool::new(&plugin.name, accounts, policy, book.clone()),
         plugin,
-        accounts,
         grants: Arc::new(grants),
         configured: false,
         account_hint,
-        next_account: AtomicUsize::new(0),
     }
 }
 

@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::pool::HealthBook;
 use crate::registry::Registry;
 use crate::runtime::{LoadedPlugin, Runtime};
 
@@ -69,6 +70,8 @@ pub struct Reloader {
     /// Live plugins by file path.
     plugins: BTreeMap<PathBuf, Arc<LoadedPlugin>>,
     registry: Arc<ArcSwap<Registry>>,
+    /// Account health, carried from one registry to the next.
+    book: Arc<HealthBook>,
     status: Arc<Mutex<ReloadStatus>>,
 }
 
@@ -81,8 +84,9 @@ impl Reloader {
         config_path: Option<PathBuf>,
         plugins_dir: PathBuf,
         env: Arc<Environment>,
+        book: Arc<HealthBook>,
     ) -> Self {
-        let (registry, _) = Registry::build(config.clone(), Vec::new(), &|name| env(name));
+        let (registry, _) = Registry::build(config.clone(), Vec::new(), &book, &|name| env(name));
         let mut reloader = Reloader {
             runtime,
             config_path,
@@ -100,6 +104,7 @@ impl Reloader {
             config,
             plugins: BTreeMap::new(),
             registry: Arc::new(ArcSwap::from_pointee(registry)),
+            book,
         };
         if let Some(path) = &reloader.config_path {
             reloader.config_text = std::fs::read_to_string(path).ok();
@@ -272,7 +277,8 @@ impl Reloader {
     fn publish(&self, first: bool) {
         let plugins: Vec<Arc<LoadedPlugin>> = self.plugins.values().cloned().collect();
         let env = &self.env;
-        let (registry, warnings) = Registry::build(self.config.clone(), plugins, &|name| env(name));
+        let (registry, warnings) =
+            Registry::build(self.config.clone(), plugins, &self.book, &|name| env(name));
         if first {
             for grant in registry.describe_grants() {
                 tracing::info!("grant: {grant}");

@@ -10,6 +10,7 @@ use axum::serve::ListenerExt;
 use crate::api::{self, AppState, auth::CallerAuth};
 use crate::capabilities::state_store::StateStore;
 use crate::config::Config;
+use crate::pool::HealthBook;
 use crate::registry;
 use crate::reload::{Environment, Reloader};
 use crate::runtime::{Runtime, RuntimeLimits};
@@ -47,28 +48,37 @@ pub async fn run() -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from(".wasmgate-cache"));
 
     let data_dir = data_dir(env("WASMGATE_DATA_DIR"));
-    let state_file = data_dir.as_ref().map(|dir| dir.join("state.json"));
+    let files = DataFiles::new(data_dir.as_deref());
     let state = Arc::new(
-        state_file
+        files
+            .state
             .as_deref()
             .map(StateStore::load)
             .unwrap_or_default(),
     );
+    let book = Arc::new(
+        files
+            .accounts
+            .as_deref()
+            .map(HealthBook::load)
+            .unwrap_or_default(),
+    );
     match &data_dir {
-        Some(dir) => {
-            tracing::info!(dir = %dir.display(), "data directory: plugin state is kept across restarts")
-        }
-        None => tracing::warn!("no writable data directory: plugin state is lost on restart"),
+        Some(dir) => tracing::info!(
+            dir = %dir.display(),
+            "data directory: plugin state and account health are kept across restarts"
+        ),
+        None => tracing::warn!(
+            "no writable data directory: plugin state and account health are lost on restart"
+        ),
     }
-    if let Some(path) = state_file.clone() {
-        let state = state.clone();
+    {
+        let (files, state, book) = (files.clone(), state.clone(), book.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                if let Err(err) = state.save_if_changed(&path) {
-                    tracing::warn!(path = %path.display(), "cannot save plugin state: {err}");
-                }
+                files.save(&state, &book);
             }
         });
     }
@@ -87,6 +97,7 @@ pub async fn run() -> anyhow::Result<()> {
         config_path,
         plugins_dir,
         environment,
+        book.clone(),
     )
     .await;
     let registry = reloader.registry();
@@ -146,12 +157,40 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
-    if let Some(path) = state_file
-        && let Err(err) = state.save_if_changed(&path)
-    {
-        tracing::warn!(path = %path.display(), "cannot save plugin state: {err}");
-    }
+    files.save(&state, &book);
     Ok(())
+}
+
+/// The files kept in the data directory, when there is one.
+#[derive(Clone, Default)]
+struct DataFiles {
+    /// The plugins' `state` store.
+    state: Option<PathBuf>,
+    /// Account health: cooldowns, broken credentials, breakers, counters.
+    accounts: Option<PathBuf>,
+}
+
+impl DataFiles {
+    fn new(dir: Option<&Path>) -> Self {
+        DataFiles {
+            state: dir.map(|dir| dir.join("state.json")),
+            accounts: dir.map(|dir| dir.join("accounts.json")),
+        }
+    }
+
+    /// Writes whatever changed since the last save.
+    fn save(&self, state: &StateStore, book: &HealthBook) {
+        if let Some(path) = &self.state
+            && let Err(err) = state.save_if_changed(path)
+        {
+            tracing::warn!(path = %path.display(), "cannot save plugin state: {err}");
+        }
+        if let Some(path) = &self.accounts
+            && let Err(err) = book.save_if_changed(path)
+        {
+            tracing::warn!(path = %path.display(), "cannot save account health: {err}");
+        }
+    }
 }
 
 /// Compiles every plugin in `plugins_dir` into `cache_dir`; fails if any

@@ -19,7 +19,8 @@ use super::response::{
     AssistantMessage, ChunkWriter, Completion, CompletionChoice, Delta, FunctionWhole, SSE_DONE,
     ToolCallOut, ToolCallWhole, completion_id, finish_reason, image_markdown, sse_data, unix_now,
 };
-use crate::dispatch::{self, Started};
+use crate::dispatch;
+use crate::pool::Lease;
 use crate::runtime::Session;
 use crate::runtime::bindings::{Event, FinishReason, Usage};
 
@@ -44,27 +45,24 @@ pub async fn chat_completions(
     let registry = state.registry.load_full();
     let resolution = registry.resolve(&request.model)?;
 
-    let started = dispatch::start(&state.runtime, &resolution, chat)
-        .await
-        .map_err(ApiError::from)?;
-    let served_by =
-        HeaderValue::from_str(&started.served_by).unwrap_or(HeaderValue::from_static("unknown"));
     let idle = state.runtime.limits().idle_timeout;
-    let plugin = started.served_by.clone();
-    let plugin_label = started.served_by.clone();
-    let account = started.account.clone();
-
-    let mut response = if request.stream {
+    let (mut response, served_by, account) = if request.stream {
+        let started = dispatch::start(&state.runtime, &resolution, chat)
+            .await
+            .map_err(ApiError::from)?;
+        let served_by = started.served_by.clone();
+        let account = started.lease.account().id.clone();
         let streaming = Streaming {
             session: started.session,
             pending: started.first,
+            lease: started.lease,
             writer: ChunkWriter::new(&request.model),
             include_usage: request.include_usage(),
             usage: None,
             finish: None,
             saw_tool_call: false,
             idle,
-            plugin,
+            plugin: served_by.clone(),
         };
         // Frames the plugin yields back to back (events it had already read)
         // go out in one write; a frame never waits for a later one.
@@ -84,16 +82,19 @@ pub async fn chat_completions(
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        response
+        (response, served_by, account)
     } else {
-        collect(started, &request.model, idle, &plugin)
-            .await?
-            .into_response()
+        let answer = dispatch::complete(&state.runtime, &resolution, chat, idle)
+            .await
+            .map_err(ApiError::from)?;
+        let completion = completion(answer.events, &request.model).into_response();
+        (completion, answer.served_by, answer.account)
     };
-    response.headers_mut().insert(SERVED_BY, served_by);
+    let label = HeaderValue::from_str(&served_by).unwrap_or(HeaderValue::from_static("unknown"));
+    response.headers_mut().insert(SERVED_BY, label);
     response.extensions_mut().insert(super::access_log::Served {
         model: request.model.clone(),
-        plugin: plugin_label,
+        plugin: served_by,
         account,
         stream: request.stream,
     });
@@ -113,6 +114,8 @@ struct Streaming {
     session: Session,
     /// The first event, already pulled by the dispatcher.
     pending: Option<Event>,
+    /// The account serving it, told how the stream ends.
+    lease: Lease,
     writer: ChunkWriter,
     include_usage: bool,
     usage: Option<Usage>,
@@ -164,8 +167,13 @@ impl Streaming {
                         return (frame, false);
                     }
                 }
-                Ok(None) => return (self.ending(), true),
+                Ok(None) => {
+                    self.lease.finished(self.usage.as_ref());
+                    return (self.ending(), true);
+                }
                 Err(error) => {
+                    // Not retried: the client already has part of the answer.
+                    self.lease.failed(&error);
                     let error = from_call(&self.plugin, &error);
                     tracing::warn!(plugin = %self.plugin, "stream failed after it started: {}", error.message);
                     return (sse_data(&error.to_json()), true);
@@ -230,23 +238,14 @@ impl Streaming {
     }
 }
 
-/// Pulls a whole answer for a non-streaming reply.
-async fn collect(
-    started: Started,
-    model: &str,
-    idle: Duration,
-    plugin: &str,
-) -> Result<axum::Json<Completion>, ApiError> {
-    let Started {
-        mut session, first, ..
-    } = started;
+/// A whole answer as a non-streaming reply.
+fn completion(events: Vec<Event>, model: &str) -> axum::Json<Completion> {
     let mut content = String::new();
     let mut reasoning = String::new();
     let mut calls: BTreeMap<u32, ToolCallWhole> = BTreeMap::new();
     let mut usage = None;
     let mut finish = None;
-    let mut next = first;
-    while let Some(event) = next {
+    for event in events {
         match event {
             Event::Text(text) => content.push_str(&text),
             Event::Reasoning(text) => reasoning.push_str(&text),
@@ -271,10 +270,6 @@ async fn collect(
             Event::Usage(u) => usage = Some(u),
             Event::Finish(reason) => finish = Some(reason),
         }
-        next = session
-            .next(idle)
-            .await
-            .map_err(|error| from_call(plugin, &error))?;
     }
     let tool_calls: Vec<ToolCallWhole> = calls.into_values().collect();
     let reason = match finish {
@@ -282,7 +277,7 @@ async fn collect(
         Some(reason) => finish_reason(reason),
         None => "stop",
     };
-    Ok(axum::Json(Completion {
+    axum::Json(Completion {
         id: completion_id(),
         object: "chat.completion",
         created: unix_now(),
@@ -298,5 +293,5 @@ async fn collect(
             finish_reason: reason,
         }],
         usage: usage.as_ref().map(Into::into),
-    }))
+    })
 }

@@ -5,7 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::dispatch::{Attempt, Exhausted};
+use crate::dispatch::Exhausted;
+use crate::persist::unix_millis;
+use crate::pool::{FailureKind, OutAccount, OutReason};
 use crate::registry::ResolveError;
 use crate::runtime::CallError;
 use crate::runtime::bindings::ProviderError;
@@ -264,51 +266,173 @@ pub fn from_call(plugin: &str, error: &CallError) -> ApiError {
     }
 }
 
-/// The error when no account or fallback could serve the request.
+/// The error when no account or fallback could serve the request: the
+/// caller's own mistake as the plugin said it; 429 with `Retry-After` = the
+/// soonest return when every account is only cooling down or busy; 504 when
+/// every try timed out; otherwise 502 with the reasons.
 impl From<Exhausted> for ApiError {
     fn from(exhausted: Exhausted) -> Self {
-        let attempts = &exhausted.attempts;
-        let Some(last) = attempts.last() else {
-            return ApiError::new(
+        let Exhausted {
+            attempts,
+            unavailable,
+        } = exhausted;
+        if let Some(last) = attempts.last()
+            && FailureKind::of(&last.error) == FailureKind::Caller
+        {
+            return from_call(&last.plugin, &last.error);
+        }
+        let now = unix_millis();
+        let mut waits: Vec<u64> = Vec::new();
+        let (mut all_limits, mut all_timeouts, mut all_quota) = (true, true, true);
+        let mut all_unauthorized = true;
+        let mut reasons: Vec<String> = Vec::new();
+        for attempt in &attempts {
+            let kind = FailureKind::of(&attempt.error);
+            all_limits &= kind.is_limit();
+            all_timeouts &= kind == FailureKind::Timeout;
+            all_quota &= kind == FailureKind::QuotaExhausted;
+            all_unauthorized &= kind == FailureKind::Unauthorized;
+            if kind.is_limit() {
+                let reported = crate::pool::policy::retry_after_ms(&attempt.error);
+                let back = attempt.back_at.map(|at| at.saturating_sub(now));
+                waits.extend(reported.or(back));
+            }
+            reasons.push(match &attempt.account {
+                Some(account) => format!("{}/{account}: {}", attempt.plugin, attempt.error),
+                None => format!("{}: {}", attempt.plugin, attempt.error),
+            });
+        }
+        for pool in &unavailable {
+            if pool.retries_used {
+                // Accounts were left untried: one may serve right away.
+                waits.push(1000);
+                all_timeouts = false;
+                all_unauthorized = false;
+            }
+            for out in &pool.out {
+                all_timeouts = false;
+                match out.why {
+                    OutReason::CoolingDown(kind) => {
+                        all_quota &= kind == FailureKind::QuotaExhausted;
+                        all_unauthorized = false;
+                        waits.push(out.until.map_or(1000, |at| at.saturating_sub(now)));
+                    }
+                    OutReason::Busy => {
+                        all_quota = false;
+                        all_unauthorized = false;
+                        waits.push(1000);
+                    }
+                    _ => {
+                        all_limits = false;
+                        all_unauthorized &= out
+                            .last_error
+                            .as_ref()
+                            .is_some_and(|e| e.kind == FailureKind::Unauthorized);
+                    }
+                }
+                reasons.push(format!(
+                    "{}/{}: {}",
+                    pool.plugin,
+                    out.account,
+                    out_reason(out, now)
+                ));
+            }
+        }
+        let plugin = attempts
+            .first()
+            .map(|a| a.plugin.as_str())
+            .or(unavailable.first().map(|u| u.plugin.as_str()))
+            .unwrap_or("gateway");
+        let single = attempts.len() == 1 && reasons.len() == 1;
+        let mut error = if reasons.is_empty() {
+            ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "upstream_error",
                 Some("no_route"),
                 "nothing could serve this request",
-            );
-        };
-        let limited = |a: &Attempt| {
-            matches!(
-                a.error,
-                CallError::Provider(
-                    ProviderError::RateLimited(_) | ProviderError::QuotaExhausted(_)
+            )
+        } else if all_limits {
+            let wait_ms = waits.iter().copied().min().unwrap_or(60_000);
+            let what = if all_quota {
+                "out of quota"
+            } else {
+                "rate-limited or busy"
+            };
+            ApiError {
+                retry_after: Some(wait_ms.div_ceil(1000).max(1)),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    if all_quota {
+                        "insufficient_quota"
+                    } else {
+                        "rate_limit_error"
+                    },
+                    Some(if all_quota {
+                        "insufficient_quota"
+                    } else {
+                        "rate_limit_exceeded"
+                    }),
+                    match attempts.last() {
+                        Some(last) if single => from_call(&last.plugin, &last.error).message,
+                        _ => format!(
+                            "{plugin}: every account is {what}; the first is back in {} s",
+                            wait_ms.div_ceil(1000).max(1)
+                        ),
+                    },
                 )
+            }
+        } else if let Some(last) = attempts.last() {
+            let mut error = from_call(&last.plugin, &last.error);
+            if !(all_timeouts || single && error.status == StatusCode::GATEWAY_TIMEOUT) {
+                error.status = StatusCode::BAD_GATEWAY;
+            }
+            if all_unauthorized {
+                error.code = Some("upstream_unauthorized");
+            }
+            error
+        } else {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                Some(if all_unauthorized {
+                    "upstream_unauthorized"
+                } else {
+                    "no_healthy_account"
+                }),
+                format!("{plugin}: no account can serve this request now"),
             )
         };
-        let mut error = from_call(&last.plugin, &last.error);
-        if attempts.iter().all(limited) {
-            // Everything is cooling down: say when the first account frees up.
-            let soonest = attempts
-                .iter()
-                .filter_map(|a| match &a.error {
-                    CallError::Provider(
-                        ProviderError::RateLimited(i) | ProviderError::QuotaExhausted(i),
-                    ) => i.retry_after_ms,
-                    _ => None,
-                })
-                .min();
-            error.retry_after = Some(soonest.map_or(60, |ms| ms.div_ceil(1000).max(1)));
-        }
-        if attempts.len() > 1 {
-            let tried: Vec<String> = attempts
-                .iter()
-                .map(|a| match &a.account {
-                    Some(account) => format!("{}/{}: {}", a.plugin, account, a.error),
-                    None => format!("{}: {}", a.plugin, a.error),
-                })
-                .collect();
-            error.message = format!("{} (tried {})", error.message, tried.join("; "));
+        if !single && !reasons.is_empty() {
+            error.message = format!("{} (tried {})", error.message, reasons.join("; "));
         }
         error
+    }
+}
+
+/// Why an account was not tried, in words.
+fn out_reason(out: &OutAccount, now: u64) -> String {
+    let left = |until: Option<u64>| {
+        until.map_or(String::new(), |at| {
+            format!(" for {} s", at.saturating_sub(now).div_ceil(1000).max(1))
+        })
+    };
+    let last = out
+        .last_error
+        .as_ref()
+        .map_or(String::new(), |e| format!(" ({})", e.message));
+    match out.why {
+        OutReason::CoolingDown(FailureKind::QuotaExhausted) => {
+            format!("out of quota{}{last}", left(out.until))
+        }
+        OutReason::CoolingDown(_) => format!("rate-limited{}{last}", left(out.until)),
+        OutReason::Broken => format!("credentials refused, waiting for a probe{last}"),
+        OutReason::BreakerOpen => format!(
+            "resting after repeated upstream failures{}{last}",
+            left(out.until)
+        ),
+        OutReason::Disabled => "disabled by an operator".into(),
+        OutReason::Expired => "expired (expires-at has passed)".into(),
+        OutReason::Busy => "at its concurrency limit".into(),
     }
 }
 
@@ -317,8 +441,11 @@ mod tests {
     use super::*;
     use crate::runtime::bindings::RetryInfo;
 
+    use crate::dispatch::Attempt;
+
     fn limited(ms: Option<u64>) -> Attempt {
         Attempt {
+            back_at: None,
             plugin: "gemini".into(),
             account: Some("a".into()),
             error: CallError::Provider(ProviderError::RateLimited(RetryInfo {
@@ -332,6 +459,7 @@ mod tests {
     fn all_rate_limited_is_429_with_the_soonest_retry() {
         let error = ApiError::from(Exhausted {
             attempts: vec![limited(Some(47_430)), limited(Some(2_500)), limited(None)],
+            unavailable: Vec::new(),
         });
         assert_eq!(error.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(error.retry_after, Some(3));

@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
     let admin =
         Router::new()
             .route("/status", get(admin::status))
+            .route("/accounts", get(admin::accounts))
+            .route("/accounts/{plugin}/{account}/{action}", post(admin::operate))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 admin::require_admin,

@@ -7,7 +7,7 @@
 //! account keeps its rotated cookies and tokens across restarts.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -167,27 +167,12 @@ impl StateStore {
                 })
                 .collect()
         };
-        let result = write_private(path, &serde_json::to_vec(&entries).unwrap_or_default());
+        let result = crate::persist::write_private(path, &serde_json::to_vec(&entries).unwrap_or_default());
         if result.is_err() {
             self.dirty.store(true, Ordering::Release);
         }
         result
     }
-}
-
-/// Writes aside then renames, readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp: PathBuf = path.with_extension("json.tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        std::io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(tmp, path)
 }
 
 fn unix_now() -> u64 {

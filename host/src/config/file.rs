@@ -19,6 +19,9 @@ pub struct ConfigFile {
     pub server: ServerSection,
     #[serde(default)]
     pub runtime: RuntimeSection,
+    /// Account-pool policy for every plugin; `[plugins.<name>.pool]` overrides it.
+    #[serde(default)]
+    pub pool: PoolSection,
     #[serde(default)]
     pub plugins: IndexMap<String, PluginSection>,
     #[serde(default)]
@@ -74,6 +77,33 @@ pub struct PluginSection {
     pub allowed_hosts: Vec<Spanned<String>>,
     #[serde(default)]
     pub accounts: Vec<AccountSection>,
+    /// This plugin's account-pool policy, over the top-level `[pool]`.
+    #[serde(default)]
+    pub pool: PoolSection,
+}
+
+/// How a plugin's accounts are chosen, cooled down and healed. Every field is
+/// optional: unset fields fall back to `[pool]`, then to the defaults in
+/// [`crate::pool::PoolPolicy`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PoolSection {
+    /// Further accounts tried after a retryable failure, before the fallbacks.
+    pub retries: Option<u32>,
+    /// Requests one account serves at once; busy accounts are skipped.
+    pub max_concurrent: Option<u32>,
+    /// Cooldown after a rate limit when the plugin reports no retry-after.
+    pub rate_limit_cooldown_secs: Option<f64>,
+    /// Cooldown after an exhausted quota when the plugin reports no reset time.
+    pub quota_cooldown_secs: Option<f64>,
+    /// How often an account whose credentials were refused is tried again.
+    pub probe_interval_secs: Option<f64>,
+    /// Upstream failures or timeouts in a row (within the window) that open
+    /// an account's circuit breaker.
+    pub breaker_failures: Option<u32>,
+    pub breaker_window_secs: Option<f64>,
+    /// How long an open breaker keeps the account out before one probe.
+    pub breaker_open_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +116,9 @@ pub struct AccountSection {
     /// Non-secret settings, e.g. `base-url`, `location`.
     #[serde(default)]
     pub settings: IndexMap<String, Spanned<String>>,
+    /// When the credentials stop working (e.g. a session cookie's end of
+    /// life); after it the account is `expired` and no longer used.
+    pub expires_at: Option<Spanned<toml::value::Datetime>>,
 }
 
 /// Secrets never appear in the file: they are read from the environment.
@@ -141,7 +174,14 @@ impl ConfigFile {
                 return Err((None, format!("[runtime] {what} must be a positive number")));
             }
         }
+        self.pool
+            .validate()
+            .map_err(|message| (None, format!("[pool] {message}")))?;
         for (name, plugin) in &self.plugins {
+            plugin
+                .pool
+                .validate()
+                .map_err(|message| (None, format!("[plugins.{name}.pool] {message}")))?;
             if !is_plugin_name(name) {
                 return Err((
                     None,
@@ -176,6 +216,16 @@ impl ConfigFile {
                         ));
                     }
                 }
+                if let Some(expires) = &account.expires_at
+                    && super::datetime::unix_millis(expires.get_ref()).is_none()
+                {
+                    return Err((
+                        Some(expires.span()),
+                        format!(
+                            "[plugins.{name}] account {id:?} expires-at needs a date, e.g. 2026-12-31 or 2026-12-31T18:00:00Z"
+                        ),
+                    ));
+                }
                 if let Some(base_url) = account.settings.get("base-url") {
                     HostPattern::from_url(base_url.get_ref()).map_err(|err| {
                         (
@@ -185,6 +235,31 @@ impl ConfigFile {
                     })?;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl PoolSection {
+    fn validate(&self) -> Result<(), String> {
+        for (what, secs) in [
+            ("rate-limit-cooldown-secs", self.rate_limit_cooldown_secs),
+            ("quota-cooldown-secs", self.quota_cooldown_secs),
+            ("probe-interval-secs", self.probe_interval_secs),
+            ("breaker-window-secs", self.breaker_window_secs),
+            ("breaker-open-secs", self.breaker_open_secs),
+        ] {
+            if let Some(secs) = secs
+                && !(secs >= 0.0 && secs.is_finite())
+            {
+                return Err(format!("{what} must be zero or a positive number"));
+            }
+        }
+        if self.max_concurrent == Some(0) {
+            return Err("max-concurrent must be at least 1".into());
+        }
+        if self.breaker_failures == Some(0) {
+            return Err("breaker-failures must be at least 1".into());
         }
         Ok(())
     }

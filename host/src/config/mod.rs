@@ -2,12 +2,16 @@
 //! validated once at load. Every error names the file, the line and what is
 //! wrong.
 
+mod datetime;
 mod file;
 pub mod hosts;
 mod routes;
 mod secrets;
 
-pub use file::{AccountSection, ConfigFile, PluginSection, RuntimeSection, SecretSource};
+pub use datetime::unix_millis;
+pub use file::{
+    AccountSection, ConfigFile, PluginSection, PoolSection, RuntimeSection, SecretSource,
+};
 pub use hosts::{HostPattern, HostPatternError};
 pub use routes::{ResolvedTarget, Route, RouteTable, Target};
 pub use secrets::{Account, SecretValue, env_name, implicit_accounts, resolve_accounts};

@@ -34,6 +34,8 @@ pub struct Account {
     pub id: String,
     pub secrets: Arc<HashMap<String, SecretValue>>,
     pub settings: Arc<HashMap<String, String>>,
+    /// When the credentials stop working, in Unix milliseconds (`expires-at`).
+    pub expires_at: Option<u64>,
 }
 
 impl Account {
@@ -98,6 +100,10 @@ pub fn resolve_accounts(
                         },
                         secrets: Arc::new(secrets),
                         settings: settings.clone(),
+                        expires_at: account
+                            .expires_at
+                            .as_ref()
+                            .and_then(|at| super::datetime::unix_millis(at.get_ref())),
                     });
                 }
             }
@@ -151,6 +157,7 @@ pub fn implicit_accounts(
             },
             secrets: Arc::new(secrets),
             settings: Arc::default(),
+            expires_at: None,
         })
         .collect()
 }

@@ -129,6 +129,7 @@ impl LoadedPlugin {
                 id: String::new(),
                 secrets: Arc::default(),
                 settings: Arc::default(),
+                expires_at: None,
             },
             state: Arc::new(Default::default()),
         };

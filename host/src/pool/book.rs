@@ -1,0 +1,150 @@
+//! The health of every account the gateway has seen, keyed by plugin and
+//! account id. It outlives registries (a reload keeps each account's health)
+//! and is written to `accounts.json` in the data directory, so cooldowns and
+//! broken credentials are still known after a restart.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use super::health::Health;
+
+/// One account's health and the requests it is serving now.
+#[derive(Default)]
+pub struct AccountHealth {
+    health: Mutex<Health>,
+    pub(super) in_flight: AtomicU32,
+}
+
+impl AccountHealth {
+    pub fn lock(&self) -> MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+pub struct HealthBook {
+    accounts: Mutex<HashMap<(String, String), Arc<AccountHealth>>>,
+    /// Set by every change; cleared when the file is written.
+    dirty: AtomicBool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredHealth {
+    plugin: String,
+    account: String,
+    health: Health,
+}
+
+impl HealthBook {
+    /// The health record of an account, created healthy on first sight.
+    pub fn health_of(&self, plugin: &str, account: &str) -> Arc<AccountHealth> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        accounts
+            .entry((plugin.to_string(), account.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// The book saved in `path`, or an empty one.
+    pub fn load(path: &Path) -> Self {
+        let stored: Vec<StoredHealth> = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+                tracing::warn!(path = %path.display(), "ignoring an unreadable account-health file: {err}");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        };
+        let accounts = stored
+            .into_iter()
+            .map(|s| {
+                let health = AccountHealth {
+                    health: Mutex::new(s.health),
+                    in_flight: AtomicU32::new(0),
+                };
+                ((s.plugin, s.account), Arc::new(health))
+            })
+            .collect();
+        HealthBook {
+            accounts: Mutex::new(accounts),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// Writes every account's health to `path` if anything changed.
+    pub fn save_if_changed(&self, path: &Path) -> std::io::Result<()> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let stored: Vec<StoredHealth> = {
+            let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            let mut stored: Vec<StoredHealth> = accounts
+                .iter()
+                .map(|((plugin, account), health)| StoredHealth {
+                    plugin: plugin.clone(),
+                    account: account.clone(),
+                    health: health.lock().clone(),
+                })
+                .collect();
+            stored.sort_by(|a, b| (&a.plugin, &a.account).cmp(&(&b.plugin, &b.account)));
+            stored
+        };
+        let bytes = serde_json::to_vec_pretty(&stored).unwrap_or_default();
+        let result = crate::persist::write_private(path, &bytes);
+        if result.is_err() {
+            self.mark_dirty();
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::health::Condition;
+
+    #[test]
+    fn health_survives_a_save_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.json");
+        let book = HealthBook::default();
+        book.health_of("gemini", "key-1").lock().condition = Condition::CoolingDown {
+            until: 123_456,
+            reason: crate::pool::FailureKind::RateLimited,
+        };
+        book.health_of("gemini", "key-2").lock().requests = 7;
+        book.mark_dirty();
+        book.save_if_changed(&path).unwrap();
+
+        let loaded = HealthBook::load(&path);
+        assert_eq!(
+            loaded.health_of("gemini", "key-1").lock().condition,
+            Condition::CoolingDown {
+                until: 123_456,
+                reason: crate::pool::FailureKind::RateLimited,
+            }
+        );
+        assert_eq!(loaded.health_of("gemini", "key-2").lock().requests, 7);
+        assert_eq!(
+            loaded.health_of("qwen", "key-1").lock().condition,
+            Condition::Healthy
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! One account's health: a small state machine driven by typed outcomes.
+//! Pure (time is passed in, in Unix milliseconds) so it is tested directly.
+//!
+//! ```text
+//!  healthy ──rate-limited / quota──▶ cooling-down(until) ──time──▶ healthy
+//!  healthy ──unauthorized / forbidden──▶ broken ──probe ok / enable──▶ healthy
+//!  healthy ──N upstream errors in window──▶ breaker-open(until)
+//!        ──time──▶ half-open: one probe ──ok──▶ healthy, ──fails──▶ breaker-open
+//!  any ──operator disable──▶ disabled ──enable──▶ healthy
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::{FailureKind, PoolPolicy};
+
+/// Longest last-error message kept (plugins' messages can be long).
+const MAX_MESSAGE: usize = 300;
+
+/// Where an account stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Condition {
+    #[default]
+    Healthy,
+    /// Rate-limited or out of quota until `until`; then healthy again.
+    CoolingDown { until: u64, reason: FailureKind },
+    /// Its credentials were refused: out until a probe succeeds (one live
+    /// request at `next_probe`, then every probe interval) or an operator
+    /// enables it.
+    Broken { next_probe: u64 },
+    /// Too many upstream failures in a row: out until `until`, then one probe.
+    BreakerOpen { until: u64 },
+    /// Turned off by an operator.
+    Disabled,
+}
+
+/// The last failure, as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    pub kind: FailureKind,
+    pub message: String,
+    /// Unix milliseconds.
+    pub at: u64,
+}
+
+/// Everything the pool knows of one account; persisted across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Health {
+    pub condition: Condition,
+    /// Upstream failures and timeouts since the last success, within the
+    /// breaker window (Unix milliseconds).
+    pub recent_failures: Vec<u64>,
+    pub last_error: Option<LastError>,
+    /// Requests the account started answering.
+    pub requests: u64,
+    pub failures: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// Whether an account can take a request now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Ready,
+    /// Out, but a probe is due: the next request may try it.
+    ProbeDue,
+    /// Out for now; `until` says when it may be back, if known.
+    Out { why: OutReason, until: Option<u64> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutReason {
+    CoolingDown(FailureKind),
+    Broken,
+    BreakerOpen,
+    Disabled,
+    Expired,
+    /// At its concurrency cap.
+    Busy,
+}
+
+impl Health {
+    pub fn availability(&self, now: u64, expires_at: Option<u64>) -> Availability {
+        if self.condition == Condition::Disabled {
+            return Availability::Out {
+                why: OutReason::Disabled,
+                until: None,
+            };
+        }
+        if expires_at.is_some_and(|at| at <= now) {
+            return Availability::Out {
+                why: OutReason::Expired,
+                until: None,
+            };
+        }
+        match self.condition {
+            Condition::Healthy | Condition::Disabled => Availability::Ready,
+            Condition::CoolingDown { until, .. } if until <= now => Availability::Ready,
+            Condition::CoolingDown { until, reason } => Availability::Out {
+                why: OutReason::CoolingDown(reason),
+                until: Some(until),
+            },
+            Condition::Broken { next_probe } if next_probe <= now => Availability::ProbeDue,
+            Condition::Broken { .. } => Availability::Out {
+                why: OutReason::Broken,
+                until: None,
+            },
+            Condition::BreakerOpen { until } if until <= now => Availability::ProbeDue,
+            Condition::BreakerOpen { until } => Availability::Out {
+                why: OutReason::BreakerOpen,
+                until: Some(until),
+            },
+        }
+    }
+
+    /// Takes the due probe: the next one is pushed back, so only one request
+    /// at a time probes an account.
+    pub fn claim_probe(&mut self, now: u64, policy: &PoolPolicy) {
+        match &mut self.condition {
+            Condition::Broken { next_probe } => *next_probe = now + millis(policy.probe_interval),
+            Condition::BreakerOpen { until } => *until = now + millis(policy.breaker_open),
+            _ => {}
+        }
+    }
+
+    /// The account answered: whatever it was out for is over.
+    pub fn started(&mut self) {
+        if self.condition != Condition::Disabled {
+            self.condition = Condition::Healthy;
+        }
+        self.recent_failures.clear();
+        self.requests += 1;
+    }
+
+    pub fn finished(&mut self, prompt_tokens: u32, completion_tokens: u32) {
+        self.prompt_tokens += u64::from(prompt_tokens);
+        self.completion_tokens += u64::from(completion_tokens);
+    }
+
+    pub fn failed(
+        &mut self,
+        kind: FailureKind,
+        message: &str,
+        retry_after_ms: Option<u64>,
+        now: u64,
+        policy: &PoolPolicy,
+    ) {
+        if kind == FailureKind::Caller {
+            // The request's fault, not the account's.
+            return;
+        }
+        self.failures += 1;
+        self.last_error = Some(LastError {
+            kind,
+            message: truncate(message),
+            at: now,
+        });
+        if self.condition == Condition::Disabled {
+            return;
+        }
+        match kind {
+            FailureKind::RateLimited | FailureKind::QuotaExhausted => {
+                self.condition = Condition::CoolingDown {
+                    until: now + millis(policy.cooldown(kind, retry_after_ms)),
+                    reason: kind,
+                };
+            }
+            FailureKind::Unauthorized | FailureKind::Forbidden => {
+                self.condition = Condition::Broken {
+                    next_probe: now + millis(policy.probe_interval),
+                };
+            }
+            FailureKind::Upstream | FailureKind::Timeout => {
+                let window_start = now.saturating_sub(millis(policy.breaker_window));
+                self.recent_failures.retain(|&at| at >= window_start);
+                self.recent_failures.push(now);
+                let half_open_failed = matches!(self.condition, Condition::BreakerOpen { .. });
+                let tripped = self.recent_failures.len() >= policy.breaker_failures as usize;
+                if half_open_failed || (tripped && !matches!(self.condition, Condition::Broken { .. }))
+                {
+                    self.condition = Condition::BreakerOpen {
+                        until: now + millis(policy.breaker_open),
+                    };
+                }
+            }
+            FailureKind::Plugin | FailureKind::Caller => {}
+        }
+    }
+
+    /// The operator's reset: forget cooldowns, breakers, broken credentials
+    /// and failure counts. A disabled account stays disabled.
+    pub fn reset(&mut self) {
+        if self.condition != Condition::Disabled {
+            self.condition = Condition::Healthy;
+        }
+        self.recent_failures.clear();
+        self.last_error = None;
+        self.failures = 0;
+    }
+
+    pub fn disable(&mut self) {
+        self.condition = Condition::Disabled;
+    }
+
+    /// Back in service, also from broken or a cooldown: the operator knows best.
+    pub fn enable(&mut self) {
+        self.condition = Condition::Healthy;
+        self.recent_failures.clear();
+    }
+
+    /// Failures in a row since the last success.
+    pub fn consecutive_failures(&self) -> usize {
+        self.recent_failures.len()
+    }
+}
+
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX / 2)
+}
+
+fn truncate(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message.to_string();
+    }
+    let mut end = MAX_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> PoolPolicy {
+        PoolPolicy {
+            rate_limit_cooldown: Duration::from_secs(600),
+            probe_interval: Duration::from_secs(300),
+            breaker_failures: 3,
+            breaker_window: Duration::from_secs(60),
+            breaker_open: Duration::from_secs(30),
+            ..PoolPolicy::default()
+        }
+    }
+
+    const T: u64 = 1_000_000;
+
+    #[test]
+    fn a_rate_limit_cools_down_for_the_reported_time_or_the_default() {
+        let mut health = Health::default();
+        health.failed(FailureKind::RateLimited, "slow down", Some(2_500), T, &policy());
+        assert_eq!(
+            health.availability(T + 2_499, None),
+            Availability::Out {
+                why: OutReason::CoolingDown(FailureKind::RateLimited),
+                until: Some(T + 2_500)
+            }
+        );
+        assert_eq!(health.availability(T + 2_500, None), Availability::Ready);
+
+        let mut health = Health::default();
+        health.failed(FailureKind::RateLimited, "slow down", None, T, &policy());
+        assert!(matches!(
+            health.availability(T + 599_000, None),
+            Availability::Out { .. }
+        ));
+        assert_eq!(health.availability(T + 600_000, None), Availability::Ready);
+    }
+
+    #[test]
+    fn refused_credentials_wait_for_a_probe_and_a_success_heals() {
+        let mut health = Health::default();
+        health.failed(FailureKind::Unauthorized, "bad key", None, T, &policy());
+        assert!(matches!(
+            health.availability(T + 1, None),
+            Availability::Out {
+                why: OutReason::Broken,
+                ..
+            }
+        ));
+        assert_eq!(
+            health.availability(T + 300_000, None),
+            Availability::ProbeDue
+        );
+        health.claim_probe(T + 300_000, &policy());
+        assert!(
+            matches!(
+                health.availability(T + 300_001, None),
+                Availability::Out { .. }
+            ),
+            "one probe at a time"
+        );
+        health.started();
+        assert_eq!(health.condition, Condition::Healthy);
+    }
+
+    #[test]
+    fn upstream_failures_in_a_row_open_the_breaker_then_one_probe_decides() {
+        let mut health = Health::default();
+        health.failed(FailureKind::Upstream, "503", None, T, &policy());
+        health.failed(FailureKind::Timeout, "slow", None, T + 1, &policy());
+        assert_eq!(health.condition, Condition::Healthy, "two are not enough");
+        health.failed(FailureKind::Upstream, "500", None, T + 2, &policy());
+        assert_eq!(health.condition, Condition::BreakerOpen { until: T + 30_002 });
+
+        assert_eq!(health.availability(T + 30_002, None), Availability::ProbeDue);
+        health.claim_probe(T + 30_002, &policy());
+        health.failed(FailureKind::Upstream, "500", None, T + 30_003, &policy());
+        assert_eq!(
+            health.condition,
+            Condition::BreakerOpen { until: T + 60_003 },
+            "a failed probe opens it again"
+        );
+        health.claim_probe(T + 60_003, &policy());
+        health.started();
+        assert_eq!(health.condition, Condition::Healthy);
+        assert_eq!(health.consecutive_failures(), 0);
+    }
+
+    #[test]
+    fn failures_outside_the_window_or_before_a_success_do_not_add_up() {
+        let mut health = Health::default();
+        health.failed(FailureKind::Upstream, "503", None, T, &policy());
+        health.failed(FailureKind::Upstream, "503", None, T + 1, &policy());
+        health.failed(FailureKind::Upstream, "503", None, T + 61_000, &policy());
+        assert_eq!(health.condition, Condition::Healthy);
+        health.failed(FailureKind::Upstream, "503", None, T + 61_001, &policy());
+        health.started();
+        health.failed(FailureKind::Upstream, "503", None, T + 61_002, &policy());
+        assert_eq!(health.condition, Condition::Healthy);
+    }
+
+    #[test]
+    fn the_callers_mistakes_and_plugin_faults_do_not_take_an_account_out() {
+        let mut health = Health::default();
+        for _ in 0..5 {
+            health.failed(FailureKind::Caller, "bad request", None, T, &policy());
+            health.failed(FailureKind::Plugin, "trap", None, T, &policy());
+        }
+        assert_eq!(health.availability(T, None), Availability::Ready);
+    }
+
+    #[test]
+    fn operators_disable_enable_and_reset() {
+        let mut health = Health::default();
+        health.disable();
+        health.failed(FailureKind::RateLimited, "x", None, T, &policy());
+        health.started();
+        assert_eq!(health.condition, Condition::Disabled);
+        health.reset();
+        assert_eq!(health.condition, Condition::Disabled, "reset is not enable");
+        health.enable();
+        assert_eq!(health.availability(T, None), Availability::Ready);
+
+        health.failed(FailureKind::Forbidden, "banned", None, T, &policy());
+        health.reset();
+        assert_eq!(health.availability(T, None), Availability::Ready);
+        assert_eq!(health.last_error, None);
+    }
+
+    #[test]
+    fn an_expired_account_is_out_whatever_its_health() {
+        let health = Health::default();
+        assert_eq!(
+            health.availability(T, Some(T)),
+            Availability::Out {
+                why: OutReason::Expired,
+                until: None
+            }
+        );
+        assert_eq!(health.availability(T - 1, Some(T)), Availability::Ready);
+    }
+}
