@@ -198,7 +198,7 @@ async fn a_rate_limited_key_rotates_to_the_next_before_anything_is_sent() {
 }
 
 #[tokio::test]
-async fn an_invalid_key_rotates_too_and_every_refusal_is_401() {
+async fn an_invalid_key_rotates_too_and_every_refusal_is_a_502_naming_it() {
     let (mock, gateway) = setup("bad-a,good-b").await;
     gateway
         .chat_ok(&user_request("gemini-2.5-flash", "x", false))
@@ -209,7 +209,7 @@ async fn an_invalid_key_rotates_too_and_every_refusal_is_401() {
     let response = gateway
         .chat(&user_request("gemini-2.5-flash", "x", false))
         .await;
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status(), 502, "the caller's own key is fine");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     assert!(

@@ -449,7 +449,7 @@ async fn an_expired_account_is_skipped_without_a_call() {
 }
 
 #[tokio::test]
-async fn refused_cookies_on_every_account_are_401() {
+async fn refused_cookies_on_every_account_are_a_502_naming_them() {
     let mut options = MockOptions {
         accounts: (1..=2).map(MockAccount::numbered).collect(),
         ..MockOptions::default()
@@ -465,7 +465,7 @@ async fn refused_cookies_on_every_account_are_401() {
             .cookies(&mock, "b", 1, ""),
     );
     let (status, _, body) = error_of(&gateway, "gemini-auto", "hi").await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     assert!(body.to_string().contains("EXPIRED_SIGN_IN"), "{body}");
     // Both accounts were tried, and no cookie shows in the error.
@@ -477,7 +477,7 @@ async fn refused_cookies_on_every_account_are_401() {
 }
 
 #[tokio::test]
-async fn a_forbidden_account_everywhere_is_403() {
+async fn a_forbidden_account_everywhere_is_a_502_naming_it() {
     let mut options = MockOptions {
         accounts: (1..=2).map(MockAccount::numbered).collect(),
         ..MockOptions::default()
@@ -501,7 +501,7 @@ async fn a_forbidden_account_everywhere_is_403() {
 
     // Every account forbidden (by the ask): 403.
     let (status, _, body) = error_of(&gateway, "gemini-auto", "hi [mock:403]").await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_forbidden");
     assert!(body.to_string().contains("PERMISSION_DENIED"), "{body}");
 }

@@ -427,7 +427,7 @@ async fn a_rotated_cookie_serves_later_requests_without_rotating_again() {
 }
 
 #[tokio::test]
-async fn an_expired_cookie_is_401_saying_which_secrets_to_refresh() {
+async fn an_expired_cookie_is_a_502_saying_which_secrets_to_refresh() {
     let mock = mock().await;
     mock.expire();
     let accounts = [web(), stranger("web-2")];
@@ -435,7 +435,7 @@ async fn an_expired_cookie_is_401_saying_which_secrets_to_refresh() {
     for stream in [false, true] {
         let (status, _, body) =
             failure(&gateway, &user_request("gemini-3-flash", "hi", stream)).await;
-        assert_eq!(status, 401, "stream {stream}: {body}");
+        assert_eq!(status, 502, "stream {stream}: {body}");
         assert_eq!(body["error"]["code"], "upstream_unauthorized");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
@@ -465,7 +465,7 @@ async fn an_expired_cookie_is_401_saying_which_secrets_to_refresh() {
 }
 
 #[tokio::test]
-async fn cookies_that_expire_between_requests_are_401_too() {
+async fn cookies_that_expire_between_requests_are_a_502_too() {
     let mock = mock().await;
     let accounts = [web()];
     let gateway = gateway(&mock, &accounts);
@@ -475,7 +475,7 @@ async fn cookies_that_expire_between_requests_are_401_too() {
     // The page values are cached; StreamGenerate itself refuses now.
     mock.expire();
     let (status, _, body) = failure(&gateway, &user_request("gemini-3-flash", "two", true)).await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("SECURE_1PSIDTS"), "{message}");

@@ -472,7 +472,7 @@ async fn two_tongyi_accounts_share_the_load() {
 }
 
 #[tokio::test]
-async fn an_expired_cookie_is_401_saying_what_to_refresh() {
+async fn an_expired_cookie_is_a_502_saying_what_to_refresh() {
     let cookie_a = "tongyi_sso_ticket=mock-ticket-old-a; t=0a0a";
     let cookie_b = "tongyi_sso_ticket=mock-ticket-old-b; t=0b0b";
     let mock = mock_qwen::spawn(MockOptions {
@@ -490,7 +490,7 @@ async fn an_expired_cookie_is_401_saying_what_to_refresh() {
     let gateway = gateway(&mock, &accounts);
     for stream in [false, true] {
         let (status, _, body) = failure(&gateway, &user_request("qwen-max", "x", stream)).await;
-        assert_eq!(status, 401, "stream {stream}: {body}");
+        assert_eq!(status, 502, "stream {stream}: {body}");
         assert_eq!(body["error"]["code"], "upstream_unauthorized");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
@@ -510,7 +510,7 @@ async fn an_expired_cookie_is_401_saying_what_to_refresh() {
 }
 
 #[tokio::test]
-async fn an_expired_token_is_401_saying_what_to_refresh() {
+async fn an_expired_token_is_a_502_saying_what_to_refresh() {
     let mock = mock_qwen::spawn(MockOptions::default()).await;
 
     // A JWT whose `exp` has passed is refused before any request is spent.
@@ -520,7 +520,7 @@ async fn an_expired_token_is_401_saying_what_to_refresh() {
     }];
     let gateway = gateway(&mock, &expired);
     let (status, _, body) = failure(&gateway, &user_request("qwen3-max", "x", true)).await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
@@ -539,7 +539,7 @@ async fn an_expired_token_is_401_saying_what_to_refresh() {
         &user_request("qwen3-max", "Hello #scenario=expired", false),
     )
     .await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("copy a fresh `token`"), "{message}");

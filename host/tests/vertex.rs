@@ -172,7 +172,7 @@ async fn a_wrong_express_key_is_unauthorized() {
     .await;
     let gateway = express(&mock);
     let (status, body) = error_of(&gateway, &user_request(MODEL, "hi", false)).await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     assert!(
         !body.to_string().contains(EXPRESS_KEY),
@@ -256,7 +256,7 @@ async fn a_401_after_a_new_token_is_unauthorized() {
         &user_request("vertex-mock-expired_token", "hi", false),
     )
     .await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     // One refresh, one retry: no loop.
     assert_eq!(mock.token_requests().len(), 2);
@@ -275,7 +275,7 @@ async fn a_key_file_with_the_wrong_key_is_refused_at_the_token_endpoint() {
     );
 
     let (status, body) = error_of(&gateway, &user_request(MODEL, "hi", false)).await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unauthorized");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("Invalid JWT Signature."), "{message}");
