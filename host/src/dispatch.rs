@@ -166,8 +166,10 @@ impl<'r> Walk<'r> {
                 self.next_target();
                 continue;
             }
-            let picker = self.picker.get_or_insert_with(|| entry.pool.picker());
-            let lease = match picker.next() {
+            let picker = self
+                .picker
+                .get_or_insert_with(|| entry.pool.picker(upstream_model));
+            let lease = match picker.pick() {
                 Ok(lease) => lease,
                 Err(unavailable) => {
                     self.exhausted.unavailable.push(unavailable);

@@ -60,7 +60,8 @@ fn gateway(mock: &MockUpstream, accounts: &[Account]) -> Gateway {
 fn gateway_with(mock: &MockUpstream, accounts: &[Account], settings: &str) -> Gateway {
     let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .plugins(&["gemini-web"])
-        .env("API_KEY", "sk-test");
+        .env("API_KEY", "sk-test")
+        .env("ADMIN_KEY", "admin-test");
     let mut config = String::from(
         r#"
 [runtime]
@@ -540,10 +541,10 @@ async fn in_band_error_codes_become_http_statuses() {
     let gateway = gateway(&mock, &accounts);
     // (prompt token, status, error code, Retry-After)
     let cases = [
-        // The usage limit: every account is limited, so a Retry-After (the
-        // gateway's default 60 s, the upstream gives no hint).
-        ("1037", 429, "insufficient_quota", Some(60)),
-        ("1060", 429, "rate_limit_exceeded", Some(60)),
+        // The usage limit: every account is limited, so a Retry-After: the
+        // upstream gives no hint, so the pool's quota and rate-limit cooldowns.
+        ("1037", 429, "insufficient_quota", Some(3600)),
+        ("1060", 429, "rate_limit_exceeded", Some(600)),
         ("http:429", 429, "rate_limit_exceeded", Some(7)),
         ("1050", 404, "model_not_found", None),
         ("1052", 404, "model_not_found", None),
@@ -562,6 +563,8 @@ async fn in_band_error_codes_become_http_statuses() {
             );
             assert_eq!(retry_after, retry, "{token} stream {stream}");
             assert_no_secret(&body.to_string(), &mock, &accounts);
+            // Each case on a fresh account, not one the last case took out.
+            gateway.reset_accounts().await;
         }
     }
     let (_, _, body) = failure(
@@ -571,6 +574,7 @@ async fn in_band_error_codes_become_http_statuses() {
     .await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("usage limit"), "{message}");
+    gateway.reset_accounts().await;
     let (_, _, body) = failure(
         &gateway,
         &user_request("gemini-3-flash", "[mock:1050]", false),
@@ -599,7 +603,7 @@ async fn a_limited_account_hands_over_to_the_next_and_all_limited_is_429() {
     .await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "insufficient_quota");
-    assert_eq!(retry_after, Some(60));
+    assert_eq!(retry_after, Some(3600), "the pool's quota cooldown");
     assert_eq!(
         stream_generate_calls(&mock).len(),
         2,
@@ -655,8 +659,16 @@ async fn an_ip_block_on_the_page_is_429() {
         failure(&gateway, &user_request("gemini-3-flash", "hi", false)).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
-    assert!(retry_after.is_some());
+    assert_eq!(
+        retry_after,
+        Some(600),
+        "no hint: the pool's rate-limit cooldown"
+    );
     mock.set_app_status(None);
+    // The account rests until then, unless an operator resets it.
+    let (status, _, _) = failure(&gateway, &user_request("gemini-3-flash", "hi", false)).await;
+    assert_eq!(status, 429);
+    gateway.reset_accounts().await;
     gateway
         .chat_ok(&user_request("gemini-3-flash", "hi", false))
         .await;

@@ -100,10 +100,8 @@ async fn operate(gateway: &Gateway, account: &str, action: &str) -> (u16, Value)
 /// One request; `Ok(plugin)` when a whole, correct answer came back.
 async fn one_request(gateway: &Gateway, index: usize) -> Result<String, String> {
     let prompt = format!("request {index}");
-    let stream = index % 3 == 0;
-    let response = gateway
-        .chat(&user_request("pooled", &prompt, stream))
-        .await;
+    let stream = index.is_multiple_of(3);
+    let response = gateway.chat(&user_request("pooled", &prompt, stream)).await;
     let status = response.status();
     let plugin = response
         .headers()
@@ -116,7 +114,8 @@ async fn one_request(gateway: &Gateway, index: usize) -> Result<String, String> 
     }
     let answer = if stream {
         let frames = parse_sse(&text);
-        if frames.iter().any(|f| f.get("error").is_some()) || frames.last() != Some(&"[DONE]".into())
+        if frames.iter().any(|f| f.get("error").is_some())
+            || frames.last() != Some(&"[DONE]".into())
         {
             return Err(format!("broken stream: {text}"));
         }
@@ -295,7 +294,10 @@ async fn a_stream_that_started_is_never_retried_but_an_unsent_answer_is() {
         .chat_stream(&user_request("mock-disconnect", "half an answer", true))
         .await;
     assert_eq!(status, 200);
-    assert!(!streamed_text(&frames).is_empty(), "part of the answer came");
+    assert!(
+        !streamed_text(&frames).is_empty(),
+        "part of the answer came"
+    );
     assert!(
         frames.iter().any(|f| f.get("error").is_some()),
         "then an error frame: {frames:?}"
@@ -382,11 +384,16 @@ async fn operators_see_masked_accounts_and_disable_enable_and_reset_them() {
 
     let listed = accounts(&gateway).await;
     let shown = serde_json::to_string(&listed).unwrap();
-    assert!(!shown.contains("good-0") && !shown.contains("good-1"), "{shown}");
-    assert!(listed["key-1"]["secrets"]["api-key"]
-        .as_str()
-        .unwrap()
-        .starts_with("sha256:"));
+    assert!(
+        !shown.contains("good-0") && !shown.contains("good-1"),
+        "{shown}"
+    );
+    assert!(
+        listed["key-1"]["secrets"]["api-key"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
 
     let (status, view) = operate(&gateway, "key-1", "disable").await;
     assert_eq!((status, view["state"].as_str()), (200, Some("disabled")));
@@ -394,7 +401,9 @@ async fn operators_see_masked_accounts_and_disable_enable_and_reset_them() {
         one_request(&gateway, i).await.unwrap();
     }
     assert!(
-        mock.generation_statuses().iter().all(|(key, _)| key == "good-1"),
+        mock.generation_statuses()
+            .iter()
+            .all(|(key, _)| key == "good-1"),
         "a disabled account gets no request"
     );
     let (status, view) = operate(&gateway, "key-1", "enable").await;
@@ -470,7 +479,10 @@ async fn busy_accounts_are_skipped_and_a_full_pool_is_429() {
     let held = user_request("mock-hold", "wait", true);
     // Two held streams, one per account.
     let (first, second) = tokio::join!(gateway.chat(&held), gateway.chat(&held));
-    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
     mock.wait_for_held(2).await;
     let mut keys_used: Vec<String> = mock
         .generation_statuses()

@@ -81,7 +81,8 @@ fn gateway_with(
 ) -> Gateway {
     let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .plugins(&["qwen"])
-        .env("API_KEY", "sk-test");
+        .env("API_KEY", "sk-test")
+        .env("ADMIN_KEY", "admin-test");
     let mut config = format!(
         r#"
 [runtime]
@@ -502,6 +503,9 @@ async fn an_expired_cookie_is_a_502_saying_what_to_refresh() {
             "after every account was tried: {message}"
         );
         assert_no_secret(&body.to_string(), &accounts);
+        // Both accounts are broken now; an operator who refreshed nothing
+        // resets them to show the same on the other kind of request.
+        gateway.reset_accounts().await;
     }
     let tried = mock.chat_accounts();
     assert_eq!(tried.len(), 4, "{tried:?}");
@@ -670,11 +674,12 @@ async fn chat_qwen_ai_limits_inside_a_200_stream_are_429_too() {
     let mock = mock_qwen::spawn(MockOptions::default()).await;
     let gateway = gateway(&mock, &[chat_qwen_ai(&mock, "intl-1")]);
     // (scenario, Retry-After): `num: 2` hours in the rate-limit object; a WAF
-    // page or an empty stream rest the account without a hint (60 s).
+    // page rests the account without a hint (the pool's rate-limit
+    // cooldown, 600 s); an empty stream for the plugin's own 60 s.
     for (scenario, retry) in [
         ("ratelimit", 7_200),
         ("ratelimit_http", 7_200),
-        ("waf", 60),
+        ("waf", 600),
         ("empty", 60),
     ] {
         let (status, retry_after, body) = failure(
@@ -685,6 +690,7 @@ async fn chat_qwen_ai_limits_inside_a_200_stream_are_429_too() {
         assert_eq!(status, 429, "{scenario}: {body}");
         assert_eq!(retry_after, Some(retry), "{scenario}");
         assert_eq!(body["error"]["code"], "rate_limit_exceeded", "{scenario}");
+        gateway.reset_accounts().await;
     }
     let (status, _, body) = failure(
         &gateway,
@@ -806,7 +812,12 @@ async fn upstream_failures_are_502_and_a_silent_upstream_504() {
     let (status, _, body) =
         failure(&intl, &user_request("qwen3-max", "#scenario=slow", true)).await;
     assert_eq!(status, 504, "{body}");
-    // And the gateway is fine afterwards.
+    // Three upstream failures in a row: the account's breaker is open.
+    let (status, _, body) = failure(&intl, &user_request("qwen3-max", "hi", false)).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "no_healthy_account");
+    // And the gateway is fine once it is reset.
+    intl.reset_accounts().await;
     let completion = intl
         .chat_ok(&user_request("qwen3-max", "still here", false))
         .await;

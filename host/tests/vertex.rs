@@ -48,6 +48,7 @@ settings = {{ {settings} }}
 "#
         ))
         .env(variable, value)
+        .env("ADMIN_KEY", "admin-test")
         .start()
 }
 
@@ -536,7 +537,8 @@ async fn refusals_keep_their_meaning() {
     let mock = mock_vertex::spawn(MockOptions::default()).await;
     let gateway = service_account(&mock, &mock_settings(&mock));
     for (model, expected) in [
-        ("vertex-mock-permission", 403),
+        // An account the upstream forbids is the gateway's problem, not the caller's.
+        ("vertex-mock-permission", 502),
         ("vertex-mock-bad_role", 400),
         ("vertex-mock-not_found", 404),
         ("vertex-mock-500", 502),
@@ -544,6 +546,8 @@ async fn refusals_keep_their_meaning() {
     ] {
         let (status, body) = error_of(&gateway, &user_request(model, "hi", false)).await;
         assert_eq!(status, expected, "{model}: {body}");
+        // A forbidden account is out until a probe: each case on a fresh one.
+        gateway.reset_accounts().await;
     }
     assert_eq!(mock.token_requests().len(), 1, "refusals keep the token");
 }

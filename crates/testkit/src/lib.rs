@@ -132,6 +132,11 @@ impl GatewayBuilder {
             .iter()
             .find(|(k, _)| k == "API_KEY")
             .map(|(_, v)| v.split(',').next().unwrap_or_default().to_string());
+        let admin_key = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "ADMIN_KEY")
+            .map(|(_, v)| v.clone());
         let (mut child, log, dir) = self.spawn();
         let url = {
             let (text, changed) = &*log;
@@ -159,6 +164,7 @@ impl GatewayBuilder {
         Gateway {
             url,
             api_key,
+            admin_key,
             child,
             log,
             client: reqwest::Client::new(),
@@ -236,6 +242,7 @@ pub struct Gateway {
     /// `http://127.0.0.1:PORT`
     pub url: String,
     api_key: Option<String>,
+    admin_key: Option<String>,
     child: Child,
     log: Arc<(Mutex<String>, Condvar)>,
     client: reqwest::Client,
@@ -334,6 +341,42 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// Resets every account's health through the admin API, as an operator
+    /// would: for tests that run unrelated failure scenarios one after the
+    /// other on the same accounts. The gateway needs an `ADMIN_KEY`.
+    pub async fn reset_accounts(&self) {
+        let key = self
+            .admin_key
+            .as_deref()
+            .expect("reset_accounts needs the gateway started with an ADMIN_KEY");
+        let pools: Value = self
+            .client
+            .get(format!("{}/admin/api/accounts", self.url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for (plugin, pool) in pools.as_object().unwrap() {
+            for account in pool["accounts"].as_array().unwrap() {
+                let id = account["id"].as_str().unwrap();
+                let response = self
+                    .client
+                    .post(format!(
+                        "{}/admin/api/accounts/{plugin}/{id}/reset",
+                        self.url
+                    ))
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200, "resetting {plugin}/{id}");
+            }
+        }
+    }
+
     /// Stops the gateway as a platform would (SIGTERM), waits for it to exit
     /// and returns what it logged.
     pub fn terminate(mut self) -> String {

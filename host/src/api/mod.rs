@@ -43,15 +43,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_caller,
         ));
-    let admin =
-        Router::new()
-            .route("/status", get(admin::status))
-            .route("/accounts", get(admin::accounts))
-            .route("/accounts/{plugin}/{account}/{action}", post(admin::operate))
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                admin::require_admin,
-            ));
+    let admin = Router::new()
+        .route("/status", get(admin::status))
+        .route("/accounts", get(admin::accounts))
+        .route(
+            "/accounts/{plugin}/{account}/{action}",
+            post(admin::operate),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin,
+        ));
     Router::new()
         .nest("/v1", v1)
         .nest("/admin/api", admin)

@@ -167,7 +167,8 @@ impl StateStore {
                 })
                 .collect()
         };
-        let result = crate::persist::write_private(path, &serde_json::to_vec(&entries).unwrap_or_default());
+        let result =
+            crate::persist::write_private(path, &serde_json::to_vec(&entries).unwrap_or_default());
         if result.is_err() {
             self.dirty.store(true, Ordering::Release);
         }

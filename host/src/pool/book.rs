@@ -1,7 +1,11 @@
-//! The health of every account the gateway has seen, keyed by plugin and
-//! account id. It outlives registries (a reload keeps each account's health)
-//! and is written to `accounts.json` in the data directory, so cooldowns and
-//! broken credentials are still known after a restart.
+//! The health of every account the gateway has seen, keyed by plugin,
+//! account id and a fingerprint of the account's credentials: an operator
+//! who replaces a refused key starts the new one healthy, and removing a key
+//! from an `env-list` (which renumbers the ids) never hands one key's health
+//! to another. The book outlives registries (a reload keeps each
+//! account's health) and is written to `accounts.json` in the data
+//! directory, so cooldowns and broken credentials are still known after a
+//! restart.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,9 +33,12 @@ impl AccountHealth {
     }
 }
 
+/// Plugin, account id, credentials fingerprint.
+type Key = (String, String, String);
+
 #[derive(Default)]
 pub struct HealthBook {
-    accounts: Mutex<HashMap<(String, String), Arc<AccountHealth>>>,
+    accounts: Mutex<HashMap<Key, Arc<AccountHealth>>>,
     /// Set by every change; cleared when the file is written.
     dirty: AtomicBool,
 }
@@ -40,15 +47,21 @@ pub struct HealthBook {
 struct StoredHealth {
     plugin: String,
     account: String,
+    /// A truncated SHA-256 of the credentials, never the credentials.
+    credentials: String,
     health: Health,
 }
 
 impl HealthBook {
     /// The health record of an account, created healthy on first sight.
-    pub fn health_of(&self, plugin: &str, account: &str) -> Arc<AccountHealth> {
+    pub fn health_of(&self, plugin: &str, account: &str, credentials: &str) -> Arc<AccountHealth> {
         let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
         accounts
-            .entry((plugin.to_string(), account.to_string()))
+            .entry((
+                plugin.to_string(),
+                account.to_string(),
+                credentials.to_string(),
+            ))
             .or_default()
             .clone()
     }
@@ -73,7 +86,7 @@ impl HealthBook {
                     health: Mutex::new(s.health),
                     in_flight: AtomicU32::new(0),
                 };
-                ((s.plugin, s.account), Arc::new(health))
+                ((s.plugin, s.account, s.credentials), Arc::new(health))
             })
             .collect();
         HealthBook {
@@ -91,13 +104,20 @@ impl HealthBook {
             let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
             let mut stored: Vec<StoredHealth> = accounts
                 .iter()
-                .map(|((plugin, account), health)| StoredHealth {
+                .map(|((plugin, account, credentials), health)| StoredHealth {
                     plugin: plugin.clone(),
                     account: account.clone(),
+                    credentials: credentials.clone(),
                     health: health.lock().clone(),
                 })
                 .collect();
-            stored.sort_by(|a, b| (&a.plugin, &a.account).cmp(&(&b.plugin, &b.account)));
+            stored.sort_by(|a, b| {
+                (&a.plugin, &a.account, &a.credentials).cmp(&(
+                    &b.plugin,
+                    &b.account,
+                    &b.credentials,
+                ))
+            });
             stored
         };
         let bytes = serde_json::to_vec_pretty(&stored).unwrap_or_default();
@@ -119,26 +139,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("accounts.json");
         let book = HealthBook::default();
-        book.health_of("gemini", "key-1").lock().condition = Condition::CoolingDown {
-            until: 123_456,
-            reason: crate::pool::FailureKind::RateLimited,
-        };
-        book.health_of("gemini", "key-2").lock().requests = 7;
+        book.health_of("gemini", "key-1", "f1").lock().condition =
+            Condition::BreakerOpen { until: 123_456 };
+        book.health_of("gemini", "key-2", "f2").lock().requests = 7;
         book.mark_dirty();
         book.save_if_changed(&path).unwrap();
 
         let loaded = HealthBook::load(&path);
         assert_eq!(
-            loaded.health_of("gemini", "key-1").lock().condition,
-            Condition::CoolingDown {
-                until: 123_456,
-                reason: crate::pool::FailureKind::RateLimited,
-            }
+            loaded.health_of("gemini", "key-1", "f1").lock().condition,
+            Condition::BreakerOpen { until: 123_456 }
         );
-        assert_eq!(loaded.health_of("gemini", "key-2").lock().requests, 7);
+        assert_eq!(loaded.health_of("gemini", "key-2", "f2").lock().requests, 7);
         assert_eq!(
-            loaded.health_of("qwen", "key-1").lock().condition,
-            Condition::Healthy
+            loaded
+                .health_of("gemini", "key-1", "new key")
+                .lock()
+                .condition,
+            Condition::Healthy,
+            "other credentials under the same id start healthy"
         );
         #[cfg(unix)]
         {

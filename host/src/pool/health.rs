@@ -2,12 +2,17 @@
 //! Pure (time is passed in, in Unix milliseconds) so it is tested directly.
 //!
 //! ```text
-//!  healthy ──rate-limited / quota──▶ cooling-down(until) ──time──▶ healthy
+//!  healthy ──rate-limited / quota──▶ cooling down for that model ──time──▶ healthy
 //!  healthy ──unauthorized / forbidden──▶ broken ──probe ok / enable──▶ healthy
 //!  healthy ──N upstream errors in window──▶ breaker-open(until)
 //!        ──time──▶ half-open: one probe ──ok──▶ healthy, ──fails──▶ breaker-open
 //!  any ──operator disable──▶ disabled ──enable──▶ healthy
 //! ```
+//!
+//! Limits are per model: upstreams count quotas per model (Gemini's
+//! "per project per model", Gemini Business's text and image quotas), so a
+//! key limited on one model still serves the others. Credentials and the
+//! breaker are the whole account's.
 
 use std::time::Duration;
 
@@ -16,16 +21,14 @@ use serde::{Deserialize, Serialize};
 use super::policy::{FailureKind, PoolPolicy};
 
 /// Longest last-error message kept (plugins' messages can be long).
-const MAX_MESSAGE: usize = 300;
+const MAX_MESSAGE: usize = 1000;
 
-/// Where an account stands.
+/// Where an account stands, whatever the model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Condition {
     #[default]
     Healthy,
-    /// Rate-limited or out of quota until `until`; then healthy again.
-    CoolingDown { until: u64, reason: FailureKind },
     /// Its credentials were refused: out until a probe succeeds (one live
     /// request at `next_probe`, then every probe interval) or an operator
     /// enables it.
@@ -34,6 +37,16 @@ pub enum Condition {
     BreakerOpen { until: u64 },
     /// Turned off by an operator.
     Disabled,
+}
+
+/// A model the account may not use until `until` (Unix milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cooldown {
+    /// The upstream model name.
+    pub model: String,
+    pub until: u64,
+    /// `rate_limited` or `quota_exhausted`.
+    pub reason: FailureKind,
 }
 
 /// The last failure, as the admin API shows it.
@@ -50,6 +63,9 @@ pub struct LastError {
 #[serde(default)]
 pub struct Health {
     pub condition: Condition,
+    /// Rate limits and exhausted quotas, per model (expired ones are dropped
+    /// as they are met).
+    pub cooldowns: Vec<Cooldown>,
     /// Upstream failures and timeouts since the last success, within the
     /// breaker window (Unix milliseconds).
     pub recent_failures: Vec<u64>,
@@ -68,7 +84,10 @@ pub enum Availability {
     /// Out, but a probe is due: the next request may try it.
     ProbeDue,
     /// Out for now; `until` says when it may be back, if known.
-    Out { why: OutReason, until: Option<u64> },
+    Out {
+        why: OutReason,
+        until: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,7 +103,8 @@ pub enum OutReason {
 }
 
 impl Health {
-    pub fn availability(&self, now: u64, expires_at: Option<u64>) -> Availability {
+    /// Whether the account can take a request for `model` now.
+    pub fn availability(&self, now: u64, expires_at: Option<u64>, model: &str) -> Availability {
         if self.condition == Condition::Disabled {
             return Availability::Out {
                 why: OutReason::Disabled,
@@ -98,11 +118,12 @@ impl Health {
             };
         }
         match self.condition {
-            Condition::Healthy | Condition::Disabled => Availability::Ready,
-            Condition::CoolingDown { until, .. } if until <= now => Availability::Ready,
-            Condition::CoolingDown { until, reason } => Availability::Out {
-                why: OutReason::CoolingDown(reason),
-                until: Some(until),
+            Condition::Healthy | Condition::Disabled => match self.cooldown(model, now) {
+                Some(cooldown) => Availability::Out {
+                    why: OutReason::CoolingDown(cooldown.reason),
+                    until: Some(cooldown.until),
+                },
+                None => Availability::Ready,
             },
             Condition::Broken { next_probe } if next_probe <= now => Availability::ProbeDue,
             Condition::Broken { .. } => Availability::Out {
@@ -117,6 +138,18 @@ impl Health {
         }
     }
 
+    /// The live cooldown of `model`, if any.
+    pub fn cooldown(&self, model: &str, now: u64) -> Option<&Cooldown> {
+        self.cooldowns
+            .iter()
+            .find(|c| c.model == model && c.until > now)
+    }
+
+    /// The cooldowns still running.
+    pub fn live_cooldowns(&self, now: u64) -> impl Iterator<Item = &Cooldown> {
+        self.cooldowns.iter().filter(move |c| c.until > now)
+    }
+
     /// Takes the due probe: the next one is pushed back, so only one request
     /// at a time probes an account.
     pub fn claim_probe(&mut self, now: u64, policy: &PoolPolicy) {
@@ -127,11 +160,12 @@ impl Health {
         }
     }
 
-    /// The account answered: whatever it was out for is over.
-    pub fn started(&mut self) {
+    /// The account answered for `model`: whatever it was out for is over.
+    pub fn started(&mut self, model: &str) {
         if self.condition != Condition::Disabled {
             self.condition = Condition::Healthy;
         }
+        self.cooldowns.retain(|c| c.model != model);
         self.recent_failures.clear();
         self.requests += 1;
     }
@@ -144,6 +178,7 @@ impl Health {
     pub fn failed(
         &mut self,
         kind: FailureKind,
+        model: &str,
         message: &str,
         retry_after_ms: Option<u64>,
         now: u64,
@@ -164,10 +199,12 @@ impl Health {
         }
         match kind {
             FailureKind::RateLimited | FailureKind::QuotaExhausted => {
-                self.condition = Condition::CoolingDown {
+                self.cooldowns.retain(|c| c.model != model && c.until > now);
+                self.cooldowns.push(Cooldown {
+                    model: model.to_string(),
                     until: now + millis(policy.cooldown(kind, retry_after_ms)),
                     reason: kind,
-                };
+                });
             }
             FailureKind::Unauthorized | FailureKind::Forbidden => {
                 self.condition = Condition::Broken {
@@ -180,7 +217,8 @@ impl Health {
                 self.recent_failures.push(now);
                 let half_open_failed = matches!(self.condition, Condition::BreakerOpen { .. });
                 let tripped = self.recent_failures.len() >= policy.breaker_failures as usize;
-                if half_open_failed || (tripped && !matches!(self.condition, Condition::Broken { .. }))
+                if half_open_failed
+                    || (tripped && !matches!(self.condition, Condition::Broken { .. }))
                 {
                     self.condition = Condition::BreakerOpen {
                         until: now + millis(policy.breaker_open),
@@ -197,6 +235,7 @@ impl Health {
         if self.condition != Condition::Disabled {
             self.condition = Condition::Healthy;
         }
+        self.cooldowns.clear();
         self.recent_failures.clear();
         self.last_error = None;
         self.failures = 0;
@@ -209,6 +248,7 @@ impl Health {
     /// Back in service, also from broken or a cooldown: the operator knows best.
     pub fn enable(&mut self) {
         self.condition = Condition::Healthy;
+        self.cooldowns.clear();
         self.recent_failures.clear();
     }
 
@@ -249,75 +289,97 @@ mod tests {
     }
 
     const T: u64 = 1_000_000;
+    const M: &str = "gemini-2.5-flash";
 
     #[test]
-    fn a_rate_limit_cools_down_for_the_reported_time_or_the_default() {
+    fn a_rate_limit_cools_the_model_down_for_the_reported_time_or_the_default() {
         let mut health = Health::default();
-        health.failed(FailureKind::RateLimited, "slow down", Some(2_500), T, &policy());
+        health.failed(
+            FailureKind::RateLimited,
+            M,
+            "slow down",
+            Some(2_500),
+            T,
+            &policy(),
+        );
         assert_eq!(
-            health.availability(T + 2_499, None),
+            health.availability(T + 2_499, None, M),
             Availability::Out {
                 why: OutReason::CoolingDown(FailureKind::RateLimited),
                 until: Some(T + 2_500)
             }
         );
-        assert_eq!(health.availability(T + 2_500, None), Availability::Ready);
+        assert_eq!(health.availability(T + 2_500, None, M), Availability::Ready);
+        assert_eq!(
+            health.availability(T, None, "other-model"),
+            Availability::Ready,
+            "limits are per model"
+        );
 
         let mut health = Health::default();
-        health.failed(FailureKind::RateLimited, "slow down", None, T, &policy());
+        health.failed(FailureKind::QuotaExhausted, M, "daily", None, T, &policy());
         assert!(matches!(
-            health.availability(T + 599_000, None),
+            health.availability(T + 3_599_000, None, M),
             Availability::Out { .. }
         ));
-        assert_eq!(health.availability(T + 600_000, None), Availability::Ready);
+        assert_eq!(
+            health.availability(T + 3_600_000, None, M),
+            Availability::Ready
+        );
     }
 
     #[test]
     fn refused_credentials_wait_for_a_probe_and_a_success_heals() {
         let mut health = Health::default();
-        health.failed(FailureKind::Unauthorized, "bad key", None, T, &policy());
+        health.failed(FailureKind::Unauthorized, M, "bad key", None, T, &policy());
         assert!(matches!(
-            health.availability(T + 1, None),
+            health.availability(T + 1, None, M),
             Availability::Out {
                 why: OutReason::Broken,
                 ..
             }
         ));
         assert_eq!(
-            health.availability(T + 300_000, None),
+            health.availability(T + 300_000, None, M),
             Availability::ProbeDue
         );
         health.claim_probe(T + 300_000, &policy());
         assert!(
             matches!(
-                health.availability(T + 300_001, None),
+                health.availability(T + 300_001, None, M),
                 Availability::Out { .. }
             ),
             "one probe at a time"
         );
-        health.started();
+        health.started(M);
         assert_eq!(health.condition, Condition::Healthy);
     }
 
     #[test]
     fn upstream_failures_in_a_row_open_the_breaker_then_one_probe_decides() {
         let mut health = Health::default();
-        health.failed(FailureKind::Upstream, "503", None, T, &policy());
-        health.failed(FailureKind::Timeout, "slow", None, T + 1, &policy());
+        health.failed(FailureKind::Upstream, M, "503", None, T, &policy());
+        health.failed(FailureKind::Timeout, M, "slow", None, T + 1, &policy());
         assert_eq!(health.condition, Condition::Healthy, "two are not enough");
-        health.failed(FailureKind::Upstream, "500", None, T + 2, &policy());
-        assert_eq!(health.condition, Condition::BreakerOpen { until: T + 30_002 });
+        health.failed(FailureKind::Upstream, M, "500", None, T + 2, &policy());
+        assert_eq!(
+            health.condition,
+            Condition::BreakerOpen { until: T + 30_002 }
+        );
 
-        assert_eq!(health.availability(T + 30_002, None), Availability::ProbeDue);
+        assert_eq!(
+            health.availability(T + 30_002, None, M),
+            Availability::ProbeDue
+        );
         health.claim_probe(T + 30_002, &policy());
-        health.failed(FailureKind::Upstream, "500", None, T + 30_003, &policy());
+        health.failed(FailureKind::Upstream, M, "500", None, T + 30_003, &policy());
         assert_eq!(
             health.condition,
             Condition::BreakerOpen { until: T + 60_003 },
             "a failed probe opens it again"
         );
         health.claim_probe(T + 60_003, &policy());
-        health.started();
+        health.started(M);
         assert_eq!(health.condition, Condition::Healthy);
         assert_eq!(health.consecutive_failures(), 0);
     }
@@ -325,13 +387,13 @@ mod tests {
     #[test]
     fn failures_outside_the_window_or_before_a_success_do_not_add_up() {
         let mut health = Health::default();
-        health.failed(FailureKind::Upstream, "503", None, T, &policy());
-        health.failed(FailureKind::Upstream, "503", None, T + 1, &policy());
-        health.failed(FailureKind::Upstream, "503", None, T + 61_000, &policy());
+        health.failed(FailureKind::Upstream, M, "503", None, T, &policy());
+        health.failed(FailureKind::Upstream, M, "503", None, T + 1, &policy());
+        health.failed(FailureKind::Upstream, M, "503", None, T + 61_000, &policy());
         assert_eq!(health.condition, Condition::Healthy);
-        health.failed(FailureKind::Upstream, "503", None, T + 61_001, &policy());
-        health.started();
-        health.failed(FailureKind::Upstream, "503", None, T + 61_002, &policy());
+        health.failed(FailureKind::Upstream, M, "503", None, T + 61_001, &policy());
+        health.started(M);
+        health.failed(FailureKind::Upstream, M, "503", None, T + 61_002, &policy());
         assert_eq!(health.condition, Condition::Healthy);
     }
 
@@ -339,27 +401,27 @@ mod tests {
     fn the_callers_mistakes_and_plugin_faults_do_not_take_an_account_out() {
         let mut health = Health::default();
         for _ in 0..5 {
-            health.failed(FailureKind::Caller, "bad request", None, T, &policy());
-            health.failed(FailureKind::Plugin, "trap", None, T, &policy());
+            health.failed(FailureKind::Caller, M, "bad request", None, T, &policy());
+            health.failed(FailureKind::Plugin, M, "trap", None, T, &policy());
         }
-        assert_eq!(health.availability(T, None), Availability::Ready);
+        assert_eq!(health.availability(T, None, M), Availability::Ready);
     }
 
     #[test]
     fn operators_disable_enable_and_reset() {
         let mut health = Health::default();
         health.disable();
-        health.failed(FailureKind::RateLimited, "x", None, T, &policy());
-        health.started();
+        health.failed(FailureKind::RateLimited, M, "x", None, T, &policy());
+        health.started(M);
         assert_eq!(health.condition, Condition::Disabled);
         health.reset();
         assert_eq!(health.condition, Condition::Disabled, "reset is not enable");
         health.enable();
-        assert_eq!(health.availability(T, None), Availability::Ready);
+        assert_eq!(health.availability(T, None, M), Availability::Ready);
 
-        health.failed(FailureKind::Forbidden, "banned", None, T, &policy());
+        health.failed(FailureKind::Forbidden, M, "banned", None, T, &policy());
         health.reset();
-        assert_eq!(health.availability(T, None), Availability::Ready);
+        assert_eq!(health.availability(T, None, M), Availability::Ready);
         assert_eq!(health.last_error, None);
     }
 
@@ -367,12 +429,12 @@ mod tests {
     fn an_expired_account_is_out_whatever_its_health() {
         let health = Health::default();
         assert_eq!(
-            health.availability(T, Some(T)),
+            health.availability(T, Some(T), M),
             Availability::Out {
                 why: OutReason::Expired,
                 until: None
             }
         );
-        assert_eq!(health.availability(T - 1, Some(T)), Availability::Ready);
+        assert_eq!(health.availability(T - 1, Some(T), M), Availability::Ready);
     }
 }

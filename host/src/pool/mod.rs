@@ -26,7 +26,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use book::{AccountHealth, HealthBook};
-pub use health::{Availability, Condition, LastError, OutReason};
+pub use health::{Availability, Condition, Cooldown, LastError, OutReason};
 pub use policy::{FailureKind, PoolPolicy};
 
 use crate::config::Account;
@@ -77,7 +77,7 @@ impl Pool {
         let slots = accounts
             .into_iter()
             .map(|account| Slot {
-                health: book.health_of(plugin, &account.id),
+                health: book.health_of(plugin, &account.id, &fingerprint(&account)),
                 account,
             })
             .collect();
@@ -102,11 +102,13 @@ impl Pool {
         &self.policy
     }
 
-    /// The accounts for one request, starting at the next round-robin position.
-    pub fn picker(&self) -> Picker<'_> {
+    /// The accounts for one request for the upstream `model`, starting at
+    /// the next round-robin position.
+    pub fn picker(&self, model: &str) -> Picker<'_> {
         let count = self.slots.len().max(1);
         Picker {
             pool: self,
+            model: model.to_string(),
             start: self.next.fetch_add(1, Ordering::Relaxed) % count,
             tried: vec![false; self.slots.len()],
             picked: 0,
@@ -125,7 +127,11 @@ impl Pool {
             }
         }
         self.book.mark_dirty();
-        tracing::info!(plugin = &*self.plugin, account, "account {action:?} by an operator");
+        tracing::info!(
+            plugin = &*self.plugin,
+            account,
+            "account {action:?} by an operator"
+        );
         Some(self.view(slot, unix_millis()))
     }
 
@@ -138,27 +144,39 @@ impl Pool {
     fn view(&self, slot: &Slot, now: u64) -> AccountView {
         let health = slot.health.lock().clone();
         let in_flight = slot.health.in_flight();
-        let availability = health.availability(now, slot.account.expires_at);
+        let availability = health.availability(now, slot.account.expires_at, "");
+        let cooldowns: Vec<CooldownView> = health
+            .live_cooldowns(now)
+            .map(|c| CooldownView {
+                model: c.model.clone(),
+                reason: c.reason,
+                until: c.until,
+                seconds_left: seconds_between(now, c.until),
+            })
+            .collect();
+        let soonest = cooldowns.iter().min_by_key(|c| c.until);
+        let expired = slot.account.expires_at.is_some_and(|at| at <= now);
         let (state, until) = match (&health.condition, availability) {
-            (_, Availability::Out { why: OutReason::Expired, .. }) => ("expired", None),
+            _ if expired => ("expired", None),
             (Condition::Disabled, _) => ("disabled", None),
-            (_, Availability::Ready) => ("healthy", None),
-            (Condition::CoolingDown { until, .. }, _) => ("cooling_down", Some(*until)),
             (Condition::Broken { next_probe }, _) => ("broken", Some(*next_probe)),
             (Condition::BreakerOpen { .. }, Availability::ProbeDue) => ("half_open", None),
             (Condition::BreakerOpen { until }, _) => ("breaker_open", Some(*until)),
-            (Condition::Healthy, _) => ("healthy", None),
+            (Condition::Healthy, _) => match soonest {
+                Some(cooldown) => ("cooling_down", Some(cooldown.until)),
+                None => ("healthy", None),
+            },
         };
-        let reason = match health.condition {
-            Condition::CoolingDown { reason, .. } if state == "cooling_down" => Some(reason),
-            _ => None,
-        };
+        let reason = soonest
+            .filter(|_| state == "cooling_down")
+            .map(|c| c.reason);
         AccountView {
             id: slot.account.id.clone(),
             state,
             reason,
             until,
-            seconds_left: until.map(|at| at.saturating_sub(now) as f64 / 1000.0),
+            seconds_left: until.map(|at| seconds_between(now, at)),
+            cooldowns,
             consecutive_failures: health.consecutive_failures(),
             last_error: health.last_error,
             requests: health.requests,
@@ -201,10 +219,12 @@ pub struct AccountView {
     pub state: &'static str,
     /// Why it cools down: `rate_limited` or `quota_exhausted`.
     pub reason: Option<FailureKind>,
-    /// Unix milliseconds at which the cooldown or breaker ends, or the next
-    /// probe of broken credentials is due.
+    /// Unix milliseconds at which the (soonest) cooldown or the breaker
+    /// ends, or the next probe of broken credentials is due.
     pub until: Option<u64>,
     pub seconds_left: Option<f64>,
+    /// Every model cooling down on this account.
+    pub cooldowns: Vec<CooldownView>,
     pub consecutive_failures: usize,
     pub last_error: Option<LastError>,
     pub requests: u64,
@@ -219,6 +239,39 @@ pub struct AccountView {
     pub settings: BTreeMap<String, String>,
 }
 
+#[derive(Debug, Serialize)]
+pub struct CooldownView {
+    pub model: String,
+    pub reason: FailureKind,
+    pub until: u64,
+    pub seconds_left: f64,
+}
+
+fn seconds_between(now: u64, until: u64) -> f64 {
+    until.saturating_sub(now) as f64 / 1000.0
+}
+
+/// Identifies an account's credentials (truncated SHA-256 over its secrets).
+fn fingerprint(account: &Account) -> String {
+    let mut secrets: Vec<(&String, &str)> = account
+        .secrets
+        .iter()
+        .map(|(name, value)| (name, value.expose()))
+        .collect();
+    secrets.sort_unstable();
+    let mut hasher = Sha256::new();
+    for (name, value) in secrets {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(value.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Enough to tell two secrets apart, nothing to recover one from.
 fn mask(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
@@ -229,6 +282,8 @@ fn mask(secret: &str) -> String {
 /// One request's walk through a pool.
 pub struct Picker<'a> {
     pool: &'a Pool,
+    /// The upstream model: limits are per model.
+    model: String,
     start: usize,
     tried: Vec<bool>,
     picked: u32,
@@ -236,7 +291,7 @@ pub struct Picker<'a> {
 
 impl Picker<'_> {
     /// The next account to try, or why there is none.
-    pub fn next(&mut self) -> Result<Lease, Unavailable> {
+    pub fn pick(&mut self) -> Result<Lease, Unavailable> {
         let pool = self.pool;
         let count = pool.slots.len();
         let retries_used = self.picked > pool.policy.retries;
@@ -249,7 +304,7 @@ impl Picker<'_> {
             }
             let slot = &pool.slots[index];
             let mut health = slot.health.lock();
-            let availability = health.availability(now, slot.account.expires_at);
+            let availability = health.availability(now, slot.account.expires_at, &self.model);
             let last_error = || health.last_error.clone();
             match availability {
                 Availability::Out { why, until } => {
@@ -288,6 +343,7 @@ impl Picker<'_> {
             self.picked += 1;
             return Ok(Lease {
                 plugin: pool.plugin.clone(),
+                model: self.model.clone(),
                 account: slot.account.clone(),
                 health: slot.health.clone(),
                 policy: pool.policy.clone(),
@@ -322,6 +378,7 @@ fn take_slot(health: &AccountHealth, cap: Option<u32>) -> bool {
 /// gives the account's concurrency slot back when dropped.
 pub struct Lease {
     plugin: Arc<str>,
+    model: String,
     account: Account,
     health: Arc<AccountHealth>,
     policy: Arc<PoolPolicy>,
@@ -342,9 +399,9 @@ impl Lease {
     pub fn started(&self) {
         let healed = {
             let mut health = self.health.lock();
-            let was = health.condition.clone();
-            health.started();
-            was != health.condition
+            let was = (health.condition.clone(), health.cooldowns.len());
+            health.started(&self.model);
+            was != (health.condition.clone(), health.cooldowns.len())
         };
         self.book.mark_dirty();
         if healed || self.probe {
@@ -372,23 +429,35 @@ impl Lease {
         let kind = FailureKind::of(error);
         let retry_after = policy::retry_after_ms(error);
         let now = unix_millis();
-        let (before, after) = {
+        let model = self.model.as_str();
+        let (before, after, cooldown) = {
             let mut health = self.health.lock();
             let before = health.condition.clone();
-            health.failed(kind, &error.to_string(), retry_after, now, &self.policy);
-            (before, health.condition.clone())
+            health.failed(
+                kind,
+                model,
+                &error.to_string(),
+                retry_after,
+                now,
+                &self.policy,
+            );
+            let cooldown = health.cooldown(model, now).map(|c| c.until);
+            (before, health.condition.clone(), cooldown)
         };
         self.book.mark_dirty();
+        let plugin = &*self.plugin;
+        let account = &self.account.id;
+        if let Some(until) = cooldown.filter(|_| kind.is_limit()) {
+            tracing::warn!(
+                plugin,
+                account,
+                model,
+                "account cooling down for {:.1} s ({kind:?})",
+                seconds_between(now, until)
+            );
+        }
         if before != after || self.probe {
-            let plugin = &*self.plugin;
-            let account = &self.account.id;
             match &after {
-                Condition::CoolingDown { until, .. } => tracing::warn!(
-                    plugin,
-                    account,
-                    "account cooling down for {:.1} s ({kind:?})",
-                    until.saturating_sub(now) as f64 / 1000.0
-                ),
                 Condition::Broken { .. } => tracing::warn!(
                     plugin,
                     account,
@@ -404,8 +473,8 @@ impl Lease {
             }
         }
         match after {
-            Condition::CoolingDown { until, .. } | Condition::BreakerOpen { until } => Some(until),
-            _ => None,
+            Condition::BreakerOpen { until } => Some(until),
+            _ => cooldown,
         }
     }
 }
@@ -457,13 +526,13 @@ mod tests {
     fn requests_go_round_robin_and_skip_accounts_that_are_out() {
         let pool = pool(&["a", "b", "c"], PoolPolicy::default());
         let firsts: Vec<String> = (0..3)
-            .map(|_| pool.picker().next().unwrap().account().id.clone())
+            .map(|_| pool.picker("m").pick().unwrap().account().id.clone())
             .collect();
         assert_eq!(firsts, ["a", "b", "c"]);
 
-        pool.picker().next().unwrap().failed(&limited());
+        pool.picker("m").pick().unwrap().failed(&limited());
         let firsts: Vec<String> = (0..4)
-            .map(|_| pool.picker().next().unwrap().account().id.clone())
+            .map(|_| pool.picker("m").pick().unwrap().account().id.clone())
             .collect();
         assert_eq!(firsts, ["b", "c", "b", "c"], "a cools down");
     }
@@ -475,10 +544,10 @@ mod tests {
             ..PoolPolicy::default()
         };
         let pool = pool(&["a", "b", "c"], policy);
-        let mut picker = pool.picker();
-        assert_eq!(picker.next().unwrap().account().id, "a");
-        assert_eq!(picker.next().unwrap().account().id, "b");
-        let none = picker.next().err().unwrap();
+        let mut picker = pool.picker("m");
+        assert_eq!(picker.pick().unwrap().account().id, "a");
+        assert_eq!(picker.pick().unwrap().account().id, "b");
+        let none = picker.pick().err().unwrap();
         assert!(none.retries_used);
     }
 
@@ -489,22 +558,25 @@ mod tests {
             ..PoolPolicy::default()
         };
         let pool = pool(&["a", "b"], policy);
-        let first = pool.picker().next().unwrap();
-        let second = pool.picker().next().unwrap();
+        let first = pool.picker("m").pick().unwrap();
+        let second = pool.picker("m").pick().unwrap();
         assert_eq!((&*first.account().id, &*second.account().id), ("a", "b"));
-        let none = pool.picker().next().err().unwrap();
-        assert!(none.out.iter().all(|o| o.why == OutReason::Busy), "{none:?}");
+        let none = pool.picker("m").pick().err().unwrap();
+        assert!(
+            none.out.iter().all(|o| o.why == OutReason::Busy),
+            "{none:?}"
+        );
         drop(first);
-        assert_eq!(pool.picker().next().unwrap().account().id, "a");
+        assert_eq!(pool.picker("m").pick().unwrap().account().id, "a");
     }
 
     #[test]
     fn when_all_cool_down_the_pool_says_until_when() {
         let pool = pool(&["a", "b"], PoolPolicy::default());
         for _ in 0..2 {
-            pool.picker().next().unwrap().failed(&limited());
+            pool.picker("m").pick().unwrap().failed(&limited());
         }
-        let none = pool.picker().next().err().unwrap();
+        let none = pool.picker("m").pick().err().unwrap();
         assert_eq!(none.out.len(), 2);
         assert!(none.out.iter().all(|o| matches!(
             o.why,
@@ -519,16 +591,46 @@ mod tests {
             ..PoolPolicy::default()
         };
         let pool = pool(&["a"], policy);
-        pool.picker()
-            .next()
+        pool.picker("m")
+            .pick()
             .unwrap()
-            .failed(&CallError::Provider(ProviderError::Unauthorized("no".into())));
+            .failed(&CallError::Provider(ProviderError::Unauthorized(
+                "no".into(),
+            )));
         // With a zero interval the probe is due at once, but a claimed probe
         // still pushes the next one to `now`: one request per millisecond.
-        let probe = pool.picker().next().unwrap();
+        let probe = pool.picker("m").pick().unwrap();
         probe.started();
         drop(probe);
         assert_eq!(pool.views()[0].state, "healthy");
+    }
+
+    #[test]
+    fn a_replaced_key_starts_healthy_and_health_never_passes_to_another_key() {
+        let book: Arc<HealthBook> = Arc::default();
+        let policy = PoolPolicy::default;
+        let refused = CallError::Provider(ProviderError::Unauthorized("no".into()));
+        let first = Pool::new("p", vec![account("a")], policy(), book.clone());
+        first.picker("m").pick().unwrap().failed(&refused);
+        assert_eq!(first.views()[0].state, "broken");
+        let again = Pool::new("p", vec![account("a")], policy(), book.clone());
+        assert_eq!(again.views()[0].state, "broken", "a reload keeps health");
+
+        // The operator replaced the refused key: same id, new credentials.
+        let mut replaced = account("a");
+        replaced.secrets = Arc::new(HashMap::from([(
+            "api-key".to_string(),
+            SecretValue::new("a new key".into()),
+        )]));
+        let second = Pool::new("p", vec![replaced], policy(), book.clone());
+        assert_eq!(second.views()[0].state, "healthy");
+
+        // A list lost an entry and `b`'s key is now called `a`: it does not
+        // inherit the refused key's state.
+        let mut renumbered = account("b");
+        renumbered.id = "a".into();
+        let third = Pool::new("p", vec![renumbered], policy(), book);
+        assert_eq!(third.views()[0].state, "healthy");
     }
 
     #[test]
@@ -539,9 +641,15 @@ mod tests {
         assert!(!shown.contains("secret-a"), "{shown}");
         assert!(views[0].secrets["api-key"].starts_with("sha256:"));
 
-        assert_eq!(pool.operate("a", Operation::Disable).unwrap().state, "disabled");
-        assert!(pool.picker().next().is_err());
-        assert_eq!(pool.operate("a", Operation::Enable).unwrap().state, "healthy");
+        assert_eq!(
+            pool.operate("a", Operation::Disable).unwrap().state,
+            "disabled"
+        );
+        assert!(pool.picker("m").pick().is_err());
+        assert_eq!(
+            pool.operate("a", Operation::Enable).unwrap().state,
+            "healthy"
+        );
         assert!(pool.operate("nobody", Operation::Reset).is_none());
     }
 }

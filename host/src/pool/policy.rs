@@ -56,7 +56,10 @@ impl PoolPolicy {
                 .map_or(default, |s| Duration::from_secs_f64(s).min(MAX_COOLDOWN))
         };
         PoolPolicy {
-            retries: plugin.retries.or(global.retries).unwrap_or(defaults.retries),
+            retries: plugin
+                .retries
+                .or(global.retries)
+                .unwrap_or(defaults.retries),
             max_concurrent: plugin.max_concurrent.or(global.max_concurrent),
             rate_limit_cooldown: secs(
                 plugin.rate_limit_cooldown_secs,
