@@ -78,7 +78,7 @@ pub async fn run() -> anyhow::Result<()> {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                files.save(&state, &book);
+                files.save(&state, &book, false);
             }
         });
     }
@@ -157,7 +157,7 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
-    files.save(&state, &book);
+    files.save(&state, &book, true);
     Ok(())
 }
 
@@ -178,15 +178,15 @@ impl DataFiles {
         }
     }
 
-    /// Writes whatever changed since the last save.
-    fn save(&self, state: &StateStore, book: &HealthBook) {
+    /// Writes whatever changed since the last save; `finally` at shutdown.
+    fn save(&self, state: &StateStore, book: &HealthBook, finally: bool) {
         if let Some(path) = &self.state
             && let Err(err) = state.save_if_changed(path)
         {
             tracing::warn!(path = %path.display(), "cannot save plugin state: {err}");
         }
         if let Some(path) = &self.accounts
-            && let Err(err) = book.save_if_changed(path)
+            && let Err(err) = book.save_if_changed(path, finally)
         {
             tracing::warn!(path = %path.display(), "cannot save account health: {err}");
         }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -36,11 +37,18 @@ impl AccountHealth {
 /// Plugin, account id, credentials fingerprint.
 type Key = (String, String, String);
 
+/// Counters alone (requests, tokens) are written at most this often; a
+/// change of health is written at the next save.
+const COUNTERS_EVERY: Duration = Duration::from_secs(30);
+
 #[derive(Default)]
 pub struct HealthBook {
     accounts: Mutex<HashMap<Key, Arc<AccountHealth>>>,
-    /// Set by every change; cleared when the file is written.
+    /// Set by every change of health; cleared when the file is written.
     dirty: AtomicBool,
+    /// Set when only counters changed.
+    counted: AtomicBool,
+    last_save: Mutex<Option<Instant>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +78,11 @@ impl HealthBook {
         self.dirty.store(true, Ordering::Release);
     }
 
+    /// Only counters changed: worth saving, not at once.
+    pub fn mark_counted(&self) {
+        self.counted.store(true, Ordering::Release);
+    }
+
     /// The book saved in `path`, or an empty one.
     pub fn load(path: &Path) -> Self {
         let stored: Vec<StoredHealth> = match std::fs::read(path) {
@@ -91,15 +104,20 @@ impl HealthBook {
             .collect();
         HealthBook {
             accounts: Mutex::new(accounts),
-            dirty: AtomicBool::new(false),
+            ..HealthBook::default()
         }
     }
 
-    /// Writes every account's health to `path` if anything changed.
-    pub fn save_if_changed(&self, path: &Path) -> std::io::Result<()> {
-        if !self.dirty.swap(false, Ordering::AcqRel) {
+    /// Writes every account's health to `path` if it changed, or if counters
+    /// changed and were last written a while ago (or `finally`, at shutdown).
+    pub fn save_if_changed(&self, path: &Path, finally: bool) -> std::io::Result<()> {
+        let mut last_save = self.last_save.lock().unwrap_or_else(|e| e.into_inner());
+        let counters_due = finally || last_save.is_none_or(|at| at.elapsed() >= COUNTERS_EVERY);
+        let counted = counters_due && self.counted.swap(false, Ordering::AcqRel);
+        if !self.dirty.swap(false, Ordering::AcqRel) && !counted {
             return Ok(());
         }
+        *last_save = Some(Instant::now());
         let stored: Vec<StoredHealth> = {
             let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
             let mut stored: Vec<StoredHealth> = accounts
@@ -143,7 +161,7 @@ mod tests {
             Condition::BreakerOpen { until: 123_456 };
         book.health_of("gemini", "key-2", "f2").lock().requests = 7;
         book.mark_dirty();
-        book.save_if_changed(&path).unwrap();
+        book.save_if_changed(&path, false).unwrap();
 
         let loaded = HealthBook::load(&path);
         assert_eq!(

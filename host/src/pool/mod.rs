@@ -403,7 +403,11 @@ impl Lease {
             health.started(&self.model);
             was != (health.condition.clone(), health.cooldowns.len())
         };
-        self.book.mark_dirty();
+        if healed {
+            self.book.mark_dirty();
+        } else {
+            self.book.mark_counted();
+        }
         if healed || self.probe {
             tracing::info!(
                 plugin = &*self.plugin,
@@ -419,7 +423,7 @@ impl Lease {
             self.health
                 .lock()
                 .finished(usage.prompt_tokens, usage.completion_tokens);
-            self.book.mark_dirty();
+            self.book.mark_counted();
         }
     }
 
