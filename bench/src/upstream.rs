@@ -46,9 +46,11 @@ pub async fn spawn(answer: Bytes) -> SocketAddr {
             let _ = stream.set_nodelay(true);
             let answer = answer.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |_request: Request<hyper::body::Incoming>| {
+                let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                     let answer = answer.clone();
                     async move {
+                        // Like a real API, read the whole request before answering.
+                        let _ = http_body_util::BodyExt::collect(request.into_body()).await;
                         Ok::<_, Infallible>(
                             Response::builder()
                                 .header("content-type", "text/event-stream")
