@@ -11,6 +11,7 @@ use futures::StreamExt;
 use futures::stream;
 use mock_gemini::chaos::{self, ChaosPlan};
 use mock_gemini::{KeyFault, MockOptions, MockUpstream};
+use wasmgate_testkit::reqwest::Method;
 use wasmgate_testkit::{Gateway, Value, failure, parse_sse, streamed_text, user_request};
 
 const ADMIN_KEY: &str = "admin-secret";
@@ -66,9 +67,7 @@ settings = {{ base-url = "{base}" }}
 /// `GET /admin/api/accounts` for the gemini plugin: account id → view.
 async fn accounts(gateway: &Gateway) -> HashMap<String, Value> {
     let response = gateway
-        .client()
-        .get(format!("{}/admin/api/accounts", gateway.url))
-        .bearer_auth(ADMIN_KEY)
+        .admin(Method::GET, "/admin/api/accounts")
         .send()
         .await
         .unwrap();
@@ -84,12 +83,10 @@ async fn accounts(gateway: &Gateway) -> HashMap<String, Value> {
 
 async fn operate(gateway: &Gateway, account: &str, action: &str) -> (u16, Value) {
     let response = gateway
-        .client()
-        .post(format!(
-            "{}/admin/api/accounts/gemini/{account}/{action}",
-            gateway.url
-        ))
-        .bearer_auth(ADMIN_KEY)
+        .admin(
+            Method::POST,
+            &format!("/admin/api/accounts/gemini/{account}/{action}"),
+        )
         .send()
         .await
         .unwrap();

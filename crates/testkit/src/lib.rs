@@ -345,14 +345,8 @@ impl Gateway {
     /// would: for tests that run unrelated failure scenarios one after the
     /// other on the same accounts. The gateway needs an `ADMIN_KEY`.
     pub async fn reset_accounts(&self) {
-        let key = self
-            .admin_key
-            .as_deref()
-            .expect("reset_accounts needs the gateway started with an ADMIN_KEY");
         let pools: Value = self
-            .client
-            .get(format!("{}/admin/api/accounts", self.url))
-            .bearer_auth(key)
+            .admin(reqwest::Method::GET, "/admin/api/accounts")
             .send()
             .await
             .unwrap()
@@ -362,19 +356,26 @@ impl Gateway {
         for (plugin, pool) in pools.as_object().unwrap() {
             for account in pool["accounts"].as_array().unwrap() {
                 let id = account["id"].as_str().unwrap();
+                let path = format!("/admin/api/accounts/{plugin}/{id}/reset");
                 let response = self
-                    .client
-                    .post(format!(
-                        "{}/admin/api/accounts/{plugin}/{id}/reset",
-                        self.url
-                    ))
-                    .bearer_auth(key)
+                    .admin(reqwest::Method::POST, &path)
                     .send()
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 200, "resetting {plugin}/{id}");
             }
         }
+    }
+
+    /// A request to the admin API with the gateway's `ADMIN_KEY`.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let key = self
+            .admin_key
+            .as_deref()
+            .expect("the admin API needs the gateway started with an ADMIN_KEY");
+        self.client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(key)
     }
 
     /// Stops the gateway as a platform would (SIGTERM), waits for it to exit
