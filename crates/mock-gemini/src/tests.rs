@@ -151,6 +151,18 @@ async fn send(
     parse(&raw)
 }
 
+/// A "say hi" generation call at `path` with `key` in `x-goog-api-key`.
+async fn say_hi(mock: &MockUpstream, path: &str, key: &str) -> Raw {
+    send(
+        mock,
+        "POST",
+        path,
+        &[("x-goog-api-key", key)],
+        Some(&say("hi")),
+    )
+    .await
+}
+
 fn say(text: &str) -> Value {
     json!({"contents": [{"role": "user", "parts": [{"text": text}]}]})
 }
@@ -265,19 +277,7 @@ async fn the_key_registry() {
     })
     .await;
     let path = "/v1beta/models/gemini-2.5-flash:generateContent";
-    let call = |key: &'static str| {
-        let mock = &mock;
-        async move {
-            send(
-                mock,
-                "POST",
-                path,
-                &[("x-goog-api-key", key)],
-                Some(&say("hi")),
-            )
-            .await
-        }
-    };
+    let call = |key: &'static str| say_hi(&mock, path, key);
 
     let bad = call("bad-1").await;
     assert_eq!(bad.status, 400);
@@ -624,19 +624,7 @@ fn all_faults(retry_delay: Duration) -> [KeyFault; 6] {
 #[tokio::test]
 async fn faulted_keys_answer_google_s_errors_until_the_fault_is_removed() {
     let mock = mock().await;
-    let generate = |key: &'static str, path: &'static str| {
-        let mock = &mock;
-        async move {
-            send(
-                mock,
-                "POST",
-                path,
-                &[("x-goog-api-key", key)],
-                Some(&say("hi")),
-            )
-            .await
-        }
-    };
+    let generate = |key: &'static str, path: &'static str| say_hi(&mock, path, key);
     const GENERATE: &str = "/v1beta/models/gemini-2.5-flash:generateContent";
     const STREAM: &str = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse";
     let expected_status = [429, 429, 400, 403, 500, 503];
@@ -735,19 +723,14 @@ async fn faulted_keys_answer_google_s_errors_until_the_fault_is_removed() {
 #[tokio::test]
 async fn faults_sit_on_top_of_prefixes_and_are_replaced_as_a_set() {
     let mock = mock().await;
-    let call = |key: &'static str| {
-        let mock = &mock;
-        async move {
-            send(
-                mock,
-                "POST",
-                "/v1beta/models/gemini-2.5-flash:generateContent",
-                &[("x-goog-api-key", key)],
-                Some(&say("hi")),
-            )
-            .await
-            .status
-        }
+    let call = |key: &'static str| async {
+        say_hi(
+            &mock,
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            key,
+        )
+        .await
+        .status
     };
     mock.set_key_faults([
         ("bad-1".to_string(), KeyFault::Internal),
