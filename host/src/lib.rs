@@ -11,9 +11,11 @@
 //! - [`api`] — the OpenAI HTTP surface.
 //! - [`server`] — start-up.
 //! - [`persist`] — the gateway's files in its data directory.
+//! - [`clock`] — Unix time.
 
 pub mod api;
 pub mod capabilities;
+pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod persist;

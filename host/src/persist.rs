@@ -1,7 +1,6 @@
 //! Writing the gateway's own files in its data directory.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Writes aside then renames (a crash never leaves half a file), readable by
 /// the owner only: these files hold rotated credentials.
@@ -18,11 +17,4 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         file.sync_all()?;
     }
     std::fs::rename(tmp, path)
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -10,11 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
+use crate::clock::unix_seconds;
 use crate::config::Config;
 use crate::pool::HealthBook;
 use crate::registry::Registry;
@@ -95,7 +96,7 @@ impl Reloader {
             status: Arc::new(Mutex::new(ReloadStatus {
                 config: ConfigStatus {
                     source: config.source.display().to_string(),
-                    live_since: unix_now(),
+                    live_since: unix_seconds(),
                     error: None,
                 },
                 ..ReloadStatus::default()
@@ -179,7 +180,7 @@ impl Reloader {
                 }
                 self.config = Arc::new(config);
                 let mut status = self.lock_status();
-                status.config.live_since = unix_now();
+                status.config.live_since = unix_seconds();
                 status.config.error = None;
             }
             Err(err) => {
@@ -248,7 +249,7 @@ impl Reloader {
                             path: path.display().to_string(),
                             version: Some(plugin.manifest.version.clone()),
                             sha256: Some(plugin.hash.clone()),
-                            live_since: Some(unix_now()),
+                            live_since: Some(unix_seconds()),
                             error: None,
                         },
                     );
@@ -351,10 +352,4 @@ fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -124,7 +124,9 @@ async fn one_request(gateway: &Gateway, index: usize) -> Result<String, String> 
             .unwrap_or_default()
             .to_string()
     };
-    if !answer.contains(&prompt) && !answer.contains(&index.to_string()) {
+    // Gemini's mock echoes the prompt; misbehave's echo yields it word by word.
+    let squeezed = |text: &str| text.split_whitespace().collect::<String>();
+    if !squeezed(&answer).ends_with(&squeezed(&prompt)) {
         return Err(format!("wrong answer {answer:?}"));
     }
     Ok(plugin)
@@ -481,13 +483,11 @@ async fn busy_accounts_are_skipped_and_a_full_pool_is_429() {
         (200, 200)
     );
     mock.wait_for_held(2).await;
-    let mut keys_used: Vec<String> = mock
-        .generation_statuses()
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
-    keys_used.extend(mock.requests().into_iter().filter_map(|r| r.key));
-    assert!(keys_used.contains(&"good-0".to_string()) && keys_used.contains(&"good-1".to_string()));
+    let held_keys: Vec<String> = mock.requests().into_iter().filter_map(|r| r.key).collect();
+    assert!(
+        held_keys.contains(&"good-0".to_string()) && held_keys.contains(&"good-1".to_string()),
+        "{held_keys:?}"
+    );
 
     let (status, retry_after, body) =
         failure(&gateway, &user_request("gemini-2.5-flash", "x", false)).await;

@@ -17,7 +17,7 @@ use super::error::{ApiError, from_call};
 use super::request::ChatCompletionRequest;
 use super::response::{
     AssistantMessage, ChunkWriter, Completion, CompletionChoice, Delta, FunctionWhole, SSE_DONE,
-    ToolCallOut, ToolCallWhole, completion_id, finish_reason, image_markdown, sse_data, unix_now,
+    ToolCallOut, ToolCallWhole, completion_id, finish_reason, image_markdown, sse_data,
 };
 use crate::dispatch;
 use crate::pool::Lease;
@@ -280,7 +280,7 @@ fn completion(events: Vec<Event>, model: &str) -> axum::Json<Completion> {
     axum::Json(Completion {
         id: completion_id(),
         object: "chat.completion",
-        created: unix_now(),
+        created: crate::clock::unix_seconds(),
         model: model.to_string(),
         choices: [CompletionChoice {
             index: 0,

@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::clock::unix_millis;
 use crate::dispatch::Exhausted;
-use crate::persist::unix_millis;
 use crate::pool::{FailureKind, OutAccount, OutReason};
 use crate::registry::ResolveError;
 use crate::runtime::CallError;

@@ -1,11 +1,11 @@
 //! Writing answers in OpenAI's shapes: `chat.completion` for a whole answer,
 //! `chat.completion.chunk` SSE frames for a stream.
 
+use crate::clock::unix_seconds;
 use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -21,12 +21,6 @@ pub fn completion_id() -> String {
         "chatcmpl-{seed:016x}{:08x}",
         COUNTER.load(Ordering::Relaxed) as u32
     )
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 pub fn finish_reason(reason: FinishReason) -> &'static str {
@@ -143,7 +137,7 @@ impl ChunkWriter {
     pub fn new(model: &str) -> Self {
         ChunkWriter {
             id: completion_id(),
-            created: unix_now(),
+            created: unix_seconds(),
             model: model.to_string(),
         }
     }

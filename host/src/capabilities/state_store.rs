@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -118,7 +118,7 @@ impl StateStore {
             }),
             Err(_) => Vec::new(),
         };
-        let (now, unix) = (Instant::now(), unix_now());
+        let (now, unix) = (Instant::now(), crate::clock::unix_seconds());
         let mut scopes = store.scopes.lock().unwrap_or_else(|e| e.into_inner());
         for stored in entries {
             let expires = match stored.expires {
@@ -146,7 +146,7 @@ impl StateStore {
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        let (now, unix) = (Instant::now(), unix_now());
+        let (now, unix) = (Instant::now(), crate::clock::unix_seconds());
         let entries: Vec<StoredEntry> = {
             let scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
             scopes
@@ -174,12 +174,6 @@ impl StateStore {
         }
         result
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl state::Host for PluginState {

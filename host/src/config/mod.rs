@@ -8,7 +8,6 @@ pub mod hosts;
 mod routes;
 mod secrets;
 
-pub use datetime::unix_millis;
 pub use file::{
     AccountSection, ConfigFile, PluginSection, PoolSection, RuntimeSection, SecretSource,
 };

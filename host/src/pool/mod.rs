@@ -29,8 +29,8 @@ pub use book::{AccountHealth, HealthBook};
 pub use health::{Availability, Condition, Cooldown, LastError, OutReason};
 pub use policy::{FailureKind, PoolPolicy};
 
+use crate::clock::unix_millis;
 use crate::config::Account;
-use crate::persist::unix_millis;
 use crate::runtime::CallError;
 use crate::runtime::bindings::Usage;
 
