@@ -400,13 +400,15 @@ async fn rotation_replaces_the_cookie_and_later_requests_use_the_new_one() {
 async fn a_rotated_cookie_serves_later_requests_without_rotating_again() {
     let mock = mock().await;
     let accounts = [web()];
-    let gateway = gateway_with(&mock, &accounts, r#"rotate-interval-secs = "1""#);
+    // An interval long enough that "right after" below stays inside it on a
+    // loaded machine (with 1 s, a slow CI run rotated twice).
+    let gateway = gateway_with(&mock, &accounts, r#"rotate-interval-secs = "4""#);
     // The first use starts the account's rotation clock.
     gateway
         .chat_ok(&user_request("gemini-3-flash", "first", false))
         .await;
     assert_eq!(mock.rotations(), 0, "not due yet");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     gateway
         .chat_ok(&user_request("gemini-3-flash", "due", false))
         .await;
