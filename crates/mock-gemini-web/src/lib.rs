@@ -66,15 +66,25 @@ pub const PAGE_PUSH_ID: &str = "feeds/mcudyrk2a4khkz";
 pub const PAGE_BUILD_LABEL: &str = "boq_assistant-bard-web-server_20260401.07_p0";
 pub const PAGE_SESSION_ID: &str = "-4611686018427387904";
 
-/// Model ids the mock accepts in `x-goog-ext-525001261-jspb` by default.
+/// Model ids the mock accepts in `x-goog-ext-525001261-jspb` by default
+/// (as in browser captures of mid-2026; the older "thinking" ids are gone:
+/// thinking is now a level in the header).
 pub const MODEL_FAST: &str = "fbb127bbb056c959";
-pub const MODEL_THINKING: &str = "5bf011840784117a";
 pub const MODEL_PRO: &str = "9d8ca3786ebdfbea";
+pub const MODEL_LITE: &str = "cf41b0e0dd7d53e5";
 pub const MODEL_PRO_PLUS: &str = "e6fa609c3fa255c0";
 pub const MODEL_FLASH_PLUS: &str = "56fdd199312815e2";
-pub const MODEL_THINKING_PLUS: &str = "e051ce1aa80aa576";
-/// Models whose answers carry thoughts.
-pub const THINKING_MODELS: [&str; 2] = [MODEL_THINKING, MODEL_THINKING_PLUS];
+pub const MODEL_LITE_PLUS: &str = "8c46e95b1a07cecc";
+/// The model number the web app sends with each model (header element 14,
+/// inner slot 79): 1 Flash, 3 Pro, 6 Flash-Lite.
+pub const NUMBER_FLASH: i64 = 1;
+pub const NUMBER_PRO: i64 = 3;
+pub const NUMBER_LITE: i64 = 6;
+/// `otAQ7b` `[14]`: signed in / signed out (guest).
+pub const STATUS_SIGNED_IN: i64 = 1000;
+pub const STATUS_UNAUTHENTICATED: i64 = 1016;
+/// The answer a guest session (signed-out cookies) gets from the default model.
+pub const GUEST_ANSWER: &str = "Sign in to get answers based on your chats and to save your work.";
 
 /// A 1×1 PNG, the bytes of every generated image.
 pub const MOCK_PNG: &[u8] = &[
@@ -97,7 +107,9 @@ pub enum Split {
     EveryBytes(usize),
 }
 
-/// How StreamGenerate reports signed-out cookies.
+/// How StreamGenerate reports signed-out cookies sent with an access token
+/// (one read while the session was alive). Without a token, a signed-out
+/// session is a guest: it gets default-model answers and 1052 for any model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiredStyle {
     Http401,
@@ -140,13 +152,30 @@ pub struct MockOptions {
     /// Answer 429 to a rotation sooner than this after the last one.
     pub rotate_min_interval: Option<Duration>,
     pub expired_style: ExpiredStyle,
-    /// Signed-out `/app` redirects to `ServiceLogin` instead of a bare page.
+    /// Signed-out `/app` redirects to `ServiceLogin` instead of serving the
+    /// guest page (which has every page value but the access token).
     pub expired_redirect: bool,
     /// `/app` also sets a fresh `__Secure-1PSIDTS` (the old one stays valid).
     pub app_sets_psidts: bool,
     /// Inner slot 59 must equal the UUID of `x-goog-ext-525005358-jspb`.
     pub strict_request_id: bool,
     pub known_models: Vec<String>,
+    /// What `otAQ7b` lists at `[15]`: `(id, display name, model number)`.
+    pub listed_models: Vec<(String, String, i64)>,
+    /// `otAQ7b` `[17]` capability flags (115: Plus, 19: Pro).
+    pub capability_flags: Vec<i64>,
+}
+
+/// A model the mock accepts, with the number the request must carry.
+pub fn default_models() -> Vec<(String, String, i64)> {
+    [
+        (MODEL_FAST, "Fast", NUMBER_FLASH),
+        (MODEL_PRO, "Pro", NUMBER_PRO),
+        (MODEL_LITE, "Flash-Lite", NUMBER_LITE),
+    ]
+    .iter()
+    .map(|(id, name, number)| (id.to_string(), name.to_string(), *number))
+    .collect()
 }
 
 impl Default for MockOptions {
@@ -170,14 +199,16 @@ impl Default for MockOptions {
             strict_request_id: true,
             known_models: [
                 MODEL_FAST,
-                MODEL_THINKING,
                 MODEL_PRO,
+                MODEL_LITE,
                 MODEL_PRO_PLUS,
                 MODEL_FLASH_PLUS,
-                MODEL_THINKING_PLUS,
+                MODEL_LITE_PLUS,
             ]
             .map(String::from)
             .to_vec(),
+            listed_models: default_models(),
+            capability_flags: Vec::new(),
         }
     }
 }

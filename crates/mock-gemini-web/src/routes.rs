@@ -20,7 +20,7 @@ use crate::streaming::{self, Plan};
 use crate::wire;
 use crate::{
     ExpiredStyle, MOCK_PNG, PAGE_BUILD_LABEL, PAGE_PUSH_ID, PAGE_SESSION_ID, RecordedRequest,
-    RotateBehaviour, THINKING_MODELS, Upload,
+    RotateBehaviour, STATUS_SIGNED_IN, STATUS_UNAUTHENTICATED, Upload,
 };
 
 pub const GENERATE_PATH: &str =
@@ -153,11 +153,11 @@ async fn app_page(State(shared): AppState, headers: HeaderMap) -> Response {
                 .body(Body::empty())
                 .unwrap_or_default();
         }
-        return respond(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            "<html><body><a href=\"https://accounts.google.com/ServiceLogin\">Sign in</a> to use Gemini</body></html>",
+        // Signed out is a guest session: every value but the access token.
+        let page = format!(
+            "<!doctype html><html><head><script>window.WIZ_global_data = {{\"cfb2h\":\"{PAGE_BUILD_LABEL}\",\"FdrFJe\":\"{PAGE_SESSION_ID}\",\n\"TuX5cc\":\"en\",\"qKIAYe\":\"{PAGE_PUSH_ID}\"}};</script></head><body><a href=\"https://accounts.google.com/ServiceLogin\">Sign in</a></body></html>"
         );
+        return respond(StatusCode::OK, "text/html; charset=utf-8", page);
     }
     let token = shared.state().access_token.clone();
     let page = format!(
@@ -178,7 +178,10 @@ async fn app_page(State(shared): AppState, headers: HeaderMap) -> Response {
 
 async fn stream_generate(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Response {
     let form = String::from_utf8_lossy(&body).into_owned();
-    if !session_valid(&shared, &headers) {
+    let at = wire::form_value(&form, "at");
+    let guest = !session_valid(&shared, &headers);
+    if guest && at.as_deref().is_some_and(|at| !at.is_empty()) {
+        // A token from a page read while the session was alive.
         return match shared.options.expired_style {
             ExpiredStyle::Http401 => text(StatusCode::UNAUTHORIZED, "Unauthorized"),
             ExpiredStyle::InBandRejected => framed(
@@ -187,8 +190,13 @@ async fn stream_generate(State(shared): AppState, headers: HeaderMap, body: Byte
             ),
         };
     }
-    let token = shared.state().access_token.clone();
-    if wire::form_value(&form, "at").as_deref() != Some(token.as_str()) {
+    if !guest {
+        let token = shared.state().access_token.clone();
+        if at.as_deref() != Some(token.as_str()) {
+            return bad_request();
+        }
+    } else if at.is_none() {
+        // The web app sends `at=` (empty) on a guest page, never no field.
         return bad_request();
     }
     let Some(inner) = wire::form_value(&form, "f.req").and_then(|f| decode_f_req(&f)) else {
@@ -207,12 +215,37 @@ async fn stream_generate(State(shared): AppState, headers: HeaderMap, body: Byte
     if !files_known(&shared, &inner) {
         return bad_request();
     }
-    let model = model_id(&headers);
-    if model
-        .as_ref()
-        .is_some_and(|id| !shared.options.known_models.contains(id))
-    {
+    let selector = match model_selector(&headers) {
+        Ok(selector) => selector,
+        // The 12-element header of early 2026 and other shapes.
+        Err(()) => return in_band_error(&shared, 1052),
+    };
+    if !current_shape(&inner, selector.as_ref()) {
         return in_band_error(&shared, 1052);
+    }
+    let thinking = match &selector {
+        Some(selector) => {
+            let known = shared.options.known_models.contains(&selector.id)
+                && number_of(&shared, &selector.id).is_none_or(|n| n == selector.number);
+            // A guest may use only the default model.
+            if guest || !known {
+                return in_band_error(&shared, 1052);
+            }
+            selector.thinking == 2
+        }
+        None => false,
+    };
+    if guest {
+        let reply = Reply {
+            cid: shared.hex_id("c_"),
+            rid: shared.hex_id("r_"),
+            rcid: shared.hex_id("rc_"),
+            context: format!("!MockContext{}", shared.next_id()),
+        };
+        let escaped = frames::html_escape(crate::GUEST_ANSWER);
+        let mut frames = reply.growing(&escaped, None, 1, &[]);
+        frames.push(frames::trailer_frames());
+        return framed(&shared, frames);
     }
     let cid = match inner.pointer("/2/0").and_then(Value::as_str).unwrap_or("") {
         "" => shared.hex_id("c_"),
@@ -226,10 +259,69 @@ async fn stream_generate(State(shared): AppState, headers: HeaderMap, body: Byte
         }
         _ => return in_band_error(&shared, 1050),
     };
-    let thinking = model
-        .as_deref()
-        .is_some_and(|id| THINKING_MODELS.contains(&id));
     answer(&shared, scenario::pick(&prompt), &prompt, &cid, thinking)
+}
+
+/// What `x-goog-ext-525001261-jspb` selects.
+struct Selector {
+    id: String,
+    number: i64,
+    thinking: i64,
+}
+
+/// The model header in its current 17-element shape
+/// `[1,null,null,null,"<id>",null,null,0,[4,5,6,8],null,null,<capacity>,null,null,<number>,<thinking>,"<UUID>"]`;
+/// `Ok(None)` without one (the server's default model), `Err` for any other shape.
+fn model_selector(headers: &HeaderMap) -> Result<Option<Selector>, ()> {
+    let Some(text) = header_text(headers, "x-goog-ext-525001261-jspb") else {
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_str(text).map_err(|_| ())?;
+    let list = value.as_array().ok_or(())?;
+    let id = list.get(4).and_then(Value::as_str).ok_or(())?;
+    let thinking = list.get(15).and_then(Value::as_i64).ok_or(())?;
+    let valid = list.len() == 17
+        && list[8] == json!([4, 5, 6, 8])
+        && list[11].is_i64()
+        && (1..=2).contains(&thinking)
+        && list[16].as_str().is_some_and(|uuid| uuid.len() == 36)
+        && header_text(headers, "x-goog-ext-73010990-jspb") == Some("[0,0,0]");
+    if !valid {
+        return Err(());
+    }
+    Ok(Some(Selector {
+        id: id.to_string(),
+        number: list[14].as_i64().ok_or(())?,
+        thinking,
+    }))
+}
+
+/// The 81-slot inner list: slot 68 = 1, slot 79 = the model number of the
+/// header, slot 80 = its thinking level.
+fn current_shape(inner: &Value, selector: Option<&Selector>) -> bool {
+    let Some(slots) = inner.as_array() else {
+        return false;
+    };
+    if slots.len() != 81 || slots[68] != json!(1) {
+        return false;
+    }
+    match selector {
+        Some(selector) => {
+            slots[79].as_i64() == Some(selector.number)
+                && slots[80].as_i64() == Some(selector.thinking)
+        }
+        None => slots[80].as_i64().is_some_and(|level| (1..=2).contains(&level)),
+    }
+}
+
+/// The model number `otAQ7b` lists for an id, if it lists it.
+fn number_of(shared: &Shared, id: &str) -> Option<i64> {
+    shared
+        .options
+        .listed_models
+        .iter()
+        .find(|(listed, _, _)| listed == id)
+        .map(|(_, _, number)| *number)
 }
 
 fn bad_request() -> Response {
@@ -253,12 +345,6 @@ fn request_id_matches(inner: &Value, headers: &HeaderMap) -> bool {
         .and_then(|value| value.get(0).and_then(Value::as_str).map(str::to_string));
     let in_body = inner.get(59).and_then(Value::as_str);
     from_header.is_some() && from_header.as_deref() == in_body
-}
-
-fn model_id(headers: &HeaderMap) -> Option<String> {
-    let value: Value =
-        serde_json::from_str(header_text(headers, "x-goog-ext-525001261-jspb")?).ok()?;
-    Some(value.get(4)?.as_str()?.to_string())
 }
 
 /// Every file the prompt references was uploaded.
@@ -512,12 +598,15 @@ async fn batch_execute(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !session_valid(&shared, &headers) {
+    let form = String::from_utf8_lossy(&body).into_owned();
+    let at = wire::form_value(&form, "at");
+    // Signed out with an empty token is a guest: calls work, `otAQ7b` says 1016.
+    let guest = !session_valid(&shared, &headers);
+    if guest && at.as_deref().is_none_or(|at| !at.is_empty()) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    let form = String::from_utf8_lossy(&body).into_owned();
     let token = shared.state().access_token.clone();
-    if wire::form_value(&form, "at").as_deref() != Some(token.as_str()) {
+    if !guest && at.as_deref() != Some(token.as_str()) {
         return bad_request();
     }
     if query
@@ -541,29 +630,51 @@ async fn batch_execute(
             .and_then(Value::as_str)
             .and_then(|p| serde_json::from_str(p).ok())
             .unwrap_or(Value::Null);
-        frames.push(frames::rpc_frame(
-            rpcid,
-            &rpc_payload(&shared, rpcid, &payload),
-        ));
+        let payload = if rpcid == "otAQ7b" {
+            user_status(&shared, guest)
+        } else if guest {
+            json!([])
+        } else {
+            rpc_payload(&shared, rpcid, &payload)
+        };
+        frames.push(frames::rpc_frame(rpcid, &payload));
     }
     frames.push(frames::trailer_frames());
     framed(&shared, frames)
 }
 
+/// `otAQ7b` (GetUserStatus): `[14]` the account status, `[15]` the models
+/// as `[id, display name, description, …]` with the model number at entry
+/// `[9]`, `[16]` tier flags, `[17]` capability flags.
+fn user_status(shared: &Shared, guest: bool) -> Value {
+    let mut status = vec![Value::Null; 18];
+    status[14] = json!(if guest {
+        STATUS_UNAUTHENTICATED
+    } else {
+        STATUS_SIGNED_IN
+    });
+    let models: Vec<Value> = shared
+        .options
+        .listed_models
+        .iter()
+        .filter(|(_, _, number)| !guest || *number == crate::NUMBER_FLASH)
+        .map(|(id, name, number)| {
+            let mut entry = vec![Value::Null; 10];
+            entry[0] = json!(id);
+            entry[1] = json!(name);
+            entry[2] = json!(format!("{name} (mock)"));
+            entry[9] = json!(number);
+            Value::Array(entry)
+        })
+        .collect();
+    status[15] = Value::Array(models);
+    status[16] = json!([]);
+    status[17] = json!(shared.options.capability_flags);
+    Value::Array(status)
+}
+
 fn rpc_payload(shared: &Shared, rpcid: &str, payload: &Value) -> Value {
     match rpcid {
-        "otAQ7b" => {
-            let mut status = vec![Value::Null; 18];
-            status[14] = json!(1000);
-            status[15] = json!([
-                [crate::MODEL_FAST, "Fast", "Answers quickly"],
-                [crate::MODEL_THINKING, "Thinking", "Thinks first"],
-                [crate::MODEL_PRO, "Pro", "The most capable"]
-            ]);
-            status[16] = json!([]);
-            status[17] = json!([]);
-            Value::Array(status)
-        }
         "MaZiqc" => {
             let state = shared.state();
             let mut seen: Vec<&str> = Vec::new();

@@ -100,12 +100,48 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// The request shape of mid-2026 browser captures, or the early-2026 one.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Current,
+    Legacy,
+}
+
 async fn generate(mock: &MockUpstream, prompt: &str) -> Result<Reply, String> {
+    generate_as(mock, prompt, Shape::Current).await
+}
+
+async fn generate_as(mock: &MockUpstream, prompt: &str, shape: Shape) -> Result<Reply, String> {
     let id = "9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D";
-    let mut inner = vec![Value::Null; 69];
+    let slots = if shape == Shape::Current { 81 } else { 69 };
+    let mut inner = vec![Value::Null; slots];
     inner[0] = json!([prompt, 0, null, null, null, null, 0]);
     inner[2] = json!(["", "", "", null, null, null, null, null, null, ""]);
     inner[59] = json!(id);
+    let mut headers = vec![
+        session(DEFAULT_PSIDTS),
+        ("x-goog-ext-525005358-jspb", format!("[\"{id}\",1]")),
+    ];
+    let fast = mock_gemini_web::MODEL_FAST;
+    if shape == Shape::Current {
+        inner[68] = json!(1);
+        inner[79] = json!(1);
+        inner[80] = json!(1);
+        headers.push((
+            "x-goog-ext-525001261-jspb",
+            format!(
+                "[1,null,null,null,\"{fast}\",null,null,0,[4,5,6,8],null,null,1,null,null,1,1,\"{id}\"]"
+            ),
+        ));
+        headers.push(("x-goog-ext-73010990-jspb", "[0,0,0]".into()));
+    } else {
+        inner[68] = json!(2);
+        headers.push((
+            "x-goog-ext-525001261-jspb",
+            format!("[1,null,null,null,\"{fast}\",null,null,0,[4],null,null,1]"),
+        ));
+        headers.push(("x-goog-ext-73010990-jspb", "[0]".into()));
+    }
     let f_req = json!([null, Value::Array(inner).to_string()]).to_string();
     let body = format!(
         "at={}&f.req={}",
@@ -118,13 +154,30 @@ async fn generate(mock: &MockUpstream, prompt: &str) -> Result<Reply, String> {
             "{}/_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate?rt=c",
             mock.base_url
         ),
-        &[
-            session(DEFAULT_PSIDTS),
-            ("x-goog-ext-525005358-jspb", format!("[\"{id}\",1]")),
-        ],
+        &headers,
         body.into_bytes(),
     )
     .await
+}
+
+/// The in-band error code of a StreamGenerate answer, if it has one.
+fn error_code(reply: &Reply) -> Option<i64> {
+    reply
+        .frames()
+        .iter()
+        .find_map(|frame| frame[0][5][2][0][1][0].as_i64())
+}
+
+#[tokio::test]
+async fn the_early_2026_request_shape_is_answered_with_1052() {
+    let mock = mock_gemini_web::spawn(MockOptions::default()).await;
+    let current = generate(&mock, "hi").await.unwrap();
+    assert_eq!(current.status, 200);
+    assert_eq!(error_code(&current), None);
+    assert!(current.text().contains("rc_"));
+    let legacy = generate_as(&mock, "hi", Shape::Legacy).await.unwrap();
+    assert_eq!(legacy.status, 200);
+    assert_eq!(error_code(&legacy), Some(1052));
 }
 
 async fn batch(mock: &MockUpstream, calls: Value) -> Reply {
@@ -164,7 +217,10 @@ async fn batchexecute_reports_status_and_reads_a_recovered_turn() {
     let status = batch(&mock, json!([["otAQ7b", "[]", null, "generic"]])).await;
     let frames = status.frames();
     assert_eq!(frames[0][0][1], "otAQ7b");
-    assert_eq!(payload(&frames[0])[14], 1000);
+    let status = payload(&frames[0]);
+    assert_eq!(status[14], 1000);
+    assert_eq!(status[15][2][0], mock_gemini_web::MODEL_LITE);
+    assert_eq!(status[15][2][9], mock_gemini_web::NUMBER_LITE);
 
     // A stream that dies after the turn was persisted...
     let cut = generate(&mock, "[mock:cut-persisted]").await;
@@ -321,6 +377,25 @@ async fn rotation_honours_the_grace_period_and_the_rate_limit() {
     )
     .await
     .unwrap();
+    // Signed out is a guest page: values, but no access token...
     assert_eq!(page.status, 200);
     assert!(!page.text().contains("SNlM0e"));
+    assert!(page.text().contains("cfb2h"));
+    // ...and the status RPC says unauthenticated.
+    let body = format!(
+        "at=&f.req={}",
+        encode(&json!([[["otAQ7b", "[]", null, "generic"]]]).to_string())
+    );
+    let status = call(
+        "POST",
+        &format!(
+            "{}/_/BardChatUi/data/batchexecute?rpcids=otAQ7b&rt=c",
+            mock.base_url
+        ),
+        &[session("mock-psidts-0001")],
+        body.into_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(payload(&status.frames()[0])[14], 1016);
 }

@@ -60,6 +60,10 @@ impl Platform for Native {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let uri: hyper::Uri = request.url.parse().expect("a valid URL");
         let authority = uri.authority().expect("an authority").to_string();
+        // Like the gateway's egress rule: only the mock (loopback) is granted.
+        if uri.host() != Some("127.0.0.1") {
+            return Err(HttpError::Denied(format!("{authority} is not granted")));
+        }
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
         let response = self.runtime.block_on(async {
             let stream = tokio::net::TcpStream::connect(&authority)
@@ -184,10 +188,8 @@ impl Setup {
 
     fn account_with(&self, psid: &str, psidts: Option<&str>, settings: &[(&str, &str)]) -> Account {
         let base = self.mock.base_url.clone();
-        let mut all: HashMap<String, String> = ["base-url", "rotate-url", "upload-url"]
-            .iter()
-            .map(|name| (name.to_string(), base.clone()))
-            .collect();
+        let mut all: HashMap<String, String> = HashMap::new();
+        all.insert("base-url".into(), base);
         for (name, value) in settings {
             all.insert(name.to_string(), value.to_string());
         }
@@ -451,9 +453,18 @@ fn in_band_codes_become_typed_errors() {
         error("[mock:1050]"),
         Some(ProviderError::ModelNotFound(_))
     ));
+    // 1052 is what the service answers an outdated request structure with:
+    // a protocol failure, not a missing model.
+    match error("[mock:1052]") {
+        Some(ProviderError::Upstream(failure)) => {
+            assert!(failure.message.contains("1052"), "{}", failure.message)
+        }
+        other => panic!("{other:?}"),
+    }
+    // 1003: the request was refused for its content (reported for image requests).
     assert!(matches!(
-        error("[mock:1052]"),
-        Some(ProviderError::ModelNotFound(_))
+        error("[mock:1003]"),
+        Some(ProviderError::ContentFiltered(_))
     ));
     assert!(matches!(
         error("[mock:1013]"),
@@ -482,15 +493,118 @@ fn in_band_codes_become_typed_errors() {
 }
 
 #[test]
-fn a_stale_model_id_is_model_not_found() {
+fn a_stale_model_id_is_an_upstream_failure_and_an_unknown_name_model_not_found() {
     let setup = setup(MockOptions::default());
     let account = setup.account(&[("model-overrides", "gemini-3-pro=0123456789abcdef")]);
     let result = setup.start(account, &request("gemini-3-pro", "hi"));
-    assert!(matches!(result, Err(ProviderError::ModelNotFound(_))));
+    assert!(
+        matches!(result, Err(ProviderError::Upstream(_))),
+        "{:?}",
+        result.err()
+    );
     assert!(matches!(
         setup.chat("gpt-4o", "hi"),
         Err(ProviderError::ModelNotFound(_))
     ));
+}
+
+#[test]
+fn the_request_has_the_current_shape() {
+    let setup = setup(MockOptions::default());
+    let collected = setup.chat("gemini-3-pro", "hi").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    let sent = setup.stream_requests().pop().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_str(sent.header("x-goog-ext-525001261-jspb").unwrap()).unwrap();
+    assert_eq!(header.as_array().unwrap().len(), 17);
+    assert_eq!(header[4], mock_gemini_web::MODEL_PRO);
+    assert_eq!(header[8], serde_json::json!([4, 5, 6, 8]));
+    assert_eq!(header[14], mock_gemini_web::NUMBER_PRO);
+    assert_eq!(header[15], 1);
+    assert_eq!(sent.header("x-goog-ext-73010990-jspb"), Some("[0,0,0]"));
+    let inner = sent.inner_request().unwrap();
+    assert_eq!(inner.as_array().unwrap().len(), 81);
+    assert_eq!(inner[68], 1);
+    assert_eq!(inner[79], mock_gemini_web::NUMBER_PRO);
+    assert_eq!(inner[80], 1);
+    // The client session id stays the same across requests of the account.
+    setup.chat("gemini-3-flash", "again").unwrap();
+    let again = setup.stream_requests().pop().unwrap();
+    let again: serde_json::Value =
+        serde_json::from_str(again.header("x-goog-ext-525001261-jspb").unwrap()).unwrap();
+    assert_eq!(again[16], header[16]);
+}
+
+#[test]
+fn models_are_discovered_at_run_time_and_the_table_is_only_a_fallback() {
+    // The service moved Flash to an id no table knows.
+    let moved = "00aa11bb22cc33dd";
+    let setup = setup(MockOptions {
+        listed_models: vec![
+            (moved.into(), "Fast".into(), mock_gemini_web::NUMBER_FLASH),
+            (
+                mock_gemini_web::MODEL_PRO.into(),
+                "Pro".into(),
+                mock_gemini_web::NUMBER_PRO,
+            ),
+        ],
+        known_models: vec![moved.into(), mock_gemini_web::MODEL_PRO.into()],
+        ..MockOptions::default()
+    });
+    let collected = setup.chat("gemini-3-flash", "hi").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    let sent = setup.stream_requests().pop().unwrap();
+    assert!(sent.header("x-goog-ext-525001261-jspb").unwrap().contains(moved));
+    // The list is cached: the next request asks no more.
+    let status_calls = || {
+        setup
+            .mock
+            .requests_to("/batchexecute")
+            .iter()
+            .filter(|r| r.query_param("rpcids").as_deref() == Some("otAQ7b"))
+            .count()
+    };
+    assert_eq!(status_calls(), 1);
+    setup.chat("gemini-3-flash", "again").unwrap();
+    assert_eq!(status_calls(), 1);
+}
+
+#[test]
+fn flash_lite_and_thinking_are_available() {
+    let setup = setup(MockOptions::default());
+    setup.chat("gemini-3-flash-lite", "hi").unwrap();
+    let sent = setup.stream_requests().pop().unwrap();
+    assert!(
+        sent.header("x-goog-ext-525001261-jspb")
+            .unwrap()
+            .contains(mock_gemini_web::MODEL_LITE)
+    );
+}
+
+#[test]
+fn seed_model_names_map_to_the_nearest_model() {
+    use mock_gemini_web::{MODEL_FAST, MODEL_LITE, MODEL_PRO};
+    let setup = setup(MockOptions::default());
+    for (name, id, thinking) in [
+        ("gemini-2.5-flash", MODEL_FAST, 1),
+        ("gemini-2.0-flash", MODEL_FAST, 1),
+        ("gemini-3-flash-preview", MODEL_FAST, 1),
+        ("gemini-2.5-pro", MODEL_PRO, 1),
+        ("gemini-3-pro-preview", MODEL_PRO, 1),
+        ("gemini-3.1-pro", MODEL_PRO, 1),
+        ("gemini-3.5-flash", MODEL_FAST, 1),
+        ("gemini-3.6-flash-extended", MODEL_FAST, 2),
+        ("gemini-3.1-flash-lite", MODEL_LITE, 1),
+        ("gemini-3.5-flash-lite-extended", MODEL_LITE, 2),
+    ] {
+        let collected = setup.chat(name, "hi").unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(collected.error.is_none(), "{name}: {collected:?}");
+        let sent = setup.stream_requests().pop().unwrap();
+        let header: serde_json::Value =
+            serde_json::from_str(sent.header("x-goog-ext-525001261-jspb").unwrap()).unwrap();
+        assert_eq!(header[4], id, "{name}");
+        assert_eq!(header[15], thinking, "{name}");
+    }
 }
 
 #[test]
@@ -673,20 +787,91 @@ fn cookies_that_expire_after_the_page_was_read_are_unauthorized() {
 }
 
 #[test]
-fn a_signed_out_redirect_and_a_401_rotation_are_unauthorized() {
+fn a_signed_out_redirect_is_unauthorized() {
     let setup = setup(MockOptions {
         expired_redirect: true,
         ..MockOptions::default()
     });
     setup.mock.expire();
     unauthorized_message(setup.chat("gemini-3-flash", "hi"));
+}
 
-    let setup = self::setup(MockOptions::default());
+#[test]
+fn a_401_from_rotation_is_logged_while_the_session_still_works() {
+    let setup = setup(MockOptions::default());
     setup.chat("gemini-3-flash", "first use").unwrap();
     setup.mock.set_rotate(RotateBehaviour::Unauthorized);
     setup.platform.advance(601);
+    let collected = setup.chat("gemini-3-flash", "hi").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    let logs = setup.platform.logs.borrow().join("\n");
+    assert!(logs.contains("401"), "{logs}");
+}
+
+#[test]
+fn signed_out_cookies_on_a_guest_page_are_unauthorized() {
+    // The guest page has every value but the token; the status RPC says 1016.
+    let setup = setup(MockOptions::default());
+    setup.mock.expire();
     let message = unauthorized_message(setup.chat("gemini-3-flash", "hi"));
-    assert!(message.contains("rotation"));
+    assert!(message.contains("signed out"), "{message}");
+    assert!(
+        setup.stream_requests().is_empty(),
+        "a guest session is not used for answers"
+    );
+}
+
+#[test]
+fn base_url_alone_routes_rotation_and_uploads() {
+    let setup = setup(MockOptions::default());
+    let only_base = || setup.account(&[("rotate-interval-secs", "0")]);
+    let request = request_with(
+        "gemini-3-flash",
+        vec![message(
+            Role::User,
+            vec![
+                ContentPart::Text("What is this?".into()),
+                ContentPart::Image(Media {
+                    mime_type: "image/png".into(),
+                    data: MOCK_PNG.to_vec(),
+                }),
+            ],
+        )],
+    );
+    let collected = drain(&setup.start(only_base(), &request).unwrap());
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    assert_eq!(setup.mock.rotations(), 1);
+    assert_eq!(setup.mock.uploads().len(), 1);
+    // The specific settings still win.
+    let elsewhere = setup.account(&[
+        ("rotate-interval-secs", "0"),
+        ("rotate-url", "http://127.0.0.1:9/rotate"),
+    ]);
+    drain(&setup.start(elsewhere, &request).unwrap());
+    assert_eq!(setup.mock.rotations(), 1, "rotation went to rotate-url");
+}
+
+#[test]
+fn the_activity_heartbeat_precedes_each_generation() {
+    let setup = setup(MockOptions::default());
+    setup.chat("gemini-3-flash", "one").unwrap();
+    setup.chat("gemini-3-flash", "two").unwrap();
+    let order: Vec<String> = setup
+        .mock
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            if r.path.ends_with("/StreamGenerate") {
+                Some("generate".to_string())
+            } else {
+                r.query_param("rpcids")
+            }
+        })
+        .filter(|name| name != "otAQ7b")
+        .collect();
+    assert_eq!(order, ["ESY5D", "generate", "ESY5D", "generate"]);
+    let heartbeat = setup.mock.requests_to("/batchexecute").pop().unwrap();
+    assert!(heartbeat.form("f.req").unwrap().contains("bard_activity_enabled"));
 }
 
 #[test]
