@@ -330,6 +330,43 @@ async fn an_error_in_the_middle_of_a_stream_ends_it_with_an_error_frame() {
     }
 }
 
+/// Google also writes a mid-stream error as raw JSON lines without `data:`;
+/// the caller sees that error, not a vague "cut off".
+#[tokio::test]
+async fn a_raw_json_error_mid_stream_reaches_the_caller() {
+    let (_mock, gateway) = setup("good-1").await;
+    let (status, frames) = gateway
+        .chat_stream(&user_request("midstream_raw_error", "partial", true))
+        .await;
+    assert_eq!(status, 200);
+    assert!(!streamed_text(&frames).is_empty());
+    let last = frames.last().unwrap();
+    let message = last["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Internal error encountered"),
+        "ends with the upstream's error: {last}"
+    );
+}
+
+/// A streamed call's refusal arrives as `[{"error":…}]`: the invalid key is
+/// still recognised, set aside, and the caller is served by the next key.
+#[tokio::test]
+async fn a_streamed_request_sets_an_invalid_key_aside() {
+    let (mock, gateway) = setup("bad-a,good-b").await;
+    for turn in 0..3 {
+        let (status, frames) = gateway
+            .chat_stream(&user_request("gemini-2.5-flash", "again", true))
+            .await;
+        assert_eq!(status, 200, "turn {turn}");
+        assert_eq!(streamed_text(&frames), "echo: again", "turn {turn}");
+    }
+    assert_eq!(
+        mock.generation_keys(),
+        ["bad-a", "good-b", "good-b", "good-b"],
+        "tried once, then left aside"
+    );
+}
+
 #[tokio::test]
 async fn upstream_failures_are_502_and_a_hanging_upstream_504() {
     let (_mock, gateway) = setup("good-1").await;

@@ -32,8 +32,17 @@ struct GoogleError {
 
 /// The error for a non-2xx answer with this body.
 pub fn from_response(http_status: u16, body: &str) -> ProviderError {
-    match serde_json::from_str::<Envelope>(body) {
-        Ok(Envelope { error: Some(error) }) => classify(http_status, &error),
+    // `streamGenerateContent` wraps its error in a one-element array
+    // (`[{"error":…}]`); google-genai's `APIError` unwraps it, and so do we.
+    let envelope = serde_json::from_str::<Value>(body)
+        .ok()
+        .map(|value| match value {
+            Value::Array(mut items) if items.len() == 1 => items.remove(0),
+            other => other,
+        })
+        .and_then(|value| Envelope::deserialize(value).ok());
+    match envelope {
+        Some(Envelope { error: Some(error) }) => classify(http_status, &error),
         // Not Google's JSON (a proxy's HTML page, an empty body…).
         _ => {
             let snippet = one_line(body, 200);

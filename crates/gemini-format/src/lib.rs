@@ -11,6 +11,7 @@ mod errors;
 mod request;
 mod response;
 mod schema;
+mod stream;
 mod thinking;
 mod tool_ids;
 
@@ -18,4 +19,5 @@ pub use duration::parse_millis as parse_duration_millis;
 pub use errors::{from_response as error_from_response, from_stream_error};
 pub use request::{RequestOptions, build_request};
 pub use response::{ResponseMapper, finish_reason};
+pub use stream::StreamParser;
 pub use thinking::{Thinking, model_thinks};

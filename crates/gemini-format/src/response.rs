@@ -143,6 +143,14 @@ impl ResponseMapper {
         if self.finished {
             return Ok(());
         }
+        // A stream chunk may come wrapped in an array, errors especially
+        // (`[{"error":…}]`).
+        if let Value::Array(items) = value {
+            for item in items {
+                self.push_value(item, events)?;
+            }
+            return Ok(());
+        }
         if let Some(error) = value.get("error") {
             return Err(errors::from_stream_error(error));
         }
@@ -263,6 +271,15 @@ impl ResponseMapper {
                 message = format!("{message}: {detail}");
             }
             return Err(ProviderError::upstream(200, message));
+        }
+        if reason == FinishReason::ContentFilter && !self.answered {
+            // Nothing to show: a refusal of the caller's content, not a
+            // success with an empty body (and no fault of the account).
+            let mut message = "the answer was blocked".to_string();
+            if let Some(detail) = detail.filter(|d| !d.is_empty()) {
+                message = format!("{message}: {detail}");
+            }
+            return Err(ProviderError::ContentFiltered(message));
         }
         if let Some(usage) = self.usage {
             events.push(Event::Usage(usage));

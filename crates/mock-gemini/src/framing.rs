@@ -41,6 +41,9 @@ pub enum Ending {
     Complete,
     /// An `{"error":…}` element (its `error` object given), then the end.
     Error(Value),
+    /// The error object as raw, pretty-printed JSON lines without `data:`
+    /// (as Google writes some errors mid-stream), then the end.
+    RawError(Value),
     /// The connection is aborted after the pieces.
     Abort,
 }
@@ -48,9 +51,20 @@ pub enum Ending {
 /// The pieces of a streamed answer (SSE or JSON array).
 pub fn stream_pieces(framing: Framing, chunks: &[Value], ending: &Ending) -> Vec<Bytes> {
     let error = match ending {
-        Ending::Error(error) => Some(serde_json::json!({ "error": error })),
+        Ending::Error(error) | Ending::RawError(error) => {
+            Some(serde_json::json!({ "error": error }))
+        }
         _ => None,
     };
+    if let (Framing::Sse, Ending::RawError(_), Some(error)) = (framing, ending, &error) {
+        let mut pieces: Vec<Bytes> = chunks
+            .iter()
+            .map(|chunk| Bytes::from(format!("data: {chunk}\r\n\r\n")))
+            .collect();
+        let pretty = serde_json::to_string_pretty(error).unwrap_or_default();
+        pieces.push(Bytes::from(pretty.replace('\n', "\r\n") + "\r\n"));
+        return pieces;
+    }
     let elements: Vec<&Value> = chunks.iter().chain(error.iter()).collect();
     match framing {
         Framing::Sse => elements

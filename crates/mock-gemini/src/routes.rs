@@ -343,11 +343,20 @@ impl Call {
             "generateContent" | "streamGenerateContent" | "batchEmbedContents" => Cost::Generation,
             _ => Cost::Free,
         };
+        // Google wraps the error of a streamed call in a one-element array
+        // (`[{"error":…}]`), whether or not `alt=sse` was asked for.
+        let refuse = |error: &GoogleError| {
+            if action == "streamGenerateContent" {
+                json_response(error.status, &json!([error.body]))
+            } else {
+                error_response(error)
+            }
+        };
         if let Err(error) = self.admit(cost, model) {
-            return error_response(&error);
+            return refuse(&error);
         }
         if !self.knows_model(model) {
-            return error_response(&google_errors::model_not_found(model, action));
+            return refuse(&google_errors::model_not_found(model, action));
         }
         let result = match action {
             "generateContent" => self.generate(model, false).await,
@@ -358,7 +367,7 @@ impl Call {
                 "Method {action} not found."
             ))),
         };
-        result.unwrap_or_else(|error| error_response(&error))
+        result.unwrap_or_else(|error| refuse(&error))
     }
 
     async fn generate(&self, model: &str, stream: bool) -> Result<Response, GoogleError> {
@@ -390,7 +399,9 @@ impl Call {
         };
         let pieces = if framing == Framing::Json {
             match scenario {
-                Scenario::MidstreamError => return Err(google_errors::internal_encountered()),
+                Scenario::MidstreamError | Scenario::MidstreamRawError => {
+                    return Err(google_errors::internal_encountered());
+                }
                 // A non-streamed answer has no first byte before it is done.
                 Scenario::SlowFirstByte => tokio::time::sleep(options.slow_first_byte).await,
                 Scenario::Disconnect => pacing.abort = true,
@@ -408,6 +419,9 @@ impl Call {
             let ending = match scenario {
                 Scenario::MidstreamError => {
                     Ending::Error(google_errors::internal_encountered().error_object())
+                }
+                Scenario::MidstreamRawError => {
+                    Ending::RawError(google_errors::internal_encountered().error_object())
                 }
                 Scenario::Disconnect => Ending::Abort,
                 _ => Ending::Complete,

@@ -25,6 +25,8 @@ pub enum Scenario {
     Timeout,
     /// Two chunks, then a `{"error":…}` event, then the end.
     MidstreamError,
+    /// Two chunks, then the error as raw JSON lines (no `data:`), then the end.
+    MidstreamRawError,
     /// Two chunks, then the connection is aborted.
     Disconnect,
     /// A wait ([`crate::MockOptions::slow_first_byte`]) before the first chunk.
@@ -34,7 +36,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 14] = [
+    pub const ALL: [Scenario; 15] = [
         Scenario::Normal,
         Scenario::Thinking,
         Scenario::ToolCall,
@@ -46,6 +48,7 @@ impl Scenario {
         Scenario::Internal,
         Scenario::Timeout,
         Scenario::MidstreamError,
+        Scenario::MidstreamRawError,
         Scenario::Disconnect,
         Scenario::SlowFirstByte,
         Scenario::Hold,
@@ -64,6 +67,7 @@ impl Scenario {
             Scenario::Internal => "internal",
             Scenario::Timeout => "timeout",
             Scenario::MidstreamError => "midstream_error",
+            Scenario::MidstreamRawError => "midstream_raw_error",
             Scenario::Disconnect => "disconnect",
             Scenario::SlowFirstByte => "slow_first_byte",
             Scenario::Hold => "hold",

@@ -437,8 +437,9 @@ async fn error_scenarios() {
     };
     let overloaded = stream("mock-overloaded").await;
     assert_eq!(overloaded.status, 503);
+    // A streamed call's error comes wrapped in a one-element array.
     assert_eq!(
-        overloaded.json()["error"]["message"],
+        overloaded.json()[0]["error"]["message"],
         "The model is overloaded. Please try again later."
     );
     assert_eq!(stream("internal").await.status, 500);
@@ -463,6 +464,16 @@ async fn error_scenarios() {
         json!({"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}})
     );
     assert!(midstream.complete);
+
+    // The same error as raw, pretty-printed JSON lines after the data events.
+    let raw = stream("mock-midstream-raw-error").await;
+    let text = raw.text();
+    assert_eq!(text.matches("data: ").count(), 2);
+    let tail = &text[text.rfind("\r\n\r\n").unwrap() + 4..];
+    assert!(tail.starts_with("{\r\n  \"error\": {"), "{tail:?}");
+    let error: Value = serde_json::from_str(tail).unwrap();
+    assert_eq!(error["error"]["code"], 500);
+    assert!(raw.complete);
 
     let cut = stream("mock-disconnect").await;
     assert_eq!(cut.status, 200);
@@ -636,6 +647,12 @@ async fn faulted_keys_answer_google_s_errors_until_the_fault_is_removed() {
         for path in [GENERATE, STREAM] {
             let response = generate("good-1", path).await;
             assert_eq!(response.status, status, "{fault:?} {path}");
+            let expected = fault.error("gemini-2.5-flash").body;
+            let expected = if path == STREAM {
+                json!([expected])
+            } else {
+                expected
+            };
             assert!(
                 response
                     .header("content-type")
@@ -643,11 +660,7 @@ async fn faulted_keys_answer_google_s_errors_until_the_fault_is_removed() {
                     .starts_with("application/json"),
                 "{fault:?}"
             );
-            assert_eq!(
-                response.json(),
-                fault.error("gemini-2.5-flash").body,
-                "{fault:?}"
-            );
+            assert_eq!(response.json(), expected, "{fault:?}");
         }
         // Other keys and listing are not affected.
         assert_eq!(generate("good-2", GENERATE).await.status, 200);

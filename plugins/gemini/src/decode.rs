@@ -1,19 +1,18 @@
 //! Response bodies → events: the `alt=sse` stream, read as it arrives, and
 //! whole JSON bodies (`generateContent`, or a stream a proxy answered as JSON).
 
-use gemini_format::ResponseMapper;
+use gemini_format::{ResponseMapper, StreamParser};
 use serde_json::Value;
-use wasmgate_plugin_sdk::sse::SseParser;
 use wasmgate_plugin_sdk::{Event, ProviderError};
 
 /// An incremental decoder for `streamGenerateContent?alt=sse`.
 ///
 /// Each `data:` event is one `GenerateContentResponse`; there is no sentinel,
 /// the chunk with `finishReason` ends the answer, and an error after the start
-/// arrives as a `data: {"error":…}` event.
+/// arrives as a `data: {"error":…}` event or as raw JSON lines.
 #[derive(Debug, Default)]
 pub struct SseDecoder {
-    sse: SseParser,
+    sse: StreamParser,
     mapper: ResponseMapper,
 }
 
@@ -31,9 +30,9 @@ impl SseDecoder {
     pub fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) -> Result<(), ProviderError> {
         self.sse.feed(bytes);
         while !self.is_finished()
-            && let Some(event) = self.sse.next_event()
+            && let Some(data) = self.sse.next_payload()
         {
-            self.data(&event.data, events)?;
+            self.data(&data, events)?;
         }
         Ok(())
     }
@@ -41,10 +40,10 @@ impl SseDecoder {
     /// The body ended cleanly: decodes a last event not followed by a blank
     /// line, then fails if the answer never finished.
     pub fn end(&mut self, events: &mut Vec<Event>) -> Result<(), ProviderError> {
-        if !self.is_finished()
-            && let Some(event) = self.sse.finish()
+        while !self.is_finished()
+            && let Some(data) = self.sse.finish()
         {
-            self.data(&event.data, events)?;
+            self.data(&data, events)?;
         }
         self.mapper.end()
     }

@@ -10,9 +10,8 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use gemini_format::ResponseMapper;
+use gemini_format::{ResponseMapper, StreamParser};
 use serde_json::Value;
-use wasmgate_plugin_sdk::sse::SseParser;
 use wasmgate_plugin_sdk::{Event, ProviderError};
 
 /// A response body, piece by piece as the network delivers it.
@@ -29,7 +28,7 @@ pub struct Answer<B> {
 struct Pump<B> {
     /// `None` once the body ended, failed, or is no longer needed.
     body: Option<B>,
-    sse: SseParser,
+    sse: StreamParser,
     mapper: ResponseMapper,
     ready: VecDeque<Event>,
     /// Yielded after the events decoded before it.
@@ -51,7 +50,7 @@ impl<B: BodySource> Answer<B> {
         Answer {
             inner: RefCell::new(Pump {
                 body,
-                sse: SseParser::new(),
+                sse: StreamParser::new(),
                 mapper: ResponseMapper::new(),
                 ready: events.into(),
                 failure: None,
@@ -113,15 +112,15 @@ impl<B: BodySource> Pump<B> {
         let mut events = Vec::new();
         let mut outcome = Ok(());
         while outcome.is_ok() && !self.mapper.is_finished() {
-            let event = match self.sse.next_event() {
-                Some(event) => event,
+            let data = match self.sse.next_payload() {
+                Some(data) => data,
                 None if at_end => match self.sse.finish() {
-                    Some(event) => event,
+                    Some(data) => data,
                     None => break,
                 },
                 None => break,
             };
-            outcome = push_data(&mut self.mapper, &event.data, &mut events);
+            outcome = push_data(&mut self.mapper, &data, &mut events);
         }
         self.ready.extend(events);
         outcome

@@ -206,3 +206,36 @@ fn long_messages_are_cut() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `streamGenerateContent` wraps its error body in a one-element array.
+#[test]
+fn errors_wrapped_in_an_array_keep_their_classification() {
+    let wrapped = |body: &str| format!("[{body}]");
+    assert!(matches!(
+        from_response(400, &wrapped(INVALID_KEY)),
+        ProviderError::Unauthorized(_)
+    ));
+    let daily = quota_body(
+        "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+        Some("20s"),
+        "x",
+    );
+    assert!(matches!(
+        from_response(429, &wrapped(&daily)),
+        ProviderError::QuotaExhausted(_)
+    ));
+    let minute = quota_body(
+        "GenerateRequestsPerMinutePerProjectPerModel",
+        Some("2.5s"),
+        "x",
+    );
+    match from_response(429, &wrapped(&minute)) {
+        ProviderError::RateLimited(info) => assert_eq!(info.retry_after_ms, Some(2_500)),
+        other => panic!("{other:?}"),
+    }
+    // Two elements are not an error envelope: classified by status alone.
+    assert!(matches!(
+        from_response(400, &format!("[{INVALID_KEY},{INVALID_KEY}]")),
+        ProviderError::BadRequest(_)
+    ));
+}

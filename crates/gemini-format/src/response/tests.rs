@@ -158,20 +158,32 @@ fn finish_reasons() {
 }
 
 #[test]
-fn blocked_output_finishes_as_content_filter() {
+fn blocked_output_is_content_filtered() {
     let body = r#"{"candidates":[{"finishReason":"SAFETY","index":0,"safetyRatings":[{"category":"HARM_CATEGORY_SEXUALLY_EXPLICIT","probability":"HIGH","blocked":true}]}],"usageMetadata":{"promptTokenCount":42,"totalTokenCount":42}}"#;
-    assert_same!(
-        ok(&[body]),
-        vec![
-            Event::Usage(Usage {
-                prompt_tokens: 42,
-                completion_tokens: 0,
-                reasoning_tokens: None,
-                total_tokens: 42
-            }),
-            Event::Finish(FinishReason::ContentFilter),
-        ]
+    let (events, error) = map(&[body]);
+    assert_same!(events, Vec::<Event>::new());
+    assert!(
+        matches!(error, Some(ProviderError::ContentFiltered(ref m)) if m.contains("blocked")),
+        "{error:?}"
     );
+    // Blocked after some text was streamed: the text stays, the finish says why.
+    let late = r#"{"candidates":[{"finishReason":"SAFETY","index":0}]}"#;
+    let events = ok(&[STREAM_1, late]);
+    assert_same!(
+        events.last(),
+        Some(&Event::Finish(FinishReason::ContentFilter))
+    );
+}
+
+#[test]
+fn an_error_wrapped_in_an_array_mid_stream_is_classified() {
+    let wrapped = r#"[{"error":{"code":429,"message":"Resource exhausted. Please retry in 3s.","status":"RESOURCE_EXHAUSTED"}}]"#;
+    let (events, failure) = map(&[STREAM_1, wrapped]);
+    assert_same!(events, vec![text("Hi")]);
+    match failure {
+        Some(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(3_000)),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -92,6 +92,23 @@ fn an_error_event_mid_stream_is_typed() {
     }
 }
 
+/// Google writes some mid-stream errors as raw JSON lines, not `data:` events.
+#[test]
+fn raw_json_error_lines_mid_stream_are_typed() {
+    let first = STREAM.split("\r\n\r\n").next().unwrap();
+    let input = format!(
+        "{first}\r\n\r\n[{{\r\n  \"error\": {{\r\n    \"code\": 400,\r\n    \"message\": \"API key not valid. Please pass a valid API key.\",\r\n    \"status\": \"INVALID_ARGUMENT\"\r\n  }}\r\n}}\r\n]\r\n"
+    );
+    for size in [1, 7, input.len()] {
+        let (events, error) = decode_in_pieces(input.as_bytes(), size);
+        assert_same!(events, expected()[..1].to_vec());
+        assert!(
+            matches!(error, Some(ProviderError::Unauthorized(_))),
+            "size {size}: {error:?}"
+        );
+    }
+}
+
 #[test]
 fn a_stream_that_ends_before_the_finish_fails() {
     let first_two: String = STREAM

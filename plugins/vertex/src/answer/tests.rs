@@ -128,6 +128,22 @@ fn an_error_event_mid_stream_fails_after_the_text_so_far() {
     );
 }
 
+/// An error written as raw, pretty-printed JSON lines (no `data:`), as
+/// google-genai's stream reader expects, wrapped in an array.
+#[test]
+fn raw_json_error_lines_mid_stream_are_classified() {
+    let body = concat!(
+        "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hello \"}]}}]}\r\n\r\n",
+        "[{\r\n  \"error\": {\r\n    \"code\": 429,\r\n    \"message\": \"Resource exhausted, retry in 4s.\",\r\n    \"status\": \"RESOURCE_EXHAUSTED\"\r\n  }\r\n}\r\n]\r\n",
+    );
+    let (events, error) = drain(&Answer::streaming(pieces(body.as_bytes(), 5)));
+    assert_same!(events, vec![Event::Text("Hello ".into())]);
+    match error {
+        Some(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(4_000)),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn a_body_cut_before_the_finish_is_an_error() {
     let cut = &STREAM[..STREAM.find("data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"bicycle").unwrap()];
