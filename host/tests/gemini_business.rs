@@ -76,11 +76,12 @@ impl Accounts {
     }
 
     fn block(mut self, mock: &MockUpstream, id: &str, secrets: &str, extra: &str) -> Self {
-        let auth_url = self.auth_url.as_deref().unwrap_or(&mock.base_url);
-        let mut settings = format!(
-            "base-url = \"{}\", auth-url = \"{auth_url}\"",
-            mock.base_url
-        );
+        // base-url alone routes every request (issue #15); auth-url only
+        // when a test moves the sign-in elsewhere.
+        let mut settings = format!("base-url = \"{}\"", mock.base_url);
+        if let Some(auth_url) = &self.auth_url {
+            settings.push_str(&format!(", auth-url = \"{auth_url}\""));
+        }
         if !extra.is_empty() {
             settings.push_str(", ");
             settings.push_str(extra);
@@ -506,8 +507,11 @@ async fn a_forbidden_account_everywhere_is_a_502_naming_it() {
     assert!(body.to_string().contains("PERMISSION_DENIED"), "{body}");
 }
 
+/// Business names no retry time on a 429, so the plugin reports none and the
+/// gateway's `[pool]` cooldown (600 s by default) applies, for text and
+/// images alike; the forks' fixed 2 h / 4 h no longer override it (#15).
 #[tokio::test]
-async fn every_account_rate_limited_is_429_with_the_text_or_image_cooldown() {
+async fn every_account_rate_limited_is_429_with_the_pool_cooldown() {
     let mut options = MockOptions {
         accounts: (1..=2).map(MockAccount::numbered).collect(),
         ..MockOptions::default()
@@ -525,13 +529,30 @@ async fn every_account_rate_limited_is_429_with_the_text_or_image_cooldown() {
     let (status, retry_after, body) = error_of(&gateway, "gemini-2.5-flash", "hi").await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
-    assert_eq!(retry_after, Some(7200), "the text cooldown: 2 h");
+    assert_eq!(retry_after, Some(600), "the [pool] default, not 2 h");
     assert_eq!(accounts_asked(&mock).len(), 2, "both accounts were tried");
 
     let (status, retry_after, _) = error_of(&gateway, "gemini-imagen", "draw a cat").await;
     assert_eq!(status, 429);
-    assert_eq!(retry_after, Some(14_400), "the image cooldown: 4 h");
-    assert_eq!(accounts_asked(&mock).len(), 4);
+    assert!(
+        retry_after.is_some_and(|s| s <= 600),
+        "the [pool] default, not 4 h: {retry_after:?}"
+    );
+}
+
+/// When the upstream does say how long, that is what the caller hears.
+#[tokio::test]
+async fn a_retry_after_the_upstream_sends_is_used() {
+    let mut options = MockOptions {
+        retry_after_seconds: Some(42),
+        ..MockOptions::default()
+    };
+    options.accounts[0].rate_limited = true;
+    let mock = spawn(options).await;
+    let gateway = start(&mock, Accounts::default().cookies(&mock, "a", 0, ""));
+    let (status, retry_after, body) = error_of(&gateway, "gemini-2.5-flash", "hi").await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(retry_after, Some(42));
 }
 
 #[tokio::test]

@@ -300,10 +300,16 @@ async fn an_unavailable_token_endpoint_is_tried_once_more() {
 }
 
 #[tokio::test]
-async fn the_key_file_gives_project_and_token_endpoint_and_global_is_the_default() {
+async fn base_url_alone_routes_the_token_exchange_and_global_is_the_default() {
     let mock = mock_vertex::spawn(MockOptions::default()).await;
-    // Only base-url: the token endpoint is the key file's token_uri (the mock).
-    let gateway = service_account(&mock, &format!(r#"base-url = "{}""#, mock.base_url));
+    // A key file as Google issues it (token_uri = oauth2.googleapis.com) and
+    // only base-url: every request, the token exchange too, goes there.
+    let gateway = gateway(
+        "credentials-json",
+        "VERTEX_TEST_CREDENTIALS",
+        &mock.public_credentials_json(),
+        &format!(r#"base-url = "{}""#, mock.base_url),
+    );
 
     gateway.chat_ok(&user_request(MODEL, "hi", false)).await;
     assert_eq!(mock.token_requests().len(), 1);

@@ -13,6 +13,9 @@ pub const CLIENT_EMAIL: &str = "wasmgate-test@mock-project.iam.gserviceaccount.c
 pub const PRIVATE_KEY_ID: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0mockkey1";
 pub const PROJECT_ID: &str = "mock-project";
 
+/// The `token_uri` of every key file Google issues.
+pub const PUBLIC_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
 /// A downloaded-key-file lookalike for the known account, whose `token_uri`
 /// is `token_uri` (e.g. the mock's `/token`).
 pub fn credentials_json(token_uri: &str) -> String {

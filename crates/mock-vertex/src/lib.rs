@@ -249,6 +249,13 @@ impl MockUpstream {
         keys::credentials_json(&self.token_url())
     }
 
+    /// The key file as Google issues it: its `token_uri` is the public
+    /// `oauth2.googleapis.com`, so only `base-url` can bring the token
+    /// request here.
+    pub fn public_credentials_json(&self) -> String {
+        keys::credentials_json(keys::PUBLIC_TOKEN_URI)
+    }
+
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.log).clone()

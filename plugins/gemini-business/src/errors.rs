@@ -1,12 +1,14 @@
 //! Upstream failures as the typed errors the host acts on.
 //!
 //! 401 → `unauthorized`, 403 → `forbidden`, 429 → `rate-limited`, the rest →
-//! `upstream`. The seed cools an account down for 2 h after a text 429 and
-//! for 4 h after an image 429; the upstream itself sends no retry time, so
-//! the retry-after carries that per-kind cooldown unless a `Retry-After`
-//! header says otherwise.
+//! `upstream`. A rate limit carries a retry-after only when the upstream said
+//! one (a `Retry-After` header, a `google.rpc.RetryInfo` detail, "retry in
+//! Ns" in the message) or the operator configured a per-kind cooldown;
+//! otherwise the host's `[pool]` cooldown applies (issue #15: the forks'
+//! fixed 2 h / 4 h must not override it).
 
 use serde::Deserialize;
+use serde_json::Value;
 use wasmgate_plugin_sdk::ProviderError;
 
 use crate::oxsrf::strip_xssi;
@@ -42,25 +44,16 @@ pub enum Quota {
     Images,
 }
 
-/// How long an account rests after a 429, per quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How long an account rests after a 429 the upstream gave no time for,
+/// per quota, when the operator set it; `None` leaves it to the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cooldowns {
-    pub text_seconds: u64,
-    pub images_seconds: u64,
-}
-
-impl Default for Cooldowns {
-    /// The seed's defaults (`text_rate_limit_cooldown_seconds`, image quota).
-    fn default() -> Self {
-        Cooldowns {
-            text_seconds: 7200,
-            images_seconds: 14_400,
-        }
-    }
+    pub text_seconds: Option<u64>,
+    pub images_seconds: Option<u64>,
 }
 
 impl Cooldowns {
-    pub fn for_quota(&self, quota: Quota) -> u64 {
+    pub fn for_quota(&self, quota: Quota) -> Option<u64> {
         match quota {
             Quota::Text => self.text_seconds,
             Quota::Images => self.images_seconds,
@@ -78,6 +71,8 @@ pub struct GoogleError {
     pub message: Option<String>,
     #[serde(default)]
     pub status: Option<String>,
+    #[serde(default)]
+    pub details: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +89,7 @@ pub fn parse_error_body(body: &str) -> Option<GoogleError> {
             code: None,
             message: envelope.message,
             status: envelope.status,
+            details: Vec::new(),
         })
     })
 }
@@ -119,7 +115,7 @@ impl Classifier {
         match status {
             401 => ProviderError::Unauthorized(message),
             403 => ProviderError::Forbidden(message),
-            429 => self.rate_limited(message, retry_after),
+            429 => self.rate_limited(message, retry_after, &detail),
             400 if detail
                 .message
                 .as_deref()
@@ -139,17 +135,57 @@ impl Classifier {
         match (code, status) {
             (401, _) | (_, "UNAUTHENTICATED") => ProviderError::Unauthorized(message),
             (403, _) | (_, "PERMISSION_DENIED") => ProviderError::Forbidden(message),
-            (429, _) | (_, "RESOURCE_EXHAUSTED") => self.rate_limited(message, None),
+            (429, _) | (_, "RESOURCE_EXHAUSTED") => self.rate_limited(message, None, error),
             _ => ProviderError::upstream(code, message),
         }
     }
 
-    fn rate_limited(&self, message: String, retry_after: Option<&str>) -> ProviderError {
-        let seconds = retry_after
+    fn rate_limited(
+        &self,
+        message: String,
+        retry_after: Option<&str>,
+        error: &GoogleError,
+    ) -> ProviderError {
+        let said_ms = retry_after
             .and_then(parse_retry_after)
-            .unwrap_or_else(|| self.cooldowns.for_quota(self.quota));
-        ProviderError::rate_limited(message, Some(seconds.saturating_mul(1000)))
+            .map(|seconds| seconds.saturating_mul(1000))
+            .or_else(|| retry_info_ms(error));
+        let configured_ms = || {
+            self.cooldowns
+                .for_quota(self.quota)
+                .map(|seconds| seconds.saturating_mul(1000))
+        };
+        ProviderError::rate_limited(message, said_ms.or_else(configured_ms))
     }
+}
+
+/// `google.rpc.RetryInfo.retryDelay` (`"42s"`, `"1.5s"`), else "retry in
+/// 42s" in the message.
+fn retry_info_ms(error: &GoogleError) -> Option<u64> {
+    error
+        .details
+        .iter()
+        .filter(|detail| {
+            detail
+                .get("@type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
+        })
+        .filter_map(|detail| detail.get("retryDelay").and_then(Value::as_str))
+        .find_map(seconds_ms)
+        .or_else(|| {
+            let message = error.message.as_deref()?;
+            let lower = message.to_ascii_lowercase();
+            let start = lower.find("retry in ")? + "retry in ".len();
+            let word = message[start..].split_whitespace().next()?;
+            seconds_ms(word.trim_end_matches(['.', ',', ';', ')']))
+        })
+}
+
+/// `"42s"` / `"1.5s"` (a protobuf duration) in milliseconds.
+fn seconds_ms(text: &str) -> Option<u64> {
+    let seconds: f64 = text.trim().strip_suffix('s')?.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).ceil() as u64)
 }
 
 /// `Retry-After` in delta-seconds (the HTTP-date form is not used by Google).
@@ -185,8 +221,16 @@ mod tests {
     const TEXT: Classifier = Classifier {
         quota: Quota::Text,
         cooldowns: Cooldowns {
-            text_seconds: 7200,
-            images_seconds: 14_400,
+            text_seconds: None,
+            images_seconds: None,
+        },
+    };
+    /// An operator who configured per-kind cooldowns.
+    const CONFIGURED: Classifier = Classifier {
+        quota: Quota::Images,
+        cooldowns: Cooldowns {
+            text_seconds: Some(900),
+            images_seconds: Some(1800),
         },
     };
     const IMAGES: Classifier = Classifier {
@@ -232,24 +276,45 @@ mod tests {
     }
 
     #[test]
-    fn text_and_image_rate_limits_rest_differently() {
+    fn a_rate_limit_carries_only_what_the_upstream_said() {
+        // Nothing said, nothing configured: the host's [pool] cooldown applies.
         let text = TEXT.http(Step::Ask, 429, RATE_LIMIT_BODY, None);
-        assert_eq!(retry_after(&text), Some(7_200_000));
+        assert_eq!(retry_after(&text), None);
         let images = IMAGES.http(Step::Ask, 429, RATE_LIMIT_BODY, None);
-        assert_eq!(retry_after(&images), Some(14_400_000));
-        // An explicit header wins.
+        assert_eq!(retry_after(&images), None);
+        // A header, a RetryInfo detail, a "retry in" message: each is used.
         let told = TEXT.http(Step::Ask, 429, RATE_LIMIT_BODY, Some("30"));
         assert_eq!(retry_after(&told), Some(30_000));
+        let info = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"42.5s"}]}}"#;
+        assert_eq!(
+            retry_after(&TEXT.http(Step::Ask, 429, info, None)),
+            Some(42_500)
+        );
+        let said = r#"{"error":{"code":429,"message":"Quota exceeded. Please retry in 12s.","status":"RESOURCE_EXHAUSTED"}}"#;
+        assert_eq!(
+            retry_after(&TEXT.http(Step::Ask, 429, said, None)),
+            Some(12_000)
+        );
+        // The operator's per-kind setting when the upstream is silent; the
+        // upstream still wins when it speaks.
+        assert_eq!(
+            retry_after(&CONFIGURED.http(Step::Ask, 429, RATE_LIMIT_BODY, None)),
+            Some(1_800_000)
+        );
+        assert_eq!(
+            retry_after(&CONFIGURED.http(Step::Ask, 429, info, None)),
+            Some(42_500)
+        );
     }
 
     #[test]
     fn stream_errors_are_classified_by_code_or_status() {
         let error = parse_error_body(RATE_LIMIT_BODY).unwrap();
-        assert_eq!(retry_after(&IMAGES.in_stream(&error)), Some(14_400_000));
+        assert_eq!(retry_after(&IMAGES.in_stream(&error)), None);
+        assert_eq!(retry_after(&CONFIGURED.in_stream(&error)), Some(1_800_000));
         let by_status = GoogleError {
-            code: None,
-            message: None,
             status: Some("UNAUTHENTICATED".into()),
+            ..GoogleError::default()
         };
         assert!(matches!(
             TEXT.in_stream(&by_status),

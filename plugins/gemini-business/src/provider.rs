@@ -123,13 +123,15 @@ fn setting_specs() -> Vec<SettingSpec> {
         ),
         spec(
             setting::TEXT_COOLDOWN,
-            "retry-after of a rate limit on text, in seconds",
-            Some("7200"),
+            "cooldown after a rate limit on text the upstream gave no time for, in seconds \
+             (unset: the [pool] cooldown)",
+            None,
         ),
         spec(
             setting::IMAGE_COOLDOWN,
-            "retry-after of a rate limit on image generation, in seconds",
-            Some("14400"),
+            "cooldown after a rate limit on image generation the upstream gave no time for, \
+             in seconds (unset: the [pool] cooldown)",
+            None,
         ),
     ]
 }

@@ -32,23 +32,25 @@ impl Settings {
                 .trim_end_matches('/')
                 .to_string()
         };
-        let seconds = |name: &str, default: u64| {
-            setting(name)
-                .and_then(|text| text.trim().parse().ok())
-                .unwrap_or(default)
-        };
-        let defaults = Cooldowns::default();
+        let seconds = |name: &str| setting(name).and_then(|text| text.trim().parse().ok());
         let locale = Locale::default();
+        let api_origin = origin(names::BASE_URL, DEFAULT_API_ORIGIN);
+        // `base-url` alone routes every request, the sign-in too (issue #15);
+        // `auth-url` stays as an override.
+        let auth_default = match setting(names::BASE_URL) {
+            Some(_) => api_origin.clone(),
+            None => DEFAULT_AUTH_ORIGIN.to_string(),
+        };
         Settings {
-            api_origin: origin(names::BASE_URL, DEFAULT_API_ORIGIN),
-            auth_origin: origin(names::AUTH_URL, DEFAULT_AUTH_ORIGIN),
+            api_origin,
+            auth_origin: origin(names::AUTH_URL, &auth_default),
             locale: Locale {
                 language_code: setting(names::LANGUAGE_CODE).unwrap_or(locale.language_code),
                 time_zone: setting(names::TIME_ZONE).unwrap_or(locale.time_zone),
             },
             cooldowns: Cooldowns {
-                text_seconds: seconds(names::TEXT_COOLDOWN, defaults.text_seconds),
-                images_seconds: seconds(names::IMAGE_COOLDOWN, defaults.images_seconds),
+                text_seconds: seconds(names::TEXT_COOLDOWN),
+                images_seconds: seconds(names::IMAGE_COOLDOWN),
             },
         }
     }
@@ -70,6 +72,20 @@ mod tests {
     }
 
     #[test]
+    fn base_url_alone_moves_the_sign_in_too() {
+        let settings =
+            Settings::read(|name| (name == "base-url").then(|| "http://127.0.0.1:9/".into()));
+        assert_eq!(settings.api_origin, "http://127.0.0.1:9");
+        assert_eq!(settings.auth_origin, "http://127.0.0.1:9");
+        let split = Settings::read(|name| match name {
+            "base-url" => Some("http://127.0.0.1:9".into()),
+            "auth-url" => Some("http://127.0.0.1:8".into()),
+            _ => None,
+        });
+        assert_eq!(split.auth_origin, "http://127.0.0.1:8");
+    }
+
+    #[test]
     fn both_origins_and_cooldowns_can_be_overridden() {
         let settings = Settings::read(|name| match name {
             "base-url" | "auth-url" => Some("http://127.0.0.1:9/".into()),
@@ -79,7 +95,7 @@ mod tests {
         });
         assert_eq!(settings.api_origin, "http://127.0.0.1:9");
         assert_eq!(settings.auth_origin, "http://127.0.0.1:9");
-        assert_eq!(settings.cooldowns.images_seconds, 60);
-        assert_eq!(settings.cooldowns.text_seconds, 7200);
+        assert_eq!(settings.cooldowns.images_seconds, Some(60));
+        assert_eq!(settings.cooldowns.text_seconds, None, "unparsable: unset");
     }
 }

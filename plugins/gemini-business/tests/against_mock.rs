@@ -325,20 +325,21 @@ fn refusals_become_typed_errors() {
         Err(ProviderError::Forbidden(_))
     ));
 
-    // Text and image rate limits carry the seed's different cooldowns.
+    // The upstream names no retry time: none is reported (the host's
+    // [pool] cooldown applies), for text and images alike.
     let text = s.chat(&env, "gemini-auto", "[mock:429]").err().unwrap();
-    assert_eq!(retry_after_ms(&text), Some(7_200_000));
+    assert_eq!(retry_after_ms(&text), None);
     let image = s
         .chat(&env, "gemini-imagen", "draw [mock:429]")
         .err()
         .unwrap();
-    assert_eq!(retry_after_ms(&image), Some(14_400_000));
+    assert_eq!(retry_after_ms(&image), None);
     // An error element inside a 200 stream still surfaces from chat().
     let in_stream = s
         .chat(&env, "gemini-auto", "[mock:429-stream]")
         .err()
         .unwrap();
-    assert_eq!(retry_after_ms(&in_stream), Some(7_200_000));
+    assert_eq!(retry_after_ms(&in_stream), None);
 
     assert!(matches!(
         s.chat(&env, "gemini-auto", "[mock:utoken]"),

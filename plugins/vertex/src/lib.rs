@@ -107,7 +107,8 @@ impl Provider for Vertex {
                 ),
                 setting(
                     settings::TOKEN_URL_SETTING,
-                    "OAuth token endpoint (default: the key file's token_uri)",
+                    "OAuth token endpoint (default: {base-url}/token when base-url is set, else the \
+                     key file's token_uri)",
                     Some(token::DEFAULT_TOKEN_URL),
                 ),
                 setting(

@@ -18,7 +18,7 @@ pub const PROJECT_SETTING: &str = "project";
 pub const LOCATION_SETTING: &str = "location";
 /// Replaces the whole origin the location implies (a proxy, a test upstream).
 pub const BASE_URL_SETTING: &str = "base-url";
-/// Replaces the key file's `token_uri`.
+/// Replaces the key file's `token_uri` and `{base-url}/token`.
 pub const TOKEN_URL_SETTING: &str = "token-url";
 /// `v1beta1` (what google-genai sends) or `v1`.
 pub const API_VERSION_SETTING: &str = "api-version";
@@ -91,7 +91,10 @@ pub fn resolve(
                     "is unset and the key file has no project_id",
                 )
             })?;
+        // `base-url` routes every request, the token exchange too (issue
+        // #15): it beats the key file's `token_uri`; `token-url` beats both.
         let token_url = setting(TOKEN_URL_SETTING)
+            .or_else(|| base_url.as_ref().map(|base| format!("{base}/token")))
             .or_else(|| account.token_uri.clone())
             .unwrap_or_else(|| DEFAULT_TOKEN_URL.into());
         let origin = base_url.unwrap_or_else(|| default_origin(&location));
@@ -214,6 +217,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(proxied.endpoint.origin, "http://127.0.0.1:9");
+        assert!(
+            matches!(&proxied.auth, Auth::ServiceAccount { token_url, .. } if token_url == "http://127.0.0.1:9/token"),
+            "base-url alone routes the token exchange too"
+        );
         assert!(
             matches!(&proxied.endpoint.scope, Scope::Project { location, .. } if location == "us-central1")
         );
