@@ -1,10 +1,13 @@
 //! Running one chat request over a route's targets and their account pools.
 //!
-//! A [`Walk`] goes through the primary plugin's accounts as its pool hands
-//! them out, then through each fallback's. A failure decides what comes
-//! next: the caller's mistakes end the walk, plugin faults move on to the
-//! next target, and everything else (credentials, limits, upstream errors,
-//! timeouts) tries the next account, up to the pool's retries. A streamed
+//! A [`Walk`] goes through the route's plugins in order and through each
+//! one's accounts as its pool hands them out; a plugin with no account at
+//! all is passed by. A failure decides what comes next: the caller's
+//! mistakes end the walk, plugin faults move on to the next plugin, and
+//! everything else (credentials, limits, upstream errors, timeouts) tries the
+//! next account, up to the pool's retries. A plugin that does not know the
+//! model is asked for the route's `default` model if there is one, else the
+//! next plugin is. A streamed
 //! answer is only retried until its first event exists, because after that
 //! something may have reached the client; a non-streamed answer can be
 //! retried until it is whole, since the client sees nothing before that.
@@ -13,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::pool::{FailureKind, Lease, Picker, Unavailable};
-use crate::registry::{PluginEntry, Resolution};
+use crate::registry::{Hop, PluginEntry, Resolution};
+use crate::runtime::bindings::ProviderError;
 use crate::runtime::bindings::{ChatRequest, Event, Usage};
 use crate::runtime::{AccountContext, CallError, Runtime, Session};
 
@@ -53,6 +57,8 @@ pub struct Exhausted {
     pub attempts: Vec<Attempt>,
     /// Pools that had no (further) account to offer, and why.
     pub unavailable: Vec<Unavailable>,
+    /// Plugins with no account configured at all, with what would add one.
+    pub no_account: Vec<(String, String)>,
 }
 
 /// Starts the answer on the first account that produces an event.
@@ -128,9 +134,11 @@ fn last_usage(events: &[Event]) -> Option<&Usage> {
 
 /// One request's way through the targets and their accounts.
 struct Walk<'r> {
-    targets: &'r [(Arc<PluginEntry>, String)],
+    targets: &'r [Hop],
     /// The target being tried.
     index: usize,
+    /// The upstream model asked of it (its `default` once it knew not the first).
+    model: Option<String>,
     picker: Option<Picker<'r>>,
     stopped: bool,
     exhausted: Exhausted,
@@ -141,6 +149,7 @@ impl<'r> Walk<'r> {
         Walk {
             targets: &resolution.targets,
             index: 0,
+            model: None,
             picker: None,
             stopped: false,
             exhausted: Exhausted::default(),
@@ -155,20 +164,17 @@ impl<'r> Walk<'r> {
     ) -> Option<Started> {
         let targets = self.targets;
         while !self.stopped && self.index < targets.len() {
-            let (entry, upstream_model) = &targets[self.index];
+            let hop = &targets[self.index];
+            let entry = &hop.entry;
             if entry.pool.is_empty() {
-                self.exhausted.attempts.push(Attempt {
-                    plugin: entry.plugin.name.to_string(),
-                    account: None,
-                    error: CallError::NoAccount(entry.account_hint.clone()),
-                    back_at: None,
-                });
+                self.exhausted
+                    .no_account
+                    .push((entry.plugin.name.to_string(), entry.account_hint.clone()));
                 self.next_target();
                 continue;
             }
-            let picker = self
-                .picker
-                .get_or_insert_with(|| entry.pool.picker(upstream_model));
+            let model = self.model.get_or_insert_with(|| hop.model.clone());
+            let picker = self.picker.get_or_insert_with(|| entry.pool.picker(model));
             let lease = match picker.pick() {
                 Ok(lease) => lease,
                 Err(unavailable) => {
@@ -177,7 +183,7 @@ impl<'r> Walk<'r> {
                     continue;
                 }
             };
-            request.model.clone_from(upstream_model);
+            request.model.clone_from(model);
             let timeout = runtime.limits().first_event_timeout;
             match attempt(runtime, entry, lease, request, timeout).await {
                 Ok(started) => {
@@ -207,7 +213,22 @@ impl<'r> Walk<'r> {
             error,
             back_at,
         });
-        if kind == FailureKind::Caller {
+        let unknown_model = matches!(
+            self.exhausted.attempts.last().map(|a| &a.error),
+            Some(CallError::Provider(ProviderError::ModelNotFound(_)))
+        );
+        if unknown_model {
+            let hop = &self.targets[self.index];
+            match &hop.default_model {
+                Some(default) if self.model.as_ref() != Some(default) => {
+                    // Same plugin, its default model, from its first account.
+                    self.model = Some(default.clone());
+                    self.picker = None;
+                }
+                _ if self.index + 1 < self.targets.len() => self.next_target(),
+                _ => self.stopped = true,
+            }
+        } else if kind == FailureKind::Caller {
             self.stopped = true;
         } else if !kind.worth_another_account() {
             self.next_target();
@@ -216,6 +237,7 @@ impl<'r> Walk<'r> {
 
     fn next_target(&mut self) {
         self.index += 1;
+        self.model = None;
         self.picker = None;
     }
 

@@ -9,7 +9,7 @@
 //! - [`reload`] and [`watcher`] — hot reload of `plugins.toml` and `plugins/`.
 //! - [`dispatch`] — running a chat request over accounts and fallbacks.
 //! - [`api`] — the OpenAI HTTP surface.
-//! - [`server`] — start-up.
+//! - [`server`] — start-up; [`environment`] — variables and `.env`.
 //! - [`persist`] — the gateway's files in its data directory.
 //! - [`clock`] — Unix time.
 
@@ -18,6 +18,8 @@ pub mod capabilities;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod environment;
+pub mod media;
 pub mod persist;
 pub mod pool;
 pub mod registry;

@@ -25,8 +25,17 @@ pub struct PluginEntry {
 
 /// Where a requested model goes.
 pub struct Resolution {
-    /// Loaded targets in order: primary first, then fallbacks.
-    pub targets: Vec<(Arc<PluginEntry>, String)>,
+    /// Loaded targets in the order to try them.
+    pub targets: Vec<Hop>,
+}
+
+/// One plugin a request may go to, and what to ask it for.
+pub struct Hop {
+    pub entry: Arc<PluginEntry>,
+    /// The upstream model name.
+    pub model: String,
+    /// Asked for instead when the plugin does not know `model`.
+    pub default_model: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +88,14 @@ impl Registry {
                                 book.clone(),
                             ),
                             plugin,
-                            grants: Arc::new(grants),
+                            grants: Arc::new(grants.with_proxy(
+                                crate::capabilities::proxy::for_plugin(
+                                    &name,
+                                    section,
+                                    env,
+                                    &mut warnings,
+                                ),
+                            )),
                             configured: true,
                             account_hint: format!(
                                 "configure accounts under [plugins.{name}] in plugins.toml, and set their variables"
@@ -137,16 +153,19 @@ impl Registry {
                 Some(plugin) => vec![ResolvedTarget {
                     plugin: plugin.clone(),
                     upstream_model: model.to_string(),
+                    default_model: None,
                 }],
                 None => return Err(ResolveError::UnknownModel(model.to_string())),
             },
         };
-        let loaded: Vec<_> = targets
+        let loaded: Vec<Hop> = targets
             .iter()
             .filter_map(|t| {
-                self.plugins
-                    .get(&t.plugin)
-                    .map(|entry| (entry.clone(), t.upstream_model.clone()))
+                self.plugins.get(&t.plugin).map(|entry| Hop {
+                    entry: entry.clone(),
+                    model: t.upstream_model.clone(),
+                    default_model: t.default_model.clone(),
+                })
             })
             .collect();
         if loaded.is_empty() {
@@ -159,39 +178,70 @@ impl Registry {
     }
 
     /// Every model name a client can use, with the plugin that serves it:
-    /// exact routes to loaded plugins, and each model a plugin declares under
-    /// the name that reaches it (`vertex-gemini-2.5-pro` through a
+    /// exact routes, and each model a plugin declares under the name that
+    /// reaches it (`vertex-gemini-2.5-pro` through a
     /// `"vertex-*" = { plugin = "vertex", model = "*" }` route). A declared
-    /// model that no name reaches is not listed.
-    pub fn models(&self) -> Vec<(String, String)> {
+    /// model that no name reaches is not listed. Unless `all`, only plugins
+    /// that can serve now count (see [`Pool::serves_now`]), and a name is
+    /// listed under the first of its plugins that can.
+    pub fn models(&self, all: bool) -> Vec<(String, String)> {
+        let counts = |entry: &PluginEntry| all || entry.pool.serves_now();
         let mut models: BTreeMap<String, String> = BTreeMap::new();
-        let serves = |name: &str, plugin: &str, model: &str| {
-            self.resolve(name).is_ok_and(|resolution| {
-                let (entry, upstream) = &resolution.targets[0];
-                &*entry.plugin.name == plugin && upstream == model
-            })
+        // The first plugin of `name`'s route that counts and is asked for
+        // `model` (any model when `None`).
+        let server = |name: &str, model: Option<(&str, &str)>| -> Option<String> {
+            let resolution = self.resolve(name).ok()?;
+            resolution
+                .targets
+                .iter()
+                .filter(|hop| counts(&hop.entry))
+                .find(|hop| {
+                    model.is_none_or(|(plugin, model)| {
+                        &*hop.entry.plugin.name == plugin && hop.model == model
+                    })
+                })
+                .map(|hop| hop.entry.plugin.name.to_string())
         };
         for route in self.config.routes.routes() {
             if route.pattern.contains('*') {
                 continue;
             }
-            if let Ok(resolution) = self.resolve(&route.pattern) {
-                let plugin = resolution.targets[0].0.plugin.name.to_string();
+            if let Some(plugin) = server(&route.pattern, None) {
                 models.insert(route.pattern.clone(), plugin);
             }
         }
         for (name, entry) in &self.plugins {
+            if !counts(entry) {
+                continue;
+            }
             for model in &entry.plugin.manifest.models {
                 let mut exposed = vec![model.id.clone()];
-                exposed.extend(self.config.routes.routes().filter_map(|route| {
-                    let target = route.targets.first().filter(|t| &t.plugin == name)?;
-                    let (prefix, suffix) = target.model.as_deref()?.split_once('*')?;
-                    let captured = model.id.strip_prefix(prefix)?.strip_suffix(suffix)?;
-                    Some(route.pattern.replacen('*', captured, 1))
+                exposed.extend(self.config.routes.routes().flat_map(|route| {
+                    route
+                        .targets
+                        .iter()
+                        .filter(|t| &t.plugin == name)
+                        .filter_map(|target| match target.model.as_deref() {
+                            // Passed through: the model's own id, if the glob takes it.
+                            None => Some(model.id.clone()),
+                            Some(remap) => {
+                                let (prefix, suffix) = remap.split_once('*')?;
+                                let captured =
+                                    model.id.strip_prefix(prefix)?.strip_suffix(suffix)?;
+                                Some(route.pattern.replacen('*', captured, 1))
+                            }
+                        })
+                        .collect::<Vec<_>>()
                 }));
                 for candidate in exposed {
-                    if serves(&candidate, name, &model.id) {
-                        models.entry(candidate).or_insert_with(|| name.clone());
+                    if models.contains_key(&candidate) {
+                        continue;
+                    }
+                    // Listed under whichever plugin a request would reach first.
+                    if server(&candidate, Some((name, &model.id))).is_some()
+                        && let Some(first) = server(&candidate, None)
+                    {
+                        models.insert(candidate, first);
                     }
                 }
             }

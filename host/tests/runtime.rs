@@ -232,7 +232,7 @@ async fn plugin_state_survives_a_restart_in_the_data_directory() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.path().join("state.json"))
+        let mode = std::fs::metadata(data.path().join("wasmgate-state.json"))
             .unwrap()
             .permissions()
             .mode();

@@ -1,6 +1,8 @@
-//! Who may call the gateway: `Authorization: Bearer <key>` with one of the
-//! keys in `API_KEY` (comma-separated) or the Space's `HF_TOKEN`. With neither
-//! set, only clients on the loopback interface are served.
+//! Who may call the gateway: one of the keys in `API_KEY` (comma-separated;
+//! the seeds' names `API_MASTER_KEY` and `PASSWORD` are read when it is
+//! unset) or the Space's `HF_TOKEN`, as `Authorization: Bearer <key>`, or as
+//! Google clients send it, `x-goog-api-key: <key>` or `?key=<key>`. With no
+//! key set, only clients on the loopback interface are served.
 
 use std::net::SocketAddr;
 
@@ -19,6 +21,89 @@ use super::error::ApiError;
 #[derive(Clone, Default)]
 pub struct CallerAuth {
     digests: Vec<[u8; 32]>,
+}
+
+/// Where callers' keys come from: wasmgate's own variable first, then the
+/// names the seed projects used, so their Space secrets keep working.
+pub const CALLER_KEY_VARIABLES: &[(&str, &str)] = &[
+    ("API_KEY", "wasmgate, Gemi2Api-Server, gemini-business2api"),
+    ("API_MASTER_KEY", "Qwen-2api"),
+    ("PASSWORD", "hajimi"),
+];
+
+/// Keys the seeds shipped as defaults or that anyone would guess first.
+const WELL_KNOWN_KEYS: &[&str] = &[
+    "123",
+    "1234",
+    "12345",
+    "123456",
+    "12345678",
+    "123456789",
+    "password",
+    "admin",
+    "sk-123456",
+    "sk-1234",
+    "changeme",
+    "secret",
+    "your-api-key",
+    "sk-your-key",
+];
+
+/// Shortest key accepted: anything shorter is guessed quickly.
+const MIN_KEY_LENGTH: usize = 8;
+
+/// Why a configured key is refused. Never carries the key itself.
+pub fn weak_key_problem(variable: &str, key: &str) -> Option<String> {
+    let known = WELL_KNOWN_KEYS
+        .iter()
+        .any(|weak| weak.eq_ignore_ascii_case(key));
+    if known {
+        Some(format!(
+            "{variable} holds a well-known default key (such as hajimi's `123`), which anyone can guess; set a long random one, e.g. the output of `openssl rand -hex 24`"
+        ))
+    } else if key.chars().count() < MIN_KEY_LENGTH {
+        Some(format!(
+            "{variable} holds a key shorter than {MIN_KEY_LENGTH} characters, which can be guessed; set a long random one, e.g. the output of `openssl rand -hex 24`"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The callers' keys from the environment, and a sentence saying where they
+/// came from; an error when a key is weak.
+pub fn caller_auth(env: &dyn Fn(&str) -> Option<String>) -> Result<(CallerAuth, String), String> {
+    let from = CALLER_KEY_VARIABLES
+        .iter()
+        .find_map(|(name, seed)| env(name).map(|value| (*name, *seed, value)));
+    let mut described = Vec::new();
+    if let Some((name, seed, value)) = &from {
+        let keys: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .collect();
+        for key in &keys {
+            if let Some(problem) = weak_key_problem(name, key) {
+                return Err(problem);
+            }
+        }
+        let what = if *name == "API_KEY" {
+            format!("{name} ({} key(s))", keys.len())
+        } else {
+            format!("{name} ({} key(s), the {seed} name)", keys.len())
+        };
+        described.push(what);
+    }
+    let hf_token = env("HF_TOKEN");
+    if hf_token.is_some() {
+        described.push("HF_TOKEN".to_string());
+    }
+    let auth = CallerAuth::from_env(
+        from.as_ref().map(|(_, _, value)| value.as_str()),
+        hf_token.as_deref(),
+    );
+    Ok((auth, described.join(" and ")))
 }
 
 impl CallerAuth {
@@ -75,17 +160,8 @@ pub async fn require_caller(
         )
         .into_response();
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    match presented {
+    let presented = presented_key(&request);
+    match presented.as_deref() {
         Some(key) if auth.accepts(key) => next.run(request).await,
         Some(_) => ApiError::unauthenticated("Incorrect API key provided.").into_response(),
         None => ApiError::unauthenticated(
@@ -93,6 +169,58 @@ pub async fn require_caller(
         )
         .into_response(),
     }
+}
+
+/// The key a caller sent: `Authorization: Bearer`, else `x-goog-api-key`
+/// (Google's SDKs and hajimi's clients), else a `key` query parameter.
+pub fn presented_key(request: &Request) -> Option<String> {
+    let headers = request.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        });
+    let goog = || {
+        headers
+            .get("x-goog-api-key")
+            .and_then(|value| value.to_str().ok())
+    };
+    if let Some(key) = bearer.or_else(goog) {
+        return Some(key.trim().to_string());
+    }
+    let query = request.uri().query()?;
+    form_urlencoded_key(query)
+}
+
+/// The value of `key=` in a query string, percent-decoded.
+fn form_urlencoded_key(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("key=")?;
+        let mut bytes = Vec::with_capacity(value.len());
+        let raw = value.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            match raw[i] {
+                b'%' if i + 2 < raw.len() => {
+                    let hex = std::str::from_utf8(&raw[i + 1..i + 3]).ok()?;
+                    bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 3;
+                }
+                b'+' => {
+                    bytes.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    bytes.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(bytes).ok()
+    })
 }
 
 #[cfg(test)]
@@ -105,5 +233,62 @@ mod tests {
         assert!(auth.accepts("k1") && auth.accepts("k2") && auth.accepts("hf_x"));
         assert!(!auth.accepts("k3") && !auth.accepts("") && !auth.accepts("k1, k2"));
         assert!(CallerAuth::from_env(None, Some(" ")).is_open());
+    }
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn seed_names_are_read_when_api_key_is_unset_and_weak_keys_refused() {
+        let (auth, said) = caller_auth(&env(&[("PASSWORD", "hajimi-long-pass")])).unwrap();
+        assert!(auth.accepts("hajimi-long-pass"));
+        assert!(
+            said.contains("PASSWORD") && said.contains("hajimi"),
+            "{said}"
+        );
+        let (auth, said) = caller_auth(&env(&[
+            ("API_KEY", "sk-wasmgate-1"),
+            ("API_MASTER_KEY", "sk-qwen-master"),
+        ]))
+        .unwrap();
+        assert!(auth.accepts("sk-wasmgate-1") && !auth.accepts("sk-qwen-master"));
+        assert!(said.starts_with("API_KEY"), "{said}");
+        let err = caller_auth(&env(&[("PASSWORD", "123")])).err().unwrap();
+        assert!(
+            err.contains("PASSWORD") && err.contains("well-known"),
+            "{err}"
+        );
+        let err = caller_auth(&env(&[("API_MASTER_KEY", "sk-ab")]))
+            .err()
+            .unwrap();
+        assert!(err.contains("shorter"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_read_from_google_style_places() {
+        let request = |builder: axum::http::request::Builder| {
+            builder.body(axum::body::Body::empty()).unwrap()
+        };
+        let r = request(Request::builder().uri("/v1/models?alt=sse&key=abc%2Bdef"));
+        assert_eq!(presented_key(&r).as_deref(), Some("abc+def"));
+        let r = request(
+            Request::builder()
+                .uri("/v1/models")
+                .header("x-goog-api-key", " k1 "),
+        );
+        assert_eq!(presented_key(&r).as_deref(), Some("k1"));
+        let r = request(
+            Request::builder()
+                .uri("/v1/models?key=q")
+                .header("authorization", "Bearer b"),
+        );
+        assert_eq!(presented_key(&r).as_deref(), Some("b"));
+        let r = request(Request::builder().uri("/v1/models?monkey=x"));
+        assert_eq!(presented_key(&r), None);
     }
 }

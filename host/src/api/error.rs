@@ -275,7 +275,24 @@ impl From<Exhausted> for ApiError {
         let Exhausted {
             attempts,
             unavailable,
+            no_account,
         } = exhausted;
+        if attempts.is_empty() && unavailable.is_empty() && !no_account.is_empty() {
+            // Nothing was tried: none of the route's plugins has an account.
+            let hints: Vec<String> = no_account
+                .iter()
+                .map(|(plugin, hint)| format!("{plugin}: {hint}"))
+                .collect();
+            return ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                Some("no_account"),
+                format!(
+                    "No plugin that serves this model has an account configured ({}).",
+                    hints.join("; ")
+                ),
+            );
+        }
         if let Some(last) = attempts.last()
             && FailureKind::of(&last.error) == FailureKind::Caller
         {
@@ -459,7 +476,7 @@ mod tests {
     fn all_rate_limited_is_429_with_the_soonest_retry() {
         let error = ApiError::from(Exhausted {
             attempts: vec![limited(Some(47_430)), limited(Some(2_500)), limited(None)],
-            unavailable: Vec::new(),
+            ..Exhausted::default()
         });
         assert_eq!(error.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(error.retry_after, Some(3));

@@ -1,8 +1,10 @@
-//! `GET /v1/models`: what `plugins.toml` routes and what plugins declare.
+//! `GET /v1/models`: the names that can be served now — what `plugins.toml`
+//! routes and what plugins declare, counting only plugins with a usable
+//! account. `?all=true` lists every name a loaded plugin could serve.
 
 use axum::Json;
-use axum::extract::State;
-use serde::Serialize;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 
@@ -20,10 +22,20 @@ pub struct ModelEntry {
     owned_by: String,
 }
 
-pub async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
+#[derive(Deserialize, Default)]
+pub struct ListOptions {
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn list_models(
+    State(state): State<AppState>,
+    Query(options): Query<ListOptions>,
+) -> Json<ModelList> {
+    let all = options.all;
     let registry = state.registry.load();
     let data = registry
-        .models()
+        .models(all)
         .into_iter()
         .map(|(id, plugin)| ModelEntry {
             id,

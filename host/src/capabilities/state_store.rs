@@ -2,7 +2,7 @@
 //! for tokens, rotated cookies and page values.
 //!
 //! It lives in memory and, when the gateway has a data directory, is written
-//! to `state.json` there (owner-only permissions: it holds credentials such as
+//! to `wasmgate-state.json` there (owner-only permissions: it holds credentials such as
 //! rotated cookies) shortly after each change and read back at start, so an
 //! account keeps its rotated cookies and tokens across restarts.
 
@@ -31,7 +31,7 @@ pub struct StateStore {
     dirty: AtomicBool,
 }
 
-/// An entry as `state.json` holds it.
+/// An entry as `wasmgate-state.json` holds it.
 #[derive(Serialize, Deserialize)]
 struct StoredEntry {
     plugin: String,

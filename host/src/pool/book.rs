@@ -3,7 +3,7 @@
 //! who replaces a refused key starts the new one healthy, and removing a key
 //! from an `env-list` (which renumbers the ids) never hands one key's health
 //! to another. The book outlives registries (a reload keeps each
-//! account's health) and is written to `accounts.json` in the data
+//! account's health) and is written to `wasmgate-accounts.json` in the data
 //! directory, so cooldowns and broken credentials are still known after a
 //! restart.
 

@@ -94,6 +94,23 @@ impl Pool {
         self.slots.is_empty()
     }
 
+    /// Whether some account can serve now or will by itself soon: one that
+    /// is not disabled, expired, or broken without a probe due. Accounts only
+    /// cooling down, resting their breaker or busy still count.
+    pub fn serves_now(&self) -> bool {
+        let now = unix_millis();
+        self.slots.iter().any(|slot| {
+            let health = slot.health.lock();
+            !matches!(
+                health.availability(now, slot.account.expires_at, ""),
+                Availability::Out {
+                    why: OutReason::Disabled | OutReason::Expired | OutReason::Broken,
+                    ..
+                }
+            )
+        })
+    }
+
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.slots.iter().map(|slot| &slot.account)
     }
