@@ -3,8 +3,17 @@
 //! `POST /dialog/conversation` scenarios:
 //! - (none): 4 cumulative snapshots, the last `msgStatus:"finished"`, then `[DONE]`;
 //! - `expired`: one `{"errorCode":"NOT_LOGIN"}` event (also for an unknown
-//!   cookie, a wrong `x-xsrf-token`, a missing `x-platform`, or an account
-//!   marked expired);
+//!   cookie, a wrong `x-xsrf-token` — it is optional, as in newer clients —,
+//!   a missing `x-platform`, or an account marked expired);
+//! - deep thinking, when `params.deepThink` or a content's `ext.deepThink`
+//!   is true (`feature_config` is ignored, as upstream): `contentType:"think"`
+//!   items first, each `incremental` with a JSON-string content
+//!   `{"content":"<piece>"}`, closed by a `status:"finished"` think item that
+//!   repeats the whole thought; then the answer as usual;
+//! - `incremental`: the answer as `incremental:true` text deltas, the final
+//!   `status:"finished"` item repeating the whole text;
+//! - `no_finished`: the complete answer as snapshots that all say
+//!   `generating`, then a clean end without `finished` or `[DONE]`;
 //! - `filtered`: the final event has `canShare:false`;
 //! - `refused` (mock's own): one finished event, `canShare:false`, no content;
 //! - `backend_error`: the final event carries `errorCode:"SERVICE_ERROR"`;
@@ -37,6 +46,8 @@ use crate::script::{Piece, Script};
 pub const CONVERSATION_PATH: &str = "/dialog/conversation";
 /// The session id of new conversations.
 pub const SESSION_ID: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+/// What deep thinking thinks before answering.
+pub const THOUGHT: &str = "The user greets me. A short, friendly answer fits.";
 /// The answer of the `utf8_split` scenario.
 pub const CHINESE_ANSWER: &str = "你好，我是通义千问。很高兴为你服务！";
 /// What the `reset` scenario restarts with, before the answer.
@@ -83,7 +94,7 @@ fn logged_in(state: &State, headers: &HeaderMap) -> bool {
     let xsrf = crate::header_text(headers, "x-xsrf-token");
     let platform = crate::header_text(headers, "x-platform");
     !account.expired
-        && xsrf.as_deref() == Some(account.xsrf_token.as_str())
+        && xsrf.is_none_or(|xsrf| xsrf == account.xsrf_token)
         && platform.is_some_and(|p| p.eq_ignore_ascii_case("pc_tongyi"))
 }
 
@@ -166,8 +177,46 @@ async fn conversation(
     let msg_id = format!("{:032x}", state.next_number());
     let answer = state.options.answer.clone();
     let event = |finished: bool, text: &str| event(&session_id, &msg_id, finished, text);
+    // Items the client sees as one event each: only `contents` differs.
+    let with_item = |item: Value| {
+        let mut frame = event(false, "");
+        frame["contents"] = json!([item]);
+        frame
+    };
+
+    if deep_think(&request) {
+        for piece in crate::intl::increments(THOUGHT, 3) {
+            let item = json!({"role": "assistant", "contentType": "think",
+                "content": json!({"content": piece}).to_string(),
+                "incremental": true, "status": "generating"});
+            script.event(&with_item(item).to_string());
+        }
+        let item = json!({"role": "assistant", "contentType": "think",
+            "content": json!({"content": THOUGHT}).to_string(),
+            "incremental": true, "status": "finished"});
+        script.event(&with_item(item).to_string());
+    }
 
     match scenario.as_deref() {
+        Some("incremental") => {
+            let pieces = crate::intl::increments(&answer, 4);
+            for (i, piece) in pieces.iter().enumerate() {
+                let item = json!({"role": "assistant", "contentType": "text",
+                    "content": piece, "incremental": true, "status": "generating"});
+                script.event(&with_item(item).to_string());
+                if i == 0 {
+                    script.push(Piece::Hold);
+                }
+            }
+            let mut last = event(true, &answer);
+            last["contents"][0]["incremental"] = json!(true);
+            script.event(&last.to_string()).event("[DONE]");
+        }
+        Some("no_finished") => {
+            for shot in snapshots(&answer, 4) {
+                script.event(&event(false, &shot).to_string());
+            }
+        }
         Some("refused") => {
             let mut last = event(true, "");
             last["canShare"] = json!(false);
@@ -235,6 +284,16 @@ async fn conversation(
         }
     }
     script.into_response(state)
+}
+
+/// Whether the request asks for deep thinking, the way newer clients do.
+fn deep_think(request: &Value) -> bool {
+    let on = |value: Option<&Value>| value.and_then(Value::as_bool) == Some(true);
+    on(request.pointer("/params/deepThink"))
+        || request
+            .get("contents")
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().any(|item| on(item.pointer("/ext/deepThink"))))
 }
 
 /// The `i`-th snapshot, or the last when there are fewer (a short answer).

@@ -1,16 +1,32 @@
-//! The chat.qwen.ai routes (`protocols/qwen-web.md` §8.2).
+//! The chat.qwen.ai routes (`protocols/qwen-web.md` §8.2, updated for the
+//! 2026-09 changes of `docs/protocols/qwen.md`).
 //!
-//! Every route but sign-in and the models wants `Authorization: Bearer <JWT>`
-//! with an `exp` in the future (else `401 {"detail":"Your session has
-//! expired…"}`). `POST /api/v2/chat/completions?chat_id=` scenarios:
+//! Like the live site, every refusal is an HTTP `200` whose real status rides
+//! in `x-actual-status-code`, with `{"success":false,"data":{"code",…}}`:
+//! - a missing, expired or unknown access JWT: `401`, code `Unauthorized`;
+//! - write calls (`chats/new`, `chat/completions`) without browser-made
+//!   anti-bot material (`bx-ua` + `bx-umidtoken` headers, or the cookie jar
+//!   with `ssxmod_itna`), when [`MockOptions::require_browser_material`]:
+//!   Alibaba's TMD challenge `{"ret":["FAIL_SYS_USER_VALIDATE","RGV587_ERROR…"],…}`;
+//! - a model outside the catalogue: `404`, code `Not_Found`.
+//!
+//! The auth origin (`GET /api/v2/auths/refresh`, same server) trades the
+//! `token` cookie (a session token) for a short-lived access JWT and a
+//! rotated session token.
+//!
+//! `POST /api/v2/chat/completions?chat_id=` scenarios:
 //! - (none): `response.created`, two cumulative `thinking_summary` events and
 //!   their `finished` when `thinking_enabled`, 4 `answer` increments with
 //!   `usage`, a final `status:"finished"`;
 //! - `think` (mock's own): raw `think` increments instead of summaries;
-//! - `expired`: the 401 above;
+//! - `expired`: the unauthorized refusal above;
 //! - `ratelimit`: `200` stream with one `{"success":false,"data":{"code":"RateLimited","num":2,…}}`;
-//! - `ratelimit_http`: the same object with `429`;
+//! - `ratelimit_http`: the same object with `429` and `Retry-After: 30`;
 //! - `quota`: one `{"error":{"message":"Allocated quota exceeded…"}}` event;
+//! - `inspection`: one `{"error":{"code":"data_inspection_failed",…}}` event
+//!   (the prompt failed moderation);
+//! - `output_inspection`: two answer increments, then that error (the
+//!   answer failed moderation midway);
 //! - `waf`: `200 text/html` with `aliyun_waf` / `captcha` markers;
 //! - `empty`: `response.created`, then the end;
 //! - `server_error`: `500 {"detail":"Internal Server Error"}`;
@@ -37,15 +53,19 @@ use crate::script::{Piece, Script};
 use crate::{State, jwt};
 
 pub const COMPLETIONS_PATH: &str = "/api/v2/chat/completions";
-pub const EXPIRED_DETAIL: &str =
-    "Your session has expired or the token is invalid. Please sign in again.";
+pub const NEW_CHAT_PATH: &str = "/api/v2/chats/new";
+pub const REFRESH_PATH: &str = "/api/v2/auths/refresh";
+pub const MODELS_PATH: &str = "/api/v2/models/";
+/// What the moderation error of the `inspection` scenario says.
+pub const INSPECTION_MESSAGE: &str = "Input data may contain inappropriate content.";
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/api/v1/auths/signin", post(signin))
+        .route(REFRESH_PATH, get(refresh))
         .route("/api/models", get(models))
-        .route("/api/v2/models/", get(models))
-        .route("/api/v2/chats/new", post(new_chat))
+        .route(MODELS_PATH, get(models))
+        .route(NEW_CHAT_PATH, post(new_chat))
         .route(COMPLETIONS_PATH, post(completions))
         .route("/api/v2/chats/{id}", delete(delete_chat))
         .route("/api/v1/files/getstsToken", post(sts_token))
@@ -53,15 +73,26 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/api/v1/tasks/status/{id}", get(task_status))
 }
 
-fn unauthorized() -> Response {
+/// A refusal the way the live site sends it: `200` on the wire, the real
+/// status in `x-actual-status-code`, the reason in the body.
+fn refusal_200(status: u16, code: &str, details: &str) -> Response {
     (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({"detail": EXPIRED_DETAIL})),
+        StatusCode::OK,
+        [("x-actual-status-code", status.to_string())],
+        Json(json!({
+            "success": false,
+            "request_id": "mock-request",
+            "data": {"code": code, "details": details}
+        })),
     )
         .into_response()
 }
 
-/// A 401, unless the request carries an unexpired JWT.
+fn unauthorized() -> Response {
+    refusal_200(401, "Unauthorized", "401 Unauthorized")
+}
+
+/// The unauthorized refusal, unless the request carries an unexpired JWT.
 fn refusal(headers: &HeaderMap) -> Option<Response> {
     let exp = crate::bearer(headers)
         .and_then(|token| jwt::claims(&token))
@@ -70,6 +101,58 @@ fn refusal(headers: &HeaderMap) -> Option<Response> {
         Some(exp) if exp > jwt::now_unix() => None,
         _ => Some(unauthorized()),
     }
+}
+
+/// The value of one cookie of the `Cookie` header.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let header = crate::header_text(headers, "cookie")?;
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then(|| value.to_string())
+    })
+}
+
+/// Alibaba's TMD anti-bot challenge for write calls without browser-made
+/// material: a puzzle only a browser can solve.
+fn challenge(state: &State, headers: &HeaderMap) -> Option<Response> {
+    if !state.options.require_browser_material {
+        return None;
+    }
+    let has = |name: &str| {
+        crate::header_text(headers, name).is_some_and(|value| !value.trim().is_empty())
+    };
+    if (has("bx-ua") && has("bx-umidtoken")) || cookie(headers, "ssxmod_itna").is_some() {
+        return None;
+    }
+    Some(
+        Json(json!({
+            "ret": ["FAIL_SYS_USER_VALIDATE", "RGV587_ERROR::SM::哎哟喂,被挤爆啦,请稍后重试"],
+            "data": {
+                "url": format!("{}/_____tmd_____/punish?x5secdata=mock&action=captchaconnect", state.base_url),
+                "dialogSize": {"width": "375px", "height": "665px"}
+            }
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET /api/v2/auths/refresh` with `Cookie: token=<session token>`.
+async fn refresh(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Response {
+    let Some(account) = cookie(&headers, "token").and_then(|t| state.session_account(&t)) else {
+        return unauthorized();
+    };
+    let ttl = state.options.access_token_ttl.as_secs();
+    Json(json!({
+        "success": true,
+        "request_id": "mock-request",
+        "data": {
+            "access_token": jwt::test_jwt(&account, jwt::now_unix() + ttl),
+            "refresh_token": state.issue_session(&account),
+            "token_type": "Bearer",
+            "expires_in": ttl
+        }
+    }))
+    .into_response()
 }
 
 async fn signin(Extract(state): Extract<Arc<State>>, Json(body): Json<Value>) -> Response {
@@ -100,20 +183,72 @@ async fn signin(Extract(state): Extract<Arc<State>>, Json(body): Json<Value>) ->
     }
 }
 
-async fn models() -> Json<Value> {
-    Json(json!({"data": [{
-        "id": "qwen3-max",
-        "name": "Qwen3-Max",
-        "info": {"meta": {"abilities": {"thinking": true}, "chat_type": ["t2t", "search"]}}
-    }]}))
+async fn models(Extract(state): Extract<Arc<State>>) -> Json<Value> {
+    let data: Vec<Value> = state
+        .options
+        .intl_models
+        .iter()
+        .map(|id| {
+            json!({
+                "id": id,
+                "name": display_name(id),
+                "info": {"meta": {
+                    "abilities": {"thinking": true},
+                    "chat_type": ["t2t", "search"],
+                    "max_context_length": 1_000_000
+                }}
+            })
+        })
+        .collect();
+    Json(json!({"success": true, "data": data}))
 }
 
-async fn new_chat(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Response {
+/// `qwen3.7-plus` → `Qwen3.7-Plus`.
+fn display_name(id: &str) -> String {
+    id.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join("-")
+}
+
+/// `404 Not_Found` for a model outside the catalogue.
+fn unknown_model(state: &State, model: Option<&str>) -> Option<Response> {
+    let model = model?;
+    if state.options.intl_models.iter().any(|m| m == model) {
+        return None;
+    }
+    Some(refusal_200(
+        404,
+        "Not_Found",
+        &format!("Model not found: {model}"),
+    ))
+}
+
+async fn new_chat(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(refused) = refusal(&headers) {
         return refused;
     }
     if crate::header_text(&headers, "x-mock-scenario").as_deref() == Some("expired") {
         return unauthorized();
+    }
+    if let Some(challenged) = challenge(&state, &headers) {
+        return challenged;
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(refused) =
+        unknown_model(&state, request.pointer("/models/0").and_then(Value::as_str))
+    {
+        return refused;
     }
     let id = format!("chat-{}", state.next_number());
     state.remember_chat(&id);
@@ -156,6 +291,15 @@ async fn task_status(Extract(state): Extract<Arc<State>>, Path(id): Path<String>
     }
 }
 
+/// DashScope's moderation error, which chat.qwen.ai sends in band.
+fn inspection_failed(message: &str) -> Value {
+    json!({"error": {
+        "code": "data_inspection_failed",
+        "type": "data_inspection_failed",
+        "message": message
+    }})
+}
+
 /// `{"choices":[{"delta":…}]}`, with `phase` only when the client asked for it.
 fn delta(phased: bool, phase: &str, content: &str, status: &str) -> Value {
     let mut delta = json!({"role": "assistant", "content": content, "status": status});
@@ -191,6 +335,9 @@ async fn completions(
     if scenario.as_deref() == Some("expired") {
         return unauthorized();
     }
+    if let Some(challenged) = challenge(&state, &headers) {
+        return challenged;
+    }
     match query.get("chat_id") {
         Some(id) if state.knows_chat(id) => {}
         Some(_) => {
@@ -215,7 +362,12 @@ async fn completions(
     });
     match scenario.as_deref() {
         Some("ratelimit_http") => {
-            return (StatusCode::TOO_MANY_REQUESTS, Json(rate_limited)).into_response();
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "30")],
+                Json(rate_limited),
+            )
+                .into_response();
         }
         Some("server_error") => {
             return (
@@ -244,6 +396,9 @@ async fn completions(
     }
 
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(refused) = unknown_model(&state, request.get("model").and_then(Value::as_str)) {
+        return refused;
+    }
     let features = request.pointer("/messages/0/feature_config");
     let phased = features
         .and_then(|f| f.get("output_schema"))
@@ -278,6 +433,10 @@ async fn completions(
                 &json!({"error": {"code": "Throttling", "message": "Allocated quota exceeded, please increase your quota limit. token-limit"}})
                     .to_string(),
             );
+            return script.into_response(state);
+        }
+        Some("inspection") => {
+            script.event(&inspection_failed(INSPECTION_MESSAGE).to_string());
             return script.into_response(state);
         }
         Some("empty") => return script.into_response(state),
@@ -320,6 +479,12 @@ async fn completions(
         }
         if i == 1 && scenario.as_deref() == Some("disconnect") {
             script.push(Piece::Abort);
+            return script.into_response(state);
+        }
+        if i == 1 && scenario.as_deref() == Some("output_inspection") {
+            script.event(
+                &inspection_failed("Output data may contain inappropriate content.").to_string(),
+            );
             return script.into_response(state);
         }
     }

@@ -69,14 +69,36 @@ impl CnAccount {
     }
 }
 
-/// A chat.qwen.ai account that can sign in with e-mail and password.
-/// Any unexpired JWT is accepted on the other routes.
+/// A chat.qwen.ai account that can sign in with e-mail and password, or
+/// trade its long-lived session token for access tokens at the auth origin
+/// (`GET /api/v2/auths/refresh`). Any unexpired access JWT is accepted on
+/// the other routes.
 #[derive(Debug, Clone)]
 pub struct IntlAccount {
     pub id: String,
     pub email: String,
     pub password: String,
+    /// The `token` cookie a signed-in browser holds (about 30 days).
+    pub session_token: String,
 }
+
+/// The session token of the default chat.qwen.ai account `intl-1`.
+pub const DEFAULT_SESSION_TOKEN: &str = "mock-session-token-1";
+/// `bx-ua` / `bx-umidtoken` values a browser would have made; the mock only
+/// checks that both are present, as it cannot tell real ones.
+pub const DEFAULT_BX_UA: &str = "231!mock-bx-ua";
+pub const DEFAULT_BX_UMIDTOKEN: &str = "T2gAmock-umid";
+
+/// The chat.qwen.ai catalogue the mock serves by default: the 2026 ids seen
+/// live (2026-09-29 observation) plus `qwen3-max`, which 2025 proxies list.
+pub const DEFAULT_INTL_MODELS: &[&str] = &[
+    "qwen3.8-max",
+    "qwen3.7-max",
+    "qwen3.7-plus",
+    "qwen3.6-plus",
+    "qwen3.8-omni-flash",
+    "qwen3-max",
+];
 
 #[derive(Debug, Clone)]
 pub struct MockOptions {
@@ -97,6 +119,15 @@ pub struct MockOptions {
     pub crlf: bool,
     /// Lifetime of the JWTs sign-in hands out.
     pub token_ttl: Duration,
+    /// Lifetime of the access JWTs `auths/refresh` hands out (900 s live).
+    pub access_token_ttl: Duration,
+    /// Write calls of chat.qwen.ai (`chats/new`, `chat/completions`) answer
+    /// a WAF challenge unless they carry `bx-ua` + `bx-umidtoken` or the
+    /// browser's cookie jar (`ssxmod_itna`), as the live site does since
+    /// 2026-09.
+    pub require_browser_material: bool,
+    /// The chat.qwen.ai catalogue; completions for other models fail.
+    pub intl_models: Vec<String>,
 }
 
 impl Default for MockOptions {
@@ -107,6 +138,7 @@ impl Default for MockOptions {
                 id: "intl-1".into(),
                 email: "user@example.com".into(),
                 password: "correct horse".into(),
+                session_token: DEFAULT_SESSION_TOKEN.into(),
             }],
             scenario: None,
             hold: false,
@@ -115,6 +147,9 @@ impl Default for MockOptions {
             slow_gap: Duration::from_secs(10),
             crlf: false,
             token_ttl: Duration::from_secs(3600),
+            access_token_ttl: Duration::from_secs(900),
+            require_browser_material: true,
+            intl_models: DEFAULT_INTL_MODELS.iter().map(|m| m.to_string()).collect(),
         }
     }
 }
@@ -159,6 +194,8 @@ pub struct State {
     counter: AtomicU64,
     chats: Mutex<HashSet<String>>,
     task_polls: Mutex<HashMap<String, u32>>,
+    /// Session tokens `auths/refresh` issued (they rotate), → account id.
+    sessions: Mutex<HashMap<String, String>>,
 }
 
 impl State {
@@ -204,6 +241,29 @@ impl State {
             .cn_accounts
             .iter()
             .find(|account| cookie.contains(&account.cookie))
+    }
+
+    /// The account a session token belongs to: a configured one or one the
+    /// mock issued on a refresh.
+    pub fn session_account(&self, token: &str) -> Option<String> {
+        if let Some(account) = self
+            .options
+            .intl_accounts
+            .iter()
+            .find(|a| a.session_token == token)
+        {
+            return Some(account.id.clone());
+        }
+        self.sessions.lock().unwrap().get(token).cloned()
+    }
+
+    pub fn issue_session(&self, account_id: &str) -> String {
+        let token = format!("mock-session-{}", self.next_number());
+        self.sessions
+            .lock()
+            .unwrap()
+            .insert(token.clone(), account_id.to_string());
+        token
     }
 
     pub fn remember_chat(&self, id: &str) {
@@ -283,6 +343,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
         counter: AtomicU64::new(0),
         chats: Mutex::new(HashSet::new()),
         task_polls: Mutex::new(HashMap::new()),
+        sessions: Mutex::new(HashMap::new()),
     });
     let app = Router::new()
         .merge(cn::routes())

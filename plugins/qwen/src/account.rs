@@ -11,13 +11,24 @@ pub mod secret {
     pub const COOKIE: &str = "cookie";
     /// Tongyi: the `x-xsrf-token` header copied from the browser.
     pub const XSRF_TOKEN: &str = "xsrf-token";
-    /// chat.qwen.ai: the JWT (the `token` cookie / `Authorization` bearer).
+    /// chat.qwen.ai: an access JWT used as is (`Authorization` bearer). Since
+    /// 2026-09 these live about 15 minutes, so prefer `SESSION_TOKEN`.
     pub const TOKEN: &str = "token";
+    /// chat.qwen.ai: the long-lived session credential (the `token` cookie
+    /// of a signed-in browser, about 30 days), traded at `auth.qwen.ai` for
+    /// access tokens.
+    pub const SESSION_TOKEN: &str = "session-token";
+    /// chat.qwen.ai: the anti-bot headers a browser computes for write calls.
+    pub const BX_UA: &str = "bx-ua";
+    pub const BX_UMIDTOKEN: &str = "bx-umidtoken";
 }
 
 /// Setting names an account may carry.
 pub mod setting {
     pub const BASE_URL: &str = "base-url";
+    /// chat.qwen.ai's auth origin (token refresh); defaults to `base-url`
+    /// when that is set, else `https://auth.qwen.ai`.
+    pub const AUTH_URL: &str = "auth-url";
     /// The web front end sent as `Origin`/`Referer`.
     pub const WEB_ORIGIN: &str = "web-origin";
     /// chat.qwen.ai's `version` header (its web client's version).
@@ -64,11 +75,18 @@ impl Flow {
 pub enum Credentials {
     Tongyi {
         cookie: String,
-        xsrf_token: String,
+        /// Optional: newer clients send none.
+        xsrf_token: Option<String>,
     },
     ChatQwenAi {
-        token: String,
+        /// A fixed access token (no refresh possible).
+        token: Option<String>,
+        /// The session token refreshes are made with.
+        session_token: Option<String>,
+        /// The browser's cookie jar (anti-bot cookies such as `ssxmod_itna`).
         extra_cookie: Option<String>,
+        bx_ua: Option<String>,
+        bx_umidtoken: Option<String>,
     },
 }
 
@@ -83,32 +101,39 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Picks the flow from the secrets the account has: `token` means
-    /// chat.qwen.ai, `cookie` + `xsrf-token` means tongyi.
+    /// Picks the flow from the secrets the account has: `session-token` or
+    /// `token` mean chat.qwen.ai, `cookie` (with an optional `xsrf-token`)
+    /// alone means tongyi.
     pub fn from_secrets(secret: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
         let get = |name: &str| secret(name).map(|v| clean(&v)).filter(|v| !v.is_empty());
         let cookie = get(secret::COOKIE);
         let xsrf_token = get(secret::XSRF_TOKEN);
-        let token = get(secret::TOKEN);
-        match (token, cookie, xsrf_token) {
-            (Some(_), _, Some(_)) => Err(misconfigured(
-                "the account has both `token` (chat.qwen.ai) and `xsrf-token` (tongyi); give it the secrets of one flow",
-            )),
-            (Some(token), extra_cookie, None) => Ok(Credentials::ChatQwenAi {
-                token: strip_bearer(&token).to_string(),
-                extra_cookie,
-            }),
-            (None, Some(cookie), Some(xsrf_token)) => {
-                Ok(Credentials::Tongyi { cookie, xsrf_token })
-            }
-            (None, Some(_), None) => Err(misconfigured(
-                "a tongyi account needs `xsrf-token` next to `cookie` (both copied from the browser)",
-            )),
-            (None, None, Some(_)) => Err(misconfigured(
+        let token = get(secret::TOKEN).map(|t| strip_bearer(&t).to_string());
+        let session_token = get(secret::SESSION_TOKEN).map(|t| strip_cookie_name(&t).to_string());
+        let bx_ua = get(secret::BX_UA);
+        let bx_umidtoken = get(secret::BX_UMIDTOKEN);
+        let chat_qwen_ai = token.is_some() || session_token.is_some();
+        if chat_qwen_ai && xsrf_token.is_some() {
+            return Err(misconfigured(
+                "the account has both chat.qwen.ai secrets (`session-token`/`token`) and `xsrf-token` (tongyi); give it the secrets of one flow",
+            ));
+        }
+        if chat_qwen_ai {
+            return Ok(Credentials::ChatQwenAi {
+                token,
+                session_token,
+                extra_cookie: cookie,
+                bx_ua,
+                bx_umidtoken,
+            });
+        }
+        match (cookie, xsrf_token) {
+            (Some(cookie), xsrf_token) => Ok(Credentials::Tongyi { cookie, xsrf_token }),
+            (None, Some(_)) => Err(misconfigured(
                 "a tongyi account needs `cookie` next to `xsrf-token` (both copied from the browser)",
             )),
-            (None, None, None) => Err(misconfigured(
-                "the account has no credentials: give it `cookie` + `xsrf-token` (tongyi) or `token` (chat.qwen.ai)",
+            (None, None) => Err(misconfigured(
+                "the account has no credentials: give it `cookie` (tongyi) or `session-token` (chat.qwen.ai)",
             )),
         }
     }
@@ -137,6 +162,11 @@ fn clean(value: &str) -> String {
         .to_string()
 }
 
+/// A pasted `token=…` cookie pair loses its name.
+fn strip_cookie_name(token: &str) -> &str {
+    token.strip_prefix("token=").unwrap_or(token)
+}
+
 fn strip_bearer(token: &str) -> &str {
     let lower = token.get(..7).map(str::to_ascii_lowercase);
     match lower.as_deref() {
@@ -150,6 +180,8 @@ pub struct Account {
     pub credentials: Credentials,
     /// Without a trailing slash.
     pub base_url: String,
+    /// chat.qwen.ai's auth origin, without a trailing slash.
+    pub auth_url: String,
     pub web_origin: String,
     pub client_version: String,
     pub keep_sessions: bool,
@@ -158,6 +190,9 @@ pub struct Account {
 /// chat.qwen.ai's web client version sent as `version` (UNCONFIRMED whether it
 /// is checked; proxies send 0.2.63 or 0.2.68). Overridable by `client-version`.
 pub const DEFAULT_CLIENT_VERSION: &str = "0.2.63";
+
+/// chat.qwen.ai's auth origin (token refresh), a different host since 2026-09.
+pub const DEFAULT_AUTH_URL: &str = "https://auth.qwen.ai";
 
 impl Account {
     pub fn from_host(
@@ -171,8 +206,17 @@ impl Account {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let base_url = setting(setting::BASE_URL)
+        let configured_base = setting(setting::BASE_URL);
+        let base_url = configured_base
+            .clone()
             .unwrap_or_else(|| flow.default_base_url().to_string())
+            .trim_end_matches('/')
+            .to_string();
+        // An account pointed elsewhere (a mirror, a test upstream) takes its
+        // auth calls there too, so it needs no extra host grant.
+        let auth_url = setting(setting::AUTH_URL)
+            .or(configured_base)
+            .unwrap_or_else(|| DEFAULT_AUTH_URL.to_string())
             .trim_end_matches('/')
             .to_string();
         let web_origin = setting(setting::WEB_ORIGIN)
@@ -183,6 +227,7 @@ impl Account {
         Ok(Account {
             credentials,
             base_url,
+            auth_url,
             web_origin,
             client_version: setting(setting::CLIENT_VERSION)
                 .unwrap_or_else(|| DEFAULT_CLIENT_VERSION.to_string()),
@@ -222,7 +267,7 @@ mod tests {
             account.credentials,
             Credentials::Tongyi {
                 cookie: "a=1; b=2".into(),
-                xsrf_token: "x".into()
+                xsrf_token: Some("x".into())
             }
         );
         assert!(!account.keep_sessions);
@@ -239,10 +284,58 @@ mod tests {
         assert_eq!(account.base_url, "http://127.0.0.1:9");
         assert_eq!(account.web_origin, "http://127.0.0.1:9");
         assert_eq!(
+            account.auth_url, "http://127.0.0.1:9",
+            "base-url routes auth too"
+        );
+        assert_eq!(
             account.credentials,
             Credentials::ChatQwenAi {
-                token: "eyJ.x.y".into(),
-                extra_cookie: Some("ssxmod_itna=1".into())
+                token: Some("eyJ.x.y".into()),
+                session_token: None,
+                extra_cookie: Some("ssxmod_itna=1".into()),
+                bx_ua: None,
+                bx_umidtoken: None,
+            }
+        );
+    }
+
+    #[test]
+    fn a_session_token_selects_chat_qwen_ai_with_the_auth_origin() {
+        let account = Account::from_host(
+            lookup(&[
+                ("session-token", "token=sess-1\n"),
+                ("bx-ua", "231!x"),
+                ("bx-umidtoken", "T2g"),
+            ]),
+            lookup(&[]),
+        )
+        .unwrap();
+        assert_eq!(account.flow(), Flow::ChatQwenAi);
+        assert_eq!(account.auth_url, "https://auth.qwen.ai");
+        assert_eq!(account.base_url, "https://chat.qwen.ai");
+        match account.credentials {
+            Credentials::ChatQwenAi {
+                session_token,
+                bx_ua,
+                bx_umidtoken,
+                ..
+            } => {
+                assert_eq!(session_token.as_deref(), Some("sess-1"));
+                assert_eq!(bx_ua.as_deref(), Some("231!x"));
+                assert_eq!(bx_umidtoken.as_deref(), Some("T2g"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cookie_alone_is_a_tongyi_account_without_xsrf_token() {
+        let credentials = Credentials::from_secrets(lookup(&[("cookie", "a=1")])).unwrap();
+        assert_eq!(
+            credentials,
+            Credentials::Tongyi {
+                cookie: "a=1".into(),
+                xsrf_token: None
             }
         );
     }
@@ -250,8 +343,9 @@ mod tests {
     #[test]
     fn incomplete_or_ambiguous_secrets_are_unauthorized_and_say_why() {
         for pairs in [
-            &[("cookie", "a=1")][..],
+            &[("bx-ua", "a=1")][..],
             &[("xsrf-token", "x")][..],
+            &[("session-token", "s"), ("xsrf-token", "x")][..],
             &[][..],
             &[("token", "t"), ("xsrf-token", "x")][..],
             &[("cookie", "  "), ("xsrf-token", "x")][..],
@@ -271,7 +365,7 @@ mod tests {
     fn debug_output_hides_secrets() {
         let credentials = Credentials::Tongyi {
             cookie: "secret-cookie".into(),
-            xsrf_token: "secret-xsrf".into(),
+            xsrf_token: Some("secret-xsrf".into()),
         };
         assert!(!format!("{credentials:?}").contains("secret"));
     }

@@ -29,11 +29,11 @@ pub fn start(
     request: &ChatRequest,
 ) -> Result<Answer, ProviderError> {
     prompt::check_supported(request)?;
-    let flow = account.flow();
-    let choice = models::resolve(&request.model, flow);
-    let thinking = prompt::thinking_from_extra(request.extra.as_deref()).unwrap_or(choice.thinking);
-    match flow {
+    let asked_thinking = prompt::thinking_from_extra(request.extra.as_deref());
+    match account.flow() {
         Flow::Tongyi => {
+            let choice = models::resolve(&request.model, Flow::Tongyi, None);
+            let thinking = asked_thinking.unwrap_or(choice.thinking);
             let folded = prompt::fold_for_tongyi(&request.messages)?;
             Ok(Answer::Tongyi {
                 pump: tongyi::start(platform, account, &choice, &folded, thinking)?,
@@ -43,7 +43,7 @@ pub fn start(
         Flow::ChatQwenAi => {
             let folded = prompt::fold_for_chat_qwen_ai(&request.messages)?;
             Ok(Answer::ChatQwenAi {
-                pump: intl::start(platform, account, &choice, &folded, thinking)?,
+                pump: intl::start(platform, account, &request.model, asked_thinking, &folded)?,
             })
         }
     }
@@ -85,8 +85,8 @@ impl Answer {
     }
 }
 
-/// The models this account offers: chat.qwen.ai's live catalogue, tongyi's
-/// from the table.
+/// The models this account offers: chat.qwen.ai's live catalogue (cached,
+/// with the dated list as fallback), tongyi's from the table.
 pub fn list_models(
     platform: &dyn Platform,
     account: &Account,

@@ -131,6 +131,9 @@ impl Platform for WasiPlatform {
         let response = outgoing.body(request.body).send()?;
         Ok(HttpResponse {
             status: response.status,
+            actual_status: crate::platform::parse_actual_status(
+                response.header("x-actual-status-code"),
+            ),
             content_type: response.header("content-type").map(str::to_string),
             retry_after: response.header("retry-after").map(str::to_string),
             body: Box::new(WasiBody(response)),
@@ -147,6 +150,18 @@ impl Platform for WasiPlatform {
     fn now_ms(&self) -> u64 {
         let now = wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock::now();
         now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
+    }
+
+    fn state_get(&self, key: &str) -> Option<String> {
+        host::store::get(key)
+    }
+
+    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
+        host::store::set(key, value, ttl_seconds)
+    }
+
+    fn state_delete(&self, key: &str) {
+        host::store::delete(key)
     }
 }
 

@@ -5,7 +5,13 @@
 //!   event carrying `errorCode`;
 //! - chat.qwen.ai: `{"success":false,"data":{"code":"RateLimited","num":<hours>,"details":"…"}}`,
 //!   `{"error":{"code":"…","message":"…"}}`, `{"detail":"…"}` (Open WebUI style);
-//! - a WAF / human-verification page (HTML) from Aliyun's edge.
+//! - chat.qwen.ai since 2026-09: HTTP `200` with the real status in
+//!   `x-actual-status-code` and `{"success":false,"data":{"code":"Unauthorized",…}}`
+//!   (or a bare `{"code":"unauthorized"}`);
+//! - DashScope's moderation code `data_inspection_failed` (in band on
+//!   chat.qwen.ai): a content filter, not an upstream failure;
+//! - a WAF / human-verification page (HTML, or Alibaba's TMD JSON
+//!   `{"ret":["FAIL_SYS_USER_VALIDATE","RGV587_ERROR…"]}`) from Aliyun's edge.
 
 use serde_json::Value;
 use wasmgate_plugin_sdk::ProviderError;
@@ -50,7 +56,7 @@ pub fn expect_stream(flow: Flow, response: HttpResponse) -> Result<HttpResponse,
     if response.is_success() && !not_a_stream {
         return Ok(response);
     }
-    let status = response.status;
+    let status = response.effective_status();
     let retry_after = response.retry_after.clone();
     let body = response.text(ERROR_BODY_LIMIT)?;
     Err(from_http(flow, status, retry_after.as_deref(), &body))
@@ -58,7 +64,7 @@ pub fn expect_stream(flow: Flow, response: HttpResponse) -> Result<HttpResponse,
 
 /// The JSON body of a success answer, or the error the answer describes.
 pub fn expect_json(flow: Flow, response: HttpResponse) -> Result<Value, ProviderError> {
-    let status = response.status;
+    let status = response.effective_status();
     let retry_after = response.retry_after.clone();
     let body = response.text(ERROR_BODY_LIMIT)?;
     if (200..300).contains(&status)
@@ -115,15 +121,28 @@ fn error_parts(json: &Value) -> Option<ErrorParts> {
             wait_hours: None,
         });
     }
-    // chat.qwen.ai: `{"success":false,"data":{"code","num","details"}}`.
-    if json.get("success") == Some(&Value::Bool(false)) {
+    // chat.qwen.ai: `{"success":false,"data":{"code","num","details"}}`,
+    // or the code at the top (`{"code":"unauthorized"}`).
+    let top_code = text(json.get("code"));
+    let refused = json.get("success") == Some(&Value::Bool(false))
+        || (!top_code.is_empty()
+            && json.get("choices").is_none()
+            && json.get("success") != Some(&Value::Bool(true)));
+    if refused {
         let data = json.get("data");
+        let data_code = text(data.and_then(|d| d.get("code")));
         return Some(ErrorParts {
-            code: text(data.and_then(|d| d.get("code"))),
+            code: if data_code.is_empty() {
+                top_code
+            } else {
+                data_code
+            },
             message: [
                 text(data.and_then(|d| d.get("details"))),
                 text(json.get("errorMsg")),
                 text(json.get("message")),
+                text(json.get("details")),
+                text(json.get("msg")),
             ]
             .into_iter()
             .find(|m| !m.is_empty())
@@ -172,7 +191,18 @@ fn classify(
     let quoted = quote(parts);
     let either = |needle: &str| code.contains(needle) || message.contains(needle);
 
+    // Moderation refused the prompt or the answer: the caller's content is
+    // the problem, not the account.
+    if either("data_inspection_failed")
+        || either("datainspectionfailed")
+        || message.contains("inappropriate content")
+    {
+        return ProviderError::ContentFiltered(format!(
+            "{site}: the content filter refused the request{quoted}"
+        ));
+    }
     if code == "not_login"
+        || code == "unauthorized"
         || either("login")
         || message.contains("expired")
         || message.contains("token is invalid")
@@ -183,7 +213,7 @@ fn classify(
                 "tongyi: not logged in{quoted}: the cookie has expired or is invalid; copy a fresh cookie and x-xsrf-token from the browser"
             ),
             Flow::ChatQwenAi => format!(
-                "chat.qwen.ai refused the token{quoted}: it has expired or is invalid; copy a fresh `token` from the browser"
+                "chat.qwen.ai refused the credentials{quoted}: they have expired or are invalid; set `session-token` (the browser's `token` cookie, refreshed automatically) or copy a fresh `token`"
             ),
         });
     }
@@ -196,6 +226,9 @@ fn classify(
             format!("{site}: quota exhausted{quoted}"),
             retry_after_ms,
         );
+    }
+    if (code == "not_found" || status == 404) && message.contains("model") {
+        return ProviderError::ModelNotFound(format!("{site}: unknown model{quoted}"));
     }
     if status == 403 {
         return ProviderError::Forbidden(format!("{site}: forbidden{quoted}"));
@@ -239,8 +272,11 @@ fn plain_text(body: &str) -> String {
     truncate(&trimmed.replace(['\r', '\n'], " "))
 }
 
-/// Markers of Aliyun's WAF / slider captcha pages.
+/// Markers of Aliyun's WAF / slider captcha pages and TMD challenges.
 const HUMAN_VERIFICATION_MARKERS: &[&str] = &[
+    "rgv587",
+    "fail_sys_user_validate",
+    "_____tmd_____",
     "aliyun_waf",
     "captcha",
     "punish",
@@ -258,16 +294,24 @@ pub fn is_human_verification(body: &str) -> bool {
         .any(|marker| lower.contains(marker))
 }
 
+/// How a human-verification error's message starts (flows add advice).
+pub const HUMAN_VERIFICATION: &str = "the site asked for human verification (WAF/captcha)";
+
 /// The edge wants a browser to solve a puzzle. Another account (or later)
 /// may pass, so the account rests like on a rate limit.
 fn human_verification(flow: Flow) -> ProviderError {
     ProviderError::rate_limited(
         format!(
-            "{}: the site asked for human verification (WAF/captcha); the account needs a browser session or a pause",
+            "{}: {HUMAN_VERIFICATION}; the account needs a browser session or a pause",
             flow.label()
         ),
         None,
     )
+}
+
+/// Whether an error is the edge's human-verification challenge.
+pub fn is_human_verification_error(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::RateLimited(info) if info.message.contains(HUMAN_VERIFICATION))
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by these sites).

@@ -1,142 +1,102 @@
-//! The model table, and how a requested model name becomes an upstream one.
+//! Model names: what a requested name becomes upstream, and the fallback
+//! lists used when the live catalogue cannot be read.
 //!
-//! Both sites pick models by name, but their catalogues differ. A name in the
-//! table is translated for the account's flow; any other name is sent as is
-//! (chat.qwen.ai's catalogue changes often, and tongyi may ignore the field).
+//! chat.qwen.ai's catalogue moves (2026 ids look like `qwen3.7-plus`; the
+//! `*-latest` aliases of 2025 are gone), so the live list wins: a name found
+//! there (case-insensitively) is sent with the upstream's spelling, and the
+//! seed names clients use (`qwen-max`, `qwen-plus`, `qwen-turbo`, `qwq-*`,
+//! `Qwen3-Max-Preview`…) map to the newest model of their family in it.
+//! Tongyi has no catalogue call in the flow this plugin speaks; its labels
+//! are Qwen-2api's, sent verbatim.
 
 use wasmgate_plugin_sdk::ModelInfo;
 
 use crate::account::Flow;
 
-pub struct ModelRow {
-    /// The id clients use.
-    pub id: &'static str,
-    pub display_name: &'static str,
-    pub context_window: Option<u32>,
-    /// The name sent to tongyi, when the model is offered there.
-    pub tongyi: Option<&'static str>,
-    /// The name sent to chat.qwen.ai, when the model is offered there.
-    pub chat_qwen_ai: Option<&'static str>,
-}
+/// When the fallback list below was last checked against the references.
+pub const CHECKED: &str = "2026-12-05";
 
-const fn row(
-    id: &'static str,
-    display_name: &'static str,
-    context_window: Option<u32>,
-    tongyi: Option<&'static str>,
-    chat_qwen_ai: Option<&'static str>,
-) -> ModelRow {
-    ModelRow {
-        id,
-        display_name,
-        context_window,
-        tongyi,
-        chat_qwen_ai,
-    }
-}
+/// chat.qwen.ai ids seen live (the newest stored observation, 2026-09-29),
+/// used when the live list cannot be read. Checked [`CHECKED`].
+pub const CHAT_QWEN_AI_FALLBACK: &[&str] = &[
+    "qwen3.8-max",
+    "qwen3.7-max",
+    "qwen3.7-plus",
+    "qwen3.6-plus",
+    "qwen3.5-plus",
+    "qwen3.8-omni-flash",
+    "qwen3.5-omni-plus",
+];
 
-/// Tongyi names are the labels Qwen-2api sends verbatim (UNCONFIRMED which
-/// the server honours). Where a tongyi label has an obvious chat.qwen.ai
-/// counterpart, a chat.qwen.ai account serves it under that name.
-pub const MODELS: &[ModelRow] = &[
-    row(
-        "qwen-max",
-        "Qwen Max",
-        None,
-        Some("qwen-max"),
-        Some("qwen-max-latest"),
-    ),
-    row(
-        "qwen-plus",
-        "Qwen Plus",
-        None,
-        Some("qwen-plus"),
-        Some("qwen-plus-latest"),
-    ),
-    row(
-        "qwen-turbo",
-        "Qwen Turbo",
-        None,
-        Some("qwen-turbo"),
-        Some("qwen-turbo-latest"),
-    ),
-    row("qwen-long", "Qwen Long", None, Some("qwen-long"), None),
-    row(
-        "qwen-vl-plus",
-        "Qwen VL Plus",
-        None,
-        Some("qwen-vl-plus"),
-        None,
-    ),
-    row(
-        "Qwen3-Max-Preview",
-        "Qwen3 Max Preview",
-        None,
-        Some("Qwen3-Max-Preview"),
-        Some("qwen3-max"),
-    ),
-    row(
-        "qwen3-max",
-        "Qwen3 Max",
-        None,
-        Some("Qwen3-Max-Preview"),
-        Some("qwen3-max"),
-    ),
-    row(
-        "qwen3-235b-a22b",
-        "Qwen3 235B A22B",
-        None,
-        None,
-        Some("qwen3-235b-a22b"),
-    ),
-    row(
-        "qwen3-coder-plus",
-        "Qwen3 Coder Plus",
-        None,
-        None,
-        Some("qwen3-coder-plus"),
-    ),
-    row(
-        "qwen3-coder-flash",
-        "Qwen3 Coder Flash",
-        None,
-        None,
-        Some("qwen3-coder-flash"),
-    ),
-    row("qwq-32b", "QwQ 32B", None, None, Some("qwq-32b")),
-    row(
-        "qwen2.5-72b-instruct",
-        "Qwen2.5 72B Instruct",
-        None,
-        None,
-        Some("qwen2.5-72b-instruct"),
-    ),
-    row(
-        "qwen2.5-vl-72b-instruct",
-        "Qwen2.5 VL 72B Instruct",
-        None,
-        None,
-        Some("qwen2.5-vl-72b-instruct"),
-    ),
-    row(
-        "qwen2.5-coder-32b-instruct",
-        "Qwen2.5 Coder 32B Instruct",
-        None,
-        None,
-        Some("qwen2.5-coder-32b-instruct"),
-    ),
-    row(
-        "qwen2.5-14b-instruct-1m",
-        "Qwen2.5 14B Instruct 1M",
-        Some(1_000_000),
-        None,
-        Some("qwen2.5-14b-instruct-1m"),
-    ),
+/// Tongyi labels (Qwen-2api's list, sent verbatim; the server may ignore
+/// the field).
+pub const TONGYI_MODELS: &[&str] = &[
+    "qwen-max",
+    "qwen-plus",
+    "qwen-turbo",
+    "qwen-long",
+    "qwen-vl-plus",
+    "Qwen3-Max-Preview",
 ];
 
 /// Name suffixes clients may add (a proxy convention, not upstream ids).
 pub const THINKING_SUFFIX: &str = "-thinking";
 pub const SEARCH_SUFFIX: &str = "-search";
+
+/// A model family of chat.qwen.ai's 2026 naming (`qwen<version>-<family>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Max,
+    Plus,
+    Flash,
+}
+
+/// The family a seed name stands for, and whether it implies thinking.
+/// `None`: not a seed name.
+pub fn seed_family(name: &str) -> Option<(Family, bool)> {
+    let name = name.to_ascii_lowercase();
+    let name = name.strip_suffix("-latest").unwrap_or(&name);
+    if name.starts_with("qwq") || name.starts_with("qvq") {
+        // QwQ / QvQ were reasoning models: today's plus, thinking.
+        return Some((Family::Plus, true));
+    }
+    let family = match name {
+        "qwen-max" | "qwen-max-longcontext" | "qwen3-max-preview" | "qwen-vl-max" => Family::Max,
+        "qwen-plus" | "qwen-long" | "qwen-vl-plus" | "qwen" | "qwen-v1" | "qwen-v1-vision" => {
+            Family::Plus
+        }
+        "qwen-turbo" => Family::Flash,
+        _ => return None,
+    };
+    Some((family, false))
+}
+
+/// `qwen3.7-plus` → `((3, 7), "plus")`.
+fn version_and_family(id: &str) -> Option<((u32, u32), &str)> {
+    let rest = id.strip_prefix("qwen")?;
+    let (version, family) = rest.split_once('-')?;
+    let (major, minor) = version.split_once('.').unwrap_or((version, "0"));
+    Some(((major.parse().ok()?, minor.parse().ok()?), family))
+}
+
+fn in_family(family_part: &str, family: Family) -> bool {
+    match family {
+        Family::Max => family_part == "max",
+        Family::Plus => family_part == "plus",
+        Family::Flash => family_part.ends_with("flash"),
+    }
+}
+
+/// The newest model of `family` among `ids`.
+pub fn newest_of<'a>(family: Family, ids: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    ids.into_iter()
+        .filter_map(|id| {
+            let (version, part) = version_and_family(id)?;
+            in_family(part, family).then_some((version, id))
+        })
+        .max_by_key(|(version, _)| *version)
+        .map(|(_, id)| id)
+}
 
 /// What a requested model name asks of the upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,9 +107,8 @@ pub struct ModelChoice {
     pub search: bool,
 }
 
-/// Strips the `-thinking` / `-search` suffixes (in either order) and
-/// translates a table id for `flow`.
-pub fn resolve(requested: &str, flow: Flow) -> ModelChoice {
+/// Strips the `-thinking` / `-search` suffixes (in either order).
+fn strip_suffixes(requested: &str) -> (&str, bool, bool) {
     let mut base = requested.trim();
     let mut thinking = false;
     let mut search = false;
@@ -161,21 +120,53 @@ pub fn resolve(requested: &str, flow: Flow) -> ModelChoice {
             search = true;
             base = stripped;
         } else {
-            break;
+            return (base, thinking, search);
         }
     }
-    let row = MODELS.iter().find(|row| row.id.eq_ignore_ascii_case(base));
-    let upstream = row
-        .and_then(|row| match flow {
-            Flow::Tongyi => row.tongyi,
-            Flow::ChatQwenAi => row.chat_qwen_ai,
-        })
-        .unwrap_or(base);
+}
+
+/// Translates a requested name for `flow`. `live` is chat.qwen.ai's
+/// catalogue when known (ids as the upstream spells them).
+pub fn resolve(requested: &str, flow: Flow, live: Option<&[String]>) -> ModelChoice {
+    let (base, thinking, search) = strip_suffixes(requested);
+    let (upstream, implied_thinking) = match flow {
+        Flow::Tongyi => {
+            let label = TONGYI_MODELS
+                .iter()
+                .find(|label| label.eq_ignore_ascii_case(base))
+                .copied()
+                .unwrap_or(base);
+            (label.to_string(), false)
+        }
+        Flow::ChatQwenAi => chat_qwen_ai_name(base, live),
+    };
     ModelChoice {
-        upstream: upstream.to_string(),
-        thinking,
+        upstream,
+        thinking: thinking || implied_thinking,
         search,
     }
+}
+
+fn chat_qwen_ai_name(base: &str, live: Option<&[String]>) -> (String, bool) {
+    if let Some(id) = live
+        .into_iter()
+        .flatten()
+        .find(|id| id.eq_ignore_ascii_case(base))
+    {
+        return (id.clone(), false);
+    }
+    if let Some((family, thinking)) = seed_family(base) {
+        let newest = match live {
+            Some(ids) if !ids.is_empty() => newest_of(family, ids.iter().map(String::as_str)),
+            _ => None,
+        }
+        .or_else(|| newest_of(family, CHAT_QWEN_AI_FALLBACK.iter().copied()));
+        if let Some(id) = newest {
+            return (id.to_string(), thinking);
+        }
+    }
+    // chat.qwen.ai's ids are lower-case.
+    (base.to_ascii_lowercase(), false)
 }
 
 fn strip_suffix_ignore_case<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
@@ -184,64 +175,110 @@ fn strip_suffix_ignore_case<'a>(name: &'a str, suffix: &str) -> Option<&'a str> 
     (!head.is_empty() && tail.eq_ignore_ascii_case(suffix)).then_some(head)
 }
 
-/// The table's models an account of `flow` offers.
-pub fn listed(flow: Flow) -> Vec<ModelInfo> {
-    MODELS
-        .iter()
-        .filter(|row| match flow {
-            Flow::Tongyi => row.tongyi.is_some(),
-            Flow::ChatQwenAi => row.chat_qwen_ai.is_some(),
-        })
-        .map(|row| ModelInfo {
-            id: row.id.to_string(),
-            display_name: Some(row.display_name.to_string()),
-            context_window: row.context_window,
-        })
-        .collect()
+fn info(id: &str) -> ModelInfo {
+    ModelInfo {
+        id: id.to_string(),
+        display_name: None,
+        context_window: None,
+    }
 }
 
-/// Every model of the table (the manifest's defaults).
+/// The fallback list an account of `flow` offers.
+pub fn listed(flow: Flow) -> Vec<ModelInfo> {
+    match flow {
+        Flow::Tongyi => TONGYI_MODELS.iter().map(|id| info(id)).collect(),
+        Flow::ChatQwenAi => CHAT_QWEN_AI_FALLBACK.iter().map(|id| info(id)).collect(),
+    }
+}
+
+/// Every model of both fallback lists (the manifest's defaults).
 pub fn all() -> Vec<ModelInfo> {
-    MODELS
-        .iter()
-        .map(|row| ModelInfo {
-            id: row.id.to_string(),
-            display_name: Some(row.display_name.to_string()),
-            context_window: row.context_window,
-        })
-        .collect()
+    let mut models = listed(Flow::Tongyi);
+    models.extend(listed(Flow::ChatQwenAi));
+    models
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn table_ids_translate_per_flow() {
-        assert_eq!(resolve("qwen-max", Flow::Tongyi).upstream, "qwen-max");
-        assert_eq!(
-            resolve("qwen-max", Flow::ChatQwenAi).upstream,
-            "qwen-max-latest"
-        );
-        assert_eq!(
-            resolve("QWEN3-MAX", Flow::Tongyi).upstream,
-            "Qwen3-Max-Preview"
-        );
-        assert_eq!(resolve("qwen3-max", Flow::ChatQwenAi).upstream, "qwen3-max");
+    fn live(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|id| id.to_string()).collect()
     }
 
     #[test]
-    fn unknown_names_pass_through() {
-        let choice = resolve("qwen3.7-plus", Flow::ChatQwenAi);
-        assert_eq!(choice.upstream, "qwen3.7-plus");
-        assert!(!choice.thinking && !choice.search);
-        // A table id the flow does not offer is sent as is too.
-        assert_eq!(resolve("qwq-32b", Flow::Tongyi).upstream, "qwq-32b");
+    fn tongyi_labels_are_sent_verbatim_with_their_spelling() {
+        assert_eq!(resolve("qwen-max", Flow::Tongyi, None).upstream, "qwen-max");
+        assert_eq!(
+            resolve("QWEN3-MAX-PREVIEW", Flow::Tongyi, None).upstream,
+            "Qwen3-Max-Preview"
+        );
+        assert_eq!(resolve("qwq-32b", Flow::Tongyi, None).upstream, "qwq-32b");
+    }
+
+    #[test]
+    fn seed_names_map_to_the_newest_of_their_family_in_the_live_list() {
+        let ids = live(&[
+            "qwen3.9-max",
+            "qwen3.8-max",
+            "qwen3.10-plus",
+            "qwen3.9-flash",
+        ]);
+        let get = |name: &str| resolve(name, Flow::ChatQwenAi, Some(&ids));
+        assert_eq!(get("qwen-max").upstream, "qwen3.9-max");
+        assert_eq!(get("qwen-max-latest").upstream, "qwen3.9-max");
+        assert_eq!(get("Qwen3-Max-Preview").upstream, "qwen3.9-max");
+        assert_eq!(get("qwen-plus").upstream, "qwen3.10-plus");
+        assert_eq!(get("qwen-turbo").upstream, "qwen3.9-flash");
+        let qwq = get("qwq-32b");
+        assert_eq!(
+            (qwq.upstream.as_str(), qwq.thinking),
+            ("qwen3.10-plus", true)
+        );
+    }
+
+    #[test]
+    fn live_ids_match_case_insensitively_and_win_over_seed_mapping() {
+        let ids = live(&["qwen3.7-plus", "qwen-max"]);
+        assert_eq!(
+            resolve("QWEN3.7-PLUS-thinking", Flow::ChatQwenAi, Some(&ids)),
+            ModelChoice {
+                upstream: "qwen3.7-plus".into(),
+                thinking: true,
+                search: false
+            }
+        );
+        // A live id that happens to be a seed name is used as such.
+        assert_eq!(
+            resolve("qwen-max", Flow::ChatQwenAi, Some(&ids)).upstream,
+            "qwen-max"
+        );
+    }
+
+    #[test]
+    fn without_a_live_list_the_dated_fallback_serves_seed_names() {
+        assert_eq!(
+            resolve("qwen-max", Flow::ChatQwenAi, None).upstream,
+            "qwen3.8-max"
+        );
+        assert_eq!(
+            resolve("qwen-plus", Flow::ChatQwenAi, Some(&[])).upstream,
+            "qwen3.7-plus"
+        );
+        assert_eq!(
+            resolve("qwen-turbo", Flow::ChatQwenAi, None).upstream,
+            "qwen3.8-omni-flash"
+        );
+        // Unknown names go lower-cased, as chat.qwen.ai spells its ids.
+        assert_eq!(
+            resolve("Qwen3.9-Coder", Flow::ChatQwenAi, None).upstream,
+            "qwen3.9-coder"
+        );
     }
 
     #[test]
     fn suffixes_set_thinking_and_search() {
-        let choice = resolve("qwen3-max-thinking-search", Flow::ChatQwenAi);
+        let choice = resolve("qwen3-max-thinking-search", Flow::ChatQwenAi, None);
         assert_eq!(
             choice,
             ModelChoice {
@@ -250,20 +287,23 @@ mod tests {
                 search: true
             }
         );
-        assert!(resolve("qwen-plus-Thinking", Flow::Tongyi).thinking);
+        assert!(resolve("qwen-plus-Thinking", Flow::Tongyi, None).thinking);
         // A bare suffix is a name, not a suffix.
-        assert_eq!(resolve("-thinking", Flow::Tongyi).upstream, "-thinking");
+        assert_eq!(
+            resolve("-thinking", Flow::Tongyi, None).upstream,
+            "-thinking"
+        );
     }
 
     #[test]
-    fn ids_are_unique_and_every_row_is_offered_somewhere() {
-        for (i, a) in MODELS.iter().enumerate() {
-            assert!(a.tongyi.is_some() || a.chat_qwen_ai.is_some(), "{}", a.id);
-            for b in &MODELS[i + 1..] {
-                assert!(!a.id.eq_ignore_ascii_case(b.id), "{}", a.id);
-            }
-        }
-        assert_eq!(listed(Flow::Tongyi).len(), 7);
-        assert_eq!(all().len(), MODELS.len());
+    fn versions_compare_numerically() {
+        assert_eq!(
+            newest_of(
+                Family::Plus,
+                ["qwen3.9-plus", "qwen3.10-plus", "qwen3-plus"]
+            ),
+            Some("qwen3.10-plus")
+        );
+        assert_eq!(newest_of(Family::Max, ["qwen3.7-plus"]), None);
     }
 }

@@ -62,14 +62,22 @@ pub trait Body {
 
 pub struct HttpResponse {
     pub status: u16,
+    /// `x-actual-status-code`: chat.qwen.ai answers refusals with `200` on
+    /// the wire and the real status here.
+    pub actual_status: Option<u16>,
     pub content_type: Option<String>,
     pub retry_after: Option<String>,
     pub body: Box<dyn Body>,
 }
 
 impl HttpResponse {
+    /// The real status: `x-actual-status-code` when present.
+    pub fn effective_status(&self) -> u16 {
+        self.actual_status.unwrap_or(self.status)
+    }
+
     pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
+        (200..300).contains(&self.effective_status())
     }
 
     pub fn is_event_stream(&self) -> bool {
@@ -99,6 +107,15 @@ pub trait Platform {
     fn random_hex32(&self) -> String;
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
+    /// The account's key/value store (the host's `state`).
+    fn state_get(&self, key: &str) -> Option<String>;
+    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>);
+    fn state_delete(&self, key: &str);
+}
+
+/// `x-actual-status-code` as a number.
+pub fn parse_actual_status(value: Option<&str>) -> Option<u16> {
+    value?.trim().parse().ok()
 }
 
 /// Formats 16 random bytes as a UUID (`8-4-4-4-12`).

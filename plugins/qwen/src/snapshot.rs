@@ -54,6 +54,11 @@ impl SnapshotDiff {
         }
     }
 
+    /// The text produced so far.
+    pub fn text(&self) -> &str {
+        &self.seen
+    }
+
     /// Whether any text was produced.
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()

@@ -3,15 +3,19 @@
 //! `wasi:http`. What the host adds (rotation, OpenAI framing) is tested
 //! end to end elsewhere.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use mock_qwen::{CnAccount, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF, MockOptions, MockUpstream};
+use mock_qwen::{
+    CnAccount, DEFAULT_BX_UA, DEFAULT_BX_UMIDTOKEN, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF,
+    DEFAULT_SESSION_TOKEN, MockOptions, MockUpstream, cn, intl,
+};
 use plugin_qwen::account::Account;
 use plugin_qwen::chat::{self, Answer};
 use plugin_qwen::platform::{Body, HttpRequest, HttpResponse, Method, Platform};
@@ -20,10 +24,12 @@ use wasmgate_plugin_sdk::{
     ChatRequest, ContentPart, Event, FinishReason, Message, ProviderError, Role, Sampling,
 };
 
-/// A blocking platform over hyper, driving a tokio runtime the mock runs on.
+/// A blocking platform over hyper, driving a tokio runtime the mock runs on,
+/// with an in-memory state store (one account per platform).
 struct Native {
     runtime: Arc<Runtime>,
     ids: AtomicU64,
+    state: Mutex<HashMap<String, (String, Option<Instant>)>>,
 }
 
 impl Native {
@@ -36,6 +42,7 @@ impl Native {
         Native {
             runtime: Arc::new(runtime),
             ids: AtomicU64::new(0),
+            state: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,6 +94,9 @@ impl Platform for Native {
         };
         Ok(HttpResponse {
             status: response.status().as_u16(),
+            actual_status: plugin_qwen::platform::parse_actual_status(
+                header("x-actual-status-code").as_deref(),
+            ),
             content_type: header("content-type"),
             retry_after: header("retry-after"),
             body: Box::new(NativeBody {
@@ -105,6 +115,26 @@ impl Platform for Native {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64
+    }
+
+    fn state_get(&self, key: &str) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        let (value, until) = state.get(key)?;
+        until
+            .is_none_or(|until| Instant::now() < until)
+            .then(|| value.clone())
+    }
+
+    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
+        let until = ttl_seconds.map(|s| Instant::now() + Duration::from_secs(s.into()));
+        self.state
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (value.to_string(), until));
+    }
+
+    fn state_delete(&self, key: &str) {
+        self.state.lock().unwrap().remove(key);
     }
 }
 
@@ -143,13 +173,42 @@ fn tongyi_account(mock: &MockUpstream, cookie: &str, xsrf: &str) -> Account {
     .unwrap()
 }
 
-fn qwen_ai_account(mock: &MockUpstream, token: &str) -> Account {
-    let (token, base) = (token.to_string(), mock.base_url.clone());
+/// A chat.qwen.ai account with these secrets, pointed at the mock.
+fn qwen_ai_with(mock: &MockUpstream, secrets: &[(&str, &str)]) -> Account {
+    let secrets: HashMap<String, String> = secrets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let base = mock.base_url.clone();
     Account::from_host(
-        move |name| (name == "token").then(|| token.clone()),
+        move |name| secrets.get(name).cloned(),
         move |name| (name == "base-url").then(|| base.clone()),
     )
     .unwrap()
+}
+
+/// A fixed access token plus the browser's anti-bot headers.
+fn qwen_ai_account(mock: &MockUpstream, token: &str) -> Account {
+    qwen_ai_with(
+        mock,
+        &[
+            ("token", token),
+            ("bx-ua", DEFAULT_BX_UA),
+            ("bx-umidtoken", DEFAULT_BX_UMIDTOKEN),
+        ],
+    )
+}
+
+/// The long-lived session token plus the anti-bot headers.
+fn qwen_ai_session_account(mock: &MockUpstream) -> Account {
+    qwen_ai_with(
+        mock,
+        &[
+            ("session-token", DEFAULT_SESSION_TOKEN),
+            ("bx-ua", DEFAULT_BX_UA),
+            ("bx-umidtoken", DEFAULT_BX_UMIDTOKEN),
+        ],
+    )
 }
 
 fn request(model: &str, text: &str) -> ChatRequest {
@@ -553,8 +612,10 @@ fn chat_qwen_ai_expired_token_is_unauthorized() {
         &account,
         &request("qwen3-max", "Hello #scenario=expired"),
     ) {
+        // A 200 on the wire; the refusal is in `x-actual-status-code`.
         Err(ProviderError::Unauthorized(message)) => {
-            assert!(message.contains("session has expired"), "{message}")
+            assert!(message.contains("Unauthorized"), "{message}");
+            assert!(message.contains("session-token"), "{message}");
         }
         other => panic!("{other:?}"),
     }
@@ -579,10 +640,9 @@ fn chat_qwen_ai_failures_are_typed() {
         }
         other => panic!("{other:?}"),
     }
+    // `Retry-After` wins over the body's hours.
     match start("ratelimit_http") {
-        Err(ProviderError::RateLimited(info)) => {
-            assert_eq!(info.retry_after_ms, Some(2 * 3_600_000))
-        }
+        Err(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(30_000)),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
@@ -613,16 +673,29 @@ fn chat_qwen_ai_failures_are_typed() {
 }
 
 #[test]
-fn chat_qwen_ai_models_come_from_the_catalogue() {
+fn chat_qwen_ai_models_come_from_the_live_catalogue_and_are_cached() {
     let platform = Native::new();
     let mock = platform.mock(MockOptions::default());
     let account = qwen_ai_account(&mock, &mock.token("intl-1"));
-    let ids: Vec<String> = chat::list_models(&platform, &account)
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    assert_eq!(ids, ["qwen3-max", "qwen3-max-thinking", "qwen3-max-search"]);
+    let list = || -> Vec<String> {
+        chat::list_models(&platform, &account)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    };
+    let ids = list();
+    assert_eq!(
+        ids[..3],
+        ["qwen3.8-max", "qwen3.8-max-thinking", "qwen3.8-max-search"]
+    );
+    assert!(ids.contains(&"qwen3.7-plus".to_string()));
+    assert_eq!(list(), ids);
+    assert_eq!(
+        mock.requests_to(intl::MODELS_PATH).len(),
+        1,
+        "the second listing came from the state"
+    );
 
     let tongyi = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
     let ids: Vec<String> = chat::list_models(&platform, &tongyi)
@@ -631,4 +704,241 @@ fn chat_qwen_ai_models_come_from_the_catalogue() {
         .map(|m| m.id)
         .collect();
     assert!(ids.contains(&"qwen-max".to_string()));
+}
+
+#[test]
+fn chat_qwen_ai_without_a_live_list_falls_back_to_the_dated_table() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    // An expired token: the catalogue cannot be read.
+    let account = qwen_ai_account(&mock, &mock.expired_token("intl-1"));
+    let ids: Vec<String> = chat::list_models(&platform, &account)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert!(ids.contains(&"qwen3.8-max".to_string()), "{ids:?}");
+}
+
+/// The model the completion call named.
+fn sent_model(mock: &MockUpstream) -> String {
+    let calls = mock.requests_to(intl::COMPLETIONS_PATH);
+    calls.last().unwrap().json().unwrap()["model"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn chat_qwen_ai_seed_names_map_to_the_live_catalogue() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions {
+        intl_models: vec![
+            "qwen3.9-max".into(),
+            "qwen3.7-plus".into(),
+            "qwen3.9-flash".into(),
+        ],
+        ..MockOptions::default()
+    });
+    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
+    for (requested, upstream) in [
+        ("qwen-max", "qwen3.9-max"),
+        ("qwen-max-latest", "qwen3.9-max"),
+        ("Qwen3-Max-Preview", "qwen3.9-max"),
+        ("qwen-plus", "qwen3.7-plus"),
+        ("qwen-turbo", "qwen3.9-flash"),
+        ("QWEN3.7-PLUS", "qwen3.7-plus"),
+    ] {
+        let got = chat(&platform, &account, &request(requested, "Hello")).unwrap();
+        assert_eq!(got.text, ANSWER, "{requested}");
+        assert_eq!(sent_model(&mock), upstream, "{requested}");
+    }
+    // QwQ was a reasoning model: today's plus, thinking.
+    let got = chat(&platform, &account, &request("qwq-32b", "Hello")).unwrap();
+    assert_eq!(sent_model(&mock), "qwen3.7-plus");
+    assert!(!got.reasoning.is_empty());
+
+    match chat(&platform, &account, &request("qwen2-nonexistent", "Hello")) {
+        Err(ProviderError::ModelNotFound(message)) => {
+            assert!(message.contains("qwen2-nonexistent"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn chat_qwen_ai_moderation_is_a_content_filter() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
+    match chat(
+        &platform,
+        &account,
+        &request("qwen3-max", "hi #scenario=inspection"),
+    ) {
+        Err(ProviderError::ContentFiltered(message)) => {
+            assert!(message.contains("data_inspection_failed"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let got = chat(
+        &platform,
+        &account,
+        &request("qwen3-max", "hi #scenario=output_inspection"),
+    )
+    .unwrap();
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert!(!got.text.is_empty());
+    assert!(matches!(got.finish, Some(FinishReason::ContentFilter)));
+}
+
+#[test]
+fn chat_qwen_ai_session_token_is_traded_for_access_tokens_kept_in_state() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let account = qwen_ai_session_account(&mock);
+    for _ in 0..2 {
+        let got = chat(&platform, &account, &request("qwen3-max", "Hello")).unwrap();
+        assert_eq!(got.text, ANSWER);
+    }
+    let refreshes = mock.requests_to(intl::REFRESH_PATH);
+    assert_eq!(refreshes.len(), 1, "the access token was reused");
+    let refresh = &refreshes[0];
+    assert_eq!(refresh.method, "GET");
+    assert!(
+        refresh
+            .header("cookie")
+            .unwrap()
+            .contains(&format!("token={DEFAULT_SESSION_TOKEN}"))
+    );
+    assert!(refresh.header("x-request-origin").is_some());
+    // Every chat call carried the access JWT of the account, and the
+    // browser's anti-bot headers.
+    for call in mock.requests_to(intl::COMPLETIONS_PATH) {
+        assert_eq!(call.account.as_deref(), Some("intl-1"));
+        assert_eq!(call.header("bx-ua"), Some(DEFAULT_BX_UA));
+        assert_eq!(call.header("bx-umidtoken"), Some(DEFAULT_BX_UMIDTOKEN));
+    }
+
+    // Once the access token is gone, the rotated session token is used.
+    platform.state_delete("access-token");
+    chat(&platform, &account, &request("qwen3-max", "Hello")).unwrap();
+    let refreshes = mock.requests_to(intl::REFRESH_PATH);
+    assert_eq!(refreshes.len(), 2);
+    let cookie = refreshes[1].header("cookie").unwrap().to_string();
+    assert!(cookie.contains("token=mock-session-"), "{cookie}");
+}
+
+#[test]
+fn chat_qwen_ai_a_refused_cached_token_is_renewed_once() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let account = qwen_ai_session_account(&mock);
+    // A token the upstream no longer takes (no `exp` the plugin could read).
+    platform.state_set("access-token", "revoked-token", Some(600));
+    let got = chat(&platform, &account, &request("qwen3-max", "Hello")).unwrap();
+    assert_eq!(got.text, ANSWER);
+    assert_eq!(mock.requests_to(intl::REFRESH_PATH).len(), 1);
+    assert_ne!(
+        platform.state_get("access-token").as_deref(),
+        Some("revoked-token")
+    );
+}
+
+#[test]
+fn chat_qwen_ai_a_refused_session_token_says_what_to_set() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let account = qwen_ai_with(
+        &mock,
+        &[
+            ("session-token", "signed-out-session"),
+            ("bx-ua", DEFAULT_BX_UA),
+            ("bx-umidtoken", DEFAULT_BX_UMIDTOKEN),
+        ],
+    );
+    match chat(&platform, &account, &request("qwen3-max", "Hello")) {
+        Err(ProviderError::Unauthorized(message)) => {
+            assert!(message.contains("`session-token`"), "{message}");
+            assert!(!message.contains("signed-out-session"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(mock.requests_to(intl::COMPLETIONS_PATH).is_empty());
+}
+
+#[test]
+fn chat_qwen_ai_without_browser_material_is_a_challenge_naming_what_to_set() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let bare = qwen_ai_with(&mock, &[("session-token", DEFAULT_SESSION_TOKEN)]);
+    match chat(&platform, &bare, &request("qwen3-max", "Hello")) {
+        Err(ProviderError::Forbidden(message)) => {
+            for name in ["`bx-ua`", "`bx-umidtoken`", "`cookie`", "browser"] {
+                assert!(message.contains(name), "{name} in {message}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    // The browser's cookie jar passes too.
+    let platform = Native::new();
+    let jar = qwen_ai_with(
+        &mock,
+        &[
+            ("session-token", DEFAULT_SESSION_TOKEN),
+            ("cookie", "ssxmod_itna=mock-itna; cna=mock"),
+        ],
+    );
+    let got = chat(&platform, &jar, &request("qwen3-max", "Hello")).unwrap();
+    assert_eq!(got.text, ANSWER);
+}
+
+#[test]
+fn tongyi_deep_thinking_is_switched_by_deep_think_and_streams_reasoning() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
+    let got = chat(&platform, &account, &request("qwen-max-thinking", "Hello")).unwrap();
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert_eq!(got.reasoning, cn::THOUGHT);
+    assert_eq!(got.text, ANSWER);
+    let body = mock.requests_to(cn::CONVERSATION_PATH)[0].json().unwrap();
+    assert_eq!(body["params"]["deepThink"], true);
+
+    let got = chat(&platform, &account, &request("qwen-max", "Hello")).unwrap();
+    assert!(got.reasoning.is_empty());
+}
+
+#[test]
+fn tongyi_incremental_items_and_a_stream_without_finished_give_the_answer_once() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
+    for scenario in ["incremental", "no_finished"] {
+        let got = chat(
+            &platform,
+            &account,
+            &request("qwen-max", &format!("#scenario={scenario}")),
+        )
+        .unwrap();
+        assert!(got.error.is_none(), "{scenario}: {:?}", got.error);
+        assert_eq!(got.text, ANSWER, "{scenario}");
+        assert!(matches!(got.finish, Some(FinishReason::Stop)), "{scenario}");
+    }
+}
+
+#[test]
+fn tongyi_works_with_the_cookie_alone() {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let base = mock.base_url.clone();
+    let account = Account::from_host(
+        |name| (name == "cookie").then(|| DEFAULT_CN_COOKIE.to_string()),
+        move |name| (name == "base-url").then(|| base.clone()),
+    )
+    .unwrap();
+    let got = chat(&platform, &account, &request("qwen-max", "Hello")).unwrap();
+    assert_eq!(got.text, ANSWER);
+    let call = &mock.requests_to(cn::CONVERSATION_PATH)[0];
+    assert_eq!(call.header("x-xsrf-token"), None);
 }

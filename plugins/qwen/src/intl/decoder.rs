@@ -136,6 +136,12 @@ impl Decoder for IntlDecoder {
             return Ok(Progress::More);
         }
         if let Some(error) = errors::from_error_object(Flow::ChatQwenAi, 0, &event) {
+            // Moderation stopping an answer midway: what was said stands,
+            // and the answer ends as filtered.
+            if matches!(error, ProviderError::ContentFiltered(_)) && !self.answer.is_empty() {
+                out.push(Event::Finish(FinishReason::ContentFilter));
+                return Ok(Progress::Done);
+            }
             return Err(error);
         }
         if let Some(usage) = event.get("usage").and_then(usage) {
@@ -362,6 +368,40 @@ mod tests {
                 usage.total_tokens
             ),
             (5, 9, Some(4), 14)
+        );
+    }
+
+    #[test]
+    fn moderation_refuses_the_prompt_or_ends_the_answer_as_filtered() {
+        let inspection = |message: &str| json!({"error":{"code":"data_inspection_failed","type":"data_inspection_failed","message":message}});
+        let (got, error) = run(
+            PiecesBody::split(
+                &sse(&[
+                    created(),
+                    inspection("Input data may contain inappropriate content."),
+                ]),
+                1 << 20,
+            ),
+            IntlDecoder::new(),
+        );
+        assert!(got.is_empty());
+        assert!(
+            matches!(error, Some(ProviderError::ContentFiltered(_))),
+            "{error:?}"
+        );
+        let events = [
+            created(),
+            delta("answer", "Hel", "typing"),
+            inspection("Output data may contain inappropriate content."),
+        ];
+        let (got, error) = run(
+            PiecesBody::split(&sse(&events), 1 << 20),
+            IntlDecoder::new(),
+        );
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(
+            got,
+            [Ev::Text("Hel".into()), Ev::Finish("ContentFilter".into())]
         );
     }
 }

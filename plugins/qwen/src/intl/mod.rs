@@ -1,6 +1,13 @@
-//! The chat.qwen.ai flow (v2 API): a bearer JWT, `POST /api/v2/chats/new`
+//! The chat.qwen.ai flow (v2 API): an access JWT, `POST /api/v2/chats/new`
 //! for a chat id, then `POST /api/v2/chat/completions?chat_id=…`, which
 //! streams phased increments.
+//!
+//! Since 2026-09 access tokens live about 15 minutes: with a `session-token`
+//! the plugin trades it at the auth origin (`GET /api/v2/auths/refresh`) for
+//! one, keeps it in the account's state until shortly before it expires, and
+//! stores the rotated session token it gets back. Write calls also need the
+//! browser's anti-bot material (`bx-ua` + `bx-umidtoken`, or the cookie jar);
+//! without it the edge answers a challenge only a browser can solve.
 
 pub mod decoder;
 
@@ -10,7 +17,7 @@ use wasmgate_plugin_sdk::{ModelInfo, ProviderError, http::encode_component};
 use crate::account::{Account, Credentials, Flow};
 use crate::errors;
 use crate::jwt;
-use crate::models::{ModelChoice, SEARCH_SUFFIX, THINKING_SUFFIX};
+use crate::models::{self, ModelChoice, SEARCH_SUFFIX, THINKING_SUFFIX};
 use crate::platform::{HttpRequest, Method, Platform, uuid_from_hex32};
 use crate::prompt::FoldedPrompt;
 use crate::pump::SsePump;
@@ -18,33 +25,72 @@ use decoder::IntlDecoder;
 
 pub const NEW_CHAT_PATH: &str = "/api/v2/chats/new";
 pub const COMPLETIONS_PATH: &str = "/api/v2/chat/completions";
-pub const MODELS_PATH: &str = "/api/models";
+pub const MODELS_PATH: &str = "/api/v2/models/";
+/// On the auth origin.
+pub const REFRESH_PATH: &str = "/api/v2/auths/refresh";
+
+/// State keys (per account).
+pub const STATE_ACCESS_TOKEN: &str = "access-token";
+pub const STATE_SESSION_TOKEN: &str = "session-token";
+pub const STATE_MODELS: &str = "models";
+
+/// How long the live catalogue is trusted (the proxies cache 5–60 min).
+pub const MODELS_TTL_SECS: u32 = 3_600;
+/// Access tokens are renewed this long before they expire.
+const EXPIRY_MARGIN_SECS: u64 = 60;
+/// The access token's life when it does not say (900 s live).
+const DEFAULT_ACCESS_TTL_SECS: u64 = 900;
+/// Rotated session tokens live about 30 days.
+const SESSION_TTL_SECS: u32 = 30 * 86_400;
 
 /// The anti-bot `bx-v` header value the proxies send (UNCONFIRMED whether
 /// it is checked).
 const BX_V: &str = "2.5.36";
 
+fn parts(account: &Account) -> (Option<&str>, Option<&str>, Option<&str>, Option<&str>) {
+    match &account.credentials {
+        Credentials::ChatQwenAi {
+            session_token,
+            extra_cookie,
+            bx_ua,
+            bx_umidtoken,
+            ..
+        } => (
+            session_token.as_deref(),
+            extra_cookie.as_deref(),
+            bx_ua.as_deref(),
+            bx_umidtoken.as_deref(),
+        ),
+        Credentials::Tongyi { .. } => (None, None, None, None),
+    }
+}
+
+/// `token=<session or access token>` plus the browser's cookie jar.
+fn cookie_header(account: &Account, token_cookie: &str) -> String {
+    let (_, extra, _, _) = parts(account);
+    match extra {
+        // A whole pasted jar may hold its own `token`.
+        Some(jar) if jar.split(';').any(|c| c.trim().starts_with("token=")) => jar.to_string(),
+        Some(jar) => format!("token={token_cookie}; {jar}"),
+        None => format!("token={token_cookie}"),
+    }
+}
+
 /// The headers every chat.qwen.ai call carries.
 fn with_headers(
     request: HttpRequest,
     account: &Account,
+    access_token: &str,
     accept: &str,
     request_id: &str,
 ) -> HttpRequest {
-    let Credentials::ChatQwenAi {
-        token,
-        extra_cookie,
-    } = &account.credentials
-    else {
-        return request;
-    };
-    let cookie = match extra_cookie {
-        Some(extra) => format!("token={token}; {extra}"),
-        None => format!("token={token}"),
-    };
-    request
-        .header("authorization", format!("Bearer {token}"))
-        .header("cookie", cookie.as_bytes())
+    let (session, _, bx_ua, bx_umidtoken) = parts(account);
+    let mut request = request
+        .header("authorization", format!("Bearer {access_token}"))
+        .header(
+            "cookie",
+            cookie_header(account, session.unwrap_or(access_token)).as_bytes(),
+        )
         .header("accept", accept)
         .header("accept-encoding", "identity")
         .header("content-type", "application/json")
@@ -54,11 +100,153 @@ fn with_headers(
         .header("source", "web")
         .header("version", &account.client_version)
         .header("bx-v", BX_V)
+        .header("x-request-id", request_id);
+    if let Some(value) = bx_ua {
+        request = request.header("bx-ua", value);
+    }
+    if let Some(value) = bx_umidtoken {
+        request = request.header("bx-umidtoken", value);
+    }
+    request
+}
+
+/// `GET <auth>/api/v2/auths/refresh` with the session token as cookie.
+pub fn refresh_request(account: &Account, session_token: &str, request_id: &str) -> HttpRequest {
+    HttpRequest::new(Method::Get, format!("{}{REFRESH_PATH}", account.auth_url))
+        .header("cookie", cookie_header(account, session_token).as_bytes())
+        .header("accept", "application/json")
+        .header("accept-encoding", "identity")
+        .header("origin", &account.web_origin)
+        .header("referer", format!("{}/", account.web_origin))
+        .header("x-request-origin", &account.web_origin)
+        .header("user-agent", crate::tongyi::USER_AGENT)
+        .header("source", "web")
+        .header("version", &account.client_version)
         .header("x-request-id", request_id)
+}
+
+/// An access token for this account, and whether it was just made (a
+/// refused fresh token is not worth a second try).
+fn access_token(
+    platform: &dyn Platform,
+    account: &Account,
+) -> Result<(String, bool), ProviderError> {
+    let (token, session) = match &account.credentials {
+        Credentials::ChatQwenAi {
+            token,
+            session_token,
+            ..
+        } => (token.as_deref(), session_token.as_deref()),
+        Credentials::Tongyi { .. } => (None, None),
+    };
+    let Some(configured_session) = session else {
+        let token = token.unwrap_or_default();
+        jwt::check_fresh(token, platform.now_ms())?;
+        return Ok((token.to_string(), true));
+    };
+    if let Some(cached) = platform.state_get(STATE_ACCESS_TOKEN) {
+        let now_s = platform.now_ms() / 1000;
+        let fresh = jwt::expiry(&cached).is_none_or(|exp| exp > now_s + EXPIRY_MARGIN_SECS);
+        if fresh {
+            return Ok((cached, false));
+        }
+    }
+    // The rotated session token if there is one, else the configured one.
+    let rotated = platform.state_get(STATE_SESSION_TOKEN);
+    let result = match rotated.as_deref() {
+        Some(rotated) if rotated != configured_session => {
+            match refresh(platform, account, rotated) {
+                Err(ProviderError::Unauthorized(_)) => {
+                    platform.state_delete(STATE_SESSION_TOKEN);
+                    refresh(platform, account, configured_session)
+                }
+                other => other,
+            }
+        }
+        _ => refresh(platform, account, configured_session),
+    };
+    result.map(|token| (token, true))
+}
+
+/// Trades a session token for an access token, and keeps both.
+fn refresh(
+    platform: &dyn Platform,
+    account: &Account,
+    session_token: &str,
+) -> Result<String, ProviderError> {
+    let request = refresh_request(
+        account,
+        session_token,
+        &uuid_from_hex32(&platform.random_hex32()),
+    );
+    let answer = platform
+        .send(request)
+        .and_then(|response| errors::expect_json(Flow::ChatQwenAi, response))
+        .map_err(|error| match error {
+            ProviderError::Unauthorized(_) => ProviderError::Unauthorized(
+                "chat.qwen.ai: the auth origin refused the session token (expired or signed out); copy the `token` cookie of a signed-in chat.qwen.ai browser session into `session-token`".into(),
+            ),
+            other => other,
+        })?;
+    let data = answer.get("data").unwrap_or(&answer);
+    let Some(access) = data
+        .get("access_token")
+        .or_else(|| data.get("token"))
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(ProviderError::upstream(
+            502,
+            "chat.qwen.ai: the token refresh answered without an access token",
+        ));
+    };
+    let now_s = platform.now_ms() / 1000;
+    let lifetime = jwt::expiry(access)
+        .map(|exp| exp.saturating_sub(now_s))
+        .or_else(|| data.get("expires_in").and_then(Value::as_u64))
+        .unwrap_or(DEFAULT_ACCESS_TTL_SECS);
+    let keep = lifetime.saturating_sub(EXPIRY_MARGIN_SECS).max(1);
+    platform.state_set(
+        STATE_ACCESS_TOKEN,
+        access,
+        Some(u32::try_from(keep).unwrap_or(u32::MAX)),
+    );
+    if let Some(rotated) = data
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
+        platform.state_set(STATE_SESSION_TOKEN, rotated, Some(SESSION_TTL_SECS));
+    }
+    Ok(access.to_string())
+}
+
+/// A WAF challenge, explained with what the account should set.
+fn explain_challenge(error: ProviderError, account: &Account) -> ProviderError {
+    if !errors::is_human_verification_error(&error) {
+        return error;
+    }
+    let (_, jar, bx_ua, bx_umidtoken) = parts(account);
+    if (bx_ua.is_some() && bx_umidtoken.is_some()) || jar.is_some() {
+        // The material exists but no longer passes: it is stale, or this IP
+        // is flagged. Rest the account; another may pass.
+        return ProviderError::rate_limited(
+            format!(
+                "chat.qwen.ai: {}; the account's browser material no longer passes: copy fresh `bx-ua`, `bx-umidtoken` and `cookie` from a signed-in browser",
+                errors::HUMAN_VERIFICATION
+            ),
+            None,
+        );
+    }
+    ProviderError::Forbidden(format!(
+        "chat.qwen.ai: {}: since 2026-09 chat.qwen.ai only answers requests carrying anti-bot material a browser makes; set the account's `bx-ua` and `bx-umidtoken` secrets (headers of a browser request to chat.qwen.ai) or `cookie` (the browser's whole Cookie header). Without a browser this flow cannot work",
+        errors::HUMAN_VERIFICATION
+    ))
 }
 
 pub fn new_chat_request(
     account: &Account,
+    access_token: &str,
     choice: &ModelChoice,
     now_ms: u64,
     request_id: &str,
@@ -73,7 +261,13 @@ pub fn new_chat_request(
     });
     let request =
         HttpRequest::new(Method::Post, format!("{}{NEW_CHAT_PATH}", account.base_url)).json(&body);
-    with_headers(request, account, "application/json", request_id)
+    with_headers(
+        request,
+        account,
+        access_token,
+        "application/json",
+        request_id,
+    )
 }
 
 fn chat_type(choice: &ModelChoice) -> &'static str {
@@ -151,6 +345,7 @@ pub fn completion_body(
 
 pub fn completion_request(
     account: &Account,
+    access_token: &str,
     chat_id: &str,
     body: &Value,
     request_id: &str,
@@ -163,7 +358,13 @@ pub fn completion_request(
     let request = HttpRequest::new(Method::Post, url)
         .json(body)
         .header("x-accel-buffering", "no");
-    with_headers(request, account, "text/event-stream", request_id)
+    with_headers(
+        request,
+        account,
+        access_token,
+        "text/event-stream",
+        request_id,
+    )
 }
 
 /// `data.id` of a `chats/new` answer.
@@ -178,23 +379,44 @@ pub fn chat_id(answer: &Value) -> Result<String, ProviderError> {
         })
 }
 
-fn token(account: &Account) -> &str {
-    match &account.credentials {
-        Credentials::ChatQwenAi { token, .. } => token,
-        Credentials::Tongyi { .. } => "",
-    }
-}
-
+/// Starts a chat. A cached access token the upstream refuses is renewed
+/// once; a WAF challenge says what the account lacks.
 pub fn start(
     platform: &dyn Platform,
     account: &Account,
+    requested_model: &str,
+    thinking: Option<bool>,
+    prompt: &FoldedPrompt,
+) -> Result<SsePump<IntlDecoder>, ProviderError> {
+    let attempt = |token: &str| -> Result<SsePump<IntlDecoder>, ProviderError> {
+        let live = live_model_ids(platform, account, token);
+        let choice = models::resolve(requested_model, Flow::ChatQwenAi, live.as_deref());
+        let thinking = thinking.unwrap_or(choice.thinking);
+        start_with(platform, account, token, &choice, prompt, thinking)
+    };
+    let (token, fresh) = access_token(platform, account)?;
+    let result = match attempt(&token) {
+        Err(ProviderError::Unauthorized(_)) if !fresh => {
+            platform.state_delete(STATE_ACCESS_TOKEN);
+            let (token, _) = access_token(platform, account)?;
+            attempt(&token)
+        }
+        other => other,
+    };
+    result.map_err(|error| explain_challenge(error, account))
+}
+
+fn start_with(
+    platform: &dyn Platform,
+    account: &Account,
+    token: &str,
     choice: &ModelChoice,
     prompt: &FoldedPrompt,
     thinking: bool,
 ) -> Result<SsePump<IntlDecoder>, ProviderError> {
-    jwt::check_fresh(token(account), platform.now_ms())?;
     let new_chat = new_chat_request(
         account,
+        token,
         choice,
         platform.now_ms(),
         &uuid_from_hex32(&platform.random_hex32()),
@@ -211,31 +433,44 @@ pub fn start(
     let body = completion_body(&chat_id, choice, prompt, thinking, platform.now_ms(), &ids);
     let request = completion_request(
         account,
+        token,
         &chat_id,
         &body,
         &uuid_from_hex32(&platform.random_hex32()),
     );
     let response = errors::expect_stream(Flow::ChatQwenAi, platform.send(request)?)?;
     let mut pump = SsePump::new(response.body, IntlDecoder::new());
-    // Rate limits and empty answers arrive inside the stream: surface them
-    // here, while the host may still try another account.
+    // Rate limits, refusals and empty answers arrive inside the stream:
+    // surface them here, while the host may still try another account.
     pump.prime()?;
     Ok(pump)
 }
 
-pub fn models_request(account: &Account, request_id: &str) -> HttpRequest {
+pub fn models_request(account: &Account, access_token: &str, request_id: &str) -> HttpRequest {
     let request = HttpRequest::new(Method::Get, format!("{}{MODELS_PATH}", account.base_url));
-    with_headers(request, account, "application/json", request_id)
+    with_headers(
+        request,
+        account,
+        access_token,
+        "application/json",
+        request_id,
+    )
+}
+
+/// The catalogue's entries: `data` is the list (or `data.data`).
+fn entries(answer: &Value) -> &[Value] {
+    let data = answer.get("data");
+    data.and_then(Value::as_array)
+        .or_else(|| data.and_then(|d| d.get("data")).and_then(Value::as_array))
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// The catalogue, with the `-thinking` / `-search` variants each model's
 /// abilities allow.
 pub fn parse_models(answer: &Value) -> Vec<ModelInfo> {
     let mut models = Vec::new();
-    let Some(entries) = answer.get("data").and_then(Value::as_array) else {
-        return models;
-    };
-    for entry in entries {
+    for entry in entries(answer) {
         let Some(id) = entry
             .get("id")
             .and_then(Value::as_str)
@@ -275,14 +510,53 @@ pub fn parse_models(answer: &Value) -> Vec<ModelInfo> {
     models
 }
 
+/// The live catalogue's raw answer: from the state while fresh, else read
+/// and kept for [`MODELS_TTL_SECS`].
+fn live_catalogue(
+    platform: &dyn Platform,
+    account: &Account,
+    token: &str,
+) -> Result<Value, ProviderError> {
+    if let Some(cached) = platform.state_get(STATE_MODELS)
+        && let Ok(answer) = serde_json::from_str::<Value>(&cached)
+    {
+        return Ok(answer);
+    }
+    let request = models_request(account, token, &uuid_from_hex32(&platform.random_hex32()));
+    let answer = errors::expect_json(Flow::ChatQwenAi, platform.send(request)?)?;
+    if entries(&answer).is_empty() {
+        return Err(ProviderError::upstream(
+            502,
+            "chat.qwen.ai: the model list was empty",
+        ));
+    }
+    platform.state_set(STATE_MODELS, &answer.to_string(), Some(MODELS_TTL_SECS));
+    Ok(answer)
+}
+
+/// The live ids, or `None` when the catalogue cannot be read (the dated
+/// fallback then applies).
+fn live_model_ids(platform: &dyn Platform, account: &Account, token: &str) -> Option<Vec<String>> {
+    let answer = live_catalogue(platform, account, token).ok()?;
+    Some(
+        entries(&answer)
+            .iter()
+            .filter_map(|e| e.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+    )
+}
+
+/// The live catalogue, or the dated fallback list when it cannot be read.
 pub fn list_models(
     platform: &dyn Platform,
     account: &Account,
 ) -> Result<Vec<ModelInfo>, ProviderError> {
-    jwt::check_fresh(token(account), platform.now_ms())?;
-    let request = models_request(account, &uuid_from_hex32(&platform.random_hex32()));
-    let answer = errors::expect_json(Flow::ChatQwenAi, platform.send(request)?)?;
-    Ok(parse_models(&answer))
+    let live = access_token(platform, account)
+        .and_then(|(token, _)| live_catalogue(platform, account, &token));
+    Ok(match live {
+        Ok(answer) => parse_models(&answer),
+        Err(_) => models::listed(Flow::ChatQwenAi),
+    })
 }
 
 #[cfg(test)]
@@ -305,8 +579,14 @@ mod tests {
     #[test]
     fn requests_carry_the_token_as_bearer_and_cookie() {
         let account = account();
-        let choice = resolve("qwen3-max-thinking", Flow::ChatQwenAi);
-        let request = new_chat_request(&account, &choice, 1_767_225_600_000, "rid");
+        let choice = resolve("qwen3-max-thinking", Flow::ChatQwenAi, None);
+        let request = new_chat_request(
+            &account,
+            "eyJ.payload.sig",
+            &choice,
+            1_767_225_600_000,
+            "rid",
+        );
         assert_eq!(request.url, "https://chat.qwen.ai/api/v2/chats/new");
         assert_eq!(
             request.header_text("authorization").as_deref(),
@@ -327,7 +607,7 @@ mod tests {
 
     #[test]
     fn completion_body_asks_for_phases_and_increments() {
-        let choice = resolve("qwen3-max-thinking", Flow::ChatQwenAi);
+        let choice = resolve("qwen3-max-thinking", Flow::ChatQwenAi, None);
         let prompt = FoldedPrompt {
             text: "Hi".into(),
             image_urls: vec!["https://x/cat.png".into()],
@@ -346,7 +626,7 @@ mod tests {
         assert_eq!(message["feature_config"]["thinking_enabled"], true);
         assert_eq!(message["content"][0]["text"], "Hi");
         assert_eq!(message["content"][1]["image"], "https://x/cat.png");
-        let request = completion_request(&account(), "chat 1", &body, "rid");
+        let request = completion_request(&account(), "tok", "chat 1", &body, "rid");
         assert_eq!(
             request.url,
             "https://chat.qwen.ai/api/v2/chat/completions?chat_id=chat%201"

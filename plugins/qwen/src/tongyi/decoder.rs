@@ -1,8 +1,14 @@
 //! Tongyi's conversation stream → events.
 //!
-//! Each event carries the whole answer so far; `msgStatus:"finished"` marks
-//! the last one, `canShare:false` a filtered answer, `errorCode` a failure.
-//! `data: [DONE]` ends the stream and `data: [heartbeat]` keeps it alive.
+//! Each event carries `contents[]` items: `contentType:"text"` is the answer,
+//! `contentType:"think"` the deep-thinking text (its `content` may be a JSON
+//! string `{"content":"…"}`). An item is a cumulative snapshot, or, when it
+//! says `incremental:true`, only the new piece (a `status:"finished"`
+//! incremental item repeats the whole text). `msgStatus:"finished"` (or
+//! `stopReason:"stop"`) marks the last event, `canShare:false` a filtered
+//! answer, `errorCode` a failure. `data: [DONE]` ends the stream and
+//! `data: [heartbeat]` keeps it alive. A stream that simply ends after an
+//! answer is complete too: no client treats it as an error.
 
 use serde_json::Value;
 use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
@@ -10,11 +16,12 @@ use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
 use crate::account::Flow;
 use crate::errors;
 use crate::pump::{Decoder, Progress};
-use crate::snapshot::SnapshotDiff;
+use crate::snapshot::{Delta, SnapshotDiff};
 
 #[derive(Debug, Default)]
 pub struct TongyiDecoder {
     answer: SnapshotDiff,
+    thought: SnapshotDiff,
     /// Some event said `canShare:false`.
     filtered: bool,
     /// How many times the snapshot restarted (for the log).
@@ -49,6 +56,48 @@ impl TongyiDecoder {
     }
 }
 
+/// What one item adds to the text it continues.
+fn item_delta(diff: &mut SnapshotDiff, item: &Value, content: &str) -> Delta {
+    let incremental = item.get("incremental").and_then(Value::as_bool) == Some(true);
+    if !incremental {
+        return diff.next(content);
+    }
+    let finished = item.get("status").and_then(Value::as_str) == Some("finished");
+    let so_far = diff.text();
+    // The closing item of an incremental run repeats what came before.
+    if finished && (content.starts_with(so_far) || so_far.ends_with(content)) {
+        return diff.next(content);
+    }
+    let whole = format!("{so_far}{content}");
+    diff.next(&whole)
+}
+
+/// An item's text: a think item's content may be `{"content":"…"}`.
+fn item_text(item: &Value) -> Option<String> {
+    let content = item.get("content")?.as_str()?;
+    if item.get("contentType").and_then(Value::as_str) == Some("think")
+        && content.trim_start().starts_with('{')
+        && let Ok(inner) = serde_json::from_str::<Value>(content)
+    {
+        return inner
+            .get("content")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+    }
+    Some(content.to_string())
+}
+
+/// The last item of a kind in an event's `contents[]`, as Qwen-2api reads
+/// the answer (qwen-free-api concatenates them instead).
+fn last_item<'a>(event: &'a Value, kind: &str) -> Option<&'a Value> {
+    event
+        .get("contents")?
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|item| item.get("contentType").and_then(Value::as_str) == Some(kind))
+}
+
 impl Decoder for TongyiDecoder {
     fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
         match data.trim() {
@@ -80,8 +129,18 @@ impl Decoder for TongyiDecoder {
         if event.get("canShare") == Some(&Value::Bool(false)) {
             self.filtered = true;
         }
-        if let Some(snapshot) = answer_snapshot(&event) {
-            let delta = self.answer.next(snapshot);
+        if let Some(item) = last_item(&event, "think")
+            && let Some(text) = item_text(item)
+        {
+            let delta = item_delta(&mut self.thought, item, &text);
+            if !delta.text.is_empty() {
+                out.push(Event::Reasoning(delta.text));
+            }
+        }
+        if let Some(item) = last_item(&event, "text")
+            && let Some(text) = item_text(item)
+        {
+            let delta = item_delta(&mut self.answer, item, &text);
             if delta.restarted {
                 self.restarts += 1;
             }
@@ -89,36 +148,25 @@ impl Decoder for TongyiDecoder {
                 out.push(Event::Text(delta.text));
             }
         }
-        if event.get("msgStatus").and_then(Value::as_str) == Some("finished") {
+        let finished = event.get("msgStatus").and_then(Value::as_str) == Some("finished")
+            || event.get("stopReason").and_then(Value::as_str) == Some("stop");
+        if finished {
             return self.complete(out);
         }
         Ok(Progress::More)
     }
 
-    fn end_of_stream(&mut self, _out: &mut Vec<Event>) -> Result<(), ProviderError> {
+    fn end_of_stream(&mut self, out: &mut Vec<Event>) -> Result<(), ProviderError> {
+        // A clean end after an answer is how some streams finish; a broken
+        // connection never gets here (the body reports it as an error).
+        if !self.answer.is_empty() {
+            return self.complete(out).map(|_| ());
+        }
         Err(ProviderError::upstream(
             0,
-            if self.answer.is_empty() {
-                "tongyi closed the stream without an answer"
-            } else {
-                "tongyi's stream ended before the answer finished"
-            },
+            "tongyi closed the stream without an answer",
         ))
     }
-}
-
-/// The answer text of one event: the last `text` item of `contents[]`, as
-/// Qwen-2api reads it. UNCONFIRMED how several text items (thinking mode)
-/// are laid out; qwen-free-api concatenates them instead.
-fn answer_snapshot(event: &Value) -> Option<&str> {
-    event
-        .get("contents")?
-        .as_array()?
-        .iter()
-        .rev()
-        .find(|item| item.get("contentType").and_then(Value::as_str) == Some("text"))?
-        .get("content")?
-        .as_str()
 }
 
 #[cfg(test)]
@@ -305,13 +353,13 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_cut_before_finished_is_an_error_not_a_short_answer() {
+    fn a_clean_end_after_text_finishes_but_a_broken_connection_fails() {
         let datas = [event("generating", "Hel"), event("generating", "Hello")];
         let (events, error) = run_split(&sse(&datas, "\n"), 7);
-        assert_eq!(merged(&events), [Ev::Text("Hello".into())]);
-        assert!(
-            matches!(error, Some(ProviderError::Upstream(_))),
-            "{error:?}"
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(
+            merged(&events),
+            [Ev::Text("Hello".into()), Ev::Finish("Stop".into())]
         );
 
         let (events, error) = run(
@@ -336,6 +384,80 @@ mod tests {
         assert_eq!(
             events,
             [Ev::Text("Hello".into()), Ev::Finish("Stop".into())]
+        );
+    }
+
+    fn item(kind: &str, content: &str, incremental: bool, status: &str) -> Value {
+        json!({"role": "assistant", "contentType": kind, "content": content,
+            "incremental": incremental, "status": status})
+    }
+
+    fn with_items(items: Vec<Value>, status: &str) -> String {
+        json!({"sessionId": "s", "msgId": "m", "msgStatus": status, "canShare": true,
+            "contents": items})
+        .to_string()
+    }
+
+    #[test]
+    fn think_items_become_reasoning_and_incremental_text_is_appended() {
+        let think = |piece: &str, status: &str| {
+            item(
+                "think",
+                &json!({"content": piece}).to_string(),
+                true,
+                status,
+            )
+        };
+        let datas = [
+            with_items(vec![think("The user ", "generating")], "generating"),
+            with_items(vec![think("greets.", "generating")], "generating"),
+            with_items(vec![think("The user greets.", "finished")], "generating"),
+            with_items(vec![item("text", "Hel", true, "generating")], "generating"),
+            with_items(vec![item("text", "lo!", true, "generating")], "generating"),
+            with_items(vec![item("text", "Hello!", true, "finished")], "finished"),
+        ];
+        let bytes = sse(&datas, "\n");
+        for size in [1, 7, 1 << 20] {
+            let (events, error) = run_split(&bytes, size);
+            assert!(error.is_none(), "{error:?}");
+            assert_eq!(
+                merged(&events),
+                [
+                    Ev::Reasoning("The user greets.".into()),
+                    Ev::Text("Hello!".into()),
+                    Ev::Finish("Stop".into())
+                ],
+                "size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plain_think_snapshot_and_stop_reason_are_understood() {
+        let datas = [
+            with_items(
+                vec![item("think", "Hmm", false, "generating")],
+                "generating",
+            ),
+            with_items(
+                vec![
+                    item("think", "Hmm, hi.", false, "finished"),
+                    item("text", "Hi", false, "generating"),
+                ],
+                "generating",
+            ),
+            json!({"stopReason": "stop", "contents": [item("text", "Hi!", false, "finished")]})
+                .to_string(),
+        ];
+        let (events, error) = run_split(&sse(&datas, "\n"), 1 << 20);
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(
+            merged(&events),
+            [
+                Ev::Reasoning("Hmm, hi.".into()),
+                Ev::Text("Hi!".into()),
+                Ev::Finish("Stop".into())
+            ]
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The tongyi flow (CN-B, what Qwen-2api uses): the browser's whole `Cookie`
-//! header plus its `x-xsrf-token`, one `POST /dialog/conversation` that
-//! answers with a stream of cumulative snapshots.
+//! header (plus its `x-xsrf-token` when given: newer clients send none), one
+//! `POST /dialog/conversation` that answers with a stream of cumulative
+//! snapshots and, in newer answers, incremental items.
 
 pub mod decoder;
 
@@ -26,13 +27,17 @@ fn with_headers(request: HttpRequest, account: &Account, accept: &str) -> HttpRe
     let Credentials::Tongyi { cookie, xsrf_token } = &account.credentials else {
         return request;
     };
-    request
+    let request = request
         .header("origin", &account.web_origin)
         .header("referer", format!("{}/", account.web_origin))
         .header("user-agent", USER_AGENT)
         // The cookie goes as raw bytes: browser cookies may hold non-ASCII.
-        .header("cookie", cookie.as_bytes())
-        .header("x-xsrf-token", xsrf_token)
+        .header("cookie", cookie.as_bytes());
+    let request = match xsrf_token {
+        Some(token) => request.header("x-xsrf-token", token),
+        None => request,
+    };
+    request
         .header("x-platform", "pc_tongyi")
         .header("accept", accept)
         // Compressed bodies would need decoding the host may not do.
@@ -40,8 +45,10 @@ fn with_headers(request: HttpRequest, account: &Account, accept: &str) -> HttpRe
         .header("content-type", "application/json;charset=UTF-8")
 }
 
-/// The conversation body: Qwen-2api's field choices (`userAction:"new_top"`,
-/// `feature_config`), UNCONFIRMED which of them the server still honours.
+/// The conversation body: Qwen-2api's field choices (`userAction:"new_top"`)
+/// with the switches newer clients use: deep thinking is `params.deepThink`
+/// and the content's `ext.deepThink` (Qwen-2api's `feature_config` is not
+/// read by the server), deep search `params.searchType:"depth"`.
 pub fn conversation_body(
     choice: &ModelChoice,
     prompt: &FoldedPrompt,
@@ -57,14 +64,16 @@ pub fn conversation_body(
         "sessionId": "",
         "sessionType": "text_chat",
         "parentMsgId": "",
-        "params": { "searchType": "" },
-        "contents": [
-            { "role": "user", "contentType": "text", "content": prompt.text }
-        ],
-        "feature_config": {
-            "search_enabled": choice.search,
-            "thinking_enabled": thinking
-        }
+        "params": {
+            "searchType": if choice.search { "depth" } else { "" },
+            "deepThink": thinking
+        },
+        "contents": [{
+            "role": "user",
+            "contentType": "text",
+            "content": prompt.text,
+            "ext": { "deepThink": thinking, "searchType": if choice.search { "depth" } else { "" } }
+        }]
     })
 }
 
@@ -131,7 +140,7 @@ mod tests {
             image_urls: vec![],
         };
         let body = conversation_body(
-            &resolve("qwen-max-thinking", Flow::Tongyi),
+            &resolve("qwen-max-thinking", Flow::Tongyi, None),
             &prompt,
             true,
             "0123",
@@ -163,7 +172,8 @@ mod tests {
         assert_eq!(sent["requestId"], "0123");
         assert_eq!(sent["contents"][0]["content"], "Hello");
         assert_eq!(sent["contents"][0]["role"], "user");
-        assert_eq!(sent["feature_config"]["thinking_enabled"], true);
+        assert_eq!(sent["params"]["deepThink"], true);
+        assert_eq!(sent["contents"][0]["ext"]["deepThink"], true);
     }
 
     #[test]
