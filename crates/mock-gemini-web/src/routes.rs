@@ -310,7 +310,9 @@ fn current_shape(inner: &Value, selector: Option<&Selector>) -> bool {
             slots[79].as_i64() == Some(selector.number)
                 && slots[80].as_i64() == Some(selector.thinking)
         }
-        None => slots[80].as_i64().is_some_and(|level| (1..=2).contains(&level)),
+        None => slots[80]
+            .as_i64()
+            .is_some_and(|level| (1..=2).contains(&level)),
     }
 }
 

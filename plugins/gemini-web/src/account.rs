@@ -93,17 +93,17 @@ pub fn setting_specs() -> Vec<SettingSpec> {
     vec![
         spec(
             SETTING_BASE_URL,
-            "Origin of the web app (page, StreamGenerate)",
+            "Origin of the web app (page, StreamGenerate, batchexecute); when set, also of rotation and uploads unless rotate-url / upload-url say otherwise",
             Some(crate::endpoints::APP_ORIGIN),
         ),
         spec(
             SETTING_ROTATE_URL,
-            "Origin (or full URL) of the cookie rotation endpoint",
+            "Origin (or full URL) of the cookie rotation endpoint (default: base-url if set, else accounts.google.com)",
             Some(crate::endpoints::ACCOUNTS_ORIGIN),
         ),
         spec(
             SETTING_UPLOAD_URL,
-            "Origin (or full URL) of the file upload endpoint",
+            "Origin (or full URL) of the file upload endpoint (default: base-url if set, else content-push.googleapis.com)",
             Some(crate::endpoints::UPLOAD_ORIGIN),
         ),
         spec(
@@ -118,7 +118,7 @@ pub fn setting_specs() -> Vec<SettingSpec> {
         ),
         spec(
             SETTING_MODEL_OVERRIDES,
-            "Model ids to use instead of the built-in table: `name=hexid[:capacity]`, comma-separated",
+            "Model ids to use instead of the discovered list and the built-in table: `name=hexid[:capacity[:model number]]`, comma-separated",
             None,
         ),
     ]
@@ -149,10 +149,8 @@ mod tests {
         assert_eq!(account.psid, "abc");
         assert_eq!(account.psidts, None);
         assert_eq!(account.endpoints.app(), "http://127.0.0.1:9/app");
-        assert_eq!(
-            account.endpoints.upload(),
-            "https://content-push.googleapis.com/upload"
-        );
+        // A blank setting is unset: base-url covers the upload too.
+        assert_eq!(account.endpoints.upload(), "http://127.0.0.1:9/upload");
         assert_eq!(account.rotation, Interval::Every(5));
         assert!(account.temporary_chat);
     }

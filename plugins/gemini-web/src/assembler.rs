@@ -277,10 +277,15 @@ mod tests {
             run(body.as_bytes(), &[]),
             Err(ProviderError::RateLimited(_))
         ));
-        let body = format!(")]}}'\n\n{}", error_frame(1052));
+        let body = format!(")]}}'\n\n{}", error_frame(1050));
         assert!(matches!(
             run(body.as_bytes(), &[]),
             Err(ProviderError::ModelNotFound(_))
+        ));
+        let body = format!(")]}}'\n\n{}", error_frame(1052));
+        assert!(matches!(
+            run(body.as_bytes(), &[]),
+            Err(ProviderError::Upstream(_))
         ));
         let body = format!(")]}}'\n\n{}", error_frame(1013));
         assert!(matches!(

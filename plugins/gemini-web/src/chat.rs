@@ -6,7 +6,7 @@ use wasmgate_plugin_sdk::{ChatRequest, ProviderError};
 
 use crate::account::Account;
 use crate::answer::Answer;
-use crate::models::{self, MODELS, ModelError};
+use crate::models::{self, ModelError};
 use crate::platform::{Level, Platform};
 use crate::prompt;
 use crate::session::Session;
@@ -19,8 +19,19 @@ pub fn start(
     account: Account,
     request: &ChatRequest,
 ) -> Result<Answer, ProviderError> {
-    let model =
-        models::resolve(&request.model, account.model_overrides.as_deref()).map_err(model_error)?;
+    // An unknown name fails before any upstream call; the id comes later,
+    // from the account's model list.
+    let overrides = account.model_overrides.clone();
+    let pinned = match overrides.as_deref() {
+        Some(text) => models::parse_overrides(text)
+            .map_err(model_error)?
+            .iter()
+            .any(|model| model.name == request.model.trim().to_ascii_lowercase()),
+        None => false,
+    };
+    if !pinned {
+        models::parse(&request.model).map_err(model_error)?;
+    }
     let prompt = prompt::fold(&request.messages)
         .map_err(|why| ProviderError::BadRequest(why.to_string()))?;
     if !request.tools.is_empty() {
@@ -33,6 +44,10 @@ pub fn start(
     let mut session = Session::open(platform, account);
     session.rotate_if_due()?;
     let mut page = session.page()?;
+    let discovered = session.discovered();
+    let model = models::resolve(&request.model, overrides.as_deref(), discovered.as_ref())
+        .map_err(model_error)?;
+    session.activity(&page);
     let files = prompt
         .attachments
         .iter()
@@ -47,10 +62,10 @@ pub fn start(
 pub fn model_error(error: ModelError) -> ProviderError {
     match error {
         ModelError::Unknown(name) => ProviderError::ModelNotFound(format!(
-            "gemini-web has no model '{name}' (known: {})",
-            MODELS
+            "gemini-web has no model '{name}' (it takes gemini-<version>-flash, -pro or -flash-lite, with -thinking/-extended, -advanced or -plus; e.g. {})",
+            models::table_names()
                 .iter()
-                .map(|row| row.name)
+                .map(|(name, _)| name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
@@ -58,4 +73,46 @@ pub fn model_error(error: ModelError) -> ProviderError {
             "the `model-overrides` setting has an invalid entry {entry:?} (want name=hexid[:capacity])"
         )),
     }
+}
+
+/// The models of the account: `(name, display name)`. From the account's
+/// own list when the session can be read, else the built-in table; model
+/// listing never fails over a session problem (chat reports those).
+pub fn list(platform: Rc<dyn Platform>, account: Account) -> Vec<(String, String)> {
+    let overrides = account.model_overrides.clone();
+    let mut session = Session::open(platform.clone(), account);
+    let discovered = match session.page() {
+        Ok(_) => session.discovered(),
+        Err(error) => {
+            platform.log(
+                Level::Warn,
+                &format!("listing the table's models: the session could not be read ({error:?})"),
+            );
+            None
+        }
+    };
+    let mut names: Vec<(String, String)> = match discovered {
+        Some(discovered) => {
+            let mut names: Vec<(String, String)> = Vec::new();
+            for listed in &discovered.models {
+                let name = listed.name();
+                if names.iter().all(|(known, _)| *known != name) {
+                    names.push((name, format!("Gemini {}", listed.display)));
+                }
+            }
+            names.push((models::UNSPECIFIED.into(), "Gemini (server default)".into()));
+            names
+        }
+        None => models::table_names(),
+    };
+    if let Some(overrides) = overrides
+        && let Ok(extra) = models::parse_overrides(&overrides)
+    {
+        for model in extra {
+            if names.iter().all(|(known, _)| *known != model.name) {
+                names.push((model.name.clone(), model.name));
+            }
+        }
+    }
+    names
 }

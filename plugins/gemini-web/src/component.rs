@@ -24,7 +24,7 @@ use wasmgate_plugin_sdk::{
 use crate::account::{self, Account};
 use crate::answer::Answer;
 use crate::chat;
-use crate::models::{self, MODELS};
+use crate::models;
 use crate::platform::{BodyStream, HttpRequest, HttpResponse, Level, Method, Platform};
 
 const WRITE_CHUNK: usize = 4096;
@@ -53,20 +53,18 @@ impl Provider for GeminiWeb {
     }
 
     fn models() -> Result<Vec<ModelInfo>, ProviderError> {
-        let mut models = table_models();
-        if let Some(overrides) = host::setting(account::SETTING_MODEL_OVERRIDES) {
-            let extra = models::parse_overrides(&overrides).map_err(chat::model_error)?;
-            for model in extra {
-                if models.iter().all(|known| known.id != model.name) {
-                    models.push(ModelInfo {
-                        id: model.name,
-                        display_name: None,
-                        context_window: None,
-                    });
-                }
-            }
+        let account = Account::from_config(host::account_id(), host::secret, host::setting)?;
+        if let Some(overrides) = &account.model_overrides {
+            models::parse_overrides(overrides).map_err(chat::model_error)?;
         }
-        Ok(models)
+        Ok(chat::list(Rc::new(WasiPlatform), account)
+            .into_iter()
+            .map(|(id, display)| ModelInfo {
+                id,
+                display_name: Some(display),
+                context_window: None,
+            })
+            .collect())
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
@@ -86,11 +84,11 @@ impl CompletionStream for Streaming {
 }
 
 fn table_models() -> Vec<ModelInfo> {
-    MODELS
-        .iter()
-        .map(|row| ModelInfo {
-            id: row.name.into(),
-            display_name: Some(row.display.into()),
+    models::table_names()
+        .into_iter()
+        .map(|(id, display)| ModelInfo {
+            id,
+            display_name: Some(display),
             context_window: None,
         })
         .collect()

@@ -1,10 +1,13 @@
 //! The upstream's origins, each overridable by an account setting so a test
 //! (or a relay) can stand in for all of them.
 //!
-//! `base-url` replaces `https://gemini.google.com` (page, StreamGenerate);
-//! `rotate-url` and `upload-url` replace the rotation and upload endpoints.
-//! A setting that is only an origin gets the documented path appended; one
-//! with a path is used as it is.
+//! `base-url` replaces every origin: `https://gemini.google.com` (page,
+//! StreamGenerate, batchexecute) and, unless their own settings are set, the
+//! rotation (`accounts.google.com`) and upload (`content-push.googleapis.com`)
+//! endpoints, so one mirror, relay or test double stands in for all of them.
+//! `rotate-url` and `upload-url` override those two. A setting that is only
+//! an origin gets the documented path appended; one with a path is used as
+//! it is.
 
 use crate::generate_request::GENERATE_PATH;
 use crate::rotation::ROTATE_PATH;
@@ -28,13 +31,19 @@ impl Endpoints {
         rotate_url: Option<&str>,
         upload_url: Option<&str>,
     ) -> Self {
+        let app_origin = base_url
+            .unwrap_or(APP_ORIGIN)
+            .trim_end_matches('/')
+            .to_string();
+        let origin = |specific: Option<&str>, public: &'static str| match (specific, base_url) {
+            (Some(url), _) => url.to_string(),
+            (None, Some(_)) => app_origin.clone(),
+            (None, None) => public.to_string(),
+        };
         Endpoints {
-            app_origin: base_url
-                .unwrap_or(APP_ORIGIN)
-                .trim_end_matches('/')
-                .to_string(),
-            rotate: with_default_path(rotate_url.unwrap_or(ACCOUNTS_ORIGIN), ROTATE_PATH),
-            upload: with_default_path(upload_url.unwrap_or(UPLOAD_ORIGIN), UPLOAD_PATH),
+            rotate: with_default_path(&origin(rotate_url, ACCOUNTS_ORIGIN), ROTATE_PATH),
+            upload: with_default_path(&origin(upload_url, UPLOAD_ORIGIN), UPLOAD_PATH),
+            app_origin,
         }
     }
 
@@ -44,6 +53,10 @@ impl Endpoints {
 
     pub fn generate(&self, query: &str) -> String {
         format!("{}{GENERATE_PATH}?{query}", self.app_origin)
+    }
+
+    pub fn batch(&self, query: &str) -> String {
+        format!("{}{}?{query}", self.app_origin, crate::rpc::BATCH_PATH)
     }
 
     pub fn rotate(&self) -> &str {
@@ -137,6 +150,27 @@ mod tests {
         assert_eq!(endpoints.hosts(), ["127.0.0.1:4000"; 3]);
         let custom = Endpoints::from_settings(None, Some("http://r:1/rotate-here"), None);
         assert_eq!(custom.rotate(), "http://r:1/rotate-here");
+        assert_eq!(
+            custom.upload(),
+            "https://content-push.googleapis.com/upload"
+        );
+    }
+
+    #[test]
+    fn base_url_alone_covers_every_origin() {
+        let endpoints = Endpoints::from_settings(Some("http://mirror:8/"), None, None);
+        assert_eq!(endpoints.rotate(), "http://mirror:8/RotateCookies");
+        assert_eq!(endpoints.upload(), "http://mirror:8/upload");
+        assert!(
+            endpoints
+                .batch("rt=c")
+                .starts_with("http://mirror:8/_/BardChatUi/data/batchexecute?")
+        );
+        assert_eq!(endpoints.hosts(), ["mirror:8"; 3]);
+        let overridden =
+            Endpoints::from_settings(Some("http://mirror:8"), None, Some("http://up:9"));
+        assert_eq!(overridden.upload(), "http://up:9/upload");
+        assert_eq!(overridden.rotate(), "http://mirror:8/RotateCookies");
     }
 
     #[test]

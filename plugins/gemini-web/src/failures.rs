@@ -13,8 +13,13 @@ pub enum InBand {
     UsageLimit,
     /// 1060: Google temporarily blocked this IP.
     IpBlocked,
-    /// 1050 / 1052: the model hash is stale or not available to the account.
+    /// 1050: the model does not fit the conversation.
     ModelInvalid(i64),
+    /// 1052: the service finds the request's structure outdated (the model
+    /// header or inner list changed shape), or the model unavailable.
+    Outdated,
+    /// 1003: the request was refused for its content.
+    Refused,
     /// 1013: a passing failure; trying again is fine.
     Transient(i64),
     /// A bare `[7]` status: refused, usually expired cookies (UNCONFIRMED).
@@ -26,7 +31,9 @@ pub fn classify_code(code: i64) -> InBand {
     match code {
         1037 => InBand::UsageLimit,
         1060 => InBand::IpBlocked,
-        1050 | 1052 => InBand::ModelInvalid(code),
+        1050 => InBand::ModelInvalid(code),
+        1052 => InBand::Outdated,
+        1003 => InBand::Refused,
         1013 => InBand::Transient(code),
         other => InBand::Unknown(other),
     }
@@ -45,6 +52,15 @@ pub fn in_band_error(kind: InBand, account: &str, model: &str) -> ProviderError 
         InBand::ModelInvalid(code) => ProviderError::ModelNotFound(format!(
             "Gemini web refused model '{model}' (code {code}): it is not available to this account, or its model id changed (update the table or the `model-overrides` setting)"
         )),
+        InBand::Outdated => ProviderError::upstream(
+            0,
+            format!(
+                "Gemini web rejected the request for model '{model}' (code 1052: request structure outdated or model id unavailable); the plugin's request shape or model table needs an update (the `model-overrides` setting can pin a model id)"
+            ),
+        ),
+        InBand::Refused => ProviderError::ContentFiltered(
+            "Gemini web refused the request for its content (code 1003)".into(),
+        ),
         InBand::Transient(code) => ProviderError::upstream(
             0,
             format!("Gemini web reported a temporary failure (code {code}); try again"),
@@ -143,7 +159,8 @@ mod tests {
         assert!(matches!(error(1037), ProviderError::QuotaExhausted(_)));
         assert!(matches!(error(1060), ProviderError::RateLimited(_)));
         assert!(matches!(error(1050), ProviderError::ModelNotFound(_)));
-        assert!(matches!(error(1052), ProviderError::ModelNotFound(_)));
+        assert!(matches!(error(1052), ProviderError::Upstream(_)));
+        assert!(matches!(error(1003), ProviderError::ContentFiltered(_)));
         assert!(matches!(error(1013), ProviderError::Upstream(_)));
         assert!(matches!(error(4242), ProviderError::Upstream(_)));
         assert!(matches!(

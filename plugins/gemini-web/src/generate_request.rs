@@ -36,10 +36,15 @@ pub struct Generate<'a> {
     pub request_id: &'a str,
     /// A temporary chat is not saved to the account's history.
     pub temporary: bool,
+    /// The model number (`None`: the server's default model).
+    pub model_number: Option<u32>,
+    /// 1 normal, 2 extended thinking.
+    pub thinking: u8,
 }
 
-/// Slots of the inner request list (69 in the newest web client).
-const INNER_SLOTS: usize = 69;
+/// Slots of the inner request list: 81 in browser captures since mid-2026
+/// (69 before; the service answers that shape with in-band 1052).
+const INNER_SLOTS: usize = 81;
 
 /// The inner request list for a new conversation. The slot layout is the
 /// reverse-engineered part most likely to change: it lives here only.
@@ -71,7 +76,9 @@ pub fn inner_request(request: &Generate) -> Value {
     slots[53] = json!(0);
     slots[59] = json!(request.request_id);
     slots[61] = json!([]);
-    slots[68] = json!(2);
+    slots[68] = json!(1);
+    slots[79] = json!(request.model_number);
+    slots[80] = json!(request.thinking);
     Value::Array(slots)
 }
 
@@ -80,15 +87,12 @@ pub fn f_req(inner: &Value) -> String {
     json!([null, inner.to_string()]).to_string()
 }
 
-/// The form body: `at=<token>&f.req=<json>`; `at` is left out when the page
-/// did not carry one.
+/// The form body: `at=<token>&f.req=<json>`; `at` is empty (as the web app
+/// sends it) when the page did not carry one.
 pub fn form_body(access_token: Option<&str>, f_req: &str) -> String {
-    let mut body = String::new();
-    if let Some(at) = access_token {
-        body.push_str("at=");
-        body.push_str(&encode_component(at));
-        body.push('&');
-    }
+    let mut body = String::from("at=");
+    body.push_str(&encode_component(access_token.unwrap_or_default()));
+    body.push('&');
     body.push_str("f.req=");
     body.push_str(&encode_component(f_req));
     body
@@ -113,8 +117,9 @@ pub fn query(page: &PageValues, request_counter: u32) -> String {
         .join("&")
 }
 
-/// The headers besides cookies.
-pub fn headers(model: &Model, request_id: &str) -> Vec<(&'static str, String)> {
+/// The headers besides cookies. `client_id` is the account's client
+/// session UUID (the model header's last element).
+pub fn headers(model: &Model, request_id: &str, client_id: &str) -> Vec<(&'static str, String)> {
     let mut headers = vec![
         ("content-type", FORM_CONTENT_TYPE.to_string()),
         ("origin", ORIGIN.to_string()),
@@ -123,11 +128,10 @@ pub fn headers(model: &Model, request_id: &str) -> Vec<(&'static str, String)> {
         ("user-agent", USER_AGENT.to_string()),
         ("x-goog-ext-525005358-jspb", format!("[\"{request_id}\",1]")),
     ];
-    if let Some(model_header) = model.header() {
+    if let Some(model_header) = model.header(client_id) {
         headers.push(("x-goog-ext-525001261-jspb", model_header));
         headers.push(("x-goog-ext-73010989-jspb", "[0]".to_string()));
-        // UNCONFIRMED: a third-party write-up sends `[0,0,0]`.
-        headers.push(("x-goog-ext-73010990-jspb", "[0]".to_string()));
+        headers.push(("x-goog-ext-73010990-jspb", "[0,0,0]".to_string()));
     }
     headers
 }
@@ -187,6 +191,8 @@ mod tests {
             language: "en",
             request_id: "9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D",
             temporary: true,
+            model_number: Some(3),
+            thinking: 2,
         };
         let body = form_body(Some("tok:1"), &f_req(&inner_request(&request)));
         assert_eq!(form_field(&body, "at").as_deref(), Some("tok:1"));
@@ -204,7 +210,9 @@ mod tests {
         assert_eq!(inner[7], 1);
         assert_eq!(inner[45], 1);
         assert_eq!(inner[59], "9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D");
-        assert_eq!(inner[68], 2);
+        assert_eq!(inner[68], 1);
+        assert_eq!(inner[79], 3);
+        assert_eq!(inner[80], 2);
     }
 
     #[test]
@@ -215,11 +223,13 @@ mod tests {
             language: "en",
             request_id: "X",
             temporary: false,
+            model_number: None,
+            thinking: 1,
         };
         let inner = inner_request(&request);
         assert_eq!(inner[0][3], Value::Null);
         assert_eq!(inner[45], Value::Null);
-        assert!(form_body(None, "[]").starts_with("f.req="));
+        assert!(form_body(None, "[]").starts_with("at=&f.req="));
     }
 
     #[test]
@@ -242,7 +252,7 @@ mod tests {
     fn headers_carry_the_model_and_the_request_id() {
         let id = uuid_v4([0xAB; 16]);
         assert_eq!(id, "ABABABAB-ABAB-4BAB-ABAB-ABABABABABAB");
-        let headers = headers(&resolve("gemini-3-flash", None).unwrap(), &id);
+        let headers = headers(&resolve("gemini-3-flash", None, None).unwrap(), &id, &id);
         let get = |name: &str| {
             headers
                 .iter()
@@ -258,7 +268,8 @@ mod tests {
                 .unwrap()
                 .contains("fbb127bbb056c959")
         );
-        let default = super::headers(&resolve("unspecified", None).unwrap(), &id);
+        assert_eq!(get("x-goog-ext-73010990-jspb"), Some("[0,0,0]"));
+        let default = super::headers(&resolve("unspecified", None, None).unwrap(), &id, &id);
         assert!(
             default
                 .iter()

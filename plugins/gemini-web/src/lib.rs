@@ -25,6 +25,7 @@ pub mod models;
 pub mod page;
 pub mod prompt;
 pub mod rotation;
+pub mod rpc;
 pub mod snapshot;
 pub mod upload;
 

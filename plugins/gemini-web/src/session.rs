@@ -11,17 +11,26 @@ use crate::cookies::{CookieJar, PSIDTS};
 use crate::failures::{self, GenerateStatus, body_hint, expired_cookies, http_failure};
 use crate::generate_request::{self, Generate, ORIGIN, REFERER, USER_AGENT, UploadedFile};
 use crate::images;
-use crate::models::Model;
+use crate::models::{Discovered, Model};
 use crate::page::PageValues;
 use crate::platform::{HttpRequest, HttpResponse, Level, Platform};
 use crate::prompt::Attachment;
 use crate::rotation::{self, Outcome};
+use crate::rpc::{self, UserStatus};
 use crate::upload;
 
 /// State keys (the store is already scoped to this plugin and account).
 const JAR_KEY: &str = "cookies";
 const PAGE_KEY: &str = "page";
 const ROTATING_KEY: &str = "rotating";
+/// The account's model list (`otAQ7b`), refreshed with the page.
+const MODELS_KEY: &str = "models";
+/// The client session UUID the model header ends with (one per account, as
+/// one browser profile keeps one).
+const CLIENT_ID_KEY: &str = "client-id";
+/// Outlives the page values, so a list is at hand until the next page read
+/// (which asks again).
+const MODELS_TTL_SECS: u32 = 2 * PAGE_TTL_SECS;
 /// How long page values are reused before the page is read again; a failed
 /// request renews them sooner.
 const PAGE_TTL_SECS: u32 = 1800;
@@ -89,13 +98,10 @@ impl Session {
         {
             return Ok(());
         }
-        match self.rotate() {
-            Outcome::Expired => Err(expired_cookies(
-                &self.account.id,
-                "cookie rotation answered HTTP 401",
-            )),
-            _ => Ok(()),
-        }
+        // Like the web client, a refused rotation (401) is only logged: the
+        // session may still serve, and the page and status check decide.
+        self.rotate();
+        Ok(())
     }
 
     fn rotate(&mut self) -> Outcome {
@@ -166,14 +172,14 @@ impl Session {
     }
 
     fn fetch_page(&mut self, previous: Option<&PageValues>) -> Result<PageValues, ProviderError> {
-        let mut found = self.read_page()?;
+        let mut found = self.read_session()?;
         if found.is_none() {
             // Signed out: a newer cookie saved by another request, or a
             // rotation, may revive the session once.
             let revived = self.reload_jar()
                 || (!self.rotated_this_request && self.rotate() == Outcome::Rotated);
             if revived {
-                found = self.read_page()?;
+                found = self.read_session()?;
             }
         }
         let Some(mut values) = found else {
@@ -192,6 +198,119 @@ impl Session {
                 .state_set(PAGE_KEY, &text, Some(PAGE_TTL_SECS));
         }
         Ok(values)
+    }
+
+    /// The page's values, `None` if the session is signed out. A signed-out
+    /// page is a guest page that still has values, so the account's status
+    /// (`otAQ7b`, as the web client judges it) decides; its model list is
+    /// kept for model resolution.
+    fn read_session(&mut self) -> Result<Option<PageValues>, ProviderError> {
+        let Some(values) = self.read_page()? else {
+            return Ok(None);
+        };
+        match self.user_status(&values) {
+            Ok(status) if status.signed_out() => Ok(None),
+            Ok(status) => {
+                if let Some(code) = status.code.filter(|&code| code != 1000) {
+                    self.platform.log(
+                        Level::Warn,
+                        &format!("the account status is {code} (not 1000): some models or features may be blocked"),
+                    );
+                }
+                if !status.discovered.models.is_empty()
+                    && let Ok(text) = serde_json::to_string(&status.discovered)
+                {
+                    self.platform
+                        .state_set(MODELS_KEY, &text, Some(MODELS_TTL_SECS));
+                }
+                Ok(Some(values))
+            }
+            Err(401 | 403) => Ok(None),
+            Err(status) => {
+                // Not fatal: the table serves until the next page read.
+                self.platform.log(
+                    Level::Warn,
+                    &format!("the account status call failed (HTTP {status}); using the built-in model table"),
+                );
+                Ok(Some(values))
+            }
+        }
+    }
+
+    /// `otAQ7b`: the account's status and models; `Err(status)` when the
+    /// call failed (0: no answer, or an unreadable one).
+    fn user_status(&self, page: &PageValues) -> Result<UserStatus, u16> {
+        let mut response = self.batch(page, rpc::USER_STATUS, "[]").map_err(|_| 0u16)?;
+        let body = response.bytes(PAGE_LIMIT).map_err(|_| 0u16)?;
+        if response.status != 200 {
+            return Err(response.status);
+        }
+        rpc::payload(&body, rpc::USER_STATUS)
+            .map(|payload| rpc::user_status(&payload))
+            .ok_or(0)
+    }
+
+    /// The heartbeat the web client sends before generating; its failure
+    /// only logs.
+    pub fn activity(&self, page: &PageValues) {
+        let result = self
+            .batch(page, rpc::SETTINGS, rpc::ACTIVITY_PAYLOAD)
+            .and_then(|mut response| {
+                let _ = response.bytes(SMALL_LIMIT)?;
+                Ok(response.status)
+            });
+        match result {
+            Ok(200) => {}
+            Ok(status) => self.platform.log(
+                Level::Debug,
+                &format!("the activity heartbeat answered HTTP {status}"),
+            ),
+            Err(error) => self.platform.log(
+                Level::Debug,
+                &format!("the activity heartbeat failed: {error}"),
+            ),
+        }
+    }
+
+    fn batch(
+        &self,
+        page: &PageValues,
+        rpcid: &str,
+        payload: &str,
+    ) -> Result<HttpResponse, wasmgate_plugin_sdk::http::HttpError> {
+        let counter = 10_000 + (self.platform.random_u64() % 90_000) as u32;
+        let url = self
+            .account
+            .endpoints
+            .batch(&rpc::query(rpcid, page, counter));
+        let request = HttpRequest::post(url)
+            .header("content-type", generate_request::FORM_CONTENT_TYPE)
+            .header("origin", ORIGIN)
+            .header("referer", REFERER)
+            .header("x-same-domain", "1")
+            .header("user-agent", USER_AGENT)
+            .header("x-goog-ext-525001261-jspb", rpc::BATCH_MODEL_HEADER)
+            .header("x-goog-ext-73010989-jspb", "[0]")
+            .header("cookie", self.jar.header())
+            .body(rpc::form_body(page.access_token.as_deref(), rpcid, payload));
+        self.platform.send(request)
+    }
+
+    /// The account's model list, when a page read found one.
+    pub fn discovered(&self) -> Option<Discovered> {
+        self.platform
+            .state_get(MODELS_KEY)
+            .and_then(|text| serde_json::from_str(&text).ok())
+    }
+
+    /// The account's client session UUID, made once.
+    fn client_id(&self) -> String {
+        if let Some(id) = self.platform.state_get(CLIENT_ID_KEY) {
+            return id;
+        }
+        let id = generate_request::uuid_v4(self.random_16());
+        self.platform.state_set(CLIENT_ID_KEY, &id, None);
+        id
     }
 
     /// The page's values, `None` if the page is signed out.
@@ -294,6 +413,7 @@ impl Session {
     ) -> Result<HttpResponse, ProviderError> {
         let mut token_renewed = false;
         let mut cookie_reloaded = false;
+        let client_id = self.client_id();
         loop {
             let request_id = generate_request::uuid_v4(self.random_16());
             let inner = generate_request::inner_request(&Generate {
@@ -302,6 +422,8 @@ impl Session {
                 language: page.language(),
                 request_id: &request_id,
                 temporary: self.account.temporary_chat,
+                model_number: model.id.as_ref().map(|_| model.number),
+                thinking: model.thinking,
             });
             let body = generate_request::form_body(
                 page.access_token.as_deref(),
@@ -313,7 +435,7 @@ impl Session {
                 .endpoints
                 .generate(&generate_request::query(page, counter));
             let mut request = HttpRequest::post(url).header("cookie", self.jar.header());
-            for (name, value) in generate_request::headers(model, &request_id) {
+            for (name, value) in generate_request::headers(model, &request_id, &client_id) {
                 request = request.header(name, value);
             }
             let mut response = self.platform.send(request.body(body))?;

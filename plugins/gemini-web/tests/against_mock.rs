@@ -554,7 +554,11 @@ fn models_are_discovered_at_run_time_and_the_table_is_only_a_fallback() {
     let collected = setup.chat("gemini-3-flash", "hi").unwrap();
     assert_eq!(collected.text, DEFAULT_ANSWER);
     let sent = setup.stream_requests().pop().unwrap();
-    assert!(sent.header("x-goog-ext-525001261-jspb").unwrap().contains(moved));
+    assert!(
+        sent.header("x-goog-ext-525001261-jspb")
+            .unwrap()
+            .contains(moved)
+    );
     // The list is cached: the next request asks no more.
     let status_calls = || {
         setup
@@ -597,7 +601,9 @@ fn seed_model_names_map_to_the_nearest_model() {
         ("gemini-3.1-flash-lite", MODEL_LITE, 1),
         ("gemini-3.5-flash-lite-extended", MODEL_LITE, 2),
     ] {
-        let collected = setup.chat(name, "hi").unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let collected = setup
+            .chat(name, "hi")
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert!(collected.error.is_none(), "{name}: {collected:?}");
         let sent = setup.stream_requests().pop().unwrap();
         let header: serde_json::Value =
@@ -871,7 +877,12 @@ fn the_activity_heartbeat_precedes_each_generation() {
         .collect();
     assert_eq!(order, ["ESY5D", "generate", "ESY5D", "generate"]);
     let heartbeat = setup.mock.requests_to("/batchexecute").pop().unwrap();
-    assert!(heartbeat.form("f.req").unwrap().contains("bard_activity_enabled"));
+    assert!(
+        heartbeat
+            .form("f.req")
+            .unwrap()
+            .contains("bard_activity_enabled")
+    );
 }
 
 #[test]
