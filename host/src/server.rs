@@ -129,6 +129,11 @@ pub async fn run() -> anyhow::Result<()> {
             .server
             .max_body_bytes
             .unwrap_or(DEFAULT_MAX_BODY),
+        media: Arc::new(crate::media::Media::start(
+            data_dir.as_deref(),
+            &config.file,
+            &env,
+        )),
     };
 
     let addr: SocketAddr = match &config.file.server.listen {

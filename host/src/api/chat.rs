@@ -7,19 +7,23 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use futures::stream::{self, Stream};
 
 use super::AppState;
 use super::error::{ApiError, from_call};
+use super::heartbeat;
+use super::reasoning::{Reasoning, Shaped};
 use super::request::ChatCompletionRequest;
 use super::response::{
     AssistantMessage, ChunkWriter, Completion, CompletionChoice, Delta, FunctionWhole, SSE_DONE,
     ToolCallOut, ToolCallWhole, completion_id, finish_reason, image_markdown, sse_data,
 };
-use crate::dispatch;
+use crate::config::{ImageMode, ReasoningMode};
+use crate::dispatch::{self, Started};
+use crate::media::Media;
 use crate::pool::Lease;
 use crate::runtime::Session;
 use crate::runtime::bindings::{Event, FinishReason, Usage};
@@ -29,6 +33,7 @@ pub const SERVED_BY: &str = "x-wasmgate-plugin";
 
 pub async fn chat_completions(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|rejection| {
@@ -41,35 +46,62 @@ pub async fn chat_completions(
     let request = ChatCompletionRequest::parse(&body)?;
     // Converted (and validated) once, before routing, so a malformed request
     // is a 400 whatever its model; the dispatcher sets the upstream name.
-    let chat = request.to_chat_request(&request.model)?;
+    let mut chat = request.to_chat_request(&request.model)?;
     let registry = state.registry.load_full();
     let resolution = registry.resolve(&request.model)?;
+    let primary = resolution.targets[0].entry.plugin.name.to_string();
+    let policy = super::answers::policy(&registry, &request.model, &primary);
+    crate::media::fetch::inline_urls(&mut chat, &policy.fetch).await?;
+    let shape = Shape {
+        reasoning: policy.reasoning,
+        images: Images::new(policy.images, &state.media, &headers),
+    };
 
     let idle = state.runtime.limits().idle_timeout;
     let (mut response, served_by, account) = if request.stream {
-        let started = dispatch::start(&state.runtime, &resolution, chat)
-            .await
-            .map_err(ApiError::from)?;
-        let served_by = started.served_by.clone();
-        let account = started.lease.account().id.clone();
-        let streaming = Streaming {
-            session: started.session,
-            pending: started.first,
-            lease: started.lease,
-            writer: ChunkWriter::new(&request.model),
-            include_usage: request.include_usage(),
-            usage: None,
-            finish: None,
-            saw_tool_call: false,
-            idle,
-            plugin: served_by.clone(),
+        let runtime = state.runtime.clone();
+        let start = async move { dispatch::start(&runtime, &resolution, chat).await };
+        let early = match policy.heartbeat {
+            Some(every) => heartbeat::within(start, every).await,
+            None => Ok(start.await),
+        };
+        let (model, include_usage) = (request.model.clone(), request.include_usage());
+        let (frames, served_by, account) = match early {
+            Ok(started) => {
+                let started = started.map_err(ApiError::from)?;
+                let served_by = started.served_by.clone();
+                let account = started.lease.account().id.clone();
+                let frames =
+                    stream_frames(Streaming::new(started, &model, include_usage, idle, shape));
+                (frames.boxed(), served_by, account)
+            }
+            // Nothing yet after a heartbeat interval: answer 200 now and keep
+            // the client waiting with heartbeats; a failure from here on is
+            // an error frame, like one after the first event.
+            Err(start) => {
+                let frames = futures::stream::once(start).flat_map(move |started| match started {
+                    Ok(started) => {
+                        tracing::info!(plugin = %started.served_by, account = %started.lease.account().id, "late stream started");
+                        stream_frames(Streaming::new(started, &model, include_usage, idle, shape.clone())).boxed()
+                    }
+                    Err(exhausted) => {
+                        let error = ApiError::from(exhausted);
+                        tracing::warn!("stream failed before its first event, after heartbeats: {}", error.message);
+                        futures::stream::once(async move { sse_data(&error.to_json()) }).boxed()
+                    }
+                });
+                (frames.boxed(), "pending".to_string(), "pending".to_string())
+            }
+        };
+        let frames = match policy.heartbeat {
+            Some(every) => heartbeat::keep_alive(frames, every).boxed(),
+            None => frames,
         };
         // Frames the plugin yields back to back (events it had already read)
         // go out in one write; a frame never waits for a later one.
-        let frames = stream_frames(streaming).ready_chunks(64).map(|batch| {
-            let mut joined =
-                Vec::with_capacity(batch.iter().map(|f| f.as_ref().map_or(0, Bytes::len)).sum());
-            for frame in batch.into_iter().flatten() {
+        let frames = frames.ready_chunks(64).map(|batch| {
+            let mut joined = Vec::with_capacity(batch.iter().map(Bytes::len).sum());
+            for frame in batch {
                 joined.extend_from_slice(&frame);
             }
             Ok::<_, Infallible>(Bytes::from(joined))
@@ -87,11 +119,15 @@ pub async fn chat_completions(
         let answer = dispatch::complete(&state.runtime, &resolution, chat, idle)
             .await
             .map_err(ApiError::from)?;
-        let completion = completion(answer.events, &request.model).into_response();
+        let completion = completion(answer.events, &request.model, &shape).into_response();
         (completion, answer.served_by, answer.account)
     };
-    let label = HeaderValue::from_str(&served_by).unwrap_or(HeaderValue::from_static("unknown"));
-    response.headers_mut().insert(SERVED_BY, label);
+    // A stream that started after heartbeats did not know yet who serves it.
+    if served_by != "pending" {
+        let label =
+            HeaderValue::from_str(&served_by).unwrap_or(HeaderValue::from_static("unknown"));
+        response.headers_mut().insert(SERVED_BY, label);
+    }
     response.extensions_mut().insert(super::access_log::Served {
         model: request.model.clone(),
         plugin: served_by,
@@ -123,10 +159,77 @@ struct Streaming {
     saw_tool_call: bool,
     idle: Duration,
     plugin: String,
+    reasoning: Reasoning,
+    images: Images,
+}
+
+/// How an answer is shaped for its client (`[answers]`).
+#[derive(Clone)]
+struct Shape {
+    reasoning: ReasoningMode,
+    images: Images,
+}
+
+/// Where generated images go: inline, or to the store with a link.
+#[derive(Clone)]
+enum Images {
+    Inline,
+    Stored {
+        store: std::sync::Arc<crate::media::MediaStore>,
+        base: String,
+    },
+}
+
+impl Images {
+    fn new(mode: ImageMode, media: &Media, headers: &HeaderMap) -> Self {
+        match (mode, &media.store) {
+            (ImageMode::Url, Some(store)) => Images::Stored {
+                store: store.clone(),
+                base: media.base_for(headers),
+            },
+            _ => Images::Inline,
+        }
+    }
+
+    /// The Markdown for one image; a store that fails falls back to inline.
+    fn markdown(&self, media: &crate::runtime::bindings::Media) -> String {
+        if let Images::Stored { store, base } = self {
+            match store.save(&media.mime_type, &media.data) {
+                Ok(name) => return format!("![image]({base}/media/{name})"),
+                Err(err) => tracing::warn!("image sent inline: cannot store it: {err}"),
+            }
+        }
+        image_markdown(media)
+    }
+}
+
+impl Streaming {
+    fn new(
+        started: Started,
+        model: &str,
+        include_usage: bool,
+        idle: Duration,
+        shape: Shape,
+    ) -> Self {
+        Streaming {
+            plugin: started.served_by,
+            session: started.session,
+            pending: started.first,
+            lease: started.lease,
+            writer: ChunkWriter::new(model),
+            include_usage,
+            usage: None,
+            finish: None,
+            saw_tool_call: false,
+            idle,
+            reasoning: Reasoning::new(shape.reasoning),
+            images: shape.images,
+        }
+    }
 }
 
 /// The SSE body: each frame is written as soon as the plugin yields its event.
-fn stream_frames(streaming: Streaming) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+fn stream_frames(streaming: Streaming) -> impl Stream<Item = Bytes> + Send + 'static {
     stream::unfold(Phase::Role(Box::new(streaming)), |phase| async move {
         match phase {
             Phase::Done => None,
@@ -136,12 +239,12 @@ fn stream_frames(streaming: Streaming) -> impl Stream<Item = Result<Bytes, Infal
                     content: Some("".into()),
                     ..Delta::default()
                 });
-                Some((Ok(frame), Phase::Events(streaming)))
+                Some((frame, Phase::Events(streaming)))
             }
             Phase::Events(mut streaming) => {
                 let (frame, done) = streaming.step().await;
                 Some((
-                    Ok(frame),
+                    frame,
                     if done {
                         Phase::Done
                     } else {
@@ -169,7 +272,12 @@ impl Streaming {
                 }
                 Ok(None) => {
                     self.lease.finished(self.usage.as_ref());
-                    return (self.ending(), true);
+                    let mut out = self
+                        .close_reasoning()
+                        .map(|f| f.to_vec())
+                        .unwrap_or_default();
+                    out.extend_from_slice(&self.ending());
+                    return (Bytes::from(out), true);
                 }
                 Err(error) => {
                     // Not retried: the client already has part of the answer.
@@ -182,17 +290,38 @@ impl Streaming {
         }
     }
 
+    /// The `</think>` frame when reasoning was inline and something else follows.
+    fn close_reasoning(&mut self) -> Option<Bytes> {
+        let close = self.reasoning.close()?;
+        Some(self.writer.delta(Delta {
+            content: Some(close.into()),
+            ..Delta::default()
+        }))
+    }
+
     fn frame_for(&mut self, event: Event) -> Option<Bytes> {
+        let closing = match &event {
+            Event::Text(text) if !text.is_empty() => self.close_reasoning(),
+            Event::ToolCall(_) | Event::Image(_) => self.close_reasoning(),
+            _ => None,
+        };
         let writer = &self.writer;
-        match event {
+        let frame = match event {
             Event::Text(text) if !text.is_empty() => Some(writer.delta(Delta {
                 content: Some(text.into()),
                 ..Delta::default()
             })),
-            Event::Reasoning(text) if !text.is_empty() => Some(writer.delta(Delta {
-                reasoning_content: Some(&text),
-                ..Delta::default()
-            })),
+            Event::Reasoning(text) if !text.is_empty() => match self.reasoning.piece(&text) {
+                Shaped::Field(text) => Some(writer.delta(Delta {
+                    reasoning_content: Some(&text),
+                    ..Delta::default()
+                })),
+                Shaped::Content(text) => Some(writer.delta(Delta {
+                    content: Some(text.into()),
+                    ..Delta::default()
+                })),
+                Shaped::Nothing => None,
+            },
             Event::ToolCall(call) => {
                 self.saw_tool_call = true;
                 Some(writer.delta(Delta {
@@ -201,7 +330,7 @@ impl Streaming {
                 }))
             }
             Event::Image(media) => Some(writer.delta(Delta {
-                content: Some(image_markdown(&media).into()),
+                content: Some(self.images.markdown(&media).into()),
                 ..Delta::default()
             })),
             Event::Usage(usage) => {
@@ -213,6 +342,10 @@ impl Streaming {
                 None
             }
             Event::Text(_) | Event::Reasoning(_) => None,
+        };
+        match (closing, frame) {
+            (Some(close), Some(frame)) => Some(Bytes::from([&close[..], &frame[..]].concat())),
+            (closing, frame) => frame.or(closing),
         }
     }
 
@@ -239,7 +372,7 @@ impl Streaming {
 }
 
 /// A whole answer as a non-streaming reply.
-fn completion(events: Vec<Event>, model: &str) -> axum::Json<Completion> {
+fn completion(events: Vec<Event>, model: &str, shape: &Shape) -> axum::Json<Completion> {
     let mut content = String::new();
     let mut reasoning = String::new();
     let mut calls: BTreeMap<u32, ToolCallWhole> = BTreeMap::new();
@@ -266,11 +399,12 @@ fn completion(events: Vec<Event>, model: &str) -> axum::Json<Completion> {
                 }
                 call.function.arguments.push_str(&delta.arguments);
             }
-            Event::Image(media) => content.push_str(&image_markdown(&media)),
+            Event::Image(media) => content.push_str(&shape.images.markdown(&media)),
             Event::Usage(u) => usage = Some(u),
             Event::Finish(reason) => finish = Some(reason),
         }
     }
+    let (content, reasoning) = Reasoning::whole(shape.reasoning, content, reasoning);
     let tool_calls: Vec<ToolCallWhole> = calls.into_values().collect();
     let reason = match finish {
         Some(FinishReason::Stop) | None if !tool_calls.is_empty() => "tool_calls",

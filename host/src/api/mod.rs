@@ -2,10 +2,14 @@
 
 mod access_log;
 pub mod admin;
+mod answers;
 pub mod auth;
 mod chat;
 pub mod error;
+mod heartbeat;
+mod media;
 mod models;
+mod reasoning;
 pub mod request;
 pub mod response;
 
@@ -33,6 +37,8 @@ pub struct AppState {
     pub admin: Arc<auth::CallerAuth>,
     pub status: Arc<Mutex<ReloadStatus>>,
     pub max_body_bytes: usize,
+    /// Stored images and the public base URL of links to them.
+    pub media: Arc<crate::media::Media>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -58,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", v1)
         .nest("/admin/api", admin)
         .route("/healthz", get(healthz))
+        .route("/media/{file}", get(media::serve))
         .fallback(not_found)
         .layer(middleware::from_fn(access_log::log_request))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

@@ -310,8 +310,13 @@ fn convert_part(part: &Part) -> Result<ContentPart, String> {
             let data = file
                 .file_data
                 .as_deref()
-                .ok_or("A file part needs `file_data` (a data: URL).")?;
-            ContentPart::File(decode_data_url(data)?)
+                .ok_or("A file part needs `file_data` (a data: URL or an http(s) URL).")?;
+            if data.starts_with("http://") || data.starts_with("https://") {
+                // Fetched by the host before the plugin sees it (`fetch-urls`).
+                ContentPart::ImageUrl(data.to_string())
+            } else {
+                ContentPart::File(decode_data_url(data)?)
+            }
         }
     })
 }

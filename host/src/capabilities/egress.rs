@@ -25,6 +25,7 @@ use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::rt::TokioExecutor;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::proxy::{ProxyClient, resolves_publicly};
 use crate::config::HostPattern;
 use crate::config::hosts::Scheme;
 
@@ -40,6 +41,8 @@ pub struct Grant {
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
     grants: Vec<Grant>,
+    /// Where every request of the plugin leaves through, if anywhere.
+    proxy: Option<Arc<ProxyClient>>,
 }
 
 impl Grants {
@@ -57,6 +60,16 @@ impl Grants {
 
     pub fn iter(&self) -> impl Iterator<Item = &Grant> {
         self.grants.iter()
+    }
+
+    /// Sends the plugin's requests through `proxy` (the grants still apply).
+    pub fn with_proxy(mut self, proxy: Option<Arc<ProxyClient>>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    pub fn proxy(&self) -> Option<&ProxyClient> {
+        self.proxy.as_deref()
     }
 
     /// `Some(trusted)` when a grant covers the destination.
@@ -182,6 +195,27 @@ impl WasiHttpHooks for EgressHooks {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         };
         let egress = self.egress.clone();
+        if let Some(proxy) = self.grants.proxy.clone() {
+            let (plugin, host) = (self.plugin.clone(), host.to_string());
+            return Box::new(async move {
+                if !trusted && !resolves_publicly(host.clone(), port).await {
+                    tracing::warn!(
+                        plugin = &*plugin,
+                        host,
+                        "egress denied: not a public address"
+                    );
+                    return Err(HttpError::DestinationIpProhibited);
+                }
+                let response = proxy.request(request).await.map_err(|err| {
+                    tracing::warn!(plugin = &*plugin, proxy = %proxy.url, host, "through the proxy: {}", classify_text(&err));
+                    classify(err)
+                })?;
+                let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
+                let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                    Box::new(async { Ok(()) });
+                Ok((response, done))
+            });
+        }
         Box::new(async move {
             let response = if trusted {
                 egress.trusted.request(request).await
@@ -195,6 +229,18 @@ impl WasiHttpHooks for EgressHooks {
             Ok((response, done))
         })
     }
+}
+
+/// A client failure's innermost cause, for a log line (a proxy's answer).
+fn classify_text(err: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error as _;
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text = cause.to_string();
+        source = cause.source();
+    }
+    text
 }
 
 /// Maps a client failure to the `wasi:http` error code the plugin sees.

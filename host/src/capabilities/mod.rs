@@ -3,6 +3,7 @@
 
 pub mod egress;
 mod guest_log;
+pub mod proxy;
 mod secrets;
 mod settings;
 pub mod state_store;

@@ -7,7 +7,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::answers::AnswersSection;
 use super::hosts::HostPattern;
+use super::proxy::ProxySetting;
 use super::routes::RouteSpec;
 
 pub type Invalid = (Option<Range<usize>>, String);
@@ -22,6 +24,9 @@ pub struct ConfigFile {
     /// Account-pool policy for every plugin; `[plugins.<name>.pool]` overrides it.
     #[serde(default)]
     pub pool: PoolSection,
+    /// How answers are shaped for every plugin; `[plugins.<name>.answers]` overrides it.
+    #[serde(default)]
+    pub answers: AnswersSection,
     #[serde(default)]
     pub plugins: IndexMap<String, PluginSection>,
     #[serde(default)]
@@ -39,6 +44,8 @@ pub struct ServerSection {
     pub plugins_dir: Option<PathBuf>,
     /// Where compiled plugins are cached (default `.wasmgate-cache/`).
     pub cache_dir: Option<PathBuf>,
+    /// The gateway's address as clients see it, for links to stored images.
+    pub public_base_url: Option<Spanned<String>>,
 }
 
 /// Limits every plugin instance runs under.
@@ -80,6 +87,11 @@ pub struct PluginSection {
     /// This plugin's account-pool policy, over the top-level `[pool]`.
     #[serde(default)]
     pub pool: PoolSection,
+    /// This plugin's answer options, over the top-level `[answers]`.
+    #[serde(default)]
+    pub answers: AnswersSection,
+    /// The outbound proxy its requests go through.
+    pub proxy: Option<Spanned<ProxySetting>>,
 }
 
 /// How a plugin's accounts are chosen, cooled down and healed. Every field is
@@ -177,6 +189,7 @@ impl ConfigFile {
         self.pool
             .validate()
             .map_err(|message| (None, format!("[pool] {message}")))?;
+        super::answers::validate_file(self)?;
         for (name, plugin) in &self.plugins {
             plugin
                 .pool

@@ -2,16 +2,20 @@
 //! validated once at load. Every error names the file, the line and what is
 //! wrong.
 
+mod answers;
 mod datetime;
 mod file;
 pub mod hosts;
+mod proxy;
 mod routes;
 mod secrets;
 
 pub use file::{
     AccountSection, ConfigFile, PluginSection, PoolSection, RuntimeSection, SecretSource,
 };
+pub use answers::{AnswerPolicy, AnswersSection, FetchPolicy, ImageMode, ReasoningMode};
 pub use hosts::{HostPattern, HostPatternError};
+pub use proxy::{ProxyKind, ProxySetting, ProxyUrl};
 pub use routes::{ResolvedTarget, Route, RouteTable, Target};
 pub use secrets::{Account, SecretValue, env_name, implicit_accounts, resolve_accounts};
 

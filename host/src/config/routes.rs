@@ -35,6 +35,8 @@ pub struct RouteDetail {
     model: Option<String>,
     #[serde(default)]
     fallback: Vec<FallbackSpec>,
+    /// Answer options of this route, over its plugin's and `[answers]`.
+    pub(super) answers: Option<super::answers::AnswersSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +71,7 @@ pub struct Route {
     pub pattern: String,
     /// The primary target first, then the fallbacks in order.
     pub targets: Vec<Target>,
+    pub answers: Option<super::answers::AnswersSection>,
 }
 
 /// A route applied to one requested name.
@@ -98,6 +101,7 @@ impl RouteTable {
             let route = Route {
                 pattern: name.get_ref().clone(),
                 targets,
+                answers: super::answers::of_route(spec.get_ref()),
             };
             if name.get_ref().contains('*') {
                 table.globs.push(route);
@@ -132,6 +136,7 @@ fn targets_of(spec: &RouteSpec) -> Result<Vec<Target>, String> {
             plugin,
             model,
             fallback,
+            ..
         }) => (plugin, model.clone(), &fallback[..]),
     };
     let mut targets = vec![Target {
