@@ -9,8 +9,13 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use mock_qwen::{CnAccount, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF, MockOptions, MockUpstream, cn};
-use wasmgate_testkit::{Gateway, Value, json, parse_sse, reqwest, streamed_text, user_request};
+use mock_qwen::{
+    CnAccount, DEFAULT_BX_UA, DEFAULT_BX_UMIDTOKEN, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF,
+    DEFAULT_SESSION_TOKEN, MockOptions, MockUpstream, cn, intl,
+};
+use wasmgate_testkit::{
+    Gateway, GatewayBuilder, Value, json, parse_sse, reqwest, streamed_text, user_request,
+};
 use wasmgate_testkit::{
     bounded_stream as stream, failure, finish_reason, streamed_reasoning as reasoning, text_pieces,
 };
@@ -23,14 +28,23 @@ enum Account {
         cookie: String,
         xsrf: String,
     },
-    /// chat.qwen.ai: the JWT.
+    /// chat.qwen.ai: a fixed access JWT, with the browser's anti-bot headers.
     ChatQwenAi { id: &'static str, token: String },
+    /// chat.qwen.ai: the long-lived session token, refreshed by the plugin;
+    /// `browser_material` adds the anti-bot headers.
+    ChatQwenAiSession {
+        id: &'static str,
+        session: String,
+        browser_material: bool,
+    },
 }
 
 impl Account {
     fn id(&self) -> &'static str {
         match self {
-            Account::Tongyi { id, .. } | Account::ChatQwenAi { id, .. } => id,
+            Account::Tongyi { id, .. }
+            | Account::ChatQwenAi { id, .. }
+            | Account::ChatQwenAiSession { id, .. } => id,
         }
     }
 
@@ -39,6 +53,7 @@ impl Account {
         match self {
             Account::Tongyi { cookie, xsrf, .. } => vec![cookie, xsrf],
             Account::ChatQwenAi { token, .. } => vec![token],
+            Account::ChatQwenAiSession { session, .. } => vec![session],
         }
     }
 }
@@ -103,8 +118,25 @@ allowed-hosts = ["api.tongyi.com", "chat.qwen.ai"]
                 )
             }
             Account::ChatQwenAi { token, .. } => {
-                builder = builder.env(&format!("TEST_QWEN_TOKEN_{n}"), token);
-                format!(r#"token = {{ env = "TEST_QWEN_TOKEN_{n}" }}"#)
+                let material;
+                (builder, material) =
+                    browser_material(builder.env(&format!("TEST_QWEN_TOKEN_{n}"), token), n);
+                format!(r#"token = {{ env = "TEST_QWEN_TOKEN_{n}" }}, {material}"#)
+            }
+            Account::ChatQwenAiSession {
+                session,
+                browser_material: with_material,
+                ..
+            } => {
+                builder = builder.env(&format!("TEST_QWEN_SESSION_{n}"), session);
+                let session = format!(r#"session-token = {{ env = "TEST_QWEN_SESSION_{n}" }}"#);
+                if *with_material {
+                    let material;
+                    (builder, material) = browser_material(builder, n);
+                    format!("{session}, {material}")
+                } else {
+                    session
+                }
             }
         };
         config.push_str(&format!(
@@ -126,6 +158,17 @@ settings = {{ base-url = "{}" }}
 "#,
     );
     builder.config(&config).start()
+}
+
+/// The `bx-ua` / `bx-umidtoken` secrets of account `n`, as a browser made them.
+fn browser_material(builder: GatewayBuilder, n: usize) -> (GatewayBuilder, String) {
+    let builder = builder
+        .env(&format!("TEST_QWEN_BX_UA_{n}"), DEFAULT_BX_UA)
+        .env(&format!("TEST_QWEN_BX_UMID_{n}"), DEFAULT_BX_UMIDTOKEN);
+    let secrets = format!(
+        r#"bx-ua = {{ env = "TEST_QWEN_BX_UA_{n}" }}, bx-umidtoken = {{ env = "TEST_QWEN_BX_UMID_{n}" }}"#
+    );
+    (builder, secrets)
 }
 
 fn assert_no_secret(text: &str, accounts: &[Account]) {
@@ -673,12 +716,13 @@ async fn every_account_rate_limited_is_429_with_retry_after() {
 async fn chat_qwen_ai_limits_inside_a_200_stream_are_429_too() {
     let mock = mock_qwen::spawn(MockOptions::default()).await;
     let gateway = gateway(&mock, &[chat_qwen_ai(&mock, "intl-1")]);
-    // (scenario, Retry-After): `num: 2` hours in the rate-limit object; a WAF
-    // page rests the account without a hint (the pool's rate-limit
-    // cooldown, 600 s); an empty stream for the plugin's own 60 s.
+    // (scenario, Retry-After): `num: 2` hours in the rate-limit object (the
+    // HTTP 429's own `Retry-After: 30` wins over it); a WAF page rests the
+    // account without a hint (the pool's rate-limit cooldown, 600 s); an
+    // empty stream for the plugin's own 60 s.
     for (scenario, retry) in [
         ("ratelimit", 7_200),
-        ("ratelimit_http", 7_200),
+        ("ratelimit_http", 30),
         ("waf", 600),
         ("empty", 60),
     ] {
@@ -719,11 +763,12 @@ async fn a_limited_account_hands_over_to_the_next_before_anything_is_sent() {
         mock.chat_accounts(),
         [Some("intl-1".to_string()), Some("cn-1".to_string())]
     );
-    // The chat.qwen.ai account got the model under its own name.
+    // The chat.qwen.ai account got the model under today's name (the live
+    // catalogue's newest max).
     let sent = mock.requests_to(mock_qwen::intl::COMPLETIONS_PATH)[0]
         .json()
         .unwrap();
-    assert_eq!(sent["model"], "qwen-max-latest");
+    assert_eq!(sent["model"], "qwen3.8-max");
 }
 
 #[tokio::test]
@@ -867,7 +912,156 @@ async fn the_plugin_models_are_listed() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     assert!(
-        ids.contains(&"qwen-max") && ids.contains(&"qwen3-max"),
+        ids.contains(&"qwen-max") && ids.contains(&"qwen3.8-max"),
         "{ids:?}"
     );
+}
+
+/// `GET /admin/api/accounts`: the qwen account `id`'s view.
+async fn account_view(gateway: &Gateway, id: &str) -> Value {
+    let pools: Value = gateway
+        .admin(reqwest::Method::GET, "/admin/api/accounts")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    pools["qwen"]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no account {id} in {pools}"))
+}
+
+#[tokio::test]
+async fn a_moderation_refusal_is_400_content_filter_and_the_account_stays_healthy() {
+    let mock = mock_qwen::spawn(MockOptions::default()).await;
+    let accounts = [chat_qwen_ai(&mock, "intl-1")];
+    let gateway = gateway(&mock, &accounts);
+    for stream in [false, true] {
+        let (status, _, body) = failure(
+            &gateway,
+            &user_request("qwen3-max", "#scenario=inspection", stream),
+        )
+        .await;
+        assert_eq!(status, 400, "stream {stream}: {body}");
+        assert_eq!(body["error"]["code"], "content_filter", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("data_inspection_failed"),
+            "{body}"
+        );
+    }
+    // The only account answers the next request: nothing was held against it.
+    let completion = gateway
+        .chat_ok(&user_request("qwen3-max", "Hello", false))
+        .await;
+    assert_eq!(completion["choices"][0]["message"]["content"], answer());
+    let view = account_view(&gateway, "intl-1").await;
+    assert_eq!(view["state"], "healthy", "{view}");
+    assert_eq!(view["failures"], 0, "{view}");
+    assert_eq!(view["consecutive_failures"], 0, "{view}");
+
+    // Moderation stopping the answer midway ends it as filtered.
+    let completion = gateway
+        .chat_ok(&user_request(
+            "qwen3-max",
+            "#scenario=output_inspection",
+            false,
+        ))
+        .await;
+    assert_eq!(completion["choices"][0]["finish_reason"], "content_filter");
+    assert_no_secret(&gateway.logs(), &accounts);
+}
+
+#[tokio::test]
+async fn a_session_token_is_refreshed_through_the_accounts_base_url_and_reused() {
+    let mock = mock_qwen::spawn(MockOptions::default()).await;
+    let accounts = [Account::ChatQwenAiSession {
+        id: "intl-1",
+        session: DEFAULT_SESSION_TOKEN.into(),
+        browser_material: true,
+    }];
+    let gateway = gateway(&mock, &accounts);
+    for n in 0..3 {
+        let completion = gateway
+            .chat_ok(&user_request("qwen-max", &format!("request {n}"), n == 1))
+            .await;
+        if n != 1 {
+            assert_eq!(completion["choices"][0]["message"]["content"], answer());
+        }
+    }
+    assert_eq!(
+        mock.requests_to(intl::REFRESH_PATH).len(),
+        1,
+        "the access token lives in the account's state between requests"
+    );
+    let calls = mock.requests_to(intl::COMPLETIONS_PATH);
+    assert_eq!(calls.len(), 3);
+    for call in &calls {
+        assert_eq!(call.account.as_deref(), Some("intl-1"));
+        // `qwen-max` is today's max of the live catalogue.
+        assert_eq!(call.json().unwrap()["model"], "qwen3.8-max");
+    }
+    assert_no_secret(&gateway.logs(), &accounts);
+}
+
+#[tokio::test]
+async fn chat_qwen_ai_without_browser_material_says_what_to_set() {
+    let mock = mock_qwen::spawn(MockOptions::default()).await;
+    let accounts = [Account::ChatQwenAiSession {
+        id: "intl-bare",
+        session: DEFAULT_SESSION_TOKEN.into(),
+        browser_material: false,
+    }];
+    let gateway = gateway(&mock, &accounts);
+    let (status, _, body) = failure(&gateway, &user_request("qwen3-max", "Hello", false)).await;
+    assert_ne!(status, 200, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    for needed in ["`bx-ua`", "`bx-umidtoken`", "`cookie`", "Without a browser"] {
+        assert!(message.contains(needed), "{needed} in {message}");
+    }
+    assert_no_secret(&body.to_string(), &accounts);
+}
+
+#[tokio::test]
+async fn tongyi_deep_thinking_streams_reasoning_content() {
+    let mock = mock_qwen::spawn(MockOptions::default()).await;
+    let gateway = gateway(&mock, &[default_tongyi()]);
+    let (status, frames) =
+        stream(&gateway, &user_request("qwen-max-thinking", "Hello", true)).await;
+    assert_eq!(status, 200);
+    assert_eq!(reasoning(&frames), cn::THOUGHT);
+    assert_eq!(streamed_text(&frames), answer());
+    let sent = mock.requests_to(cn::CONVERSATION_PATH)[0].json().unwrap();
+    assert_eq!(sent["params"]["deepThink"], true);
+}
+
+#[tokio::test]
+async fn tongyi_incremental_items_and_an_unfinished_clean_end_give_the_whole_answer() {
+    let mock = mock_qwen::spawn(MockOptions::default()).await;
+    let gateway = gateway(&mock, &[default_tongyi()]);
+    for scenario in ["incremental", "no_finished"] {
+        let completion = gateway
+            .chat_ok(&user_request(
+                "qwen-max",
+                &format!("#scenario={scenario}"),
+                false,
+            ))
+            .await;
+        assert_eq!(
+            completion["choices"][0]["message"]["content"],
+            answer(),
+            "{scenario}"
+        );
+        assert_eq!(
+            completion["choices"][0]["finish_reason"], "stop",
+            "{scenario}"
+        );
+    }
 }

@@ -8,7 +8,8 @@
 //!   anti-bot material (`bx-ua` + `bx-umidtoken` headers, or the cookie jar
 //!   with `ssxmod_itna`), when [`MockOptions::require_browser_material`]:
 //!   Alibaba's TMD challenge `{"ret":["FAIL_SYS_USER_VALIDATE","RGV587_ERROR…"],…}`;
-//! - a model outside the catalogue: `404`, code `Not_Found`.
+//! - a model outside the catalogue: `404`, code `Not_Found` (the details
+//!   text is the mock's own).
 //!
 //! The auth origin (`GET /api/v2/auths/refresh`, same server) trades the
 //! `token` cookie (a session token) for a short-lived access JWT and a
@@ -21,7 +22,8 @@
 //! - `think` (mock's own): raw `think` increments instead of summaries;
 //! - `expired`: the unauthorized refusal above;
 //! - `ratelimit`: `200` stream with one `{"success":false,"data":{"code":"RateLimited","num":2,…}}`;
-//! - `ratelimit_http`: the same object with `429` and `Retry-After: 30`;
+//! - `ratelimit_http`: the same object with `429` and `Retry-After: 30` (the
+//!   header is the mock's own, to exercise it);
 //! - `quota`: one `{"error":{"message":"Allocated quota exceeded…"}}` event;
 //! - `inspection`: one `{"error":{"code":"data_inspection_failed",…}}` event
 //!   (the prompt failed moderation);

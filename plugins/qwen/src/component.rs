@@ -33,24 +33,48 @@ impl Provider for Qwen {
             name: "qwen".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description:
-                "Qwen web chat: tongyi (cookie + x-xsrf-token) or chat.qwen.ai (token) accounts."
+                "Qwen web chat: tongyi (browser cookie) or chat.qwen.ai (session token) accounts. chat.qwen.ai needs anti-bot material a browser makes (bx-ua + bx-umidtoken, or the cookie jar): it cannot work without a browser to copy them from."
                     .into(),
-            hosts: vec!["api.tongyi.com".into(), "chat.qwen.ai".into()],
+            hosts: vec![
+                "api.tongyi.com".into(),
+                "chat.qwen.ai".into(),
+                "auth.qwen.ai".into(),
+            ],
             secrets: vec![
                 secret_spec(
                     secret::COOKIE,
-                    "tongyi: the browser's whole Cookie header; chat.qwen.ai: optional extra cookies (ssxmod_itna…)",
+                    "tongyi: the browser's whole Cookie header; chat.qwen.ai: the browser's cookie jar (ssxmod_itna…), which passes the anti-bot check",
                 ),
                 secret_spec(
                     secret::XSRF_TOKEN,
-                    "tongyi: the x-xsrf-token header copied from the browser",
+                    "tongyi: the x-xsrf-token header copied from the browser (optional: newer clients send none)",
                 ),
-                secret_spec(secret::TOKEN, "chat.qwen.ai: the JWT (the `token` cookie)"),
+                secret_spec(
+                    secret::SESSION_TOKEN,
+                    "chat.qwen.ai: the `token` cookie of a signed-in browser (about 30 days); traded at auth.qwen.ai for 15-minute access tokens",
+                ),
+                secret_spec(
+                    secret::BX_UA,
+                    "chat.qwen.ai: the bx-ua header of a browser request to chat.qwen.ai (anti-bot; needed with bx-umidtoken unless `cookie` holds the jar)",
+                ),
+                secret_spec(
+                    secret::BX_UMIDTOKEN,
+                    "chat.qwen.ai: the bx-umidtoken header of a browser request to chat.qwen.ai",
+                ),
+                secret_spec(
+                    secret::TOKEN,
+                    "chat.qwen.ai: a fixed access token (expires within ~15 minutes; prefer session-token)",
+                ),
             ],
             settings: vec![
                 setting_spec(
                     setting::BASE_URL,
                     "API origin (tongyi: https://api.tongyi.com, chat.qwen.ai: https://chat.qwen.ai)",
+                    None,
+                ),
+                setting_spec(
+                    setting::AUTH_URL,
+                    "chat.qwen.ai's auth origin for token refresh (default: base-url when set, else https://auth.qwen.ai)",
                     None,
                 ),
                 setting_spec(

@@ -21,7 +21,7 @@ pub fn check_fresh(token: &str, now_ms: u64) -> Result<(), ProviderError> {
     match expiry(token) {
         Some(exp) if exp.saturating_mul(1000) <= now_ms => {
             Err(ProviderError::Unauthorized(format!(
-                "chat.qwen.ai: the account's token expired {} ago; copy a fresh `token` from the browser",
+                "chat.qwen.ai: the account's token expired {} ago; copy a fresh `token` from the browser, or set `session-token` so the plugin renews it",
                 describe_age(now_ms / 1000 - exp)
             )))
         }
