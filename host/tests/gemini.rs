@@ -34,7 +34,7 @@ settings = {{ base-url = "{}" }}
             mock.base_url
         ))
         .env("TEST_GEMINI_KEYS", keys)
-        .env("API_KEY", "sk-test")
+        .env("API_KEY", "sk-test-gemini-suite")
         .start()
 }
 

@@ -122,7 +122,7 @@ allowed-hosts = {allowed:?}
     let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .plugins(&["gemini-business"])
         .config(&config)
-        .env("API_KEY", "sk-test")
+        .env("API_KEY", "sk-test-gemini-suite")
         .env("ACCOUNTS_CONFIG", &mock.accounts_config());
     for (name, value) in &accounts.env {
         builder = builder.env(name, value);

@@ -182,6 +182,8 @@ pub(crate) struct Session {
     pub metadata_fails: bool,
     pub download_unauthorized_pending: bool,
     pub download_redirect: bool,
+    /// `downloadFile` answers 503 this many more times.
+    pub download_unavailable: u32,
     /// [`Scenario::UnauthorizedOnce`] already refused an ask here.
     pub refused_once: bool,
 }

@@ -24,12 +24,13 @@ const PROJECT_PREFIX: &str = "projects/000000000000/locations/global/";
 const METHODS: &str = "/v1alpha/locations/global/";
 /// Unauthenticated file URLs that [`Scenario::DownloadRedirect`] points to.
 const FILES: &str = "/__mock/files/";
-/// Model ids the mock accepts in `assistGenerationConfig.modelId`.
-const KNOWN_MODELS: &[&str] = &[
+/// Model ids the mock accepts in `assistGenerationConfig.modelId`: the
+/// newest fork's `MODEL_MAPPING` (yukkcat `bc97009`, 2026-04-24), which
+/// dropped `gemini-3-pro-preview` (removed upstream).
+pub const KNOWN_MODELS: &[&str] = &[
     "gemini-2.5-flash",
     "gemini-2.5-pro",
     "gemini-3-flash-preview",
-    "gemini-3-pro-preview",
     "gemini-3.1-pro-preview",
 ];
 
@@ -485,6 +486,9 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
         session.metadata_fails |= has(Scenario::MetadataFails);
         session.download_unauthorized_pending |= has(Scenario::DownloadUnauthorizedOnce);
         session.download_redirect |= has(Scenario::DownloadRedirect);
+        if has(Scenario::DownloadUnavailableTwice) {
+            session.download_unavailable = 2;
+        }
         let turn = session.queries.len();
         let name = short_session_name(&id);
         build_answer(
@@ -506,7 +510,15 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
             .then(|| shared.released.subscribe()),
         cut,
     };
-    let pieces = stream::pieces(&elements, closed, shared.options.chunk_size);
+    let mut pieces = stream::pieces(&elements, closed, shared.options.chunk_size);
+    if has(Scenario::UnterminatedMidElement) {
+        // The body ends cleanly halfway through its last element.
+        let whole = pieces.concat();
+        let last = elements.last().map_or(0, |e| e.render().len());
+        pieces = vec![bytes::Bytes::copy_from_slice(
+            &whole[..whole.len() - last / 2],
+        )];
+    }
     let receiver = stream::spawn_writer(pieces, pacing);
     (
         StatusCode::OK,
@@ -554,6 +566,9 @@ fn build_answer(
     if has(Scenario::PolicySkip) {
         return (vec![stream::policy_skip()], true, false);
     }
+    if has(Scenario::ErrorElementOnly) {
+        return (vec![stream::internal_error()], true, false);
+    }
     if has(Scenario::ThoughtsOnly) {
         let mut elements: Vec<Element> = thoughts().collect();
         elements.push(stream::succeeded(session_name, turn, None));
@@ -573,6 +588,9 @@ fn build_answer(
         return (elements, false, true);
     }
     let mut elements: Vec<Element> = thoughts().collect();
+    if has(Scenario::ErrorElement) {
+        elements.push(stream::internal_error());
+    }
     for (i, part) in parts.iter().enumerate() {
         let mut element = stream::text(part);
         element.ascii_escaped = i % 2 == 1;
@@ -597,7 +615,8 @@ fn build_answer(
         elements.push(stream::text("Here is your image."));
     }
     elements.push(stream::succeeded(session_name, turn, file));
-    (elements, true, false)
+    let closed = !has(Scenario::Unterminated) && !has(Scenario::UnterminatedMidElement);
+    (elements, closed, false)
 }
 
 fn list_files(shared: &Shared, record: &mut RecordedRequest) -> Response {
@@ -669,6 +688,13 @@ fn download(shared: &Shared, record: &mut RecordedRequest) -> Response {
     if session.download_unauthorized_pending {
         session.download_unauthorized_pending = false;
         return unauthenticated();
+    }
+    if session.download_unavailable > 0 {
+        session.download_unavailable -= 1;
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}}),
+        );
     }
     let Some(file) = session.generated.iter().find(|f| f.file_id == file_id) else {
         return not_found();

@@ -37,10 +37,23 @@ pub enum Scenario {
     /// (`http://localhost:<port>/__mock/files/…`, like a signed storage
     /// URL). Token `download-redirect`.
     DownloadRedirect,
+    /// The whole answer, then the body ends cleanly without the closing `]`.
+    /// Token `unterminated`.
+    Unterminated,
+    /// The answer's text, then the body ends cleanly without its last
+    /// element (and without `]`). Token `unterminated-mid-element`.
+    UnterminatedMidElement,
+    /// A 500 `INTERNAL` error element after the thoughts, then the answer as
+    /// usual. Token `error-element`.
+    ErrorElement,
+    /// Only a 500 `INTERNAL` error element. Token `error-element-only`.
+    ErrorElementOnly,
+    /// `downloadFile` answers 503 twice, then the file. Token `download-503-twice`.
+    DownloadUnavailableTwice,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 14] = [
+    pub const ALL: [Scenario; 19] = [
         Scenario::RateLimited,
         Scenario::RateLimitedInStream,
         Scenario::Forbidden,
@@ -55,6 +68,11 @@ impl Scenario {
         Scenario::MetadataFails,
         Scenario::DownloadUnauthorizedOnce,
         Scenario::DownloadRedirect,
+        Scenario::Unterminated,
+        Scenario::UnterminatedMidElement,
+        Scenario::ErrorElement,
+        Scenario::ErrorElementOnly,
+        Scenario::DownloadUnavailableTwice,
     ];
 
     pub fn token(self) -> &'static str {
@@ -73,6 +91,11 @@ impl Scenario {
             Scenario::MetadataFails => "metadata-500",
             Scenario::DownloadUnauthorizedOnce => "download-401-once",
             Scenario::DownloadRedirect => "download-redirect",
+            Scenario::Unterminated => "unterminated",
+            Scenario::UnterminatedMidElement => "unterminated-mid-element",
+            Scenario::ErrorElement => "error-element",
+            Scenario::ErrorElementOnly => "error-element-only",
+            Scenario::DownloadUnavailableTwice => "download-503-twice",
         }
     }
 

@@ -27,7 +27,7 @@ impl Element {
         }
     }
 
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let pretty = serde_json::to_string_pretty(&self.json).unwrap_or_default();
         if self.ascii_escaped {
             escape_non_ascii(&pretty)
@@ -109,6 +109,15 @@ pub fn policy_skip() -> Element {
             ]}
         }}
     }))
+}
+
+/// A non-429 error element (the forks log these and read on).
+pub fn internal_error() -> Element {
+    Element::plain(json!({"error": {
+        "code": 500,
+        "message": "Internal error encountered.",
+        "status": "INTERNAL"
+    }}))
 }
 
 pub fn rate_limit_error() -> Element {

@@ -7,8 +7,9 @@ use std::collections::VecDeque;
 use wasmgate_plugin_sdk::{CompletionStream, Event, FinishReason, Media, ProviderError};
 
 use crate::answer::{FileRef, Piece, Tally, Verdict, interpret};
-use crate::array_stream::ArrayScanner;
+use crate::array_stream::{ArrayScanner, ScanError};
 use crate::env::Env;
+use crate::errors::GoogleError;
 use crate::transport::{Body, Transport};
 use crate::upstream::Upstream;
 
@@ -35,6 +36,9 @@ struct Answer<T: Transport, E: Env> {
     downloads: VecDeque<FileRef>,
     /// `(fileId, full session path)` from the metadata call, fetched once.
     file_sessions: Option<Vec<(String, String)>>,
+    /// A non-429 error element the stream carried; it fails the answer
+    /// only if no answer follows.
+    stream_error: Option<GoogleError>,
 }
 
 impl<T: Transport, E: Env> AnswerStream<T, E> {
@@ -50,6 +54,7 @@ impl<T: Transport, E: Env> AnswerStream<T, E> {
                 phase: Phase::Streaming,
                 downloads: VecDeque::new(),
                 file_sessions: None,
+                stream_error: None,
             }),
         }
     }
@@ -107,9 +112,20 @@ impl<T: Transport, E: Env> Answer<T, E> {
             .next_chunk()
             .map_err(|err| ProviderError::upstream(0, format!("the answer stream broke: {err}")))?;
         let Some(bytes) = chunk else {
-            self.scanner
-                .finish()
-                .map_err(|err| ProviderError::upstream(0, err.to_string()))?;
+            match self.scanner.finish() {
+                Ok(()) => {}
+                // The forks read on at a clean EOF before `]`; so do we, but
+                // only between elements after an answer arrived: a body cut
+                // inside an element may have lost part of the answer.
+                Err(ScanError::Truncated {
+                    inside_element: false,
+                }) if self.tally.verdict() == Verdict::Answered => {
+                    self.upstream
+                        .env()
+                        .warn("the answer array ended without its closing `]`");
+                }
+                Err(err) => return Err(ProviderError::upstream(0, err.to_string())),
+            }
             return self.end_of_stream();
         };
         let elements = self
@@ -148,13 +164,37 @@ impl<T: Transport, E: Env> Answer<T, E> {
             }
             Piece::Session(session) => self.tally.session = Some(session),
             Piece::Skipped(reasons) => self.tally.skipped = Some(reasons),
-            Piece::Error(error) => return Err(self.upstream.classifier.in_stream(&error)),
+            Piece::Error(error) => {
+                let failure = self.upstream.classifier.in_stream(&error);
+                // The forks act only on rate limits and read on past other
+                // error elements; refused credentials end the answer too.
+                if matches!(
+                    failure,
+                    ProviderError::RateLimited(_)
+                        | ProviderError::Unauthorized(_)
+                        | ProviderError::Forbidden(_)
+                ) {
+                    return Err(failure);
+                }
+                self.upstream.env().warn(&format!(
+                    "an error element in the answer, reading on: {}",
+                    crate::upstream::describe(&failure)
+                ));
+                self.stream_error = Some(error);
+            }
         }
         Ok(())
     }
 
     fn end_of_stream(&mut self) -> Result<(), ProviderError> {
-        match self.tally.verdict() {
+        let verdict = self.tally.verdict();
+        if verdict != Verdict::Answered
+            && let Some(error) = &self.stream_error
+        {
+            // No answer came after the error element: it is the failure.
+            return Err(self.upstream.classifier.in_stream(error));
+        }
+        match verdict {
             Verdict::Answered => {}
             Verdict::Skipped(reasons) => {
                 return Err(ProviderError::ContentFiltered(format!(

@@ -13,6 +13,8 @@ pub trait Env {
     fn now(&self) -> u64;
     fn debug(&self, message: &str);
     fn warn(&self, message: &str);
+    /// Waits (the backoff between download attempts).
+    fn sleep_ms(&self, ms: u64);
 }
 
 /// The gateway's capabilities, through the SDK.
@@ -51,5 +53,10 @@ impl Env for HostEnv {
 
     fn warn(&self, message: &str) {
         host::warn(message)
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        use wasmgate_plugin_sdk::bindings::wasi::clocks::monotonic_clock;
+        monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
     }
 }

@@ -81,12 +81,6 @@ pub const MODELS: &[ModelSpec] = &[
         Tools::Standard,
     ),
     model(
-        "gemini-3-pro-preview",
-        "Gemini 3 Pro (preview)",
-        Some("gemini-3-pro-preview"),
-        Tools::Standard,
-    ),
-    model(
         "gemini-3.1-pro-preview",
         "Gemini 3.1 Pro (preview)",
         Some("gemini-3.1-pro-preview"),
@@ -100,8 +94,37 @@ pub const MODELS: &[ModelSpec] = &[
     ),
 ];
 
+/// Names the seeds and older clients send, each mapped to the nearest model
+/// Business has (checked 2026-12-05 against yukkcat `bc97009`, whose
+/// `MODEL_MAPPING` dropped `gemini-3-pro-preview`; its aliases route
+/// `nano-banana-2` and `gemini-3.1-flash-image` to image generation).
+pub const ALIASES: &[(&str, &str)] = &[
+    ("gemini-3-pro-preview", "gemini-3.1-pro-preview"),
+    ("gemini-3-pro", "gemini-3.1-pro-preview"),
+    ("gemini-3.1-pro", "gemini-3.1-pro-preview"),
+    ("gemini-3-flash", "gemini-3-flash-preview"),
+    ("gemini-2.5-flash-lite", "gemini-2.5-flash"),
+    ("gemini-2.0-flash", "gemini-2.5-flash"),
+    ("gemini-2.0-flash-001", "gemini-2.5-flash"),
+    ("gemini-2.0-flash-lite", "gemini-2.5-flash"),
+    ("gemini-2.0-flash-lite-001", "gemini-2.5-flash"),
+    ("gemini-flash-latest", "gemini-2.5-flash"),
+    ("gemini-pro-latest", "gemini-2.5-pro"),
+    ("nano-banana-2", "gemini-imagen"),
+    ("gemini-3.1-flash-image", "gemini-imagen"),
+    ("gemini-2.5-flash-image", "gemini-imagen"),
+];
+
+/// The model a client's name stands for: case-insensitive, a `models/`
+/// prefix ignored, aliases resolved.
 pub fn find(id: &str) -> Option<&'static ModelSpec> {
-    MODELS.iter().find(|spec| spec.id == id)
+    let id = id.trim().to_ascii_lowercase();
+    let id = id.strip_prefix("models/").unwrap_or(&id);
+    let target = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == id)
+        .map_or(id, |(_, target)| *target);
+    MODELS.iter().find(|spec| spec.id == target)
 }
 
 #[cfg(test)]
@@ -127,6 +150,29 @@ mod tests {
             Tools::Standard.spec()["toolRegistry"],
             json!("default_tool_registry")
         );
+    }
+
+    #[test]
+    fn seed_names_map_to_the_nearest_model_case_insensitively() {
+        let upstream = |id: &str| find(id).map(|spec| spec.id);
+        assert_eq!(
+            upstream("gemini-3-pro-preview"),
+            Some("gemini-3.1-pro-preview")
+        );
+        assert_eq!(upstream("Gemini-2.5-PRO"), Some("gemini-2.5-pro"));
+        assert_eq!(
+            upstream("models/gemini-2.0-flash"),
+            Some("gemini-2.5-flash")
+        );
+        assert_eq!(upstream("nano-banana-2"), Some("gemini-imagen"));
+        assert!(find("gemini-veo").is_none());
+        for (alias, target) in ALIASES {
+            assert!(find(target).is_some(), "{alias} → {target}");
+            assert!(
+                MODELS.iter().all(|m| m.id != *alias),
+                "{alias} is a model too"
+            );
+        }
     }
 
     #[test]

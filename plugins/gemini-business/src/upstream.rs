@@ -27,6 +27,28 @@ const MAX_REDIRECTS: usize = 3;
 /// A desktop browser, as every known client claims to be.
 const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 
+/// The rest of the browser's header set every fork sends to the widget API
+/// (yukkcat `bc97009` `get_common_headers`), `x-server-timeout` above all.
+/// Not `accept-encoding`: the host hands bodies over as sent, undecoded.
+pub const BROWSER_HEADERS: &[(&str, &str)] = &[
+    ("accept", "*/*"),
+    ("accept-language", "zh-CN,zh;q=0.9,en;q=0.8"),
+    ("x-server-timeout", "1800"),
+    (
+        "sec-ch-ua",
+        "\"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\"",
+    ),
+    ("sec-ch-ua-mobile", "?0"),
+    ("sec-ch-ua-platform", "\"Windows\""),
+    ("sec-fetch-dest", "empty"),
+    ("sec-fetch-mode", "cors"),
+    ("sec-fetch-site", "cross-site"),
+];
+/// Download attempts, and the first backoff (doubled after each failure),
+/// as the forks do (3 attempts, 2^n s).
+const DOWNLOAD_ATTEMPTS: u32 = 3;
+const DOWNLOAD_BACKOFF_MS: u64 = 1000;
+
 pub struct Upstream<T: Transport, E: Env> {
     transport: T,
     env: E,
@@ -131,11 +153,14 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         build: impl Fn() -> HttpCall,
     ) -> Result<HttpReply<T::Body>, ProviderError> {
         let with_jwt = |token: &str| {
-            build()
+            let call = build()
                 .header("authorization", format!("Bearer {token}"))
                 .header("origin", APP_ORIGIN)
                 .header("referer", format!("{APP_ORIGIN}/"))
-                .header("user-agent", USER_AGENT)
+                .header("user-agent", USER_AGENT);
+            BROWSER_HEADERS
+                .iter()
+                .fold(call, |call, (name, value)| call.header(name, *value))
         };
         let reply = self.transport.send(with_jwt(&self.jwt(false)?))?;
         if reply.status != 401 {
@@ -236,6 +261,29 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         session: &str,
         file_id: &str,
     ) -> Result<(Vec<u8>, Option<String>), ProviderError> {
+        let mut backoff = DOWNLOAD_BACKOFF_MS;
+        let mut attempt = 1;
+        loop {
+            match self.download_once(session, file_id) {
+                Err(err) if attempt < DOWNLOAD_ATTEMPTS && is_transient(&err) => {
+                    self.env.warn(&format!(
+                        "download attempt {attempt} failed, retrying in {backoff} ms: {}",
+                        describe(&err)
+                    ));
+                    self.env.sleep_ms(backoff);
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    fn download_once(
+        &self,
+        session: &str,
+        file_id: &str,
+    ) -> Result<(Vec<u8>, Option<String>), ProviderError> {
         let api_origin = &self.settings.api_origin;
         let mut url = wire::download_url(api_origin, session, file_id);
         for _ in 0..=MAX_REDIRECTS {
@@ -266,6 +314,16 @@ impl<T: Transport, E: Env> Upstream<T, E> {
             0,
             format!("downloadFile: more than {MAX_REDIRECTS} redirects"),
         ))
+    }
+}
+
+/// A failure worth another download attempt: the network or a 5xx, not a
+/// refusal.
+fn is_transient(err: &ProviderError) -> bool {
+    match err {
+        ProviderError::Upstream(failure) => failure.status == 0 || failure.status >= 500,
+        ProviderError::Timeout(_) => true,
+        _ => false,
     }
 }
 

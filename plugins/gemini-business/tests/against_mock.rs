@@ -472,3 +472,120 @@ fn attachments_are_uploaded_into_the_session() {
         Err(ProviderError::BadRequest(m)) if m.contains("Unsupported file type")
     ));
 }
+
+/// Every fork sends `x-server-timeout: 1800` and the browser's header set on
+/// widget calls.
+#[test]
+fn widget_calls_carry_the_browsers_header_set() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+    for method in ["widgetCreateSession", "widgetStreamAssist"] {
+        let call = &s.mock.requests_to(method)[0];
+        for (name, value) in [
+            ("x-server-timeout", "1800"),
+            ("accept", "*/*"),
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "cors"),
+            ("sec-ch-ua-mobile", "?0"),
+            ("origin", "https://business.gemini.google"),
+        ] {
+            assert_eq!(call.header(name), Some(value), "{method}: {name}");
+        }
+        assert!(
+            call.header("sec-ch-ua")
+                .is_some_and(|v| v.contains("Chromium"))
+        );
+    }
+}
+
+/// `gemini-3-pro-preview` is gone upstream: a seed's request for it is
+/// answered by its successor, and names match case-insensitively.
+#[test]
+fn a_removed_model_is_answered_by_its_successor() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    for (asked, sent) in [
+        ("gemini-3-pro-preview", "gemini-3.1-pro-preview"),
+        ("Gemini-2.0-Flash", "gemini-2.5-flash"),
+    ] {
+        let outcome = s.chat(&env, asked, "hi").unwrap();
+        assert!(finished(&outcome), "{asked}: {:?}", outcome.error);
+        let ask = s.mock.requests_to("widgetStreamAssist").pop().unwrap();
+        assert_eq!(
+            ask.json().unwrap()["streamAssistRequest"]["assistGenerationConfig"]["modelId"],
+            sent
+        );
+    }
+}
+
+/// A clean EOF before `]` after a complete answer is tolerated, as the forks
+/// do; one that cuts an element in half is not (part of it may be lost).
+#[test]
+fn an_unterminated_array_is_tolerated_only_between_elements() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    let outcome = s.chat(&env, "gemini-auto", "[mock:unterminated]").unwrap();
+    assert!(finished(&outcome), "{:?}", outcome.error);
+    assert_eq!(outcome.text(), "Hello, world!");
+
+    let cut = s
+        .chat(&env, "gemini-auto", "[mock:unterminated-mid-element]")
+        .unwrap();
+    assert_eq!(cut.text(), "Hello, world!");
+    assert!(
+        matches!(cut.error, Some(ProviderError::Upstream(ref f)) if f.status == 0),
+        "{:?}",
+        cut.error
+    );
+}
+
+/// A non-429 error element is logged and read past when an answer follows
+/// (as the forks do); alone, it is the failure.
+#[test]
+fn a_non_429_error_element_fails_only_an_answer_that_never_comes() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    let outcome = s.chat(&env, "gemini-auto", "[mock:error-element]").unwrap();
+    assert!(finished(&outcome), "{:?}", outcome.error);
+    assert_eq!(outcome.text(), "Hello, world!");
+
+    match s.chat(&env, "gemini-auto", "[mock:error-element-only]") {
+        Ok(outcome) => assert!(
+            matches!(outcome.error, Some(ProviderError::Upstream(ref f)) if f.status == 500),
+            "{:?}",
+            outcome.error
+        ),
+        Err(err) => assert!(
+            matches!(err, ProviderError::Upstream(ref f) if f.status == 500),
+            "{err:?}"
+        ),
+    }
+}
+
+/// Downloads are retried with a doubling backoff (the forks: 3 attempts).
+#[test]
+fn a_failing_download_is_retried_with_backoff() {
+    let s = setup(MockOptions::default());
+    let env = s.account_env(0);
+    let outcome = s
+        .chat(
+            &env,
+            "gemini-imagen",
+            "draw a cat [mock:download-503-twice]",
+        )
+        .unwrap();
+    assert!(finished(&outcome), "{:?}", outcome.error);
+    assert!(
+        outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Image(m) if m.data == GENERATED_PNG))
+    );
+    assert_eq!(statuses_of(&s.mock, ":downloadFile"), [503, 503, 200]);
+    assert_eq!(env.slept(), [1000, 2000]);
+}
+
+fn statuses_of(mock: &MockUpstream, method: &str) -> Vec<u16> {
+    mock.requests_to(method).iter().map(|r| r.status).collect()
+}

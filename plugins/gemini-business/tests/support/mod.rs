@@ -124,17 +124,22 @@ pub struct MemoryEnv {
     pub secrets: HashMap<String, String>,
     pub settings: HashMap<String, String>,
     pub state: Arc<Mutex<HashMap<String, String>>>,
+    /// Every wait the plugin asked for, in milliseconds (not waited).
+    pub sleeps: Arc<Mutex<Vec<u64>>>,
 }
 
 impl MemoryEnv {
-    /// An account pointing both origins at the mock.
+    /// An account pointed at the mock by `base-url` alone (it routes the
+    /// sign-in too).
     pub fn for_mock(mock: &MockUpstream) -> Self {
         let mut env = MemoryEnv::default();
         env.settings
             .insert("base-url".into(), mock.base_url.clone());
-        env.settings
-            .insert("auth-url".into(), mock.base_url.clone());
         env
+    }
+
+    pub fn slept(&self) -> Vec<u64> {
+        self.sleeps.lock().unwrap().clone()
     }
 
     /// The per-variable secrets of mock account `index`.
@@ -202,6 +207,10 @@ impl Env for MemoryEnv {
     fn debug(&self, _message: &str) {}
 
     fn warn(&self, _message: &str) {}
+
+    fn sleep_ms(&self, ms: u64) {
+        self.sleeps.lock().unwrap().push(ms);
+    }
 }
 
 pub fn user_message(parts: Vec<ContentPart>) -> Message {
