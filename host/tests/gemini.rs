@@ -389,6 +389,23 @@ async fn upstream_failures_are_502_and_a_hanging_upstream_504() {
         .await;
 }
 
+/// A seed's retired or oddly-cased model name reaches the documented
+/// successor (Google answers 404 for the retired ones).
+#[tokio::test]
+async fn a_retired_or_upper_case_model_name_reaches_its_successor() {
+    let (mock, gateway) = setup("good-1").await;
+    for (asked, sent) in [
+        ("gemini-2.0-flash", "gemini-2.5-flash"),
+        ("gemini-3-pro-preview", "gemini-3.1-pro-preview"),
+        ("Gemini-2.5-PRO", "gemini-2.5-pro"),
+    ] {
+        let completion = gateway.chat_ok(&user_request(asked, "hi", false)).await;
+        assert_eq!(completion["choices"][0]["message"]["content"], "echo: hi");
+        let last = generations(&mock).pop().unwrap();
+        assert_eq!(last.model.as_deref(), Some(sent), "{asked}");
+    }
+}
+
 #[tokio::test]
 async fn the_plugin_models_are_listed() {
     let (_mock, gateway) = setup("good-1").await;

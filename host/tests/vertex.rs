@@ -319,6 +319,23 @@ async fn base_url_alone_routes_the_token_exchange_and_global_is_the_default() {
     );
 }
 
+/// A seed's retired or oddly-cased model name reaches the documented
+/// successor (Vertex answers 404 for the retired ones).
+#[tokio::test]
+async fn a_retired_or_upper_case_model_name_reaches_its_successor() {
+    let mock = mock_vertex::spawn(MockOptions::default()).await;
+    let gateway = service_account(&mock, &mock_settings(&mock));
+    for (asked, sent) in [
+        ("vertex-gemini-2.0-flash-001", "gemini-2.5-flash"),
+        ("vertex-gemini-3-pro-preview", "gemini-3.1-pro-preview"),
+        ("vertex-Gemini-2.5-Flash", "gemini-2.5-flash"),
+    ] {
+        gateway.chat_ok(&user_request(asked, "hi", false)).await;
+        let last = mock.generation_requests().pop().unwrap();
+        assert_eq!(last.model.as_deref(), Some(sent), "{asked}");
+    }
+}
+
 #[tokio::test]
 async fn the_location_and_project_settings_change_the_path() {
     let mock = mock_vertex::spawn(MockOptions::default()).await;

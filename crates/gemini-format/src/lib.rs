@@ -8,6 +8,7 @@
 
 mod duration;
 mod errors;
+mod models;
 mod request;
 mod response;
 mod schema;
@@ -17,6 +18,7 @@ mod tool_ids;
 
 pub use duration::parse_millis as parse_duration_millis;
 pub use errors::{from_response as error_from_response, from_stream_error};
+pub use models::{SUCCESSORS, upstream_model_id};
 pub use request::{RequestOptions, build_request};
 pub use response::{ResponseMapper, finish_reason};
 pub use stream::StreamParser;

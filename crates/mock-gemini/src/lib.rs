@@ -76,9 +76,15 @@ impl Default for MockOptions {
             chunk_delay: Duration::from_millis(20),
             timeout_hold: Duration::from_secs(60),
             slow_first_byte: Duration::from_secs(10),
-            models: ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.0-flash"]
-                .map(String::from)
-                .to_vec(),
+            // Today's catalogue: retired models (`gemini-2.0-flash`,
+            // `gemini-3-pro-preview`) answer 404, as Google's do.
+            models: [
+                "gemini-2.5-pro",
+                "gemini-2.5-flash",
+                "gemini-3.1-pro-preview",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

@@ -200,6 +200,15 @@ fn api_key(record: &RecordedRequest) -> Option<String> {
         .or_else(|| record.query_param("key"))
 }
 
+/// Models Google has shut down; a call to one answers 404.
+pub const RETIRED_MODELS: &[&str] = &[
+    "gemini-3-pro-preview",
+    "gemini-2.0-flash",
+    "gemini-2.0-flash-001",
+    "gemini-2.0-flash-lite",
+    "gemini-2.0-flash-lite-001",
+];
+
 /// A generation call.
 fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> Response {
     let unauthorized = |body: Value| json_response(StatusCode::UNAUTHORIZED, &body);
@@ -236,6 +245,14 @@ fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> 
             );
         }
     };
+    // Retired models are gone from Vertex (checked 2026-12-05), and model
+    // ids are lower case: anything else is an unknown model.
+    if RETIRED_MODELS.contains(&model.as_str()) || model.chars().any(|c| c.is_ascii_uppercase()) {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &google_errors::model_not_found(&resource),
+        );
+    }
     let failure = match scenario {
         Scenario::ExpiredToken => {
             Some((StatusCode::UNAUTHORIZED, google_errors::unauthenticated()))

@@ -17,7 +17,7 @@ pub mod models;
 
 use answer::{Answer, BodySource};
 use endpoints::{API_KEY_HEADER, API_KEY_SECRET, DEFAULT_BASE_URL, SAFETY_THRESHOLD_SETTING};
-use gemini_format::{RequestOptions, build_request, error_from_response};
+use gemini_format::{RequestOptions, build_request, error_from_response, upstream_model_id};
 use wasmgate_plugin_sdk::{
     ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
     ProviderError, SecretSpec, SettingSpec, host, http,
@@ -32,6 +32,10 @@ const ANSWER_BODY_LIMIT: usize = 24 * 1024 * 1024;
 const MODELS_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// Pages of the model list followed at most (the catalogue has one or two).
 const MAX_MODEL_PAGES: usize = 20;
+/// State key and lifetime of the live model list (ids), which decides
+/// whether a retired name still goes out as is.
+const MODELS_STATE_KEY: &str = "live-models";
+const MODELS_TTL_SECONDS: u32 = 6 * 3600;
 
 /// The provider. Exported only in the wasm build: natively (unit tests) the
 /// component export names do not link.
@@ -93,6 +97,11 @@ impl Provider for Gemini {
                 _ => break,
             }
         }
+        host::store::set(
+            MODELS_STATE_KEY,
+            &models::encode_ids(&all),
+            Some(MODELS_TTL_SECONDS),
+        );
         Ok(all)
     }
 
@@ -106,7 +115,9 @@ impl Provider for Gemini {
         let body = build_request(&request, &options)?;
         let body = serde_json::to_vec(&body)
             .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
-        let url = endpoints::generate_url(&base_url, &request.model, request.stream);
+        let live = host::store::get(MODELS_STATE_KEY).map(|ids| models::decode_ids(&ids));
+        let model = upstream_model_id(&request.model, live.as_deref());
+        let url = endpoints::generate_url(&base_url, &model, request.stream);
         let response = http::Request::post(url)
             .header(API_KEY_HEADER, &key)
             .json(body)

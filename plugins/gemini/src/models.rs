@@ -56,17 +56,21 @@ pub fn parse_page(body: &str) -> Result<ModelPage, ProviderError> {
     })
 }
 
-/// Served when the operator configures nothing else.
+/// Served when the operator configures nothing else and before the live
+/// list is known. Checked 2026-12-05 against googleapis/python-genai
+/// @ `66807187` (2026-08-21) model options: no retired model
+/// (`gemini-3-pro-preview`, the `gemini-2.0-flash` family).
 pub fn default_models() -> Vec<ModelInfo> {
     [
-        ("gemini-3-pro-preview", "Gemini 3 Pro Preview"),
+        ("gemini-3.5-flash", "Gemini 3.5 Flash"),
+        ("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview"),
+        ("gemini-3.1-flash-lite", "Gemini 3.1 Flash-Lite"),
         ("gemini-3-flash-preview", "Gemini 3 Flash Preview"),
         ("gemini-2.5-pro", "Gemini 2.5 Pro"),
         ("gemini-2.5-flash", "Gemini 2.5 Flash"),
         ("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite"),
-        ("gemini-2.0-flash", "Gemini 2.0 Flash"),
-        ("gemini-2.0-flash-lite", "Gemini 2.0 Flash-Lite"),
         ("gemini-flash-latest", "Gemini Flash Latest"),
+        ("gemini-pro-latest", "Gemini Pro Latest"),
     ]
     .into_iter()
     .map(|(id, name)| ModelInfo {
@@ -75,6 +79,23 @@ pub fn default_models() -> Vec<ModelInfo> {
         context_window: Some(1_048_576),
     })
     .collect()
+}
+
+/// The live list's ids as stored in plugin state (one per line).
+pub fn encode_ids(models: &[ModelInfo]) -> String {
+    models
+        .iter()
+        .map(|model| model.id.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn decode_ids(stored: &str) -> Vec<String> {
+    stored
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -102,6 +123,24 @@ mod tests {
         assert_eq!(
             page.next_page_token.as_deref(),
             Some("Cg5tb2NrLXBhZ2UtdG9rZW4")
+        );
+    }
+
+    #[test]
+    fn defaults_hold_no_retired_model() {
+        for model in default_models() {
+            assert!(
+                gemini_format::SUCCESSORS
+                    .iter()
+                    .all(|(retired, _)| *retired != model.id),
+                "{}",
+                model.id
+            );
+        }
+        let ids = encode_ids(&default_models()[..2]);
+        assert_eq!(
+            decode_ids(&ids),
+            ["gemini-3.5-flash", "gemini-3.1-pro-preview"]
         );
     }
 

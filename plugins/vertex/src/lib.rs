@@ -144,7 +144,10 @@ impl Provider for Vertex {
         };
         let body = serde_json::to_vec(&build_request(&request, &options)?)
             .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
-        let url = endpoint.generate_url(&request.model, request.stream);
+        // Lower case, and a retired model's documented successor (Vertex's
+        // publisher-model list needs a permission many accounts lack).
+        let model = gemini_format::upstream_model_id(&request.model, None);
+        let url = endpoint.generate_url(&model, request.stream);
 
         let response = match &auth {
             Auth::Express { key } => post(&url, &body, API_KEY_HEADER, key)?,

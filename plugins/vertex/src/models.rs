@@ -4,14 +4,17 @@
 
 use wasmgate_plugin_sdk::ModelInfo;
 
+/// Checked 2026-12-05: no retired model (`gemini-3-pro-preview`, shut down
+/// March 2026; the `gemini-2.0-flash` family), per googleapis/python-genai
+/// @ `66807187` (2026-08-21) model options, kept to the ids Vertex's model
+/// garden also serves (not AI Studio's `-latest` aliases).
 pub fn default_models() -> Vec<ModelInfo> {
     [
-        ("gemini-3-pro-preview", "Gemini 3 Pro Preview"),
+        ("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview"),
+        ("gemini-3-flash-preview", "Gemini 3 Flash Preview"),
         ("gemini-2.5-pro", "Gemini 2.5 Pro"),
         ("gemini-2.5-flash", "Gemini 2.5 Flash"),
         ("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite"),
-        ("gemini-2.0-flash-001", "Gemini 2.0 Flash"),
-        ("gemini-2.0-flash-lite-001", "Gemini 2.0 Flash-Lite"),
     ]
     .into_iter()
     .map(|(id, name)| ModelInfo {
@@ -20,4 +23,20 @@ pub fn default_models() -> Vec<ModelInfo> {
         context_window: Some(1_048_576),
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn defaults_hold_no_retired_model() {
+        for model in super::default_models() {
+            assert!(
+                gemini_format::SUCCESSORS
+                    .iter()
+                    .all(|(retired, _)| *retired != model.id),
+                "{}",
+                model.id
+            );
+        }
+    }
 }
