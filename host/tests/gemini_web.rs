@@ -55,13 +55,13 @@ fn gateway(mock: &MockUpstream, accounts: &[Account]) -> Gateway {
 }
 
 /// A gateway serving the `gemini-web` plugin with these accounts, each with
-/// every origin setting pointed at the mock, plus `settings` (TOML inline
-/// table entries, e.g. `rotate-interval-secs = "0"`).
+/// only `base-url` pointed at the mock (it covers rotation and uploads too),
+/// plus `settings` (TOML inline table entries, e.g. `rotate-interval-secs = "0"`).
 fn gateway_with(mock: &MockUpstream, accounts: &[Account], settings: &str) -> Gateway {
     let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .plugins(&["gemini-web"])
-        .env("API_KEY", "sk-test")
-        .env("ADMIN_KEY", "admin-test");
+        .env("API_KEY", "sk-gemini-web-test-key-0123456789")
+        .env("ADMIN_KEY", "admin-gemini-web-test-key-0123456789");
     let mut config = String::from(
         r#"
 [runtime]
@@ -92,7 +92,7 @@ allowed-hosts = ["gemini.google.com", "accounts.google.com", "content-push.googl
 [[plugins.gemini-web.accounts]]
 id = "{}"
 secrets = {{ psid = {{ env = "{psid_var}" }}, psidts = {{ env = "{psidts_var}" }} }}
-settings = {{ base-url = "{base}", rotate-url = "{base}", upload-url = "{base}"{extra} }}
+settings = {{ base-url = "{base}"{extra} }}
 "#,
             account.id
         ));
@@ -203,11 +203,16 @@ async fn the_request_reaches_the_upstream_as_the_web_app_sends_it() {
         call.cookie("__Secure-1PSIDTS").as_deref(),
         Some(DEFAULT_PSIDTS)
     );
-    assert!(
-        call.header("x-goog-ext-525001261-jspb")
-            .unwrap()
-            .contains(mock_gemini_web::MODEL_PRO)
-    );
+    // The shape browsers send since mid-2026 (the older one gets code 1052).
+    let header: Value =
+        serde_json::from_str(call.header("x-goog-ext-525001261-jspb").unwrap()).unwrap();
+    assert_eq!(header.as_array().unwrap().len(), 17);
+    assert_eq!(header[4], mock_gemini_web::MODEL_PRO);
+    assert_eq!(header[14], mock_gemini_web::NUMBER_PRO);
+    assert_eq!(call.header("x-goog-ext-73010990-jspb"), Some("[0,0,0]"));
+    let inner = call.inner_request().unwrap();
+    assert_eq!(inner.as_array().unwrap().len(), 81);
+    assert_eq!((&inner[68], &inner[79]), (&json!(1), &json!(3)));
     // The page was read once; a second request reuses its values.
     gateway
         .chat_ok(&user_request("gemini-3-pro", "again", false))
@@ -549,7 +554,9 @@ async fn in_band_error_codes_become_http_statuses() {
         ("1060", 429, "rate_limit_exceeded", Some(600)),
         ("http:429", 429, "rate_limit_exceeded", Some(7)),
         ("1050", 404, "model_not_found", None),
-        ("1052", 404, "model_not_found", None),
+        // An outdated request structure: the plugin's fault, not the model's.
+        ("1052", 502, "upstream_error", None),
+        ("1003", 400, "content_filter", None),
         ("1013", 502, "upstream_error", None),
         ("http:500", 502, "upstream_error", None),
     ];
@@ -627,24 +634,74 @@ fn web_twin() -> Account {
 }
 
 #[tokio::test]
-async fn unknown_or_stale_models_are_404_model_not_found() {
+async fn a_content_refusal_is_400_and_costs_the_account_nothing() {
+    let mock = mock().await;
+    let accounts = [web()];
+    let gateway = gateway(&mock, &accounts);
+    let (status, _, body) = failure(
+        &gateway,
+        &user_request("gemini-3-flash", "draw it [mock:1003]", false),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "content_filter");
+    // The only account is not benched: the next request is answered.
+    let completion = gateway
+        .chat_ok(&user_request("gemini-3-flash", "hi", false))
+        .await;
+    assert_eq!(
+        completion["choices"][0]["message"]["content"],
+        DEFAULT_ANSWER
+    );
+}
+
+#[tokio::test]
+async fn seed_model_names_are_answered_by_the_nearest_model() {
     let mock = mock().await;
     let gateway = gateway(&mock, &[web()]);
-    // Routed to the plugin by `gemini-*`, but not in its table.
-    let (status, _, body) = failure(&gateway, &user_request("gemini-2.5-flash", "hi", false)).await;
+    for (name, id) in [
+        ("gemini-2.5-flash", mock_gemini_web::MODEL_FAST),
+        ("gemini-2.5-pro", mock_gemini_web::MODEL_PRO),
+        ("gemini-3-pro-preview", mock_gemini_web::MODEL_PRO),
+        ("gemini-3-flash-preview", mock_gemini_web::MODEL_FAST),
+        ("gemini-2.0-flash", mock_gemini_web::MODEL_FAST),
+        ("gemini-3.1-flash-lite", mock_gemini_web::MODEL_LITE),
+    ] {
+        let completion = gateway.chat_ok(&user_request(name, "hi", false)).await;
+        assert_eq!(
+            completion["choices"][0]["message"]["content"], DEFAULT_ANSWER,
+            "{name}"
+        );
+        let call = stream_generate_calls(&mock).pop().unwrap();
+        assert!(
+            call.header("x-goog-ext-525001261-jspb")
+                .unwrap()
+                .contains(id),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_models_are_404_and_stale_ids_502() {
+    let mock = mock().await;
+    let gateway = gateway(&mock, &[web()]);
+    // Routed to the plugin by `gemini-*`, but no model it knows.
+    let (status, _, body) = failure(&gateway, &user_request("gemini-ultra", "hi", false)).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "model_not_found");
     assert!(stream_generate_calls(&mock).is_empty());
 
-    // A model id the upstream no longer knows: in-band code 1052.
+    // A model id the upstream no longer knows: in-band code 1052, which is
+    // also what an outdated request structure gets.
     let stale = gateway_with(
         &mock,
         &[web()],
         r#"model-overrides = "gemini-3-pro=0123456789abcdef""#,
     );
     let (status, _, body) = failure(&stale, &user_request("gemini-3-pro", "hi", true)).await;
-    assert_eq!(status, 404, "{body}");
-    assert_eq!(body["error"]["code"], "model_not_found");
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_error");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("1052") && message.contains("model-overrides"),
@@ -767,6 +824,8 @@ async fn an_inline_image_from_the_client_is_uploaded_and_referenced() {
     assert_eq!(mock.uploads().len(), 1);
 }
 
+/// `/v1/models` shows the manifest's (fallback) table: the host does not
+/// ask the plugin's `models()`, where the account's discovered list is.
 #[tokio::test]
 async fn the_plugin_models_are_listed() {
     let mock = mock().await;
@@ -785,8 +844,9 @@ async fn the_plugin_models_are_listed() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert!(
-        ids.contains(&"gemini-3-pro") && ids.contains(&"gemini-3-flash-thinking"),
-        "{ids:?}"
-    );
+    for id in ["gemini-3-pro", "gemini-3-flash", "gemini-3-flash-lite"] {
+        assert!(ids.contains(&id), "{id} not in {ids:?}");
+    }
+    // The early-2026 thinking ids are gone (thinking is a level now).
+    assert!(!ids.iter().any(|id| id.contains("thinking")), "{ids:?}");
 }

@@ -574,7 +574,41 @@ fn models_are_discovered_at_run_time_and_the_table_is_only_a_fallback() {
 }
 
 #[test]
-fn flash_lite_and_thinking_are_available() {
+fn the_account_model_list_comes_from_discovery() {
+    // The account's list names a model of no known family.
+    let mut listed = mock_gemini_web::default_models();
+    listed.push(("0a1b2c3d4e5f6071".into(), "Deep Think".into(), 9));
+    let setup = setup(MockOptions {
+        listed_models: listed,
+        known_models: vec!["0a1b2c3d4e5f6071".into()],
+        ..MockOptions::default()
+    });
+    let names: Vec<String> = chat::list(setup.platform.clone(), setup.account(&[]))
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "gemini-3-flash",
+            "gemini-3-pro",
+            "gemini-3-flash-lite",
+            "gemini-web-deep-think",
+            "unspecified"
+        ]
+    );
+    // That model can be chatted with under its listed name.
+    let collected = setup.chat("gemini-web-deep-think", "hi").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    // Without a session the table serves.
+    let cold = self::setup(MockOptions::default());
+    cold.mock.set_app_status(Some(500));
+    let names = chat::list(cold.platform.clone(), cold.account(&[]));
+    assert!(names.iter().any(|(name, _)| name == "gemini-3-flash-plus"));
+}
+
+#[test]
+fn flash_lite_is_available() {
     let setup = setup(MockOptions::default());
     setup.chat("gemini-3-flash-lite", "hi").unwrap();
     let sent = setup.stream_requests().pop().unwrap();
