@@ -162,8 +162,11 @@ async fn reasoning_goes_to_its_field_inline_in_think_tags_or_nowhere_per_route()
 /// tunnel's `host:port` and the user it was given.
 struct LoopbackProxy {
     port: u16,
-    tunnels: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+    tunnels: Tunnels,
 }
+
+/// Each tunnel's `host:port` and the user it came with.
+type Tunnels = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
 
 impl LoopbackProxy {
     async fn spawn() -> Self {
@@ -187,10 +190,7 @@ impl LoopbackProxy {
     }
 }
 
-async fn proxy_one(
-    mut client: tokio::net::TcpStream,
-    record: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
-) -> std::io::Result<()> {
+async fn proxy_one(mut client: tokio::net::TcpStream, record: Tunnels) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut first = [0u8; 1];
     client.peek(&mut first).await?;

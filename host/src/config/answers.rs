@@ -172,10 +172,17 @@ impl AnswersSection {
     }
 }
 
-/// A route's own `answers`, if it has any.
+/// A route's own `answers`, if it has any (read here rather than by the
+/// route's untagged parse, so a mistake in it gets its own message).
 pub(super) fn of_route(spec: &RouteSpec) -> Option<AnswersSection> {
+    parse_route(spec).and_then(Result::ok)
+}
+
+fn parse_route(spec: &RouteSpec) -> Option<Result<AnswersSection, String>> {
     match spec {
-        RouteSpec::Detailed(detail) => detail.answers.clone(),
+        RouteSpec::Detailed(detail) => detail.answers.as_ref().map(|value| {
+            AnswersSection::deserialize(value.clone()).map_err(|err| err.message().to_string())
+        }),
         _ => None,
     }
 }
@@ -203,8 +210,8 @@ pub(super) fn validate_file(file: &ConfigFile) -> Result<(), Invalid> {
         }
     }
     for (model, spec) in &file.models {
-        if let Some(answers) = of_route(spec.get_ref()) {
-            answers.validate(false).map_err(|message| {
+        if let Some(answers) = parse_route(spec.get_ref()) {
+            answers.and_then(|a| a.validate(false)).map_err(|message| {
                 (
                     Some(spec.span()),
                     format!("[models] {:?} answers: {message}", model.get_ref()),

@@ -36,7 +36,7 @@ pub struct RouteDetail {
     #[serde(default)]
     fallback: Vec<FallbackSpec>,
     /// Answer options of this route, over its plugin's and `[answers]`.
-    pub(super) answers: Option<super::answers::AnswersSection>,
+    pub(super) answers: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
