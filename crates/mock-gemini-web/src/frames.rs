@@ -29,6 +29,8 @@ pub struct CandidateSpec {
     pub images: Vec<(String, String, String)>,
     /// Read-chat only: the turn is still being generated.
     pub generating: bool,
+    /// Images in the sparse field `[12][0]["8"]` (image edits) instead of `[12][7]`.
+    pub sparse_images: bool,
 }
 
 /// A candidate, padded so that slot 37 exists.
@@ -48,7 +50,11 @@ pub fn candidate(spec: &CandidateSpec) -> Value {
                 .iter()
                 .map(|(url, alt, id)| json!([[null, null, null, [null, null, alt, url]], [id]]))
                 .collect();
-            media[7] = json!([images]);
+            if spec.sparse_images {
+                media[0] = json!({"8": [images]});
+            } else {
+                media[7] = json!([images]);
+            }
         }
         slots[12] = Value::Array(media);
     }

@@ -243,7 +243,7 @@ async fn stream_generate(State(shared): AppState, headers: HeaderMap, body: Byte
             context: format!("!MockContext{}", shared.next_id()),
         };
         let escaped = frames::html_escape(crate::GUEST_ANSWER);
-        let mut frames = reply.growing(&escaped, None, 1, &[]);
+        let mut frames = reply.growing(&escaped, None, 1, &[], false);
         frames.push(frames::trailer_frames());
         return framed(&shared, frames);
     }
@@ -419,6 +419,7 @@ impl Reply {
         thoughts: Option<&str>,
         count: usize,
         images: &[(String, String, String)],
+        sparse_images: bool,
     ) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(thoughts) = thoughts {
@@ -446,6 +447,7 @@ impl Reply {
                     } else {
                         Vec::new()
                     },
+                    sparse_images,
                     ..CandidateSpec::default()
                 },
                 complete,
@@ -472,7 +474,7 @@ fn answer(
     let thoughts = thinking.then(|| frames::html_escape(&options.thoughts));
     let plain = match scenario {
         Scenario::Echo => prompt.to_string(),
-        Scenario::Image => {
+        Scenario::Image | Scenario::ImageEdit => {
             format!("Here is the image you asked for:\n\n{IMAGE_PLACEHOLDER}\n")
         }
         Scenario::Flicker => "Use **bold** text\n```rust\nfn main() {}\n```".to_string(),
@@ -502,16 +504,16 @@ fn answer(
             );
         }
         Scenario::Answer | Scenario::Echo => {
-            reply.growing(&escaped, thoughts.as_deref(), count, &[])
+            reply.growing(&escaped, thoughts.as_deref(), count, &[], false)
         }
         Scenario::ErrorAfterAnswer(code) => {
-            let mut frames = reply.growing(&escaped, thoughts.as_deref(), count, &[]);
+            let mut frames = reply.growing(&escaped, thoughts.as_deref(), count, &[], false);
             frames.push(frames::error_frame(code));
             frames
         }
         Scenario::Queue => {
             let mut frames = vec![frames::status_frame(1), frames::status_frame(1)];
-            frames.extend(reply.growing(&escaped, thoughts.as_deref(), count, &[]));
+            frames.extend(reply.growing(&escaped, thoughts.as_deref(), count, &[], false));
             frames
         }
         Scenario::Flicker => vec![
@@ -519,7 +521,7 @@ fn answer(
             reply.snapshot(text_spec("Use **bold** text\n```", false), false),
             reply.snapshot(text_spec(&escaped, true), true),
         ],
-        Scenario::Image => {
+        Scenario::Image | Scenario::ImageEdit => {
             let url = format!(
                 "{}/mock-img/img{}=s1024-rj",
                 shared.base_url,
@@ -530,7 +532,8 @@ fn answer(
                 "a generated image".to_string(),
                 IMAGE_PLACEHOLDER.to_string(),
             )];
-            reply.growing(&escaped, thoughts.as_deref(), count, &images)
+            let sparse = scenario == Scenario::ImageEdit;
+            reply.growing(&escaped, thoughts.as_deref(), count, &images, sparse)
         }
         Scenario::Cut => {
             abort = true;

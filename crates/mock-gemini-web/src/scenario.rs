@@ -13,6 +13,8 @@ pub enum Scenario {
     Cut,
     CutPersisted,
     Image,
+    /// An edited image, delivered in the sparse field `"8"`.
+    ImageEdit,
 }
 
 pub fn pick(prompt: &str) -> Scenario {
@@ -25,6 +27,7 @@ pub fn pick(prompt: &str) -> Scenario {
             "cut" => Scenario::Cut,
             "cut-persisted" => Scenario::CutPersisted,
             "image" => Scenario::Image,
+            "image-edit" => Scenario::ImageEdit,
             other => {
                 if let Some(code) = other.strip_prefix("after:").and_then(|c| c.parse().ok()) {
                     Scenario::ErrorAfterAnswer(code)
@@ -68,5 +71,6 @@ mod tests {
         assert_eq!(pick("[mock:cut-persisted]"), Scenario::CutPersisted);
         assert_eq!(pick("Please generate an image of a cat"), Scenario::Image);
         assert_eq!(pick("[mock:unknown] [mock:echo]"), Scenario::Echo);
+        assert_eq!(pick("[mock:image-edit]"), Scenario::ImageEdit);
     }
 }

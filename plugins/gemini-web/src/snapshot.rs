@@ -77,9 +77,16 @@ fn is_card_placeholder(text: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Each image: `[0][3][3]` URL, `[0][3][2]` alt text, `[1][0]` id.
+/// Each image: `[0][3][3]` URL, `[0][3][2]` alt text, `[1][0]` id. They
+/// sit at `[12][7][0]`, or (image edits) in the sparse field `[12][0]["8"][0]`.
 fn generated_images(candidate: &Value) -> Vec<GeneratedImage> {
-    let Some(images) = at(candidate, &[12, 7, 0]).and_then(Value::as_array) else {
+    let sparse = at(candidate, &[12, 0])
+        .and_then(|media| media.get("8"))
+        .and_then(|field| field.get(0));
+    let Some(images) = at(candidate, &[12, 7, 0])
+        .or(sparse)
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     images

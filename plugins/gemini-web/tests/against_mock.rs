@@ -958,6 +958,17 @@ fn a_generated_image_reaches_the_client() {
 }
 
 #[test]
+fn an_edited_image_in_the_sparse_field_reaches_the_client() {
+    let setup = setup(MockOptions::default());
+    let collected = setup
+        .chat("gemini-3-flash", "Make the cat blue [mock:image-edit]")
+        .unwrap();
+    assert_eq!(collected.images.len(), 1, "{collected:?}");
+    assert_eq!(collected.images[0].data, MOCK_PNG);
+    assert!(!collected.text.contains("googleusercontent.com"));
+}
+
+#[test]
 fn an_inline_image_is_uploaded_and_referenced() {
     let setup = setup(MockOptions::default());
     let request = request_with(
