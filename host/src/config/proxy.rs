@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(
     untagged,
     expecting = "a proxy URL such as \"socks5://127.0.0.1:1080\", or { env = \"PROXY\" }"
@@ -22,6 +22,19 @@ use serde::Deserialize;
 pub enum ProxySetting {
     Url(String),
     Env { env: String },
+}
+
+/// A URL written in the file may hold a password: shown masked.
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxySetting::Url(url) => match ProxyUrl::parse(url) {
+                Ok(url) => write!(f, "Url({url})"),
+                Err(_) => f.write_str("Url(<invalid>)"),
+            },
+            ProxySetting::Env { env } => write!(f, "Env({env})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +196,8 @@ mod tests {
         );
         assert_eq!(proxy.to_string(), "socks5://***@10.0.0.2:9050");
         assert!(!format!("{proxy:?}").contains("s3cr"));
+        let setting = ProxySetting::Url("http://u:hunter2@h:3128".into());
+        assert_eq!(format!("{setting:?}"), "Url(http://***@h:3128)");
 
         let proxy = ProxyUrl::parse("http://proxy.lan").unwrap();
         assert_eq!((proxy.kind, proxy.port), (ProxyKind::Http, 80));
