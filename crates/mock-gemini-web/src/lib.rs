@@ -117,6 +117,15 @@ pub enum ExpiredStyle {
     InBandRejected,
 }
 
+/// A passing failure of the next StreamGenerate calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Glitch {
+    /// An in-band error code (e.g. 1013, "try again").
+    Code(i64),
+    /// HTTP 200 whose stream ends without any answer (a silent abort).
+    Silent,
+}
+
 /// What `POST /RotateCookies` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotateBehaviour {
@@ -381,6 +390,12 @@ impl MockUpstream {
     /// Answers `/app` with this status (e.g. 429 for an IP block), or normally.
     pub fn set_app_status(&self, status: Option<u16>) {
         self.shared.state().app_status = status;
+    }
+
+    /// The next `count` StreamGenerate calls (with a valid session) fail
+    /// this way; later ones are answered.
+    pub fn glitch_next(&self, glitch: Glitch, count: usize) {
+        self.shared.state().glitches = vec![glitch; count];
     }
 
     pub fn set_rotate(&self, behaviour: RotateBehaviour) {

@@ -19,8 +19,8 @@ use crate::state::{Shared, StoredTurn};
 use crate::streaming::{self, Plan};
 use crate::wire;
 use crate::{
-    ExpiredStyle, MOCK_PNG, PAGE_BUILD_LABEL, PAGE_PUSH_ID, PAGE_SESSION_ID, RecordedRequest,
-    RotateBehaviour, STATUS_SIGNED_IN, STATUS_UNAUTHENTICATED, Upload,
+    ExpiredStyle, Glitch, MOCK_PNG, PAGE_BUILD_LABEL, PAGE_PUSH_ID, PAGE_SESSION_ID,
+    RecordedRequest, RotateBehaviour, STATUS_SIGNED_IN, STATUS_UNAUTHENTICATED, Upload,
 };
 
 pub const GENERATE_PATH: &str =
@@ -246,6 +246,15 @@ async fn stream_generate(State(shared): AppState, headers: HeaderMap, body: Byte
         let mut frames = reply.growing(&escaped, None, 1, &[], false);
         frames.push(frames::trailer_frames());
         return framed(&shared, frames);
+    }
+    let glitch = {
+        let mut state = shared.state();
+        (!state.glitches.is_empty()).then(|| state.glitches.remove(0))
+    };
+    match glitch {
+        Some(Glitch::Code(code)) => return in_band_error(&shared, code),
+        Some(Glitch::Silent) => return framed(&shared, vec![frames::trailer_frames()]),
+        None => {}
     }
     let cid = match inner.pointer("/2/0").and_then(Value::as_str).unwrap_or("") {
         "" => shared.hex_id("c_"),

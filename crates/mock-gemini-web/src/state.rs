@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use crate::{MockOptions, RecordedRequest, RotateBehaviour, Turn, Upload};
+use crate::{Glitch, MockOptions, RecordedRequest, RotateBehaviour, Turn, Upload};
 
 pub struct Shared {
     pub options: MockOptions,
@@ -114,6 +114,8 @@ pub struct State {
     /// Legacy resumable uploads: session id → file name.
     pub upload_sessions: Vec<(String, String)>,
     pub turns: Vec<StoredTurn>,
+    /// Failures the next StreamGenerate calls get, first one first.
+    pub glitches: Vec<Glitch>,
 }
 
 impl State {
@@ -139,6 +141,7 @@ impl State {
             uploads: Vec::new(),
             upload_sessions: Vec::new(),
             turns: Vec::new(),
+            glitches: Vec::new(),
         };
         state.renew_access_token();
         state

@@ -44,6 +44,16 @@ impl Answer {
         }
     }
 
+    /// Whether `prime` failed in a way a fresh attempt may fix.
+    pub fn retryable(&self) -> bool {
+        self.state.borrow().assembler.retryable()
+    }
+
+    /// The session back, to try again.
+    pub fn into_session(self) -> Session {
+        self.state.into_inner().session
+    }
+
     /// Reads until the first event, so that a refusal (an in-band error in
     /// the first frame) surfaces from `chat()`, where the host can still
     /// try another account.

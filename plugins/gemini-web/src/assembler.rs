@@ -19,6 +19,9 @@ pub struct Assembler {
     thoughts: DeltaTracker,
     complete: bool,
     produced: bool,
+    /// The failure so far is passing and came before any output: the
+    /// request may be sent again.
+    retryable: bool,
     images: Vec<GeneratedImage>,
     account: String,
     model: String,
@@ -33,6 +36,7 @@ impl Assembler {
             thoughts: DeltaTracker::new(),
             complete: false,
             produced: false,
+            retryable: false,
             images: Vec::new(),
             account: account.to_string(),
             model: model.to_string(),
@@ -57,8 +61,18 @@ impl Assembler {
     }
 
     /// The connection broke: fine if the answer was already complete.
-    pub fn broken(&self, error: ProviderError) -> Result<(), ProviderError> {
-        if self.complete { Ok(()) } else { Err(error) }
+    pub fn broken(&mut self, error: ProviderError) -> Result<(), ProviderError> {
+        if self.complete {
+            return Ok(());
+        }
+        self.retryable = !self.produced;
+        Err(error)
+    }
+
+    /// Whether the failure just reported (1013, or a stream that ended or
+    /// broke before any output) may be retried with a fresh session.
+    pub fn retryable(&self) -> bool {
+        self.retryable
     }
 
     /// The answer is complete; later frames are bookkeeping (or an error
@@ -81,7 +95,11 @@ impl Assembler {
                 }
                 match part {
                     Part::Snapshot(inner) => self.snapshot(&inner, &mut events),
-                    Part::ErrorCode(code) => return Err(self.in_band(classify_code(code))),
+                    Part::ErrorCode(code) => {
+                        let kind = classify_code(code);
+                        self.retryable = matches!(kind, InBand::Transient(_)) && !self.produced;
+                        return Err(self.in_band(kind));
+                    }
                     Part::Rejected(_) => return Err(self.in_band(InBand::Rejected)),
                     Part::Queueing | Part::Unreadable | Part::Ignored => {}
                 }
@@ -113,8 +131,9 @@ impl Assembler {
         in_band_error(kind, &self.account, &self.model)
     }
 
-    fn check_usable(&self) -> Result<(), ProviderError> {
+    fn check_usable(&mut self) -> Result<(), ProviderError> {
         if !self.complete {
+            self.retryable = !self.produced;
             let message = if self.produced {
                 "the answer stream ended before Gemini finished the answer"
             } else {

@@ -41,7 +41,7 @@ pub fn start(
         );
     }
 
-    let mut session = Session::open(platform, account);
+    let mut session = Session::open(platform.clone(), account);
     session.rotate_if_due()?;
     let mut page = session.page()?;
     let discovered = session.discovered();
@@ -53,11 +53,35 @@ pub fn start(
         .iter()
         .map(|attachment| session.upload(&page, attachment))
         .collect::<Result<Vec<_>, _>>()?;
-    let response = session.generate(&mut page, &model, &prompt.text, &files)?;
-    let answer = Answer::new(session, response, &model.name);
-    answer.prime()?;
-    Ok(answer)
+    let mut attempt = 0;
+    loop {
+        let response = session.generate(&mut page, &model, &prompt.text, &files)?;
+        let answer = Answer::new(session, response, &model.name);
+        match answer.prime() {
+            Ok(()) => return Ok(answer),
+            // Code 1013 or a stream that ended without output: the web
+            // client reads the page again and retries.
+            Err(error) if answer.retryable() && attempt < RETRIES => {
+                attempt += 1;
+                session = answer.into_session();
+                session.log(
+                    Level::Warn,
+                    &format!("Gemini failed before answering ({error:?}); retry {attempt} of {RETRIES} with a fresh page"),
+                );
+                platform.sleep_ms(RETRY_DELAY_MS * attempt as u64);
+                page = session.refresh_page(&page)?;
+                session.activity(&page);
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
+
+/// Retries of a generation that failed before any output. Fewer and
+/// shorter than the reference client's (5, 5·k s apart): the whole of
+/// `chat()` runs under the host's first-event timeout.
+const RETRIES: u32 = 2;
+const RETRY_DELAY_MS: u64 = 1000;
 
 pub fn model_error(error: ModelError) -> ProviderError {
     match error {

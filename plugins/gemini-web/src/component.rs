@@ -7,7 +7,7 @@
 
 use std::rc::Rc;
 
-use wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock;
+use wasmgate_plugin_sdk::bindings::wasi::clocks::{monotonic_clock, wall_clock};
 use wasmgate_plugin_sdk::bindings::wasi::http::outgoing_handler;
 use wasmgate_plugin_sdk::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingBody, IncomingResponse, Method as WasiMethod, OutgoingBody,
@@ -127,6 +127,10 @@ impl Platform for WasiPlatform {
             Level::Info => host::info(message),
             Level::Warn => host::warn(message),
         }
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
     }
 }
 

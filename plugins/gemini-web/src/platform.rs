@@ -117,4 +117,6 @@ pub trait Platform {
     fn now(&self) -> u64;
     fn random_u64(&self) -> u64;
     fn log(&self, level: Level, message: &str);
+    /// Waits (between retries).
+    fn sleep_ms(&self, ms: u64);
 }

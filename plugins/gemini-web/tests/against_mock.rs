@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use mock_gemini_web::{
-    DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, ExpiredStyle, MOCK_PNG,
+    DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, ExpiredStyle, Glitch, MOCK_PNG,
     MockOptions, MockUpstream, RotateBehaviour, Split,
 };
 use plugin_gemini_web::account::Account;
@@ -137,6 +137,11 @@ impl Platform for Native {
 
     fn log(&self, level: Level, message: &str) {
         self.logs.borrow_mut().push(format!("{level:?}: {message}"));
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        // The clock moves; the test does not wait.
+        self.advance(ms.div_ceil(1000));
     }
 }
 
@@ -490,6 +495,39 @@ fn in_band_codes_become_typed_errors() {
     let after = setup.chat("gemini-3-flash", "[mock:after:1096]").unwrap();
     assert_eq!(after.text, DEFAULT_ANSWER);
     assert!(after.error.is_none());
+}
+
+#[test]
+fn a_passing_failure_before_the_answer_is_retried_with_a_fresh_page() {
+    let setup = setup(MockOptions::default());
+    setup.chat("gemini-3-flash", "warm up: the page values are cached").unwrap();
+    for glitch in [Glitch::Code(1013), Glitch::Silent] {
+        setup.mock.clear_requests();
+        setup.mock.glitch_next(glitch, 1);
+        let collected = setup
+            .chat("gemini-3-flash", "hi")
+            .unwrap_or_else(|e| panic!("{glitch:?}: {e:?}"));
+        assert_eq!(collected.text, DEFAULT_ANSWER, "{glitch:?}");
+        assert_eq!(setup.stream_requests().len(), 2, "{glitch:?}");
+        assert_eq!(
+            setup.mock.requests_to("/app").len(),
+            1,
+            "{glitch:?}: re-read"
+        );
+    }
+    // It gives up after two retries.
+    setup.mock.clear_requests();
+    setup.mock.glitch_next(Glitch::Code(1013), 5);
+    assert!(matches!(
+        setup.chat("gemini-3-flash", "hi"),
+        Err(ProviderError::Upstream(_))
+    ));
+    assert_eq!(setup.stream_requests().len(), 3);
+    // A refusal is not retried.
+    setup.mock.glitch_next(Glitch::Silent, 0);
+    setup.mock.clear_requests();
+    let _ = setup.chat("gemini-3-flash", "[mock:1037]");
+    assert_eq!(setup.stream_requests().len(), 1);
 }
 
 #[test]
