@@ -158,6 +158,9 @@ pub struct MockOptions {
     pub rotate: RotateBehaviour,
     /// How long a replaced `__Secure-1PSIDTS` stays valid; `None`: forever.
     pub old_psidts_grace: Option<Duration>,
+    /// Rotation also replaces `__Secure-1PSID` (the old one dies at once),
+    /// as Google does at times.
+    pub rotate_psid: bool,
     /// Answer 429 to a rotation sooner than this after the last one.
     pub rotate_min_interval: Option<Duration>,
     pub expired_style: ExpiredStyle,
@@ -202,6 +205,7 @@ impl Default for MockOptions {
             rotate: RotateBehaviour::Rotate,
             old_psidts_grace: Some(Duration::ZERO),
             rotate_min_interval: None,
+            rotate_psid: false,
             expired_style: ExpiredStyle::Http401,
             expired_redirect: false,
             app_sets_psidts: false,
@@ -358,6 +362,11 @@ impl MockUpstream {
     /// Every `__Secure-1PSIDTS` the mock accepts right now.
     pub fn valid_psidts(&self) -> Vec<String> {
         self.shared.state().valid_psidts()
+    }
+
+    /// The `__Secure-1PSID` the mock accepts now.
+    pub fn current_psid(&self) -> String {
+        self.shared.state().psid.clone()
     }
 
     /// Successful rotations so far.

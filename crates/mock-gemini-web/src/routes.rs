@@ -882,6 +882,12 @@ async fn rotate_cookies(State(shared): AppState, headers: HeaderMap) -> Response
     if let Ok(value) = set_cookie(PSIDTS, &fresh).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
+    if shared.options.rotate_psid {
+        state.psid = format!("mock-psid-rotated-{:04}", state.rotations);
+        if let Ok(value) = set_cookie(PSID, &state.psid).parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
     response
 }
 

@@ -47,7 +47,10 @@ impl CookieJar {
                 if jar.psid_fingerprint == fingerprint(psid)
                     && jar.seed_fingerprint == fingerprint(psidts.unwrap_or_default()) =>
             {
-                jar.cookies.insert(PSID.to_string(), psid.to_string());
+                // A `__Secure-1PSID` Google rotated was saved; else the secret's.
+                jar.cookies
+                    .entry(PSID.to_string())
+                    .or_insert_with(|| psid.to_string());
                 jar
             }
             _ => Self::from_secrets(psid, psidts, now),
@@ -55,10 +58,17 @@ impl CookieJar {
     }
 
     /// The jar for the state store. The long-lived `__Secure-1PSID` stays in
-    /// the secrets and is put back on restore.
+    /// the secrets and is put back on restore, unless Google replaced it: the
+    /// replacement is kept (the secret's value may be dead by then).
     pub fn to_json(&self) -> String {
         let mut saved = self.clone();
-        saved.cookies.remove(PSID);
+        if saved
+            .cookies
+            .get(PSID)
+            .is_none_or(|psid| fingerprint(psid) == self.psid_fingerprint)
+        {
+            saved.cookies.remove(PSID);
+        }
         serde_json::to_string(&saved).unwrap_or_default()
     }
 

@@ -500,7 +500,9 @@ fn in_band_codes_become_typed_errors() {
 #[test]
 fn a_passing_failure_before_the_answer_is_retried_with_a_fresh_page() {
     let setup = setup(MockOptions::default());
-    setup.chat("gemini-3-flash", "warm up: the page values are cached").unwrap();
+    setup
+        .chat("gemini-3-flash", "warm up: the page values are cached")
+        .unwrap();
     for glitch in [Glitch::Code(1013), Glitch::Silent] {
         setup.mock.clear_requests();
         setup.mock.glitch_next(glitch, 1);
@@ -751,6 +753,24 @@ fn rotation_replaces_the_cookie_and_later_requests_use_it() {
         !saved.contains(DEFAULT_PSID),
         "the long-lived cookie stays in the secrets"
     );
+}
+
+#[test]
+fn a_psid_google_rotated_is_kept() {
+    let setup = setup(MockOptions {
+        rotate_psid: true,
+        ..MockOptions::default()
+    });
+    setup.chat("gemini-3-flash", "first use").unwrap();
+    setup.platform.advance(601);
+    setup.chat("gemini-3-flash", "rotates").unwrap();
+    let rotated = setup.mock.current_psid();
+    assert_ne!(rotated, DEFAULT_PSID);
+    // A later request (same secrets, saved state) sends the new one.
+    let collected = setup.chat("gemini-3-flash", "later").unwrap();
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    let used = setup.stream_requests().pop().unwrap();
+    assert_eq!(used.cookie("__Secure-1PSID"), Some(rotated));
 }
 
 #[test]
