@@ -9,10 +9,11 @@ use axum::serve::ListenerExt;
 
 use crate::api::{self, AppState, auth::CallerAuth};
 use crate::capabilities::state_store::StateStore;
-use crate::config::Config;
+use crate::config::{Config, normalize_path_prefix};
+use crate::environment::Environment;
 use crate::pool::HealthBook;
 use crate::registry;
-use crate::reload::{Environment, Reloader};
+use crate::reload::Reloader;
 use crate::runtime::{Runtime, RuntimeLimits};
 use crate::watcher;
 
@@ -21,7 +22,16 @@ const DEFAULT_MAX_BODY: usize = 32 << 20;
 
 pub async fn run() -> anyhow::Result<()> {
     init_logging();
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (variables, dotenv) = Environment::capture(Path::new("."));
+    match dotenv {
+        Some(Ok(count)) => tracing::info!(
+            "read {count} variable(s) from .env (variables set in the environment win)"
+        ),
+        Some(Err(err)) => tracing::warn!("ignoring .env: {err}"),
+        None => {}
+    }
+    let variables = Arc::new(variables);
+    let env = |name: &str| variables.get(name);
 
     let config = Arc::new(load_config(env("WASMGATE_CONFIG"))?);
     tracing::info!(source = %config.source.display(), "configuration loaded");
@@ -89,8 +99,10 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
     let config_path = config.source.exists().then(|| config.source.clone());
-    let environment: Arc<Environment> =
-        Arc::new(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let environment: Arc<crate::reload::Environment> = {
+        let variables = variables.clone();
+        Arc::new(move |name: &str| variables.get(name))
+    };
     let reloader = Reloader::start(
         runtime.clone(),
         config.clone(),
@@ -112,17 +124,29 @@ pub async fn run() -> anyhow::Result<()> {
         }
     };
 
-    let auth = CallerAuth::from_env(env("API_KEY").as_deref(), env("HF_TOKEN").as_deref());
+    let (auth, keys_from) = api::auth::caller_auth(&env).map_err(|err| anyhow::anyhow!(err))?;
     if auth.is_open() {
         tracing::warn!(
-            "neither API_KEY nor HF_TOKEN is set: serving clients on this machine (loopback) only"
+            "no callers' key is set (API_KEY, or the seeds' API_MASTER_KEY / PASSWORD, or HF_TOKEN): serving clients on this machine (loopback) only"
         );
+    } else {
+        tracing::info!("callers' keys from {keys_from}");
+    }
+    let admin_key = env("ADMIN_KEY");
+    if let Some(key) = &admin_key
+        && let Some(problem) = api::auth::weak_key_problem("ADMIN_KEY", key)
+    {
+        anyhow::bail!(problem);
+    }
+    let surface = surface(&config, &env, !auth.is_open())?;
+    if let Some(prefix) = &surface.path_prefix {
+        tracing::info!("also serving everything under /{prefix}/ (path prefix)");
     }
     let app = AppState {
         registry,
         runtime,
         auth: Arc::new(auth),
-        admin: Arc::new(CallerAuth::from_env(env("ADMIN_KEY").as_deref(), None)),
+        admin: Arc::new(CallerAuth::from_env(admin_key.as_deref(), None)),
         status,
         max_body_bytes: config
             .file
@@ -158,12 +182,42 @@ pub async fn run() -> anyhow::Result<()> {
 
     axum::serve(
         listener,
-        api::router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        api::router(app, &surface).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     files.save(&state, &book, true);
     Ok(())
+}
+
+/// The path prefix and CORS origins: the environment (`PATH_PREFIX`;
+/// `CORS_ORIGINS` or hajimi's `ALLOWED_ORIGINS`) over `[server]`.
+fn surface(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    keyed: bool,
+) -> anyhow::Result<api::Surface> {
+    let server = &config.file.server;
+    let path_prefix = match env("PATH_PREFIX") {
+        Some(prefix) => {
+            normalize_path_prefix(&prefix).map_err(|err| anyhow::anyhow!("PATH_PREFIX: {err}"))?
+        }
+        None => match &server.path_prefix {
+            Some(prefix) => normalize_path_prefix(prefix.get_ref()).map_err(anyhow::Error::msg)?,
+            None => None,
+        },
+    };
+    let cors = match env("CORS_ORIGINS").or_else(|| env("ALLOWED_ORIGINS")) {
+        Some(list) => api::cors::AllowedOrigins::parse(list.split(','))
+            .map_err(|err| anyhow::anyhow!("CORS_ORIGINS: {err}"))?,
+        None => match &server.cors_origins {
+            Some(list) => api::cors::AllowedOrigins::parse(list.iter().map(String::as_str))
+                .map_err(anyhow::Error::msg)?,
+            None if keyed => api::cors::AllowedOrigins::Any,
+            None => api::cors::AllowedOrigins::None,
+        },
+    };
+    Ok(api::Surface { path_prefix, cors })
 }
 
 /// The files kept in the data directory, when there is one.
@@ -178,8 +232,10 @@ struct DataFiles {
 impl DataFiles {
     fn new(dir: Option<&Path>) -> Self {
         DataFiles {
-            state: dir.map(|dir| dir.join("state.json")),
-            accounts: dir.map(|dir| dir.join("accounts.json")),
+            // Names of our own: a data directory shared with a seed (e.g.
+            // gemini-business2api's `accounts.json`) is never clobbered.
+            state: dir.map(|dir| dir.join("wasmgate-state.json")),
+            accounts: dir.map(|dir| dir.join("wasmgate-accounts.json")),
         }
     }
 

@@ -19,6 +19,50 @@ pub fn workspace() -> PathBuf {
         .expect("workspace root")
 }
 
+/// Every provider plugin the repository ships (`plugins/*`).
+pub fn shipped_plugins() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace().join("plugins"))
+        .expect("plugins/")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().join("Cargo.toml").exists())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The shipped `plugins.toml` as a test gateway's configuration: without its
+/// `[server]` section (the harness writes its own), with every account of
+/// each named plugin pointed at a mock by `base-url`, as an operator behind a
+/// mirror would. Everything else (routes, variable names) is as shipped.
+pub fn shipped_config(base_urls: &[(&str, &str)]) -> String {
+    let text = std::fs::read_to_string(workspace().join("plugins.toml")).expect("plugins.toml");
+    let mut table: toml::Table = text.parse().expect("the shipped plugins.toml parses");
+    table.remove("server");
+    let plugins = table
+        .get_mut("plugins")
+        .and_then(|p| p.as_table_mut())
+        .expect("[plugins]");
+    for (plugin, url) in base_urls {
+        let accounts = plugins
+            .get_mut(*plugin)
+            .and_then(|p| p.get_mut("accounts"))
+            .and_then(|a| a.as_array_mut())
+            .unwrap_or_else(|| panic!("no [[plugins.{plugin}.accounts]] in plugins.toml"));
+        for account in accounts {
+            let account = account.as_table_mut().unwrap();
+            let settings = account
+                .entry("settings")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            settings
+                .as_table_mut()
+                .unwrap()
+                .insert("base-url".into(), toml::Value::String(url.to_string()));
+        }
+    }
+    toml::to_string(&table).expect("serialising plugins.toml")
+}
+
 /// The named plugins (from `plugins/*` or `tests/plugins/*`) built from
 /// source to components, in a directory of `<name>.wasm` files. Each plugin is
 /// built once per test process (cargo makes later builds no-ops), and only the
@@ -73,9 +117,17 @@ pub struct GatewayBuilder {
     server: Vec<String>,
     env: Vec<(String, String)>,
     cache_dir: Option<PathBuf>,
+    files: Vec<(PathBuf, String)>,
 }
 
 impl GatewayBuilder {
+    /// A file written into the gateway's working directory before it starts
+    /// (e.g. `.env`, or `data/…` to find in its data directory).
+    pub fn file(mut self, path: &str, contents: &str) -> Self {
+        self.files.push((PathBuf::from(path), contents.to_string()));
+        self
+    }
+
     /// A compile cache of its own (default: one shared by all tests).
     pub fn cache_dir(mut self, dir: &Path) -> Self {
         self.cache_dir = Some(dir.to_path_buf());
@@ -178,6 +230,11 @@ impl GatewayBuilder {
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins_dir = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins_dir).unwrap();
+        for (path, contents) in &self.files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
         for name in &self.plugins {
             let from = built.join(format!("{name}.wasm"));
             std::fs::copy(&from, plugins_dir.join(format!("{name}.wasm")))
@@ -250,6 +307,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// The gateway's working directory (its `data/` is its data directory).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// The gateway's `plugins/` directory (watched: files dropped there load).
     pub fn plugins_dir(&self) -> PathBuf {
         self._dir.path().join("plugins")
@@ -274,6 +336,7 @@ impl Gateway {
             server: Vec::new(),
             env: Vec::new(),
             cache_dir: None,
+            files: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod admin;
 mod answers;
 pub mod auth;
 mod chat;
+pub mod cors;
 pub mod error;
 mod heartbeat;
 mod media;
@@ -41,8 +42,17 @@ pub struct AppState {
     pub media: Arc<crate::media::Media>,
 }
 
-pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
+/// How the HTTP surface is laid out, fixed at start.
+#[derive(Debug, Clone, Default)]
+pub struct Surface {
+    /// Everything is also served under `/<prefix>` (without slashes).
+    pub path_prefix: Option<String>,
+    /// Page origins allowed to call the OpenAI API from a browser.
+    pub cors: cors::AllowedOrigins,
+}
+
+pub fn router(state: AppState, surface: &Surface) -> Router {
+    let openai = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
         .route("/models", get(models::list_models))
         .layer(middleware::from_fn_with_state(
@@ -60,12 +70,28 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             admin::require_admin,
         ));
-    Router::new()
-        .nest("/v1", v1)
+    // The OpenAI API under `/v1`, and at the root as hajimi also served it
+    // (clients configured with a base URL without `/v1`). CORS wraps
+    // authentication, so preflights (sent without a key) are answered.
+    let api = Router::new()
+        .nest("/v1", openai.clone())
+        .merge(openai)
+        .layer(middleware::from_fn_with_state(
+            surface.cors.clone(),
+            cors::cors,
+        ));
+    let routes = Router::new()
+        .merge(api)
         .nest("/admin/api", admin)
         .route("/healthz", get(healthz))
-        .route("/media/{file}", get(media::serve))
-        .fallback(not_found)
+        .route("/media/{file}", get(media::serve));
+    let app = match &surface.path_prefix {
+        Some(prefix) => Router::new()
+            .nest(&format!("/{prefix}"), routes.clone())
+            .merge(routes),
+        None => routes,
+    };
+    app.fallback(not_found)
         .layer(middleware::from_fn(access_log::log_request))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state)

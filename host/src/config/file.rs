@@ -44,6 +44,13 @@ pub struct ServerSection {
     pub plugins_dir: Option<PathBuf>,
     /// Where compiled plugins are cached (default `.wasmgate-cache/`).
     pub cache_dir: Option<PathBuf>,
+    /// Serve everything under this path too (`PATH_PREFIX` overrides it),
+    /// as gemini-business2api did: clients keep `…/<prefix>/v1` base URLs.
+    pub path_prefix: Option<Spanned<String>>,
+    /// Page origins whose scripts may call the API (`*` for any);
+    /// `CORS_ORIGINS` or `ALLOWED_ORIGINS` override it. Default: any origin
+    /// once callers need a key, none in loopback-only mode.
+    pub cors_origins: Option<Vec<String>>,
     /// The gateway's address as clients see it, for links to stored images.
     pub public_base_url: Option<Spanned<String>>,
 }
@@ -131,7 +138,40 @@ pub struct AccountSection {
     /// When the credentials stop working (e.g. a session cookie's end of
     /// life); after it the account is `expired` and no longer used.
     pub expires_at: Option<Spanned<toml::value::Datetime>>,
+    /// Makes this entry a template for any number of accounts.
+    pub for_each: Option<Spanned<ForEach>>,
 }
+
+/// An account source of any length, as the seeds configure accounts:
+///
+/// - `{ json-array = "ACCOUNTS_CONFIG" }`: one account per element of the
+///   JSON array in the variable (a single object, or objects separated by
+///   commas as hajimi took them, count too). Secrets read element fields
+///   with `{ field = "name" }` (an element without it is left out, named in a
+///   warning), `{ optional-field = "name" }`, the whole element with `{ field = "*" }`;
+///   the element's `id` names the account.
+/// - `{ numbered = "CN_ACCOUNT_{n}_COOKIE" }`: one account per number `n`
+///   (0–999) for which that variable is set; `{n}` in the account id, in
+///   secret variable names and in settings is replaced by the number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ForEach {
+    pub json_array: Option<String>,
+    pub numbered: Option<String>,
+    /// The element field holding the account id (default `id`).
+    pub id_field: Option<String>,
+    /// The element field holding when it expires (default `expires_at`):
+    /// `YYYY-MM-DD HH:MM:SS`, RFC 3339 or Unix seconds.
+    pub expires_field: Option<String>,
+    /// The offset of expiry times written without one (default `+00:00`;
+    /// gemini-business2api wrote Beijing time, `+08:00`).
+    pub expires_offset: Option<String>,
+    /// The element field that, when `true`, switches it off (default `disabled`).
+    pub disabled_field: Option<String>,
+}
+
+/// The most numbered accounts one `numbered` source looks for.
+pub const NUMBERED_MAX: u32 = 999;
 
 /// Secrets never appear in the file: they are read from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -141,19 +181,32 @@ pub enum SecretSource {
     Env(String),
     /// A comma-separated list in this variable: one account per value.
     EnvList(String),
+    /// A field of the element, in a `for-each = { json-array = … }`
+    /// account; an element without it is left out, with a warning.
+    Field(String),
+    /// A field of the element that may be absent.
+    OptionalField(String),
 }
 
 impl SecretSource {
-    pub fn variable(&self) -> &str {
+    /// The environment variable read, if it is read from one.
+    pub fn variable(&self) -> Option<&str> {
         match self {
-            SecretSource::Env(name) | SecretSource::EnvList(name) => name,
+            SecretSource::Env(name) | SecretSource::EnvList(name) => Some(name),
+            SecretSource::Field(_) | SecretSource::OptionalField(_) => None,
         }
     }
 }
 
 /// Environment variables that belong to the gateway itself and are never
 /// handed to a plugin.
-pub const RESERVED_VARIABLES: &[&str] = &["API_KEY", "HF_TOKEN", "ADMIN_KEY"];
+pub const RESERVED_VARIABLES: &[&str] = &[
+    "API_KEY",
+    "API_MASTER_KEY",
+    "PASSWORD",
+    "HF_TOKEN",
+    "ADMIN_KEY",
+];
 
 impl ConfigFile {
     pub(super) fn validate(&self) -> Result<(), Invalid> {
@@ -167,6 +220,18 @@ impl ConfigFile {
                     listen.get_ref()
                 ),
             ));
+        }
+        if let Some(prefix) = &self.server.path_prefix
+            && let Err(message) = normalize_path_prefix(prefix.get_ref())
+        {
+            return Err((
+                Some(prefix.span()),
+                format!("[server] path-prefix: {message}"),
+            ));
+        }
+        if let Some(origins) = &self.server.cors_origins {
+            crate::api::cors::AllowedOrigins::parse(origins.iter().map(String::as_str))
+                .map_err(|message| (None, format!("[server] cors-origins: {message}")))?;
         }
         let runtime = &self.runtime;
         if runtime.max_memory_mib == 0 || runtime.max_memory_mib > 4096 {
@@ -218,8 +283,32 @@ impl ConfigFile {
                         format!("[plugins.{name}] account id {id:?} is empty or used twice"),
                     ));
                 }
+                if let Some(for_each) = &account.for_each {
+                    for_each.get_ref().validate(account).map_err(|message| {
+                        (
+                            Some(for_each.span()),
+                            format!("[plugins.{name}] account {id:?} for-each: {message}"),
+                        )
+                    })?;
+                } else if let Some(field) = account.secrets.values().find(|s| {
+                    matches!(
+                        s.get_ref(),
+                        SecretSource::Field(_) | SecretSource::OptionalField(_)
+                    )
+                }) {
+                    return Err((
+                        Some(field.span()),
+                        format!(
+                            "[plugins.{name}] account {id:?}: {{ field = … }} needs for-each = {{ json-array = \"VARIABLE\" }}"
+                        ),
+                    ));
+                }
                 for source in account.secrets.values() {
-                    let variable = source.get_ref().variable();
+                    let Some(variable) = source.get_ref().variable() else {
+                        continue;
+                    };
+                    let variable = variable.replace("{n}", "0");
+                    let variable = variable.as_str();
                     if RESERVED_VARIABLES.contains(&variable) {
                         return Err((
                             Some(source.span()),
@@ -253,6 +342,41 @@ impl ConfigFile {
     }
 }
 
+impl ForEach {
+    fn validate(&self, account: &AccountSection) -> Result<(), String> {
+        let fields = account.secrets.values().any(|s| {
+            matches!(
+                s.get_ref(),
+                SecretSource::Field(_) | SecretSource::OptionalField(_)
+            )
+        });
+        match (&self.json_array, &self.numbered) {
+            (Some(variable), None) => {
+                if variable.is_empty() {
+                    return Err("json-array names no variable".into());
+                }
+                if let Some(offset) = &self.expires_offset {
+                    super::datetime::parse_offset(offset)
+                        .ok_or_else(|| format!("expires-offset {offset:?} is not like +08:00"))?;
+                }
+                Ok(())
+            }
+            (None, Some(pattern)) => {
+                if !pattern.contains("{n}") {
+                    return Err(format!(
+                        "numbered = {pattern:?} needs {{n}} where the number goes"
+                    ));
+                }
+                if fields {
+                    return Err("{ field = … } secrets need json-array, not numbered".into());
+                }
+                Ok(())
+            }
+            _ => Err("set exactly one of json-array and numbered".into()),
+        }
+    }
+}
+
 impl PoolSection {
     fn validate(&self) -> Result<(), String> {
         for (what, secs) in [
@@ -283,4 +407,27 @@ pub fn is_plugin_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// `/api/` → `api`: the path prefix without its slashes; `None` for an empty
+/// one. Letters, digits, `-`, `_`, `.` and inner `/` only.
+pub fn normalize_path_prefix(prefix: &str) -> Result<Option<String>, String> {
+    let trimmed = prefix.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let valid = trimmed.split('/').all(|segment| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    if !valid {
+        return Err(format!(
+            "{prefix:?} is not a path prefix like `my-secret-path` (letters, digits, '-', '_', '.')"
+        ));
+    }
+    Ok(Some(trimmed.to_string()))
 }

@@ -10,10 +10,11 @@ mod proxy;
 mod routes;
 mod secrets;
 
+pub use answers::{AnswerPolicy, AnswersSection, FetchPolicy, ImageMode, ReasoningMode};
 pub use file::{
     AccountSection, ConfigFile, PluginSection, PoolSection, RuntimeSection, SecretSource,
+    normalize_path_prefix,
 };
-pub use answers::{AnswerPolicy, AnswersSection, FetchPolicy, ImageMode, ReasoningMode};
 pub use hosts::{HostPattern, HostPatternError};
 pub use proxy::{ProxyKind, ProxySetting, ProxyUrl};
 pub use routes::{ResolvedTarget, Route, RouteTable, Target};

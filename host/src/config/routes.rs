@@ -7,8 +7,14 @@
 //! "gemini-*"       = "gemini"                                  # glob
 //! "web/*"          = { plugin = "gemini-web", model = "*" }    # `*` in `model` = what the glob matched
 //! "best"           = { plugin = "vertex", model = "gemini-2.5-pro", fallback = ["gemini"] }
+//! "gemini-*"       = ["gemini", "vertex", "gemini-web"]        # several plugins, in this order
+//! "web-*"          = { plugin = "gemini-web", model = "*", default = "gemini-2.5-flash" }
 //! ```
-//! Exact names win over globs; globs are tried in file order.
+//! Exact names win over globs; globs are tried in file order. A request walks
+//! a route's plugins in order, skipping those with no usable account, so one
+//! name works with whichever credentials are set. A plugin that does not know
+//! the model passes the request on to the next one; with a `default`, it is
+//! asked for that model instead (Gemi2Api-Server's leniency, off unless set).
 
 use std::collections::HashMap;
 
@@ -21,10 +27,12 @@ use super::hosts::glob_match;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     untagged,
-    expecting = "a plugin name, or a table such as { plugin = \"gemini\", model = \"gemini-2.5-pro\", fallback = [\"vertex\"] } (keys: plugin, model, fallback)"
+    expecting = "a plugin name, a list of plugins in the order to try them, or a table such as { plugin = \"gemini\", model = \"gemini-2.5-pro\", fallback = [\"vertex\"] } (keys: plugin, model, default, fallback)"
 )]
 pub enum RouteSpec {
     Plugin(String),
+    /// Several plugins, tried in order: `["gemini", { plugin = "vertex" }]`.
+    List(Vec<FallbackSpec>),
     Detailed(RouteDetail),
 }
 
@@ -33,6 +41,8 @@ pub enum RouteSpec {
 pub struct RouteDetail {
     plugin: String,
     model: Option<String>,
+    /// The model to ask for when the plugin does not know the requested one.
+    default: Option<String>,
     #[serde(default)]
     fallback: Vec<FallbackSpec>,
     /// Answer options of this route, over its plugin's and `[answers]`.
@@ -42,7 +52,7 @@ pub struct RouteDetail {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     untagged,
-    expecting = "a plugin name, or a table such as { plugin = \"gemini\", model = \"gemini-2.5-flash\" }"
+    expecting = "a plugin name, or a table such as { plugin = \"gemini\", model = \"gemini-2.5-flash\" } (keys: plugin, model, default)"
 )]
 pub enum FallbackSpec {
     Plugin(String),
@@ -54,6 +64,7 @@ pub enum FallbackSpec {
 pub struct FallbackDetail {
     plugin: String,
     model: Option<String>,
+    default: Option<String>,
 }
 
 /// One place a request may go.
@@ -63,6 +74,9 @@ pub struct Target {
     /// The upstream model name; `None` passes the requested name through.
     /// A `*` in it is replaced by what the route's glob matched.
     pub model: Option<String>,
+    /// The upstream model asked for instead when the plugin reports the
+    /// requested one unknown.
+    pub default: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +93,7 @@ pub struct Route {
 pub struct ResolvedTarget {
     pub plugin: String,
     pub upstream_model: String,
+    pub default_model: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -130,37 +145,52 @@ impl RouteTable {
 }
 
 fn targets_of(spec: &RouteSpec) -> Result<Vec<Target>, String> {
-    let (plugin, model, fallback) = match spec {
-        RouteSpec::Plugin(plugin) => (plugin, None, &[][..]),
+    let entry = |spec: &FallbackSpec| match spec {
+        FallbackSpec::Plugin(plugin) => Target {
+            plugin: plugin.clone(),
+            model: None,
+            default: None,
+        },
+        FallbackSpec::Detailed(FallbackDetail {
+            plugin,
+            model,
+            default,
+        }) => Target {
+            plugin: plugin.clone(),
+            model: model.clone(),
+            default: default.clone(),
+        },
+    };
+    let targets: Vec<Target> = match spec {
+        RouteSpec::Plugin(plugin) => vec![Target {
+            plugin: plugin.clone(),
+            model: None,
+            default: None,
+        }],
+        RouteSpec::List(list) => list.iter().map(entry).collect(),
         RouteSpec::Detailed(RouteDetail {
             plugin,
             model,
+            default,
             fallback,
             ..
-        }) => (plugin, model.clone(), &fallback[..]),
+        }) => std::iter::once(Target {
+            plugin: plugin.clone(),
+            model: model.clone(),
+            default: default.clone(),
+        })
+        .chain(fallback.iter().map(entry))
+        .collect(),
     };
-    let mut targets = vec![Target {
-        plugin: plugin.clone(),
-        model,
-    }];
-    for entry in fallback {
-        targets.push(match entry {
-            FallbackSpec::Plugin(plugin) => Target {
-                plugin: plugin.clone(),
-                model: None,
-            },
-            FallbackSpec::Detailed(FallbackDetail { plugin, model }) => Target {
-                plugin: plugin.clone(),
-                model: model.clone(),
-            },
-        });
+    if targets.is_empty() {
+        return Err("the list of plugins is empty".into());
     }
     for target in &targets {
         if !is_plugin_name(&target.plugin) {
             return Err(format!("{:?} is not a plugin name", target.plugin));
         }
-        if target.model.as_deref() == Some("") {
-            return Err("model must not be empty".into());
+        if target.model.as_deref() == Some("") || target.default.as_deref() == Some("") {
+            return Err("model and default must not be empty".into());
         }
     }
     Ok(targets)
@@ -177,6 +207,7 @@ fn apply(route: &Route, requested: &str, captured: Option<&str>) -> Vec<Resolved
                 (Some(model), None) => model.clone(),
                 (None, _) => requested.to_string(),
             },
+            default_model: target.default.clone(),
         })
         .collect()
 }
@@ -237,5 +268,55 @@ mod tests {
         assert_eq!(targets[0].upstream_model, "gemini-2.5-flash");
 
         assert!(routes.resolve("gpt-4").is_none());
+    }
+
+    #[test]
+    fn a_list_tries_plugins_in_order_and_a_default_is_carried() {
+        let routes = table(
+            r#"
+            [models]
+            "gemini-*" = ["gemini", { plugin = "gemini-web", default = "gemini-2.5-flash" }, "gemini-business"]
+            "web-*" = { plugin = "gemini-web", model = "*", default = "gemini-2.5-flash" }
+            "#,
+        );
+        let (_, targets) = routes.resolve("gemini-2.5-pro").unwrap();
+        let got: Vec<_> = targets
+            .iter()
+            .map(|t| {
+                (
+                    t.plugin.as_str(),
+                    t.upstream_model.as_str(),
+                    t.default_model.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("gemini", "gemini-2.5-pro", None),
+                ("gemini-web", "gemini-2.5-pro", Some("gemini-2.5-flash")),
+                ("gemini-business", "gemini-2.5-pro", None),
+            ]
+        );
+        let (_, targets) = routes.resolve("web-anything").unwrap();
+        assert_eq!(targets[0].upstream_model, "anything");
+        assert_eq!(
+            targets[0].default_model.as_deref(),
+            Some("gemini-2.5-flash")
+        );
+    }
+
+    #[test]
+    fn an_empty_list_is_refused_with_its_line() {
+        let err = super::super::Config::parse(
+            std::path::Path::new("t.toml"),
+            "[models]\n\"a\" = \"gemini\"\n\"b\" = []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("t.toml:3:") && err.contains("empty"),
+            "{err}"
+        );
     }
 }

@@ -143,7 +143,7 @@ fn templates_of(
             .filter_map(|(name, source)| match source.get_ref() {
                 SecretSource::Env(var) => Some((name.clone(), Source::Env(replace(var)))),
                 SecretSource::EnvList(var) => Some((name.clone(), Source::EnvList(replace(var)))),
-                SecretSource::Field(_) => None,
+                SecretSource::Field(_) | SecretSource::OptionalField(_) => None,
             })
             .collect()
     };
@@ -232,8 +232,10 @@ fn templates_of(
         }
         let mut secrets = env_sources(&|v| v.to_string());
         for (secret, source) in &account.secrets {
-            let SecretSource::Field(field) = source.get_ref() else {
-                continue;
+            let (field, required) = match source.get_ref() {
+                SecretSource::Field(field) => (field, true),
+                SecretSource::OptionalField(field) => (field, false),
+                _ => continue,
             };
             let value = if field == "*" {
                 Some(element.to_string())
@@ -248,11 +250,11 @@ fn templates_of(
                 Some(value) => {
                     secrets.push((secret.clone(), Source::Value(SecretValue::new(value))))
                 }
-                // Left for `resolve`, which knows which secrets are optional.
-                None => secrets.push((
+                None if required => secrets.push((
                     secret.clone(),
                     Source::Missing(format!("{name}: field {field}")),
                 )),
+                None => {}
             }
         }
         let element_expiry = match object.get(expires_field) {
@@ -328,7 +330,9 @@ impl Template {
         let sources: Vec<&(String, Source)> = self
             .secrets
             .iter()
-            .filter(|(name, source)| !optional.contains(name) || set(source))
+            .filter(|(name, source)| {
+                matches!(source, Source::Missing(_)) || !optional.contains(name) || set(source)
+            })
             .collect();
         // An account whose every secret is optional and unset has nothing to run on.
         if sources.is_empty() && !self.secrets.is_empty() {
@@ -434,8 +438,10 @@ fn expand(
             .ok_or_else(|| format!("environment variable {variable} is not set"))?;
         match source {
             Source::EnvList(_) => {
+                // Commas, as documented; also semicolons and line breaks,
+                // which hajimi's key lists took.
                 let items: Vec<String> = value
-                    .split(',')
+                    .split([',', ';', '\n', '\r'])
                     .map(str::trim)
                     .filter(|item| !item.is_empty())
                     .map(str::to_string)
@@ -572,7 +578,7 @@ mod tests {
             [[plugins.biz.accounts]]
             id = "business"
             for-each = { json-array = "ACCOUNTS_CONFIG", expires-offset = "+08:00" }
-            secrets = { ses = { field = "secure_c_ses" }, idx = { field = "csesidx" }, note = { field = "note" } }
+            secrets = { ses = { field = "secure_c_ses" }, idx = { field = "csesidx" }, note = { optional-field = "note" } }
             "#,
         )
         .unwrap();
