@@ -54,7 +54,7 @@ const HEARTBEAT: &str = ": keep-alive\n\n";
 #[tokio::test]
 async fn heartbeats_keep_a_late_stream_alive_and_the_answer_is_intact() {
     let mock = mock_gemini::spawn(MockOptions {
-        slow_first_byte: Duration::from_millis(2500),
+        slow_first_byte: Duration::from_millis(2000),
         ..MockOptions::default()
     })
     .await;
@@ -62,8 +62,11 @@ async fn heartbeats_keep_a_late_stream_alive_and_the_answer_is_intact() {
         &mock,
         "",
         r#"
+[runtime]
+first-event-timeout-secs = 3
+
 [answers]
-heartbeat-secs = 0.4
+heartbeat-secs = 0.3
 
 [models]
 "quiet-*" = { plugin = "gemini", model = "*", answers = { heartbeat-secs = 0 } }
@@ -81,7 +84,7 @@ heartbeat-secs = 0.4
     let beats_before = body[..first_data].matches(HEARTBEAT).count();
     assert!(
         beats_before >= 3,
-        "heartbeats while the first event is late (2.5 s at 0.4 s): {body}"
+        "heartbeats while the first event is late (2 s at 0.3 s): {body}"
     );
     let frames = parse_sse(&body);
     assert_eq!(streamed_text(&frames), "echo: are you there");
@@ -104,6 +107,15 @@ heartbeat-secs = 0.4
     let (status, body) = raw_stream(&gateway, &user_request("mock-overloaded", "hi", true)).await;
     assert!(status >= 500, "{status}: {body}");
     assert!(body.contains("\"error\""), "{body}");
+
+    // A failure after heartbeats (no first event within 3 s) still ends the
+    // stream, with an error frame.
+    let (status, body) = raw_stream(&gateway, &user_request("mock-timeout", "hi", true)).await;
+    assert_eq!(status, 200, "committed by the first heartbeat");
+    assert!(body.starts_with(HEARTBEAT), "{body}");
+    let frames = parse_sse(&body);
+    assert_eq!(frames.len(), 1, "{body}");
+    assert_eq!(frames[0]["error"]["type"], "timeout_error", "{body}");
 }
 
 #[tokio::test]
@@ -568,7 +580,9 @@ async fn file_server() -> u16 {
                     "/cat.png" => ("image/png", mock_gemini_business::GENERATED_PNG.to_vec()),
                     "/doc.pdf" => ("application/pdf", b"%PDF-1.4 tiny".to_vec()),
                     "/big.png" => ("image/png", vec![7u8; 2048]),
+                    "/half.png" => ("image/png", vec![7u8; 600]),
                     "/page" => ("text/html", b"<html>login</html>".to_vec()),
+                    "/hop" => ("redirect", Vec::new()),
                     _ => ("text/plain", b"missing".to_vec()),
                 };
                 let status = if body == b"missing" {
@@ -576,10 +590,16 @@ async fn file_server() -> u16 {
                 } else {
                     "200 OK"
                 };
-                let reply = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
+                let reply = if kind == "redirect" {
+                    format!(
+                        "HTTP/1.1 302 Found\r\nlocation: http://localhost:{port}/cat.png\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    )
+                } else {
+                    format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    )
+                };
                 let _ = socket.write_all(reply.as_bytes()).await;
                 let _ = socket.write_all(&body).await;
             });
@@ -662,6 +682,7 @@ fetch-max-bytes = 1024
             "public",
         ),
         (format!("http://[::1]:{files}/cat.png"), "public"),
+        (format!("http://127.0.0.1:{files}/hop"), "public"),
         (
             format!("http://127.0.0.1:{files}/big.png"),
             "larger than the 1024 bytes",
@@ -685,6 +706,17 @@ fetch-max-bytes = 1024
             "{url}: {body}"
         );
     }
+    // The limit holds for a request's URLs together.
+    let half = format!("http://127.0.0.1:{files}/half.png");
+    let response = gateway
+        .chat(&ask(json!([
+            {"type": "image_url", "image_url": {"url": half}},
+            {"type": "image_url", "image_url": {"url": half}}
+        ])))
+        .await;
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "messages[0].content[1]", "{body}");
     assert_eq!(
         mock.requests().iter().filter(|r| r.is_generation()).count(),
         1,

@@ -32,15 +32,21 @@ pub async fn inline_urls(request: &mut ChatRequest, policy: &FetchPolicy) -> Res
     if !policy.enabled {
         return Ok(());
     }
+    // `fetch-max-bytes` bounds a request's URLs together, so many parts
+    // cannot add up to more memory than one.
+    let mut budget = policy.max_bytes;
     for (i, message) in request.messages.iter_mut().enumerate() {
         for (j, part) in message.content.iter_mut().enumerate() {
             let ContentPart::ImageUrl(url) = part else {
                 continue;
             };
-            let media = fetch(url, policy).await.map_err(|message| ApiError {
-                code: Some("invalid_url"),
-                ..ApiError::invalid_param(&format!("messages[{i}].content[{j}]"), message)
-            })?;
+            let media = fetch(url, policy, budget)
+                .await
+                .map_err(|message| ApiError {
+                    code: Some("invalid_url"),
+                    ..ApiError::invalid_param(&format!("messages[{i}].content[{j}]"), message)
+                })?;
+            budget = budget.saturating_sub(media.data.len() as u64);
             *part = if media.mime_type.starts_with("image/") {
                 ContentPart::Image(media)
             } else {
@@ -61,13 +67,13 @@ fn shown(uri: &Uri) -> String {
     )
 }
 
-/// One URL's bytes and type, or why not.
-pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Media, String> {
+/// One URL's bytes and type (at most `budget` bytes), or why not.
+pub async fn fetch(url: &str, policy: &FetchPolicy, budget: u64) -> Result<Media, String> {
     let uri: Uri = url
         .parse()
         .map_err(|_| "The URL is not a valid http(s) URL.".to_string())?;
     let name = shown(&uri);
-    match tokio::time::timeout(policy.timeout, follow(uri, policy)).await {
+    match tokio::time::timeout(policy.timeout, follow(uri, policy, budget)).await {
         Ok(result) => result,
         Err(_) => Err(format!(
             "Fetching {name} took longer than {} s.",
@@ -76,7 +82,7 @@ pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Media, String> {
     }
 }
 
-async fn follow(mut uri: Uri, policy: &FetchPolicy) -> Result<Media, String> {
+async fn follow(mut uri: Uri, policy: &FetchPolicy, budget: u64) -> Result<Media, String> {
     for _ in 0..=MAX_REDIRECTS {
         let name = shown(&uri);
         let scheme = match uri.scheme_str() {
@@ -132,7 +138,7 @@ async fn follow(mut uri: Uri, policy: &FetchPolicy) -> Result<Media, String> {
         }
         let too_large = || {
             format!(
-                "{name} is larger than the {} bytes allowed (fetch-max-bytes).",
+                "{name} is larger than the {} bytes allowed (fetch-max-bytes, for all the URLs of a request together).",
                 policy.max_bytes
             )
         };
@@ -141,7 +147,7 @@ async fn follow(mut uri: Uri, policy: &FetchPolicy) -> Result<Media, String> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if length.is_some_and(|len| len > policy.max_bytes) {
+        if length.is_some_and(|len| len > budget) {
             return Err(too_large());
         }
         let declared = response
@@ -166,7 +172,7 @@ async fn follow(mut uri: Uri, policy: &FetchPolicy) -> Result<Media, String> {
                 }
             )
         })?;
-        let limit = usize::try_from(policy.max_bytes).unwrap_or(usize::MAX);
+        let limit = usize::try_from(budget).unwrap_or(usize::MAX);
         let data = Limited::new(response.into_body(), limit)
             .collect()
             .await
@@ -367,11 +373,11 @@ mod tests {
             "http://169.254.169.254/latest/meta-data",
             "http://localhost/x.png",
         ] {
-            let err = fetch(url, &policy).await.unwrap_err();
+            let err = fetch(url, &policy, policy.max_bytes).await.unwrap_err();
             assert!(err.contains("public"), "{url}: {err}");
         }
         assert!(
-            fetch("ftp://example.com/x", &policy)
+            fetch("ftp://example.com/x", &policy, 1)
                 .await
                 .unwrap_err()
                 .contains("http")
