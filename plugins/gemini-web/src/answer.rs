@@ -7,8 +7,14 @@ use std::collections::VecDeque;
 use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
 
 use crate::assembler::Assembler;
+use crate::page::PageValues;
 use crate::platform::{HttpResponse, Level};
 use crate::session::Session;
+
+/// Reading an interrupted answer back from the chat: polls and their
+/// spacing (the reference client polls every 10 s until its timeout).
+const READ_BACK_POLLS: u32 = 24;
+const READ_BACK_DELAY_MS: u64 = 5000;
 
 pub struct Answer {
     state: RefCell<State>,
@@ -16,6 +22,7 @@ pub struct Answer {
 
 struct State {
     session: Session,
+    page: PageValues,
     response: Option<HttpResponse>,
     assembler: Assembler,
     pending: VecDeque<Event>,
@@ -25,17 +32,21 @@ struct State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Streaming,
+    /// The stream ended early after the turn was saved: reading it back
+    /// (this many polls done).
+    ReadingBack(u32),
     /// Downloading the generated image at this index.
     Images(usize),
     Done,
 }
 
 impl Answer {
-    pub fn new(session: Session, response: HttpResponse, model: &str) -> Self {
+    pub fn new(session: Session, page: PageValues, response: HttpResponse, model: &str) -> Self {
         let assembler = Assembler::new(&session.account.id, model);
         Answer {
             state: RefCell::new(State {
                 session,
+                page,
                 response: Some(response),
                 assembler,
                 pending: VecDeque::new(),
@@ -76,6 +87,7 @@ impl Answer {
             }
             match state.phase {
                 Phase::Streaming => state.read_more()?,
+                Phase::ReadingBack(polls) => state.read_back(polls)?,
                 Phase::Images(index) => state.download(index)?,
                 Phase::Done => return Ok(None),
             }
@@ -109,10 +121,21 @@ impl State {
                 self.pending.extend(events);
             }
             Ok(None) => {
-                let events = self.assembler.finish()?;
-                self.pending.extend(events);
                 self.response = None;
-                self.phase = Phase::Images(0);
+                match self.assembler.finish() {
+                    Ok(events) => {
+                        self.pending.extend(events);
+                        self.phase = Phase::Images(0);
+                    }
+                    Err(_) if self.assembler.recoverable().is_some() => {
+                        self.phase = Phase::ReadingBack(0);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Err(_) if self.assembler.recoverable().is_some() => {
+                self.response = None;
+                self.phase = Phase::ReadingBack(0);
             }
             Err(error) => {
                 self.assembler.broken(ProviderError::upstream(
@@ -123,6 +146,43 @@ impl State {
                 self.phase = Phase::Images(0);
             }
         }
+        Ok(())
+    }
+
+    /// One read of the saved turn; the answer continues from it once the
+    /// upstream reports it complete.
+    fn read_back(&mut self, polls: u32) -> Result<(), ProviderError> {
+        let result = self.read_back_once(polls);
+        if result.is_err() {
+            self.stop();
+        }
+        result
+    }
+
+    fn read_back_once(&mut self, polls: u32) -> Result<(), ProviderError> {
+        if polls > 0 {
+            self.session.sleep_ms(READ_BACK_DELAY_MS);
+        } else {
+            self.session.log(
+                Level::Info,
+                "the answer stream ended early after the turn was saved: reading it back",
+            );
+        }
+        let cid = self.assembler.recoverable().unwrap_or_default().to_string();
+        let rcid = self.assembler.candidate_id().map(str::to_string);
+        let found = self.session.read_chat(&self.page, &cid, rcid.as_deref());
+        if let Some(events) = found.and_then(|candidate| self.assembler.recovered(candidate)) {
+            self.pending.extend(events);
+            self.phase = Phase::Images(0);
+            return Ok(());
+        }
+        if polls + 1 >= READ_BACK_POLLS {
+            return Err(ProviderError::upstream(
+                0,
+                "the answer stream ended before Gemini finished the answer, and reading the chat back did not find it finished",
+            ));
+        }
+        self.phase = Phase::ReadingBack(polls + 1);
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use crate::delta::DeltaTracker;
 use crate::envelope::{Part, parts};
 use crate::failures::{InBand, classify_code, in_band_error};
 use crate::framing::FrameParser;
-use crate::snapshot::{self, GeneratedImage};
+use crate::snapshot::{self, Candidate, GeneratedImage};
 
 pub struct Assembler {
     parser: FrameParser,
@@ -22,6 +22,10 @@ pub struct Assembler {
     /// The failure so far is passing and came before any output: the
     /// request may be sent again.
     retryable: bool,
+    /// The conversation id once a snapshot carried the context token (the
+    /// turn is saved upstream and can be read back).
+    persisted: Option<String>,
+    candidate_id: Option<String>,
     images: Vec<GeneratedImage>,
     account: String,
     model: String,
@@ -37,6 +41,8 @@ impl Assembler {
             complete: false,
             produced: false,
             retryable: false,
+            persisted: None,
+            candidate_id: None,
             images: Vec::new(),
             account: account.to_string(),
             model: model.to_string(),
@@ -108,10 +114,44 @@ impl Assembler {
         Ok(events)
     }
 
+    /// The conversation to read the answer back from, when the stream ended
+    /// early but the turn was saved upstream.
+    pub fn recoverable(&self) -> Option<&str> {
+        if self.complete {
+            return None;
+        }
+        self.persisted.as_deref()
+    }
+
+    pub fn candidate_id(&self) -> Option<&str> {
+        self.candidate_id.as_deref()
+    }
+
+    /// A candidate read back from the chat: its events if it is complete.
+    pub fn recovered(&mut self, candidate: Candidate) -> Option<Vec<Event>> {
+        if !candidate.complete {
+            return None;
+        }
+        let mut events = Vec::new();
+        self.apply(candidate, &mut events);
+        Some(events)
+    }
+
     fn snapshot(&mut self, inner: &Value, events: &mut Vec<Event>) {
-        let Some(candidate) = snapshot::read(inner).candidate else {
+        let snapshot = snapshot::read(inner);
+        if snapshot.context_token.is_some() {
+            self.persisted = snapshot.conversation_id.clone();
+        }
+        let Some(candidate) = snapshot.candidate else {
             return;
         };
+        if candidate.id.is_some() {
+            self.candidate_id = candidate.id.clone();
+        }
+        self.apply(candidate, events);
+    }
+
+    fn apply(&mut self, candidate: Candidate, events: &mut Vec<Event>) {
         if let Some(thoughts) = &candidate.thoughts
             && let Some(delta) = self.thoughts.update(thoughts, candidate.complete)
         {

@@ -56,7 +56,7 @@ pub fn start(
     let mut attempt = 0;
     loop {
         let response = session.generate(&mut page, &model, &prompt.text, &files)?;
-        let answer = Answer::new(session, response, &model.name);
+        let answer = Answer::new(session, page.clone(), response, &model.name);
         match answer.prime() {
             Ok(()) => return Ok(answer),
             // Code 1013 or a stream that ended without output: the web

@@ -1,6 +1,7 @@
-//! batchexecute: the web app's generic RPC envelope, and the two calls the
-//! plugin makes through it: `otAQ7b` (account status and model list) and
-//! `ESY5D` (the activity heartbeat the web app sends before generating).
+//! batchexecute: the web app's generic RPC envelope, and the calls the
+//! plugin makes through it: `otAQ7b` (account status and model list),
+//! `ESY5D` (the activity heartbeat the web app sends before generating) and
+//! `hNvQHb` (read a chat back after an interrupted answer).
 
 use serde_json::{Value, json};
 use wasmgate_plugin_sdk::http::encode_component;
@@ -13,6 +14,8 @@ use crate::page::PageValues;
 pub const BATCH_PATH: &str = "/_/BardChatUi/data/batchexecute";
 pub const USER_STATUS: &str = "otAQ7b";
 pub const SETTINGS: &str = "ESY5D";
+/// Read a conversation's turns (to recover an interrupted answer).
+pub const READ_CHAT: &str = "hNvQHb";
 /// The heartbeat's payload: read one setting.
 pub const ACTIVITY_PAYLOAD: &str = r#"[[["bard_activity_enabled"]]]"#;
 /// `otAQ7b` `[14]` of a signed-out (guest) session.

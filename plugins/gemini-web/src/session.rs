@@ -17,6 +17,7 @@ use crate::platform::{HttpRequest, HttpResponse, Level, Platform};
 use crate::prompt::Attachment;
 use crate::rotation::{self, Outcome};
 use crate::rpc::{self, UserStatus};
+use crate::snapshot::{self, Candidate};
 use crate::upload;
 
 /// State keys (the store is already scoped to this plugin and account).
@@ -294,6 +295,27 @@ impl Session {
             .header("cookie", self.jar.header())
             .body(rpc::form_body(page.access_token.as_deref(), rpcid, payload));
         self.platform.send(request)
+    }
+
+    /// Reads the newest turn of a conversation back (`hNvQHb`): the
+    /// candidate with `rcid` (or the first). `None` if the call failed.
+    pub fn read_chat(&self, page: &PageValues, cid: &str, rcid: Option<&str>) -> Option<Candidate> {
+        let payload = serde_json::json!([cid, 10, null, 1, [1], [4], null, 1]).to_string();
+        let mut response = self.batch(page, rpc::READ_CHAT, &payload).ok()?;
+        let body = response.bytes(PAGE_LIMIT).ok()?;
+        if response.status != 200 {
+            self.platform.log(
+                Level::Debug,
+                &format!("reading the chat back answered HTTP {}", response.status),
+            );
+            return None;
+        }
+        let payload = rpc::payload(&body, rpc::READ_CHAT)?;
+        snapshot::read_chat_candidate(&payload, rcid)
+    }
+
+    pub fn sleep_ms(&self, ms: u64) {
+        self.platform.sleep_ms(ms);
     }
 
     /// The account's model list, when a page read found one.

@@ -55,7 +55,19 @@ fn context_token(inner: &Value) -> Option<String> {
     str_at(inner, &[25]).map(str::to_string)
 }
 
-fn read_candidate(candidate: &Value) -> Candidate {
+/// The newest turn's candidate in a read-chat (`hNvQHb`) payload: turns
+/// newest first at `[0]`, a turn's candidates at `[3][0]`; the one with
+/// `rcid` if given.
+pub fn read_chat_candidate(payload: &Value, rcid: Option<&str>) -> Option<Candidate> {
+    let candidates = at(payload, &[0, 0, 3, 0])?.as_array()?;
+    let chosen = candidates
+        .iter()
+        .find(|c| rcid.is_some() && str_at(c, &[0]) == rcid)
+        .or_else(|| candidates.first())?;
+    Some(read_candidate(chosen))
+}
+
+pub fn read_candidate(candidate: &Value) -> Candidate {
     let mut text = str_at(candidate, &[1, 0]).unwrap_or_default();
     if is_card_placeholder(text)
         && let Some(substitute) = str_at(candidate, &[22, 0])

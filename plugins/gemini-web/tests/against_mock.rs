@@ -440,6 +440,25 @@ fn a_stream_cut_mid_way_is_an_error_after_the_partial_text() {
     );
 }
 
+#[test]
+fn an_answer_cut_after_the_turn_was_saved_is_read_back() {
+    let setup = setup(MockOptions::default());
+    let collected = setup
+        .chat("gemini-3-flash", "[mock:cut-persisted]")
+        .unwrap();
+    assert!(collected.error.is_none(), "{collected:?}");
+    assert_eq!(collected.text, DEFAULT_ANSWER);
+    assert_eq!(collected.finish, Some(FinishReason::Stop));
+    // The first read finds it still generating, the second complete.
+    let reads = setup
+        .mock
+        .requests_to("/batchexecute")
+        .iter()
+        .filter(|r| r.query_param("rpcids").as_deref() == Some("hNvQHb"))
+        .count();
+    assert_eq!(reads, 2);
+}
+
 // ---- in-band and HTTP failures ----------------------------------------------
 
 #[test]
