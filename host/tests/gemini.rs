@@ -246,6 +246,32 @@ async fn a_blocked_prompt_is_a_content_filter_error() {
     assert_eq!(body["error"]["code"], "content_filter");
 }
 
+/// An answer blocked with finishReason SAFETY and nothing in it is a
+/// refusal of the caller's content: 400 `content_filter`, the key is not
+/// blamed (not rotated, still served next).
+#[tokio::test]
+async fn a_blocked_answer_is_a_content_filter_error_that_spares_the_key() {
+    let (mock, gateway) = setup("good-1,good-2").await;
+    for stream in [false, true] {
+        let response = gateway
+            .chat(&user_request("blocked_output", "x", stream))
+            .await;
+        assert_eq!(response.status(), 400, "stream {stream}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "content_filter", "{body}");
+    }
+    assert_eq!(generations(&mock).len(), 2, "one call each, no rotation");
+    for _ in 0..2 {
+        gateway
+            .chat_ok(&user_request("gemini-2.5-flash", "fine", false))
+            .await;
+    }
+    let mut keys = mock.generation_keys();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys, ["good-1", "good-2"], "both keys still serve");
+}
+
 #[tokio::test]
 async fn thoughts_stream_as_reasoning() {
     let (_mock, gateway) = setup("good-1").await;
@@ -387,6 +413,29 @@ async fn upstream_failures_are_502_and_a_hanging_upstream_504() {
     gateway
         .chat_ok(&user_request("gemini-2.5-flash", "still here", false))
         .await;
+}
+
+/// Gemini 3 refuses a history tool call without its thought signature; a
+/// client that rebuilt the call ids (losing the signature they carried) is
+/// still answered: the plugin sends Google's documented dummy.
+#[tokio::test]
+async fn a_gemini_3_tool_call_whose_signature_was_lost_still_round_trips() {
+    let (mock, gateway) = setup("good-1").await;
+    let reply = gateway
+        .chat_ok(&json!({"model": "gemini-3.1-pro-preview", "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_rebuilt",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_rebuilt", "content": "{\"temperature\": 21}"}
+        ]}))
+        .await;
+    assert_eq!(reply["choices"][0]["finish_reason"], "stop");
+    let sent = generations(&mock).pop().unwrap().body.unwrap();
+    assert_eq!(
+        sent["contents"][1]["parts"][0]["thoughtSignature"],
+        "skip_thought_signature_validator"
+    );
 }
 
 /// A seed's retired or oddly-cased model name reaches the documented

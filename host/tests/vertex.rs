@@ -319,6 +319,30 @@ async fn base_url_alone_routes_the_token_exchange_and_global_is_the_default() {
     );
 }
 
+/// Gemini 3 on Vertex refuses a history tool call without its thought
+/// signature; one whose id lost it gets Google's documented dummy.
+#[tokio::test]
+async fn a_gemini_3_tool_call_whose_signature_was_lost_still_round_trips() {
+    let mock = mock_vertex::spawn(MockOptions::default()).await;
+    let gateway = service_account(&mock, &mock_settings(&mock));
+    gateway
+        .chat_ok(
+            &json!({"model": "vertex-gemini-3.1-pro-preview", "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_rebuilt",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_rebuilt", "content": "{\"temperature\": 21}"}
+            ]}),
+        )
+        .await;
+    let sent = mock.generation_requests().pop().unwrap().json().unwrap();
+    assert_eq!(
+        sent["contents"][1]["parts"][0]["thoughtSignature"],
+        "skip_thought_signature_validator"
+    );
+}
+
 /// A seed's retired or oddly-cased model name reaches the documented
 /// successor (Vertex answers 404 for the retired ones).
 #[tokio::test]
@@ -553,6 +577,18 @@ async fn a_blocked_prompt_is_a_content_filter_error() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "content_filter");
+
+    // An answer blocked with finishReason SAFETY and nothing in it is the
+    // same refusal, streamed or not, not an empty success.
+    for stream in [false, true] {
+        let (status, body) = error_of(
+            &gateway,
+            &user_request("vertex-mock-blocked_output", "bad", stream),
+        )
+        .await;
+        assert_eq!(status, 400, "stream {stream}: {body}");
+        assert_eq!(body["error"]["code"], "content_filter");
+    }
 }
 
 #[tokio::test]

@@ -19,7 +19,9 @@ mod tool_ids;
 pub use duration::parse_millis as parse_duration_millis;
 pub use errors::{from_response as error_from_response, from_stream_error};
 pub use models::{SUCCESSORS, upstream_model_id};
-pub use request::{RequestOptions, build_request};
+pub use request::{
+    DUMMY_THOUGHT_SIGNATURE, RequestOptions, build_request, validates_thought_signatures,
+};
 pub use response::{ResponseMapper, finish_reason};
 pub use stream::StreamParser;
 pub use thinking::{Thinking, model_thinks};

@@ -26,6 +26,41 @@ pub struct RequestOptions {
     /// A threshold (`OFF`, `BLOCK_NONE`, …) for every harm category, used when
     /// the caller sends no `safetySettings` of its own.
     pub safety_threshold: Option<String>,
+    /// `fileData` must name its `mimeType` (Vertex): a URI whose type cannot
+    /// be told from its extension is refused, as google-genai's
+    /// `Part.from_uri` does, instead of failing upstream.
+    pub file_data_needs_mime_type: bool,
+    /// The model validates thought signatures (Gemini 3): an assistant turn
+    /// whose calls lost theirs gets Google's documented dummy.
+    pub thought_signature_fallback: bool,
+}
+
+/// The dummy signature Google documents for function calls whose signature
+/// is unknown ("Thought signatures", ai.google.dev and Vertex docs).
+pub const DUMMY_THOUGHT_SIGNATURE: &str = "skip_thought_signature_validator";
+
+/// Whether `model` (an upstream id) validates thought signatures on the
+/// function calls of the history: Gemini 3 and later; older or unknown
+/// families do not.
+pub fn validates_thought_signatures(model: &str) -> bool {
+    let model = model.to_ascii_lowercase();
+    let model = model.strip_prefix("models/").unwrap_or(&model);
+    let Some(version) = model.strip_prefix("gemini-") else {
+        return false;
+    };
+    // `gemini-flash-latest` and friends point at the newest generation.
+    if version
+        .split('-')
+        .next()
+        .is_some_and(|v| v == "flash" || v == "pro")
+    {
+        return version.ends_with("-latest");
+    }
+    version
+        .split(['-', '.'])
+        .next()
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= 3)
 }
 
 /// Harm categories a default threshold applies to.
@@ -126,9 +161,20 @@ fn conversation(
             Role::User => ("user", content_parts(&message.content, options)?),
             Role::Assistant => {
                 let mut parts = content_parts(&message.content, options)?;
+                let first_call = parts.len();
                 for call in &message.tool_calls {
                     call_names.insert(call.id.as_str(), call.name.as_str());
                     parts.push(function_call_part(&call.id, &call.name, &call.arguments)?);
+                }
+                // Only the first call of a step carries the signature; if no
+                // call kept one (a client rebuilt the ids), send the dummy.
+                if options.thought_signature_fallback
+                    && !parts[first_call..]
+                        .iter()
+                        .any(|part| part.get("thoughtSignature").is_some())
+                    && let Some(part) = parts.get_mut(first_call)
+                {
+                    part["thoughtSignature"] = DUMMY_THOUGHT_SIGNATURE.into();
                 }
                 ("model", parts)
             }
@@ -201,8 +247,18 @@ fn image_url_part(url: &str, options: &RequestOptions) -> Result<Value, Provider
         .any(|prefix| url.starts_with(prefix.as_str()))
     {
         let mut file_data = Map::new();
-        if let Some(mime_type) = mime_type_of(url) {
-            file_data.insert("mimeType".into(), mime_type.into());
+        match mime_type_of(url) {
+            Some(mime_type) => {
+                file_data.insert("mimeType".into(), mime_type.into());
+            }
+            None if options.file_data_needs_mime_type => {
+                return Err(bad_request(format!(
+                    "the media type of {url:?} cannot be told from its extension, and this \
+                     upstream needs it: use a URI ending in .png, .jpg, .webp, .pdf… or send the \
+                     file inline"
+                )));
+            }
+            None => {}
         }
         file_data.insert("fileUri".into(), url.into());
         return Ok(json!({ "fileData": file_data }));

@@ -476,3 +476,32 @@ impl Reply {
 
 #[cfg(test)]
 mod tests;
+
+/// Gemini 3 refuses a history function call without a `thoughtSignature`
+/// (any value: Google documents the dummy `skip_thought_signature_validator`
+/// for calls whose signature was lost).
+pub fn check_thought_signatures(body: &Value, model: &str) -> Result<(), GoogleError> {
+    if !model.starts_with("gemini-3") {
+        return Ok(());
+    }
+    let unsigned = body
+        .get("contents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|turn| turn.get("parts").and_then(Value::as_array))
+        .flatten()
+        .any(|part| {
+            part.get("functionCall").is_some()
+                && part
+                    .get("thoughtSignature")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+        });
+    if unsigned {
+        return Err(google_errors::invalid_argument(
+            "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance.",
+        ));
+    }
+    Ok(())
+}

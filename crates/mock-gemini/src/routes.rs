@@ -382,6 +382,7 @@ impl Call {
             _ => {}
         }
         let prompt = content::inspect(self.json_body()?)?;
+        content::check_thought_signatures(self.json_body()?, model)?;
         let meta = Meta {
             model: model.to_string(),
             response_id: format!("mock-{}", self.seq),

@@ -93,6 +93,44 @@ pub fn read_request(body: &Value) -> Result<Prompt, Value> {
     Ok(prompt)
 }
 
+/// What Vertex checks per model beyond the shape: `fileData` needs its
+/// `mimeType`, and Gemini 3 refuses a history function call without a
+/// `thoughtSignature` (any value, Google's documented dummy
+/// `skip_thought_signature_validator` included).
+pub fn check_parts(body: &Value, model: &str) -> Result<(), Value> {
+    let parts = body
+        .get("contents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|turn| turn.get("parts").and_then(Value::as_array))
+        .flatten();
+    for part in parts {
+        if let Some(file_data) = part.get("fileData")
+            && file_data
+                .get("mimeType")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            return Err(google_errors::invalid_argument(
+                "Request contains an invalid argument. fileData.mimeType is required.",
+            ));
+        }
+        if model.starts_with("gemini-3")
+            && part.get("functionCall").is_some()
+            && part
+                .get("thoughtSignature")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            return Err(google_errors::invalid_argument(
+                "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance.",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn words(parts: &[Value]) -> u32 {
     parts
         .iter()
@@ -280,6 +318,30 @@ mod tests {
 
     fn prompt(body: Value) -> Prompt {
         read_request(&body).unwrap()
+    }
+
+    #[test]
+    fn file_data_needs_a_mime_type_and_gemini_3_calls_a_signature() {
+        let file =
+            |data: Value| json!({"contents": [{"role": "user", "parts": [{"fileData": data}]}]});
+        assert!(check_parts(&file(json!({"fileUri": "gs://b/x"})), "gemini-2.5-flash").is_err());
+        assert!(
+            check_parts(
+                &file(json!({"fileUri": "gs://b/x.png", "mimeType": "image/png"})),
+                "m"
+            )
+            .is_ok()
+        );
+        let call = |part: Value| {
+            json!({"contents": [{"role": "user", "parts": [{"text": "q"}]},
+                                {"role": "model", "parts": [part]}]})
+        };
+        let unsigned = call(json!({"functionCall": {"name": "f", "args": {}}}));
+        assert!(check_parts(&unsigned, "gemini-3.1-pro-preview").is_err());
+        assert!(check_parts(&unsigned, "gemini-2.5-pro").is_ok());
+        let dummy = call(json!({"functionCall": {"name": "f", "args": {}},
+                                "thoughtSignature": "skip_thought_signature_validator"}));
+        assert!(check_parts(&dummy, "gemini-3.1-pro-preview").is_ok());
     }
 
     #[test]

@@ -286,7 +286,9 @@ fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> 
             &google_errors::invalid_argument("Invalid JSON payload received."),
         );
     };
-    let prompt = match content::read_request(&body) {
+    let prompt = match content::read_request(&body)
+        .and_then(|prompt| content::check_parts(&body, &model).map(|()| prompt))
+    {
         Ok(prompt) => prompt,
         Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
     };

@@ -17,7 +17,10 @@ pub mod models;
 
 use answer::{Answer, BodySource};
 use endpoints::{API_KEY_HEADER, API_KEY_SECRET, DEFAULT_BASE_URL, SAFETY_THRESHOLD_SETTING};
-use gemini_format::{RequestOptions, build_request, error_from_response, upstream_model_id};
+use gemini_format::{
+    RequestOptions, build_request, error_from_response, upstream_model_id,
+    validates_thought_signatures,
+};
 use wasmgate_plugin_sdk::{
     ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
     ProviderError, SecretSpec, SettingSpec, host, http,
@@ -108,15 +111,18 @@ impl Provider for Gemini {
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
         let key = api_key()?;
         let base_url = host::base_url(DEFAULT_BASE_URL);
+        let live = host::store::get(MODELS_STATE_KEY).map(|ids| models::decode_ids(&ids));
+        let model = upstream_model_id(&request.model, live.as_deref());
         let options = RequestOptions {
             file_uri_prefixes: endpoints::file_uri_prefixes(&base_url),
             safety_threshold: host::setting(SAFETY_THRESHOLD_SETTING),
+            // The Gemini API takes `fileData` without a type (Files API URIs have no extension).
+            file_data_needs_mime_type: false,
+            thought_signature_fallback: validates_thought_signatures(&model),
         };
         let body = build_request(&request, &options)?;
         let body = serde_json::to_vec(&body)
             .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
-        let live = host::store::get(MODELS_STATE_KEY).map(|ids| models::decode_ids(&ids));
-        let model = upstream_model_id(&request.model, live.as_deref());
         let url = endpoints::generate_url(&base_url, &model, request.stream);
         let response = http::Request::post(url)
             .header(API_KEY_HEADER, &key)

@@ -138,15 +138,18 @@ impl Provider for Vertex {
             endpoint,
             safety_threshold,
         } = config;
-        let options = RequestOptions {
-            file_uri_prefixes: FILE_URI_PREFIXES.iter().map(|p| p.to_string()).collect(),
-            safety_threshold,
-        };
-        let body = serde_json::to_vec(&build_request(&request, &options)?)
-            .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
         // Lower case, and a retired model's documented successor (Vertex's
         // publisher-model list needs a permission many accounts lack).
         let model = gemini_format::upstream_model_id(&request.model, None);
+        let options = RequestOptions {
+            file_uri_prefixes: FILE_URI_PREFIXES.iter().map(|p| p.to_string()).collect(),
+            safety_threshold,
+            // Vertex refuses `fileData` without `mimeType`.
+            file_data_needs_mime_type: true,
+            thought_signature_fallback: gemini_format::validates_thought_signatures(&model),
+        };
+        let body = serde_json::to_vec(&build_request(&request, &options)?)
+            .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
         let url = endpoint.generate_url(&model, request.stream);
 
         let response = match &auth {

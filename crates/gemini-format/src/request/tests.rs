@@ -434,3 +434,79 @@ fn empty_parts_and_turns_are_skipped() {
         json!([{"role": "user", "parts": [{"text": "hi"}]}])
     );
 }
+
+/// A Gemini 3 history whose calls lost their signature (the client rebuilt
+/// the ids) gets the documented dummy on the first call of the step; a
+/// real signature is kept, and older models get nothing.
+#[test]
+fn lost_thought_signatures_get_the_documented_dummy() {
+    let call = |id: &str| ToolCall {
+        id: id.into(),
+        name: "get_weather".into(),
+        arguments: "{}".into(),
+    };
+    let with_calls = |ids: &[&str]| {
+        let mut assistant = text(Role::Assistant, "");
+        assistant.content.clear();
+        assistant.tool_calls = ids.iter().map(|id| call(id)).collect();
+        request("m", vec![text(Role::User, "weather?"), assistant])
+    };
+    let options = RequestOptions {
+        thought_signature_fallback: true,
+        ..Default::default()
+    };
+    let body = build_request(&with_calls(&["call_0", "call_1"]), &options).unwrap();
+    let parts = body["contents"][1]["parts"].as_array().unwrap();
+    assert_eq!(parts[0]["thoughtSignature"], DUMMY_THOUGHT_SIGNATURE);
+    assert!(parts[1].get("thoughtSignature").is_none());
+
+    let body = build_request(&with_calls(&["call_0~ts~c2lnbg==", "call_1"]), &options).unwrap();
+    let parts = body["contents"][1]["parts"].as_array().unwrap();
+    assert_eq!(parts[0]["thoughtSignature"], "c2lnbg==");
+    assert!(parts[1].get("thoughtSignature").is_none());
+
+    let body = build_request(&with_calls(&["call_0"]), &RequestOptions::default()).unwrap();
+    assert!(
+        body["contents"][1]["parts"][0]
+            .get("thoughtSignature")
+            .is_none()
+    );
+
+    assert!(validates_thought_signatures("gemini-3.1-pro-preview"));
+    assert!(validates_thought_signatures(
+        "models/gemini-3-flash-preview"
+    ));
+    assert!(validates_thought_signatures("gemini-flash-latest"));
+    assert!(!validates_thought_signatures("gemini-2.5-flash"));
+    assert!(!validates_thought_signatures("mock-tool-call"));
+}
+
+/// Vertex needs `fileData.mimeType`: a URI whose type is unknown is refused
+/// here rather than upstream; the Gemini API takes it without.
+#[test]
+fn file_data_without_a_known_type() {
+    let unknown = request(
+        "m",
+        vec![message(
+            Role::User,
+            vec![ContentPart::ImageUrl("gs://bucket/scan".into())],
+        )],
+    );
+    let lenient = RequestOptions {
+        file_uri_prefixes: vec!["gs://".into()],
+        ..Default::default()
+    };
+    let body = build_request(&unknown, &lenient).unwrap();
+    assert_eq!(
+        body["contents"][0]["parts"][0],
+        json!({"fileData": {"fileUri": "gs://bucket/scan"}})
+    );
+    let strict = RequestOptions {
+        file_data_needs_mime_type: true,
+        ..lenient
+    };
+    match build_request(&unknown, &strict) {
+        Err(ProviderError::BadRequest(message)) => assert!(message.contains("extension")),
+        other => panic!("{other:?}"),
+    }
+}
