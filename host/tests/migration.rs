@@ -287,6 +287,7 @@ async fn a_business2api_user_keeps_accounts_config_prefix_and_browser_clients() 
         .env("ACCOUNTS_CONFIG", &Value::from(elements).to_string())
         .env("API_KEY", "sk-business-user-key")
         .env("PATH_PREFIX", "my-secret-path")
+        .env("ADMIN_KEY", "admin-key-for-business-user")
         .file("data/accounts.json", data_before)
         .start();
 
@@ -384,6 +385,19 @@ async fn a_business2api_user_keeps_accounts_config_prefix_and_browser_clients() 
     for needle in ["switched-off", "disabled", "half-pasted", "secure_c_ses"] {
         assert!(logs.contains(needle), "{needle} in {logs}");
     }
+    let status: Value = gateway
+        .admin(wasmgate_testkit::reqwest::Method::GET, "/admin/api/status")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains("half-pasted") && warnings.contains("switched-off"),
+        "the admin view names them too: {warnings}"
+    );
     // The seed's own file in the shared data directory is left alone;
     // wasmgate writes files of its own next to it.
     let data = gateway.dir().join("data");
@@ -402,4 +416,67 @@ async fn a_business2api_user_keeps_accounts_config_prefix_and_browser_clients() 
         std::fs::read_to_string(data.join("accounts.json")).unwrap(),
         data_before
     );
+}
+
+/// Gemi2Api-Server answered unknown names with its default model; with
+/// `default` a route does that, and without it the caller gets a 404. A
+/// plugin that does not know a name passes the request to the route's next.
+#[tokio::test]
+async fn unknown_names_get_the_default_model_only_where_configured() {
+    let mock = mock_gemini::spawn(mock_gemini::MockOptions::default()).await;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini"])
+        .config(&format!(
+            r#"
+[plugins.gemini]
+allowed-hosts = ["generativelanguage.googleapis.com"]
+[[plugins.gemini.accounts]]
+id = "key"
+secrets = {{ api-key = {{ env = "TEST_GEMINI_KEY" }} }}
+settings = {{ base-url = "{}" }}
+
+[models]
+"lenient-*" = {{ plugin = "gemini", model = "*", default = "gemini-2.5-flash" }}
+"strict-*" = {{ plugin = "gemini", model = "*" }}
+"either-*" = [{{ plugin = "gemini", model = "unheard-of-*" }}, {{ plugin = "gemini", model = "*" }}]
+"#,
+            mock.base_url
+        ))
+        .env("TEST_GEMINI_KEY", "good-1")
+        .env("API_KEY", "sk-test-lenient-routes")
+        .start();
+    let asked = |mock: &mock_gemini::MockUpstream| -> Vec<String> {
+        mock.requests()
+            .into_iter()
+            .filter(|r| r.is_generation())
+            .filter_map(|r| r.model)
+            .collect()
+    };
+
+    let body = gateway
+        .chat_ok(&user_request("lenient-no-such-model", "Say hi", false))
+        .await;
+    assert_eq!(body["choices"][0]["message"]["content"], "echo: Say hi");
+    assert_eq!(asked(&mock), ["no-such-model", "gemini-2.5-flash"]);
+
+    let response = gateway
+        .chat(&user_request("strict-no-such-model", "Say hi", false))
+        .await;
+    assert_eq!(response.status(), 404);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "model_not_found", "{error}");
+
+    let body = gateway
+        .chat_ok(&user_request("either-gemini-2.5-pro", "Again", false))
+        .await;
+    assert_eq!(body["choices"][0]["message"]["content"], "echo: Again");
+    let asked = asked(&mock);
+    assert_eq!(
+        &asked[asked.len() - 2..],
+        ["unheard-of-gemini-2.5-pro", "gemini-2.5-pro"]
+    );
+    // A model the plugin does not know is the request's problem, not the
+    // account's: the one key is still healthy.
+    let models = listed(&gateway, "/v1/models", "sk-test-lenient-routes").await;
+    assert!(!models.is_empty());
 }
