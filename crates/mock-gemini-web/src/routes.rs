@@ -746,11 +746,20 @@ fn rpc_payload(shared: &Shared, rpcid: &str, payload: &Value) -> Value {
             }
             json!([])
         }
-        "c8o8Fe" => json!([format!(
-            "{}/mock-orig/img{}=d-I",
-            shared.base_url,
-            shared.next_id()
-        )]),
+        // The original's URL; the client appends `=d-I?alr=yes`. Needs the
+        // image id and the reply's ids, as the web app sends them.
+        "c8o8Fe" => {
+            let image_id = payload.pointer("/0/1/0").and_then(Value::as_str);
+            let cid = payload.pointer("/1/2").and_then(Value::as_str);
+            if image_id.is_none_or(str::is_empty) || cid.is_none_or(str::is_empty) {
+                return json!([]);
+            }
+            json!([format!(
+                "{}/mock-orig/img{}",
+                shared.base_url,
+                shared.next_id()
+            )])
+        }
         _ => json!([]),
     }
 }

@@ -268,14 +268,22 @@ async fn batchexecute_reports_status_and_reads_a_recovered_turn() {
 async fn the_full_size_image_chain_ends_in_png_bytes() {
     let mock = mock_gemini_web::spawn(MockOptions::default()).await;
     let original = payload(
-        &batch(&mock, json!([["c8o8Fe", "[]", null, "generic"]]))
-            .await
-            .frames()[0],
+        &batch(
+            &mock,
+            json!([[
+                "c8o8Fe",
+                json!([[null, ["img-1", 0]], ["r_1", "rc_1", "c_1"], 1, 0, 1]).to_string(),
+                null,
+                "generic"
+            ]]),
+        )
+        .await
+        .frames()[0],
     );
     let original = original[0].as_str().unwrap().to_string();
     let step = call(
         "GET",
-        &format!("{original}?alr=yes"),
+        &format!("{original}=d-I?alr=yes"),
         &[session(DEFAULT_PSIDTS)],
         vec![],
     )
@@ -286,7 +294,7 @@ async fn the_full_size_image_chain_ends_in_png_bytes() {
         .unwrap();
     let image = call("GET", &last.text(), &[], vec![]).await.unwrap();
     assert_eq!(image.body, MOCK_PNG);
-    let unauthenticated = call("GET", &format!("{original}?alr=yes"), &[], vec![])
+    let unauthenticated = call("GET", &format!("{original}=d-I?alr=yes"), &[], vec![])
         .await
         .unwrap();
     assert_eq!(unauthenticated.status, 403);

@@ -192,7 +192,11 @@ impl State {
             self.phase = Phase::Done;
             return Ok(());
         };
-        match self.session.download_image(&image.url) {
+        let reply = self.assembler.reply_ids();
+        match self
+            .session
+            .download_generated(&self.page, &image, reply.as_ref())
+        {
             Ok(media) => {
                 self.pending.push_back(Event::Image(media));
                 self.phase = Phase::Images(index + 1);

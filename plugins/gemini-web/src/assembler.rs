@@ -26,6 +26,8 @@ pub struct Assembler {
     /// turn is saved upstream and can be read back).
     persisted: Option<String>,
     candidate_id: Option<String>,
+    /// `[cid, rid]` of the reply, for the full-size image call.
+    reply: Option<(String, String)>,
     images: Vec<GeneratedImage>,
     account: String,
     model: String,
@@ -43,6 +45,7 @@ impl Assembler {
             retryable: false,
             persisted: None,
             candidate_id: None,
+            reply: None,
             images: Vec::new(),
             account: account.to_string(),
             model: model.to_string(),
@@ -127,6 +130,12 @@ impl Assembler {
         self.candidate_id.as_deref()
     }
 
+    /// `(cid, rid, rcid)` of the reply, once the stream named them.
+    pub fn reply_ids(&self) -> Option<(String, String, String)> {
+        let (cid, rid) = self.reply.clone()?;
+        Some((cid, rid, self.candidate_id.clone()?))
+    }
+
     /// A candidate read back from the chat: its events if it is complete.
     pub fn recovered(&mut self, candidate: Candidate) -> Option<Vec<Event>> {
         if !candidate.complete {
@@ -141,6 +150,9 @@ impl Assembler {
         let snapshot = snapshot::read(inner);
         if snapshot.context_token.is_some() {
             self.persisted = snapshot.conversation_id.clone();
+        }
+        if let (Some(cid), Some(rid)) = (&snapshot.conversation_id, &snapshot.reply_id) {
+            self.reply = Some((cid.clone(), rid.clone()));
         }
         let Some(candidate) = snapshot.candidate else {
             return;

@@ -14,6 +14,8 @@ use crate::page::PageValues;
 pub const BATCH_PATH: &str = "/_/BardChatUi/data/batchexecute";
 pub const USER_STATUS: &str = "otAQ7b";
 pub const SETTINGS: &str = "ESY5D";
+/// The URL of a generated image's original (full-size) rendition.
+pub const FULL_SIZE_IMAGE: &str = "c8o8Fe";
 /// Read a conversation's turns (to recover an interrupted answer).
 pub const READ_CHAT: &str = "hNvQHb";
 /// The heartbeat's payload: read one setting.
@@ -51,6 +53,29 @@ pub fn form_body(access_token: Option<&str>, rpcid: &str, payload: &str) -> Stri
         encode_component(access_token.unwrap_or_default()),
         encode_component(&f_req)
     )
+}
+
+/// The `c8o8Fe` payload for one generated image of a reply.
+pub fn full_size_payload(image_id: &str, cid: &str, rid: &str, rcid: &str) -> String {
+    json!([
+        [
+            [null, null, null, [null, null, null, null, null, ""]],
+            [image_id, 0],
+            null,
+            [19, ""],
+            null,
+            null,
+            null,
+            null,
+            null,
+            ""
+        ],
+        [rid, rcid, cid, null, ""],
+        1,
+        0,
+        1
+    ])
+    .to_string()
 }
 
 /// The decoded payload the answer carries for `rpcid`, if any.

@@ -11,12 +11,14 @@ use crate::cookies::{CookieJar, PSIDTS};
 use crate::failures::{self, GenerateStatus, body_hint, expired_cookies, http_failure};
 use crate::generate_request::{self, Generate, ORIGIN, REFERER, USER_AGENT, UploadedFile};
 use crate::images;
+use crate::json_path;
 use crate::models::{Discovered, Model};
 use crate::page::PageValues;
 use crate::platform::{HttpRequest, HttpResponse, Level, Platform};
 use crate::prompt::Attachment;
 use crate::rotation::{self, Outcome};
 use crate::rpc::{self, UserStatus};
+use crate::snapshot::GeneratedImage;
 use crate::snapshot::{self, Candidate};
 use crate::upload;
 
@@ -511,7 +513,68 @@ impl Session {
         }
     }
 
+    /// Downloads a generated image at full size the way the web app does
+    /// (`c8o8Fe` → the original's URL → two hops that each answer the next
+    /// URL as text → the bytes), else through the preview's size suffix.
+    pub fn download_generated(
+        &self,
+        page: &PageValues,
+        image: &GeneratedImage,
+        reply: Option<&(String, String, String)>,
+    ) -> Result<Media, ProviderError> {
+        if let (Some(image_id), Some((cid, rid, rcid))) = (&image.id, reply) {
+            match self.download_original(page, image_id, cid, rid, rcid) {
+                Ok(media) => return Ok(media),
+                Err(error) => self.platform.log(
+                    Level::Debug,
+                    &format!("the original image could not be fetched ({error:?}), using the preview's full size"),
+                ),
+            }
+        }
+        self.download_image(&image.url)
+    }
+
+    fn download_original(
+        &self,
+        page: &PageValues,
+        image_id: &str,
+        cid: &str,
+        rid: &str,
+        rcid: &str,
+    ) -> Result<Media, ProviderError> {
+        let failed = |what: &str| ProviderError::upstream(0, format!("full-size image: {what}"));
+        let payload = rpc::full_size_payload(image_id, cid, rid, rcid);
+        let mut response = self.batch(page, rpc::FULL_SIZE_IMAGE, &payload)?;
+        let body = response.bytes(SMALL_LIMIT)?;
+        if response.status != 200 {
+            return Err(failed(&format!("c8o8Fe answered HTTP {}", response.status)));
+        }
+        let original = rpc::payload(&body, rpc::FULL_SIZE_IMAGE)
+            .and_then(|payload| json_path::str_at(&payload, &[0]).map(str::to_string))
+            .ok_or_else(|| failed("c8o8Fe gave no URL"))?;
+        let mut url = format!("{original}=d-I?alr=yes");
+        for _ in 0..2 {
+            let (_, body) = self.fetch(&url, SMALL_LIMIT)?;
+            let next = String::from_utf8_lossy(&body).trim().to_string();
+            if !(next.starts_with("https://") || next.starts_with("http://")) {
+                return Err(failed("a download step gave no URL"));
+            }
+            url = next;
+        }
+        self.download(&url)
+    }
+
     fn download(&self, start: &str) -> Result<Media, ProviderError> {
+        let (content_type, data) = self.fetch(start, IMAGE_LIMIT)?;
+        Ok(Media {
+            mime_type: images::mime_type(content_type.as_deref(), &data),
+            data,
+        })
+    }
+
+    /// GET with redirects; the session cookies go only to Google's hosts
+    /// and the configured origins.
+    fn fetch(&self, start: &str, limit: usize) -> Result<(Option<String>, Vec<u8>), ProviderError> {
         let hosts = self.account.endpoints.hosts();
         let mut url = start.to_string();
         for _ in 0..=MAX_REDIRECTS {
@@ -525,11 +588,8 @@ impl Session {
             match response.status {
                 200..=299 => {
                     let content_type = response.header("content-type").map(str::to_string);
-                    let data = response.bytes(IMAGE_LIMIT)?;
-                    return Ok(Media {
-                        mime_type: images::mime_type(content_type.as_deref(), &data),
-                        data,
-                    });
+                    let data = response.bytes(limit)?;
+                    return Ok((content_type, data));
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     let location = response.header("location").unwrap_or_default();

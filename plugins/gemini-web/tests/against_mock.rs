@@ -1027,11 +1027,26 @@ fn a_generated_image_reaches_the_client() {
     assert!(!collected.text.contains("googleusercontent.com"));
     assert!(collected.text.starts_with("Here is the image"));
     assert_eq!(collected.finish, Some(FinishReason::Stop));
-    let download = setup.mock.requests_to("=s2048-rj").pop().unwrap();
+    // Full size through c8o8Fe and the download chain, with the cookies.
+    let rpc = setup.mock.requests_to("/batchexecute");
+    assert!(
+        rpc.iter()
+            .any(|r| r.query_param("rpcids").as_deref() == Some("c8o8Fe"))
+    );
+    let original = setup.mock.requests_to("=d-I").pop().unwrap();
+    assert_eq!(original.query_param("alr").as_deref(), Some("yes"));
     assert_eq!(
-        download.cookie("__Secure-1PSID").as_deref(),
+        original.cookie("__Secure-1PSID").as_deref(),
         Some(DEFAULT_PSID)
     );
+    let finals = setup
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/mock-final/"))
+        .count();
+    assert_eq!(finals, 1);
+    assert!(setup.mock.requests_to("=s2048-rj").is_empty());
 }
 
 #[test]
