@@ -507,13 +507,17 @@ async fn thoughts_arrive_as_reasoning_content() {
 async fn a_429_passes_its_retry_delay_on() {
     let mock = mock_vertex::spawn(MockOptions::default()).await;
     let gateway = service_account(&mock, &mock_settings(&mock));
-    let response = gateway
-        .chat(&user_request("vertex-mock-429", "hi", false))
-        .await;
-    assert_eq!(response.status(), 429);
-    assert_eq!(response.headers()["retry-after"], "7");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    // Streamed too: that refusal arrives as `[{"error":…}]`.
+    for stream in [false, true] {
+        let response = gateway
+            .chat(&user_request("vertex-mock-429", "hi", stream))
+            .await;
+        assert_eq!(response.status(), 429, "stream {stream}");
+        assert_eq!(response.headers()["retry-after"], "7", "stream {stream}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+        gateway.reset_accounts().await;
+    }
 }
 
 #[tokio::test]
@@ -603,10 +607,12 @@ async fn refusals_keep_their_meaning() {
         ("vertex-mock-500", 502),
         ("vertex-mock-503", 502),
     ] {
-        let (status, body) = error_of(&gateway, &user_request(model, "hi", false)).await;
-        assert_eq!(status, expected, "{model}: {body}");
-        // A forbidden account is out until a probe: each case on a fresh one.
-        gateway.reset_accounts().await;
+        for stream in [false, true] {
+            let (status, body) = error_of(&gateway, &user_request(model, "hi", stream)).await;
+            assert_eq!(status, expected, "{model} stream {stream}: {body}");
+            // A forbidden account is out until a probe: each case on a fresh one.
+            gateway.reset_accounts().await;
+        }
     }
     assert_eq!(mock.token_requests().len(), 1, "refusals keep the token");
 }

@@ -245,10 +245,19 @@ fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> 
             );
         }
     };
+    // A refused streamed call's error comes wrapped in a one-element array
+    // (`[{"error":…}]`), as google-genai's `APIError` expects.
+    let refuse = |status: StatusCode, body: &Value| {
+        if stream {
+            json_response(status, &json!([body]))
+        } else {
+            json_response(status, body)
+        }
+    };
     // Retired models are gone from Vertex (checked 2026-12-05), and model
     // ids are lower case: anything else is an unknown model.
     if RETIRED_MODELS.contains(&model.as_str()) || model.chars().any(|c| c.is_ascii_uppercase()) {
-        return json_response(
+        return refuse(
             StatusCode::NOT_FOUND,
             &google_errors::model_not_found(&resource),
         );
@@ -278,10 +287,10 @@ fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> 
         _ => None,
     };
     if let Some((status, body)) = failure {
-        return json_response(status, &body);
+        return refuse(status, &body);
     }
     let Ok(body) = serde_json::from_str::<Value>(&record.body) else {
-        return json_response(
+        return refuse(
             StatusCode::BAD_REQUEST,
             &google_errors::invalid_argument("Invalid JSON payload received."),
         );
@@ -290,7 +299,7 @@ fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> 
         .and_then(|prompt| content::check_parts(&body, &model).map(|()| prompt))
     {
         Ok(prompt) => prompt,
-        Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, &error),
     };
     let answer = content::answer(scenario, &prompt);
     if !stream {
