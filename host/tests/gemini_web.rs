@@ -760,11 +760,21 @@ async fn a_generated_image_reaches_the_client_as_a_markdown_data_url() {
         "no placeholder or upstream URL: {content}"
     );
     assert_eq!(completion["choices"][0]["finish_reason"], "stop");
-    // Downloaded full size, with the account's cookies.
-    let download = mock.requests_to("=s2048-rj").pop().expect("a download");
+    // Downloaded full size (c8o8Fe and its download chain), with the
+    // account's cookies.
+    let original = mock
+        .requests_to("=d-I")
+        .pop()
+        .expect("the original's download");
     assert_eq!(
-        download.cookie("__Secure-1PSID").as_deref(),
+        original.cookie("__Secure-1PSID").as_deref(),
         Some(DEFAULT_PSID)
+    );
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.path.starts_with("/mock-final/")),
+        "the chain ends at the final URL"
     );
 
     let (status, frames) = stream(
