@@ -8,9 +8,9 @@
 //! | route | behaviour |
 //! |---|---|
 //! | `GET /` | sets an `NID` cookie |
-//! | `GET /app` | with valid cookies, a page embedding the five page values; signed out: a page without them (or a 302 to `ServiceLogin`) |
-//! | `POST /_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate` | validates cookies, `at`, the double-encoded `f.req`, the request UUID, the model header, the conversation and the files; streams length-prefixed cumulative snapshots |
-//! | `POST /_/BardChatUi/data/batchexecute` | `otAQ7b`, `ESY5D`, `MaZiqc`, `hNvQHb`, `GzXR5e`, `qWymEb`, `c8o8Fe` |
+//! | `GET /app` | with valid cookies, a page embedding the five page values; signed out: a guest page with every value but the access token (or a 302 to `ServiceLogin`) |
+//! | `POST /_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate` | validates cookies, `at`, the double-encoded `f.req`, the request UUID, the mid-2026 shape (17-element model header with model number and thinking level, `x-goog-ext-73010990-jspb: [0,0,0]`, 81 slots; anything else gets in-band 1052), the model, the conversation and the files; streams length-prefixed cumulative snapshots. A guest (`at=`) gets default-model answers and 1052 for any model |
+//! | `POST /_/BardChatUi/data/batchexecute` | `otAQ7b` (status `[14]`, 1016 for a guest; models with numbers at `[15]`), `ESY5D`, `MaZiqc`, `hNvQHb`, `GzXR5e`, `qWymEb`, `c8o8Fe` |
 //! | `POST /upload` | multipart `file` (or the legacy resumable handshake); needs `X-Tenant-Id` and `Push-ID` |
 //! | `POST /RotateCookies` | issues a new `__Secure-1PSIDTS` (the old one dies after a grace period) |
 //! | `GET /mock-img/<id>=s…` | PNG bytes; needs the cookies |
@@ -31,8 +31,10 @@
 //! | `[mock:cut]` | two partial snapshots, then the connection is aborted |
 //! | `[mock:cut-persisted]` | a partial snapshot that carries the context token, then abort; read-chat finishes the turn |
 //! | `[mock:image]` or "generate an image" | an answer with a generated image |
+//! | `[mock:image-edit]` | the same, the image in the sparse field `"8"` |
 //!
-//! Failure switches: [`MockUpstream::expire`] (cookies signed out),
+//! Failure switches: [`MockUpstream::glitch_next`] (1013 or a silent abort
+//! on the next calls), [`MockUpstream::expire`] (cookies signed out),
 //! [`MockUpstream::revoke_psidts`], [`MockUpstream::invalidate_access_token`],
 //! [`MockUpstream::set_app_status`], [`MockUpstream::set_rotate`];
 //! [`MockOptions::hold`] + [`MockUpstream::release`] pause a stream after its
