@@ -128,12 +128,24 @@ impl Registry {
                 ));
             }
         }
-        let mut declared = HashMap::new();
-        for (name, entry) in &plugins {
+        // A model id two plugins declare goes to a configured plugin before a
+        // dropped-in one, and the clash is reported.
+        let mut declared: HashMap<String, String> = HashMap::new();
+        let by_preference = plugins
+            .iter()
+            .filter(|(_, e)| e.configured)
+            .chain(plugins.iter().filter(|(_, e)| !e.configured));
+        for (name, entry) in by_preference {
             for model in &entry.plugin.manifest.models {
-                declared
-                    .entry(model.id.clone())
-                    .or_insert_with(|| name.clone());
+                match declared.get(&model.id) {
+                    Some(first) => warnings.push(format!(
+                        "plugins {first:?} and {name:?} both declare the model {:?}; it goes to {first:?} unless [models] routes it",
+                        model.id
+                    )),
+                    None => {
+                        declared.insert(model.id.clone(), name.clone());
+                    }
+                }
             }
         }
         (
@@ -353,7 +365,8 @@ fn implicit_entry(
         .map(|s| s.name.clone())
         .collect();
     let all_optional = plugin.manifest.secrets.iter().all(|s| !s.required);
-    let mut accounts = config::implicit_accounts(&plugin.name, &secret_names, env);
+    let taken = |variable: &str| config.file.references_variable(variable);
+    let mut accounts = config::implicit_accounts(&plugin.name, &secret_names, &taken, env);
     if accounts.is_empty() && all_optional {
         // Nothing is required, so the plugin can run without secrets.
         accounts.push(Account {
@@ -375,12 +388,11 @@ fn implicit_entry(
 }
 
 fn account_hint(name: &str, plugin: &LoadedPlugin) -> String {
-    let prefix = config::env_name(name);
     let vars: Vec<String> = plugin
         .manifest
         .secrets
         .iter()
-        .map(|s| format!("{prefix}_{}", config::env_name(&s.name)))
+        .map(|s| config::implicit_variable(name, &s.name))
         .collect();
     format!(
         "set {} or configure [plugins.{name}] accounts in plugins.toml",

@@ -107,7 +107,7 @@ async fn a_plugin_nobody_configured_runs_on_its_manifest_and_prefixed_variables(
     // No [plugins.misbehave]: its manifest declares the secret `token` and no hosts.
     let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .plugins(&["misbehave"])
-        .env("MISBEHAVE_TOKEN", "from-prefixed-variable")
+        .env("WASMGATE_PLUGIN_MISBEHAVE_TOKEN", "from-prefixed-variable")
         .env("API_KEY", "gateway-key")
         .env("OTHER_TOKEN", "not-for-plugins")
         .start();
@@ -187,7 +187,7 @@ async fn a_bad_configuration_is_refused_at_start_with_file_and_line() {
         "names the file and line: {output}"
     );
     assert!(
-        output.contains("keys: plugin, model, fallback"),
+        output.contains("keys: plugin, model, default, fallback"),
         "says what is wrong: {output}"
     );
 
@@ -297,4 +297,27 @@ async fn each_request_logs_one_json_line_without_secrets() {
         !logs.contains("sk-gateway-secret") && !logs.contains("plugin-secret-value"),
         "{logs}"
     );
+}
+
+/// A dropped-in plugin chooses its own file name and secret names, so the
+/// variables it may read have a namespace of their own: `secure.wasm` asking
+/// for `token` does not read `SECURE_TOKEN` (think `SECURE_1PSID`, the
+/// Gemini web cookie), nor a variable the configuration gives to a plugin.
+#[tokio::test]
+async fn a_dropped_in_plugin_never_reads_another_plugins_secrets() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugin_as("misbehave", "secure")
+        .config(
+            "[[plugins.gemini-web.accounts]]\nid = \"web\"\nsecrets = { psid = { env = \"SECURE_TOKEN\" }, other = { env = \"WASMGATE_PLUGIN_SECURE_TOKENS\" } }\n",
+        )
+        .env("SECURE_TOKEN", "the-web-cookie")
+        .env("WASMGATE_PLUGIN_SECURE_TOKENS", "also-the-web-plugins")
+        .env("API_KEY", "gateway-key")
+        .start();
+    let answer = gateway
+        .chat_ok(&user_request("misbehave-snoop", "token", false))
+        .await;
+    let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.contains("token=<none>"), "{text}");
+    assert!(!gateway.logs().contains("the-web-cookie"));
 }

@@ -118,6 +118,7 @@ pub struct GatewayBuilder {
     env: Vec<(String, String)>,
     cache_dir: Option<PathBuf>,
     files: Vec<(PathBuf, String)>,
+    renamed: Vec<(String, String)>,
 }
 
 impl GatewayBuilder {
@@ -131,6 +132,13 @@ impl GatewayBuilder {
     /// A compile cache of its own (default: one shared by all tests).
     pub fn cache_dir(mut self, dir: &Path) -> Self {
         self.cache_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Copies the built plugin `name` into `plugins/` as `<file_name>.wasm`,
+    /// as an operator dropping in a file of another name would.
+    pub fn plugin_as(mut self, name: &str, file_name: &str) -> Self {
+        self.renamed.push((name.to_string(), file_name.to_string()));
         self
     }
 
@@ -226,10 +234,19 @@ impl GatewayBuilder {
 
     #[allow(clippy::type_complexity)]
     fn spawn(self) -> (Child, Arc<(Mutex<String>, Condvar)>, tempfile::TempDir) {
-        let built = built_plugins(&self.plugins);
+        let mut wanted = self.plugins.clone();
+        wanted.extend(self.renamed.iter().map(|(name, _)| name.clone()));
+        let built = built_plugins(&wanted);
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins_dir = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins_dir).unwrap();
+        for (name, file_name) in &self.renamed {
+            std::fs::copy(
+                built.join(format!("{name}.wasm")),
+                plugins_dir.join(format!("{file_name}.wasm")),
+            )
+            .unwrap_or_else(|e| panic!("no built plugin {name}: {e}"));
+        }
         for (path, contents) in &self.files {
             let path = dir.path().join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -337,6 +354,7 @@ impl Gateway {
             env: Vec::new(),
             cache_dir: None,
             files: Vec::new(),
+            renamed: Vec::new(),
         }
     }
 

@@ -153,6 +153,9 @@ pub async fn require_caller(
     let auth = &state.auth;
     if auth.is_open() {
         if peer.ip().is_loopback() {
+            if let Some(refusal) = local_only_refusal(&request) {
+                return refusal.into_response();
+            }
             return next.run(request).await;
         }
         return ApiError::unauthenticated(
@@ -169,6 +172,74 @@ pub async fn require_caller(
         )
         .into_response(),
     }
+}
+
+/// Without keys the gateway trusts whoever is on this machine, and a web
+/// page open in a local browser is not: it could reach the gateway through a
+/// name it controls that resolves to 127.0.0.1 (DNS rebinding) or with a
+/// form posted across sites. Refuse a `Host` that is not a loopback name, an
+/// `Origin` that is not a loopback page, and bodies that are not JSON (a
+/// cross-site form can only send form or text bodies without a preflight).
+fn local_only_refusal(request: &Request) -> Option<ApiError> {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    if !is_loopback_authority(host) {
+        return Some(ApiError::forbidden(
+            "This gateway has no callers' key, so it only answers requests addressed to localhost; set API_KEY to serve other names.",
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let local = origin.to_str().ok().is_some_and(|origin| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .is_some_and(is_loopback_authority)
+        });
+        if !local {
+            return Some(ApiError::forbidden(
+                "This gateway has no callers' key, so it does not answer web pages from other sites; set API_KEY to allow browser clients.",
+            ));
+        }
+    }
+    if request.method() == axum::http::Method::POST {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Some(ApiError {
+                status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ..ApiError::invalid_request(
+                    "Send the body as JSON with `Content-Type: application/json`.",
+                )
+            });
+        }
+    }
+    None
+}
+
+/// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    host
+                } else {
+                    authority
+                }
+            }),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The key a caller sent: `Authorization: Bearer`, else `x-goog-api-key`
@@ -267,6 +338,29 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.contains("shorter"), "{err}");
+    }
+
+    #[test]
+    fn loopback_authorities_are_told_apart() {
+        for local in [
+            "localhost",
+            "localhost:7860",
+            "127.0.0.1:80",
+            "127.5.0.1",
+            "[::1]:7860",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback_authority(local), "{local}");
+        }
+        for foreign in [
+            "evil.example",
+            "evil.example:7860",
+            "127.0.0.1.evil.example",
+            "10.0.0.1:80",
+            "[::2]",
+        ] {
+            assert!(!is_loopback_authority(foreign), "{foreign}");
+        }
     }
 
     #[test]

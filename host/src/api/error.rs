@@ -251,12 +251,6 @@ pub fn from_call(plugin: &str, error: &CallError) -> ApiError {
             "plugin_timeout",
             error.to_string(),
         ),
-        CallError::NoAccount(_) => gateway(
-            S::BAD_GATEWAY,
-            "upstream_error",
-            "no_account",
-            error.to_string(),
-        ),
         CallError::MemoryExhausted | CallError::Trap(_) | CallError::Poisoned => gateway(
             S::BAD_GATEWAY,
             "plugin_error",
@@ -279,17 +273,20 @@ impl From<Exhausted> for ApiError {
         } = exhausted;
         if attempts.is_empty() && unavailable.is_empty() && !no_account.is_empty() {
             // Nothing was tried: none of the route's plugins has an account.
+            // What to set goes to the operator's log, not to the caller.
             let hints: Vec<String> = no_account
                 .iter()
                 .map(|(plugin, hint)| format!("{plugin}: {hint}"))
                 .collect();
+            tracing::warn!(hints = %hints.join("; "), "no plugin for the requested model has an account");
+            let plugins: Vec<&str> = no_account.iter().map(|(p, _)| p.as_str()).collect();
             return ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "upstream_error",
                 Some("no_account"),
                 format!(
-                    "No plugin that serves this model has an account configured ({}).",
-                    hints.join("; ")
+                    "No plugin that serves this model has an account configured ({}); the gateway's log says what to set.",
+                    plugins.join(", ")
                 ),
             );
         }
@@ -302,7 +299,7 @@ impl From<Exhausted> for ApiError {
         let mut waits: Vec<u64> = Vec::new();
         let (mut all_limits, mut all_timeouts, mut all_quota) = (true, true, true);
         let mut all_unauthorized = true;
-        let mut reasons: Vec<String> = Vec::new();
+        let mut reasons: Vec<Reason> = Vec::new();
         for attempt in &attempts {
             let kind = FailureKind::of(&attempt.error);
             all_limits &= kind.is_limit();
@@ -314,9 +311,10 @@ impl From<Exhausted> for ApiError {
                 let back = attempt.back_at.map(|at| at.saturating_sub(now));
                 waits.extend(reported.or(back));
             }
-            reasons.push(match &attempt.account {
-                Some(account) => format!("{}/{account}: {}", attempt.plugin, attempt.error),
-                None => format!("{}: {}", attempt.plugin, attempt.error),
+            reasons.push(Reason {
+                plugin: &attempt.plugin,
+                account: attempt.account.as_deref(),
+                what: attempt.error.to_string(),
             });
         }
         for pool in &unavailable {
@@ -347,12 +345,11 @@ impl From<Exhausted> for ApiError {
                             .is_some_and(|e| e.kind == FailureKind::Unauthorized);
                     }
                 }
-                reasons.push(format!(
-                    "{}/{}: {}",
-                    pool.plugin,
-                    out.account,
-                    out_reason(out, now)
-                ));
+                reasons.push(Reason {
+                    plugin: &pool.plugin,
+                    account: Some(&out.account),
+                    what: out_reason(out, now),
+                });
             }
         }
         let plugin = attempts
@@ -419,11 +416,54 @@ impl From<Exhausted> for ApiError {
                 format!("{plugin}: no account can serve this request now"),
             )
         };
+        if !reasons.is_empty() {
+            // Account ids are the operator's inventory: the log has them
+            // (with the request's id), the caller only how each try ended.
+            let detailed: Vec<String> = reasons.iter().map(Reason::detailed).collect();
+            tracing::warn!(tried = %detailed.join("; "), "no account could serve the request");
+        }
         if !single && !reasons.is_empty() {
-            error.message = format!("{} (tried {})", error.message, reasons.join("; "));
+            error.message = format!("{} (tried {})", error.message, public_summary(&reasons));
         }
         error
     }
+}
+
+/// One account tried or left out, and how that went.
+struct Reason<'a> {
+    plugin: &'a str,
+    account: Option<&'a str>,
+    what: String,
+}
+
+impl Reason<'_> {
+    fn detailed(&self) -> String {
+        match self.account {
+            Some(account) => format!("{}/{account}: {}", self.plugin, self.what),
+            None => format!("{}: {}", self.plugin, self.what),
+        }
+    }
+}
+
+/// The reasons without account ids, alike ones counted: `gemini: upstream
+/// answered 503 (2 accounts); vertex: rate-limited for 30 s`.
+fn public_summary(reasons: &[Reason]) -> String {
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for reason in reasons {
+        let line = format!("{}: {}", reason.plugin, reason.what);
+        match groups.iter_mut().find(|(seen, _)| *seen == line) {
+            Some((_, count)) => *count += 1,
+            None => groups.push((line, 1)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(line, count)| match count {
+            1 => line,
+            n => format!("{line} ({n} accounts)"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Why an account was not tried, in words.

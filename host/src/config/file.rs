@@ -198,6 +198,10 @@ impl SecretSource {
     }
 }
 
+/// The longest duration any setting takes, in seconds (a year): beyond it a
+/// number is a mistake, and far beyond it would overflow a duration.
+pub const MAX_SECONDS: f64 = 365.0 * 86_400.0;
+
 /// Environment variables that belong to the gateway itself and are never
 /// handed to a plugin.
 pub const RESERVED_VARIABLES: &[&str] = &[
@@ -247,8 +251,13 @@ impl ConfigFile {
             ("first-event-timeout-secs", runtime.first_event_timeout_secs),
             ("idle-timeout-secs", runtime.idle_timeout_secs),
         ] {
-            if !(secs > 0.0 && secs.is_finite()) {
-                return Err((None, format!("[runtime] {what} must be a positive number")));
+            if !(secs > 0.0 && secs <= MAX_SECONDS) {
+                return Err((
+                    None,
+                    format!(
+                        "[runtime] {what} must be a positive number of seconds, at most {MAX_SECONDS} (a year)"
+                    ),
+                ));
             }
         }
         self.pool
@@ -387,9 +396,11 @@ impl PoolSection {
             ("breaker-open-secs", self.breaker_open_secs),
         ] {
             if let Some(secs) = secs
-                && !(secs >= 0.0 && secs.is_finite())
+                && !(0.0..=MAX_SECONDS).contains(&secs)
             {
-                return Err(format!("{what} must be zero or a positive number"));
+                return Err(format!(
+                    "{what} must be zero or a positive number of seconds, at most {MAX_SECONDS} (a year)"
+                ));
             }
         }
         if self.max_concurrent == Some(0) {

@@ -13,12 +13,15 @@ mod secrets;
 pub use answers::{AnswerPolicy, AnswersSection, FetchPolicy, ImageMode, ReasoningMode};
 pub use file::{
     AccountSection, ConfigFile, PluginSection, PoolSection, RuntimeSection, SecretSource,
-    normalize_path_prefix,
+    is_plugin_name, normalize_path_prefix,
 };
 pub use hosts::{HostPattern, HostPatternError};
 pub use proxy::{ProxyKind, ProxySetting, ProxyUrl};
 pub use routes::{ResolvedTarget, Route, RouteTable, Target};
-pub use secrets::{Account, SecretValue, env_name, implicit_accounts, resolve_accounts};
+pub use secrets::{
+    Account, IMPLICIT_PREFIX, SecretValue, env_name, implicit_accounts, implicit_variable,
+    resolve_accounts,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -64,7 +67,7 @@ impl Config {
         let invalid =
             |span: Option<std::ops::Range<usize>>, message: String| ConfigError::Invalid {
                 path: path.to_path_buf(),
-                line: span.map_or(0, |span| line_of(text, span.start)),
+                line: span.map_or_else(|| locate(text, &message), |span| line_of(text, span.start)),
                 message,
             };
         let file: ConfigFile = toml::from_str(text).map_err(|err| {
@@ -86,6 +89,38 @@ impl Config {
         Self::parse(Path::new("<embedded plugins.toml>"), EMBEDDED_DEFAULT)
             .expect("the embedded plugins.toml is valid")
     }
+}
+
+/// The line a message without a span is about: it starts with its table
+/// (`[pool] retries …`), and names the key right after it. 0 when not found.
+fn locate(text: &str, message: &str) -> usize {
+    let Some(rest) = message.strip_prefix('[') else {
+        return 0;
+    };
+    let Some((table, after)) = rest.split_once(']') else {
+        return 0;
+    };
+    let key = after
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(':');
+    let header = format!("[{table}]");
+    let mut in_table = false;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_table = line.split('#').next().unwrap_or_default().trim() == header;
+            if in_table && key.is_empty() {
+                return index + 1;
+            }
+            continue;
+        }
+        if in_table && !key.is_empty() && line.split('=').next().unwrap_or_default().trim() == key {
+            return index + 1;
+        }
+    }
+    0
 }
 
 /// 1-based line number of a byte offset.
@@ -117,6 +152,17 @@ mod tests {
         let err = parse("[plugins.gemini]\nallowed-hosts = []\nalowed = 1\n").unwrap_err();
         assert!(err.starts_with("plugins.toml:3:"), "{err}");
         assert!(err.contains("alowed"), "{err}");
+    }
+
+    #[test]
+    fn numbers_that_would_overflow_are_refused_with_their_line() {
+        let err = parse("[pool]\nretries = 3\nrate-limit-cooldown-secs = 1e20\n").unwrap_err();
+        assert!(err.starts_with("plugins.toml:3:"), "{err}");
+        assert!(err.contains("at most"), "{err}");
+        let err = parse("[runtime]\nidle-timeout-secs = 1e300\n").unwrap_err();
+        assert!(err.starts_with("plugins.toml:2:"), "{err}");
+        let err = parse("[plugins.x.pool]\nbreaker-open-secs = -1\n").unwrap_err();
+        assert!(err.starts_with("plugins.toml:2:"), "{err}");
     }
 
     #[test]

@@ -365,27 +365,36 @@ impl Template {
     }
 }
 
+/// The prefix of the variables a plugin `plugins.toml` does not mention may
+/// read. A dropped-in file picks its own name, so without a namespace of
+/// their own `secure.wasm` declaring `1psid` would read `SECURE_1PSID`.
+pub const IMPLICIT_PREFIX: &str = "WASMGATE_PLUGIN_";
+
+/// The variable a plugin `plugins.toml` does not mention reads for a secret:
+/// `WASMGATE_PLUGIN_<PLUGIN>_<SECRET>` (upper case, `-` as `_`).
+pub fn implicit_variable(plugin: &str, secret: &str) -> String {
+    format!("{IMPLICIT_PREFIX}{}_{}", env_name(plugin), env_name(secret))
+}
+
 /// Accounts for a plugin that `plugins.toml` does not mention, from its
-/// manifest's secret names: `<PLUGIN>_<SECRET>` holds one value and
-/// `<PLUGIN>_<SECRET>S` a comma-separated list (one account per value).
+/// manifest's secret names: `WASMGATE_PLUGIN_<PLUGIN>_<SECRET>` holds one
+/// value and the same with an `S` a comma-separated list (one account per
+/// value). A variable the configuration gives to a plugin (`taken`) or that
+/// is the gateway's own is never read.
 pub fn implicit_accounts(
     plugin: &str,
     secret_names: &[String],
+    taken: &dyn Fn(&str) -> bool,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Account> {
-    let prefix = env_name(plugin);
     let mut sources: Vec<(String, Source)> = Vec::new();
     for name in secret_names {
-        let single = format!("{prefix}_{}", env_name(name));
+        let single = implicit_variable(plugin, name);
         let list = format!("{single}S");
-        if RESERVED_VARIABLES.contains(&single.as_str())
-            || RESERVED_VARIABLES.contains(&list.as_str())
-        {
-            continue;
-        }
-        if env(&list).is_some() {
+        let forbidden = |variable: &str| RESERVED_VARIABLES.contains(&variable) || taken(variable);
+        if env(&list).is_some() && !forbidden(&list) {
             sources.push((name.clone(), Source::EnvList(list)));
-        } else if env(&single).is_some() {
+        } else if env(&single).is_some() && !forbidden(&single) {
             sources.push((name.clone(), Source::Env(single)));
         }
     }
@@ -410,6 +419,40 @@ pub fn implicit_accounts(
             expires_at: None,
         })
         .collect()
+}
+
+impl super::ConfigFile {
+    /// Whether a `[plugins.*]` account reads this variable (a `numbered`
+    /// pattern's `{n}` standing for any number).
+    pub fn references_variable(&self, variable: &str) -> bool {
+        self.plugins
+            .values()
+            .flat_map(|p| &p.accounts)
+            .any(|account| {
+                let numbered = account
+                    .for_each
+                    .as_ref()
+                    .is_some_and(|f| f.get_ref().numbered.is_some());
+                let patterns = account
+                    .secrets
+                    .values()
+                    .filter_map(|s| s.get_ref().variable().map(str::to_string))
+                    .chain(account.for_each.as_ref().and_then(|f| {
+                        let f = f.get_ref();
+                        f.json_array.clone().or_else(|| f.numbered.clone())
+                    }));
+                patterns.into_iter().any(|pattern| {
+                    if numbered && let Some((head, tail)) = pattern.split_once("{n}") {
+                        variable
+                            .strip_prefix(head)
+                            .and_then(|rest| rest.strip_suffix(tail))
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    } else {
+                        pattern == variable
+                    }
+                })
+            })
+    }
 }
 
 /// `gemini-web` → `GEMINI_WEB`.
@@ -545,18 +588,47 @@ mod tests {
     }
 
     #[test]
-    fn implicit_accounts_read_only_prefixed_variables() {
+    fn implicit_accounts_read_only_their_own_namespace() {
         let lookup = env(&[
-            ("GEMINI_API_KEYS", "a,b"),
-            ("API_KEY", "gateway"),
-            ("GEMINI_WEB_PSID", "p"),
+            ("WASMGATE_PLUGIN_GEMINI_API_KEYS", "a,b"),
+            ("GEMINI_API_KEYS", "real"),
+            ("SECURE_1PSID", "the cookie"),
+            ("WASMGATE_PLUGIN_GEMINI_WEB_PSID", "p"),
+            ("WASMGATE_PLUGIN_SECURE_1PSID", "taken"),
         ]);
-        let accounts = implicit_accounts("gemini", &["api-key".into()], &lookup);
+        let free = |_: &str| false;
+        let accounts = implicit_accounts("gemini", &["api-key".into()], &free, &lookup);
         assert_eq!(accounts.len(), 2);
         assert_eq!(accounts[0].secrets["api-key"].expose(), "a");
-        let web = implicit_accounts("gemini-web", &["psid".into()], &lookup);
+        let web = implicit_accounts("gemini-web", &["psid".into()], &free, &lookup);
         assert_eq!(web[0].secrets["psid"].expose(), "p");
-        assert!(implicit_accounts("other", &["key".into()], &lookup).is_empty());
+        // `secure.wasm` asking for `1psid` never sees SECURE_1PSID, nor a
+        // variable the configuration gives to a plugin.
+        let taken = |v: &str| v == "WASMGATE_PLUGIN_SECURE_1PSID";
+        assert!(implicit_accounts("secure", &["1psid".into()], &taken, &lookup).is_empty());
+        assert!(implicit_accounts("other", &["key".into()], &free, &lookup).is_empty());
+    }
+
+    #[test]
+    fn variables_the_configuration_reads_are_known() {
+        let config = Config::parse(
+            Path::new("t.toml"),
+            r#"
+            [[plugins.qwen.accounts]]
+            id = "cn-{n}"
+            for-each = { numbered = "CN_ACCOUNT_{n}_COOKIE" }
+            secrets = { cookie = { env = "CN_ACCOUNT_{n}_COOKIE" } }
+            [[plugins.web.accounts]]
+            id = "w"
+            secrets = { psid = { env = "SECURE_1PSID" } }
+            "#,
+        )
+        .unwrap();
+        let file = &config.file;
+        assert!(file.references_variable("SECURE_1PSID"));
+        assert!(file.references_variable("CN_ACCOUNT_12_COOKIE"));
+        assert!(!file.references_variable("CN_ACCOUNT__COOKIE"));
+        assert!(!file.references_variable("SECURE_1PSIDTS"));
     }
 
     #[test]

@@ -148,8 +148,7 @@ impl FailureKind {
             CallError::CpuExhausted(_)
             | CallError::MemoryExhausted
             | CallError::Trap(_)
-            | CallError::Poisoned
-            | CallError::NoAccount(_) => FailureKind::Plugin,
+            | CallError::Poisoned => FailureKind::Plugin,
         }
     }
 

@@ -34,6 +34,10 @@ pub enum LoadError {
     Manifest { path: PathBuf, reason: String },
     #[error("{path}: its manifest is not sane: {reason}")]
     BadManifest { path: PathBuf, reason: String },
+    #[error(
+        "{path}: a plugin's file name is its name: lowercase letters, digits, '-' and '_', then .wasm"
+    )]
+    BadName { path: PathBuf },
 }
 
 pub struct LoadedPlugin {
@@ -80,6 +84,12 @@ impl LoadedPlugin {
             .and_then(|stem| stem.to_str())
             .unwrap_or_default()
             .into();
+        // The name keys configuration, secrets and state: nothing odd in it.
+        if name.len() > 64 || !crate::config::is_plugin_name(&name) {
+            return Err(LoadError::BadName {
+                path: path.to_path_buf(),
+            });
+        }
         let hash = cache::content_hash(&bytes);
 
         let compiled = {

@@ -30,9 +30,6 @@ pub enum CallError {
     MemoryExhausted,
     #[error("the plugin crashed: {0}")]
     Trap(String),
-    /// The plugin has no account to run a request on.
-    #[error("the plugin has no usable account: {0}")]
-    NoAccount(String),
     /// A call after an earlier failure: the instance is no longer usable.
     #[error("the plugin instance already failed")]
     Poisoned,
