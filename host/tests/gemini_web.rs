@@ -12,7 +12,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use futures::StreamExt;
 use mock_gemini_web::{
-    DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, MOCK_PNG, MockOptions,
+    DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, Glitch, MOCK_PNG, MockOptions,
     MockUpstream, PAGE_PUSH_ID, Split,
 };
 use wasmgate_testkit::{Gateway, Value, json, parse_sse, streamed_text, user_request};
@@ -341,6 +341,37 @@ async fn a_stream_cut_midway_ends_with_an_error_frame_not_a_hang() {
         completion["choices"][0]["message"]["content"],
         DEFAULT_ANSWER
     );
+}
+
+#[tokio::test]
+async fn an_answer_cut_after_it_was_saved_is_read_back_and_finished() {
+    let mock = mock().await;
+    let gateway = gateway(&mock, &[web()]);
+    let (status, frames) = stream(
+        &gateway,
+        &user_request("gemini-3-flash", "[mock:cut-persisted]", true),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The mock's first read finds it still generating; the second (after the
+    // plugin's pause) complete.
+    assert_eq!(streamed_text(&frames), DEFAULT_ANSWER);
+    assert_eq!(finish_reason(&frames), Some("stop"));
+}
+
+#[tokio::test]
+async fn a_passing_failure_before_any_output_is_retried() {
+    let mock = mock().await;
+    let gateway = gateway(&mock, &[web()]);
+    mock.glitch_next(Glitch::Code(1013), 1);
+    let completion = gateway
+        .chat_ok(&user_request("gemini-3-flash", "hi", false))
+        .await;
+    assert_eq!(
+        completion["choices"][0]["message"]["content"],
+        DEFAULT_ANSWER
+    );
+    assert_eq!(stream_generate_calls(&mock).len(), 2);
 }
 
 // ---- cookies ------------------------------------------------------------------
