@@ -56,7 +56,7 @@ settings = {{ base-url = "{base}" }}
             base = mock.base_url
         ))
         .env("POOL_KEYS", &keys.join(","))
-        .env("API_KEY", "sk-test")
+        .env("API_KEY", "sk-test-pools-suite")
         .env("ADMIN_KEY", ADMIN_KEY);
     if let Some(dir) = data_dir {
         builder = builder.env("WASMGATE_DATA_DIR", &dir.display().to_string());

@@ -36,6 +36,8 @@ pub enum HostPatternError {
     Malformed(String),
     #[error("{0:?} is too broad: a wildcard must be followed by a domain such as \".example.com\"")]
     TooBroad(String),
+    #[error("{0:?} has more than one wildcard: use one `*`, e.g. \"*.example.com\"")]
+    ManyWildcards(String),
     #[error("{0:?} is not an http(s) URL")]
     NotAUrl(String),
 }
@@ -54,13 +56,27 @@ impl HostPattern {
         let host = host.to_ascii_lowercase();
         let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '_');
         let is_ipv6 = host.starts_with('[') && host.ends_with(']');
-        if host.is_empty() || !(is_ipv6 || host.chars().all(valid_char)) {
+        // A DNS name is at most 253 bytes, of labels that are never empty.
+        if host.is_empty()
+            || host.len() > 253
+            || !(is_ipv6 || host.chars().all(valid_char))
+            || (!is_ipv6 && host.split('.').any(str::is_empty))
+        {
             return Err(malformed());
         }
-        if let Some(star) = host.rfind('*')
-            && !host[star..].contains('.')
-        {
-            return Err(HostPatternError::TooBroad(text.to_string()));
+        match host.matches('*').count() {
+            0 => {}
+            1 => {
+                // What follows the wildcard's own label must be a domain of
+                // two labels at least: `*.example.com`, `*-x.example.com`,
+                // `api.*.example.com`, never `*.com` or `example.*`.
+                let after = &host[host.find('*').unwrap_or_default() + 1..];
+                let labels = after.split('.').skip(1).count();
+                if labels < 2 {
+                    return Err(HostPatternError::TooBroad(text.to_string()));
+                }
+            }
+            _ => return Err(HostPatternError::ManyWildcards(text.to_string())),
         }
         Ok(HostPattern {
             scheme,
@@ -132,20 +148,32 @@ fn split_port(text: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-/// `*` matches any run of characters; everything else matches itself.
+/// `*` matches any run of characters; everything else matches itself. Time
+/// is at most the product of the two lengths whatever the pattern (the
+/// classic backtrack-to-the-last-star walk), never exponential: a caller's
+/// model name meets the operator's route globs here.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let Some((head, tail)) = pattern.split_once('*') else {
-        return pattern == text;
-    };
-    let Some(rest) = text.strip_prefix(head) else {
-        return false;
-    };
-    if !tail.contains('*') {
-        return rest.len() >= tail.len() && rest.ends_with(tail);
+    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was, and where in `text` its run ends for now.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((star_p, star_t)) = star {
+            // Let the last `*` take one more byte and try again after it.
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
     }
-    (0..=rest.len())
-        .filter(|&i| rest.is_char_boundary(i))
-        .any(|i| glob_match(tail, &rest[i..]))
+    pattern[p..].iter().all(|&b| b == b'*')
 }
 
 #[cfg(test)]
@@ -182,6 +210,16 @@ mod tests {
             HostPattern::parse("example.*"),
             Err(HostPatternError::TooBroad(_))
         ));
+        for broad in ["*.com", "*.", "*..example.com", "*.co", "a.*", "*"] {
+            assert!(HostPattern::parse(broad).is_err(), "{broad}");
+        }
+        assert!(matches!(
+            HostPattern::parse("*a*a*a*a*a*a*a*a*.x.com"),
+            Err(HostPatternError::ManyWildcards(_))
+        ));
+        assert!(HostPattern::parse(&format!("{}.example.com", "a".repeat(250))).is_err());
+        assert!(HostPattern::parse("aiplatform.*.rep.googleapis.com").is_ok());
+        assert!(HostPattern::parse("*-aiplatform.googleapis.com").is_ok());
         assert!(HostPattern::parse("bad host").is_err());
         assert!(HostPattern::parse("ftp://example.com").is_err());
         assert!(HostPattern::parse("example.com:http").is_err());
@@ -196,5 +234,16 @@ mod tests {
         assert!(glob_match("a*b*c", "aXbYc"));
         assert!(!glob_match("a*b*c", "aXbY"));
         assert!(!glob_match("gemini-*", "gpt-4"));
+        assert!(glob_match("*-x.example.com", "a-b-x.example.com"));
+        assert!(glob_match("a**b", "ab"));
+        assert!(!glob_match("*a", "b"));
+    }
+
+    #[test]
+    fn many_stars_take_polynomial_time() {
+        // Exponential backtracking would not finish this in a lifetime.
+        let text = "a".repeat(5000);
+        assert!(!glob_match(&format!("{}b", "*a".repeat(40)), &text));
+        assert!(glob_match(&"*a".repeat(40), &text));
     }
 }
