@@ -12,18 +12,23 @@
 //! - [`server`] — start-up; [`environment`] — variables and `.env`.
 //! - [`persist`] — the gateway's files in its data directory.
 //! - [`clock`] — Unix time.
+//! - [`console`] — the admin console, landing page, status page, `/metrics`;
+//!   [`metrics`] — request counters; [`secrets_store`] — secrets pasted in it.
 
 pub mod api;
 pub mod capabilities;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod dispatch;
 pub mod environment;
 pub mod media;
+pub mod metrics;
 pub mod persist;
 pub mod pool;
 pub mod registry;
 pub mod reload;
 pub mod runtime;
+pub mod secrets_store;
 pub mod server;
 pub mod watcher;

@@ -64,6 +64,9 @@ pub struct Reloader {
     /// `None`: the embedded default, which never changes.
     config_path: Option<PathBuf>,
     plugins_dir: PathBuf,
+    /// Plugins uploaded in the console (the data directory's
+    /// `wasmgate-plugins/`); one of the same name wins over `plugins_dir`'s.
+    uploads_dir: Option<PathBuf>,
     env: Arc<Environment>,
     config: Arc<Config>,
     /// The text of the newest configuration file read, live or not.
@@ -84,6 +87,7 @@ impl Reloader {
         config: Arc<Config>,
         config_path: Option<PathBuf>,
         plugins_dir: PathBuf,
+        uploads_dir: Option<PathBuf>,
         env: Arc<Environment>,
         book: Arc<HealthBook>,
     ) -> Self {
@@ -92,6 +96,7 @@ impl Reloader {
             runtime,
             config_path,
             plugins_dir,
+            uploads_dir,
             env,
             status: Arc::new(Mutex::new(ReloadStatus {
                 config: ConfigStatus {
@@ -130,6 +135,35 @@ impl Reloader {
 
     pub fn config_path(&self) -> Option<&Path> {
         self.config_path.as_deref()
+    }
+
+    pub fn uploads_dir(&self) -> Option<&Path> {
+        self.uploads_dir.as_deref()
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The live configuration.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// Reads the configuration from `path` from the next pass on (the
+    /// console's copy in the data directory, or the shipped file again).
+    pub fn set_config_path(&mut self, path: PathBuf) {
+        self.config_path = Some(path);
+        self.config_text = None;
+    }
+
+    /// Why `config` would stop a live plugin, if it would: such a
+    /// configuration is not made live.
+    pub fn grant_problem(&self, config: &Config) -> Option<String> {
+        let env = &self.env;
+        self.plugins
+            .values()
+            .find_map(|plugin| crate::registry::grant_problem(config, plugin, &|name| env(name)))
     }
 
     /// One reload pass. Returns whether a file was caught still changing, so
@@ -194,7 +228,10 @@ impl Reloader {
     /// that fails keeps its previous version live.
     async fn refresh_plugins(&mut self) -> bool {
         let mut unsettled = false;
-        let present = wasm_files(&self.plugins_dir);
+        let mut present = wasm_files(&self.plugins_dir);
+        if let Some(dir) = &self.uploads_dir {
+            present.extend(wasm_files(dir));
+        }
         self.plugins.retain(|path, plugin| {
             let keep = present.contains(path);
             if !keep {
@@ -276,7 +313,20 @@ impl Reloader {
 
     /// Builds the registry from the live configuration and plugins, and swaps it in.
     fn publish(&self, first: bool) {
-        let plugins: Vec<Arc<LoadedPlugin>> = self.plugins.values().cloned().collect();
+        // One plugin per name: an uploaded one over the shipped one.
+        let mut by_name: BTreeMap<String, Arc<LoadedPlugin>> = BTreeMap::new();
+        let uploaded = |p: &LoadedPlugin| {
+            self.uploads_dir
+                .as_deref()
+                .is_some_and(|dir| p.path.parent() == Some(dir))
+        };
+        for plugin in self.plugins.values() {
+            let name = plugin.name.to_string();
+            if by_name.get(&name).is_none_or(|other| !uploaded(other)) {
+                by_name.insert(name, plugin.clone());
+            }
+        }
+        let plugins: Vec<Arc<LoadedPlugin>> = by_name.into_values().collect();
         let env = &self.env;
         let (registry, warnings) =
             Registry::build(self.config.clone(), plugins, &self.book, &|name| env(name));

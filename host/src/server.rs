@@ -33,14 +33,21 @@ pub async fn run() -> anyhow::Result<()> {
     let variables = Arc::new(variables);
     let env = |name: &str| variables.get(name);
 
-    let config = Arc::new(load_config(env("WASMGATE_CONFIG"))?);
-    tracing::info!(source = %config.source.display(), "configuration loaded");
-    let base = config
+    let shipped = load_config(env("WASMGATE_CONFIG"))?;
+    let shipped_path = shipped.source.exists().then(|| shipped.source.clone());
+    let base = shipped
         .source
         .parent()
-        .filter(|p| config.source.exists() && !p.as_os_str().is_empty())
+        .filter(|p| shipped.source.exists() && !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    let data_dir = data_dir(env("WASMGATE_DATA_DIR"));
+    // Once the console saved a configuration, that copy is the live one.
+    let config = Arc::new(crate::console::store::effective_config(
+        data_dir.as_deref(),
+        shipped,
+    ));
+    tracing::info!(source = %config.source.display(), "configuration loaded");
     let plugins_dir = env("WASMGATE_PLUGINS_DIR")
         .map(PathBuf::from)
         .or_else(|| {
@@ -57,7 +64,6 @@ pub async fn run() -> anyhow::Result<()> {
         .or_else(|| config.file.server.cache_dir.as_ref().map(|d| base.join(d)))
         .unwrap_or_else(|| PathBuf::from(".wasmgate-cache"));
 
-    let data_dir = data_dir(env("WASMGATE_DATA_DIR"));
     let files = DataFiles::new(data_dir.as_deref());
     let state = Arc::new(
         files
@@ -99,22 +105,28 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly runtime: {err:#}"))?;
     let config_path = config.source.exists().then(|| config.source.clone());
+    // Secrets pasted in the console win over the environment's.
+    let secrets = Arc::new(crate::secrets_store::SecretsStore::load(
+        data_dir.as_deref(),
+    ));
     let environment: Arc<crate::reload::Environment> = {
-        let variables = variables.clone();
-        Arc::new(move |name: &str| variables.get(name))
+        let (variables, secrets) = (variables.clone(), secrets.clone());
+        Arc::new(move |name: &str| secrets.get(name).or_else(|| variables.get(name)))
     };
     let reloader = Reloader::start(
         runtime.clone(),
         config.clone(),
         config_path,
         plugins_dir,
+        data_dir.as_deref().map(crate::console::store::uploads_dir),
         environment,
         book.clone(),
     )
     .await;
     let registry = reloader.registry();
     let status = reloader.status();
-    let _watch = match watcher::spawn(reloader) {
+    let reloader = Arc::new(tokio::sync::Mutex::new(reloader));
+    let _watch = match watcher::spawn(reloader.clone()) {
         Ok(guard) => Some(guard),
         Err(err) => {
             tracing::warn!(
@@ -156,6 +168,13 @@ pub async fn run() -> anyhow::Result<()> {
         media: Arc::new(crate::media::Media::start(
             data_dir.as_deref(),
             &config.file,
+            &env,
+        )),
+        console: Arc::new(crate::console::Console::new(
+            reloader,
+            secrets,
+            data_dir.clone(),
+            shipped_path,
             &env,
         )),
     };
@@ -313,10 +332,18 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(ansi);
+    // Warnings and errors are also kept for the console's log page.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     if json {
-        builder.json().flatten_event(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(crate::metrics::Capture)
+            .init();
     } else {
-        builder.init();
+        builder.finish().with(crate::metrics::Capture).init();
     }
 }
 

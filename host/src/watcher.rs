@@ -5,6 +5,7 @@
 //! runs the passes one at a time, so loads never race each other.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -21,14 +22,21 @@ pub struct WatchGuard {
     _watcher: notify::RecommendedWatcher,
 }
 
-pub fn spawn(mut reloader: Reloader) -> notify::Result<WatchGuard> {
+/// The reloader is shared with the admin console, which runs its own passes
+/// through it (one at a time, like the watcher's).
+pub fn spawn(shared: Arc<tokio::sync::Mutex<Reloader>>) -> notify::Result<WatchGuard> {
     let (signal, mut signals) = mpsc::channel::<()>(1);
+    let reloader = shared
+        .try_lock()
+        .expect("the reloader is not in use before the watch starts");
     let config_name = reloader
         .config_path()
         .and_then(|p| p.file_name())
         .map(|n| n.to_os_string());
     let plugins_dir = reloader.plugins_dir().to_path_buf();
     let watched_plugins = plugins_dir.clone();
+    let uploads_dir = reloader.uploads_dir().map(Path::to_path_buf);
+    let watched_uploads = uploads_dir.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         let relevant = match event.kind {
@@ -36,6 +44,7 @@ pub fn spawn(mut reloader: Reloader) -> notify::Result<WatchGuard> {
             EventKind::Modify(notify::event::ModifyKind::Metadata(_)) => false,
             _ => event.paths.iter().any(|path| {
                 path.parent() == Some(watched_plugins.as_path())
+                    || path.parent() == watched_uploads.as_deref()
                     || config_name
                         .as_deref()
                         .is_some_and(|name| path.file_name() == Some(name))
@@ -48,6 +57,11 @@ pub fn spawn(mut reloader: Reloader) -> notify::Result<WatchGuard> {
     })?;
     std::fs::create_dir_all(&plugins_dir).ok();
     watcher.watch(&plugins_dir, RecursiveMode::NonRecursive)?;
+    if let Some(dir) = &uploads_dir
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
     if let Some(dir) = reloader.config_path().and_then(Path::parent) {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
@@ -56,12 +70,13 @@ pub fn spawn(mut reloader: Reloader) -> notify::Result<WatchGuard> {
         };
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
     }
+    drop(reloader);
     tokio::spawn(async move {
         while signals.recv().await.is_some() {
             loop {
                 // Wait until the events stop for a moment.
                 while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, signals.recv()).await {}
-                if !reloader.reload().await {
+                if !shared.lock().await.reload().await {
                     break;
                 }
                 tokio::time::sleep(RETRY).await;

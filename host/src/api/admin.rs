@@ -1,41 +1,18 @@
 //! The operator's API, behind `ADMIN_KEY`: what is live, how the last
 //! reload went, and every account's health with switches to disable, enable
-//! or reset one. Without `ADMIN_KEY` it is off.
+//! or reset one. Without `ADMIN_KEY` it is off. The gate (a console session
+//! or the key as a bearer token) is [`crate::console::session::require_admin`];
+//! the console's own endpoints are in [`crate::console::api`].
 
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
 
 use super::AppState;
 use super::error::ApiError;
 use crate::pool::{AccountView, Operation, PoolPolicy};
 use crate::reload::ReloadStatus;
-
-pub async fn require_admin(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if state.admin.is_open() {
-        return ApiError::forbidden("The admin API is off: set ADMIN_KEY to use it.")
-            .into_response();
-    }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(key) if state.admin.accepts(key) => next.run(request).await,
-        _ => ApiError::unauthenticated("The admin API needs `Authorization: Bearer <ADMIN_KEY>`.")
-            .into_response(),
-    }
-}
 
 pub async fn status(State(state): State<AppState>) -> Json<ReloadStatus> {
     let status = state

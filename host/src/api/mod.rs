@@ -25,7 +25,9 @@ use axum::routing::{get, post};
 use crate::registry::Registry;
 use crate::reload::ReloadStatus;
 use crate::runtime::Runtime;
+pub use access_log::Served;
 pub use chat::SERVED_BY;
+pub use chat::chat_completions;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -40,6 +42,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Stored images and the public base URL of links to them.
     pub media: Arc<crate::media::Media>,
+    /// The admin console: sessions, the shared reloader, pasted secrets.
+    pub console: Arc<crate::console::Console>,
 }
 
 /// How the HTTP surface is laid out, fixed at start.
@@ -68,7 +72,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            admin::require_admin,
+            crate::console::session::require_admin,
         ));
     // The OpenAI API under `/v1`, and at the root as hajimi also served it
     // (clients configured with a base URL without `/v1`). CORS wraps
@@ -83,6 +87,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
     let routes = Router::new()
         .merge(api)
         .nest("/admin/api", admin)
+        .merge(crate::console::routes(&state))
         .route("/healthz", get(healthz))
         .route("/media/{file}", get(media::serve));
     let app = match &surface.path_prefix {
@@ -93,6 +98,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
     };
     app.fallback(not_found)
         .layer(middleware::from_fn(access_log::log_request))
+        .layer(middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state)
 }

@@ -1,0 +1,824 @@
+//! The admin console's API end to end: the real gateway, a browser-like
+//! client that signs in with a form and carries the session cookie, the
+//! Gemini plugin against the mock Gemini API, and the misbehave test plugin.
+//! Sign-in, sessions, CSRF and the rate limit on wrong keys; secrets pasted
+//! into the data directory; configuration validated, applied, kept in a
+//! history and rolled back; plugins uploaded and removed; all surviving a
+//! restart; `/metrics`; and the landing page at `/`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mock_gemini::{MockOptions, MockUpstream};
+use wasmgate_testkit::reqwest::{self, Method, StatusCode, header};
+use wasmgate_testkit::{Gateway, Value, built_plugin, json, user_request};
+
+const ADMIN_KEY: &str = "console-admin-key-0123";
+const API_KEY: &str = "sk-console-caller-key";
+/// The secret pasted in the console; it must never come back.
+const PASTED: &str = "good-pasted-secret-value-42";
+
+async fn mock() -> MockUpstream {
+    mock_gemini::spawn(MockOptions {
+        chunk_delay: Duration::from_millis(1),
+        limited_retry_delay: Duration::from_secs(600),
+        ..MockOptions::default()
+    })
+    .await
+}
+
+/// The gateway's configuration: a Gemini account reading `CONSOLE_KEY`
+/// (pointed at the mock), the misbehave plugin, and an `alias` route.
+fn config(mock: &MockUpstream, alias: &str) -> String {
+    format!(
+        r#"
+[plugins.gemini]
+allowed-hosts = ["generativelanguage.googleapis.com"]
+[[plugins.gemini.accounts]]
+id = "main"
+secrets = {{ api-key = {{ env = "CONSOLE_KEY" }} }}
+settings = {{ base-url = "{base}" }}
+
+[[plugins.misbehave.accounts]]
+id = "a"
+
+[models]
+"alias" = {alias}
+"gemini-*" = "gemini"
+"#,
+        base = mock.base_url
+    )
+}
+
+const TO_MISBEHAVE: &str = r#"{ plugin = "misbehave", model = "misbehave-echo" }"#;
+const TO_GEMINI: &str = r#"{ plugin = "gemini", model = "gemini-2.5-flash" }"#;
+
+/// A directory of plugins shared by the restarts of one test (the data
+/// directory outlives each gateway's own working directory).
+fn plugins_dir(dir: &Path, names: &[&str]) -> String {
+    let plugins = dir.join("shipped-plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for name in names {
+        std::fs::copy(built_plugin(name), plugins.join(format!("{name}.wasm"))).unwrap();
+    }
+    plugins.display().to_string()
+}
+
+fn gateway(mock: &MockUpstream, dir: &Path, plugins: &[&str], key: &str) -> Gateway {
+    Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .config(&config(mock, TO_MISBEHAVE))
+        .env("ADMIN_KEY", ADMIN_KEY)
+        .env("API_KEY", API_KEY)
+        .env("CONSOLE_KEY", key)
+        .env("WASMGATE_DATA_DIR", &dir.join("data").display().to_string())
+        .env("WASMGATE_PLUGINS_DIR", &plugins_dir(dir, plugins))
+        .start()
+}
+
+/// A browser: signs in with the form, keeps the cookie, sends the CSRF token.
+struct Browser<'a> {
+    gateway: &'a Gateway,
+    cookie: String,
+    csrf: String,
+}
+
+impl<'a> Browser<'a> {
+    async fn sign_in(gateway: &'a Gateway) -> Browser<'a> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let response = client
+            .post(format!("{}/admin/login", gateway.url))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, &gateway.url)
+            .body(format!("key={ADMIN_KEY}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let set_cookie = response.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        let session: Value = gateway
+            .client()
+            .get(format!("{}/admin/api/session", gateway.url))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(session["signed_in"], true, "{session}");
+        Browser {
+            gateway,
+            cookie,
+            csrf: session["csrf"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.gateway
+            .client()
+            .request(method, format!("{}{path}", self.gateway.url))
+            .header(header::COOKIE, &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let response = self.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+async fn chat_status(gateway: &Gateway, model: &str) -> (u16, String) {
+    let response = gateway.chat(&user_request(model, "hello", false)).await;
+    let status = response.status().as_u16();
+    let served = response
+        .headers()
+        .get("x-wasmgate-plugin")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, served)
+}
+
+#[tokio::test]
+async fn sign_in_sessions_csrf_and_wrong_keys() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = gateway(&mock, dir.path(), &["gemini", "misbehave"], "good-env");
+    let url = &gateway.url;
+    let client = gateway.client();
+
+    // Nothing without a session or the key.
+    let response = client
+        .get(format!("{url}/admin/api/overview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let response = client
+        .post(format!("{url}/admin/api/accounts/gemini/main/disable"))
+        .header(header::COOKIE, "wasmgate_session=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // A sign-in posted from another site's page is refused.
+    let response = client
+        .post(format!("{url}/admin/login"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(format!("key={ADMIN_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+
+    // Signing in sets a session cookie that scripts cannot read.
+    let browser = Browser::sign_in(&gateway).await;
+    let response = client
+        .post(format!("{url}/admin/login"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"key": ADMIN_KEY}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=43200",
+        "Path=/",
+        "Secure",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains(ADMIN_KEY));
+
+    // With the session: reads work; a change needs the CSRF token.
+    let overview = browser.get("/admin/api/overview").await;
+    assert_eq!(overview["version"], env!("CARGO_PKG_VERSION"));
+    let response = client
+        .post(format!("{url}/admin/api/accounts/gemini/main/disable"))
+        .header(header::COOKIE, &browser.cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "https://evil.example")
+        .body("x=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403, "a cross-site form post is refused");
+    let (status, view) = browser
+        .send(
+            Method::POST,
+            "/admin/api/accounts/gemini/main/disable",
+            None,
+        )
+        .await;
+    assert_eq!((status, view["state"].as_str()), (200, Some("disabled")));
+    let (status, _) = browser
+        .send(Method::POST, "/admin/api/accounts/gemini/main/enable", None)
+        .await;
+    assert_eq!(status, 200);
+
+    // Wrong keys are slowed down, then refused for a while (per client).
+    let wrong = |client_id: &'static str| {
+        client
+            .post(format!("{url}/admin/login"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", client_id)
+            .json(&json!({"key": "not-the-admin-key"}))
+            .send()
+    };
+    let started = Instant::now();
+    let response = wrong("203.0.113.7").await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "a wrong key is slowed down"
+    );
+    for _ in 0..4 {
+        assert_eq!(wrong("203.0.113.7").await.unwrap().status(), 401);
+    }
+    let response = wrong("203.0.113.7").await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    // Even the right key waits now, from that client; others are not affected.
+    let response = client
+        .post(format!("{url}/admin/login"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-for", "203.0.113.7")
+        .json(&json!({"key": ADMIN_KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let response = gateway
+        .admin(Method::GET, "/admin/api/overview")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the bearer key still works");
+
+    // Signing out ends the session.
+    let (status, _) = browser.send(Method::POST, "/admin/logout", None).await;
+    assert_eq!(status, 200);
+    let response = browser
+        .request(Method::GET, "/admin/api/overview")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let logs = gateway.logs();
+    assert!(!logs.contains(ADMIN_KEY) && !logs.contains("not-the-admin-key"));
+}
+
+#[tokio::test]
+async fn pasted_secrets_make_a_failing_account_serve_and_survive_a_restart() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The environment's key is rate-limited at once.
+    let gateway = gateway(&mock, dir.path(), &["gemini", "misbehave"], "limited-0-env");
+    let browser = Browser::sign_in(&gateway).await;
+    let (status, _) = chat_status(&gateway, "gemini-2.5-flash").await;
+    assert_eq!(status, 429);
+    let accounts = browser.get("/admin/api/accounts").await;
+    let main = &accounts["gemini"]["accounts"][0];
+    assert_eq!(main["state"], "cooling_down", "{main}");
+    assert_eq!(main["cooldowns"][0]["model"], "gemini-2.5-flash", "{main}");
+
+    // The console lists what the plugin's accounts read, and whether it is set.
+    let secrets = browser.get("/admin/api/secrets").await;
+    assert_eq!(secrets["plugins"]["gemini"][0]["name"], "CONSOLE_KEY");
+    assert_eq!(secrets["plugins"]["gemini"][0]["set"], true);
+    assert_eq!(secrets["plugins"]["gemini"][0]["in_console"], false);
+
+    // The gateway's own keys cannot be set from the console.
+    let (status, refused) = browser
+        .send(
+            Method::PUT,
+            "/admin/api/secrets/ADMIN_KEY",
+            Some(json!({"value": "x-long-value"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+
+    // Pasting a fresh key serves at once.
+    let (status, answer) = browser
+        .send(
+            Method::PUT,
+            "/admin/api/secrets/CONSOLE_KEY",
+            Some(json!({"value": PASTED})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let fingerprint = answer["stored"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fingerprint.starts_with("sha256:"));
+    let (status, served) = chat_status(&gateway, "gemini-2.5-flash").await;
+    assert_eq!((status, served.starts_with("gemini@")), (200, true));
+    let accounts = browser.get("/admin/api/accounts").await;
+    assert_eq!(accounts["gemini"]["accounts"][0]["state"], "healthy");
+    assert_eq!(
+        accounts["gemini"]["accounts"][0]["secrets"]["api-key"],
+        fingerprint.as_str()
+    );
+
+    // Never shown back: not in any answer, page or log.
+    for path in [
+        "/admin/api/secrets",
+        "/admin/api/accounts",
+        "/admin/api/overview",
+        "/admin/api/plugins",
+        "/admin/api/routes",
+        "/admin/api/logs",
+        "/admin/api/status",
+    ] {
+        let text = browser.get(path).await.to_string();
+        assert!(!text.contains(PASTED), "{path} shows the secret");
+    }
+    for page in ["/", "/admin/"] {
+        let text = gateway
+            .client()
+            .get(format!("{}{page}", gateway.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains(PASTED));
+    }
+    assert!(!gateway.logs().contains(PASTED));
+    // Kept owner-only in the data directory.
+    let file = dir.path().join("data/wasmgate-secrets.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    drop(browser);
+    gateway.terminate();
+
+    // After a restart with the same data directory, the pasted key still wins.
+    let gateway = gateway_again(&mock, dir.path(), "limited-0-env");
+    let (status, _) = chat_status(&gateway, "gemini-2.5-flash").await;
+    assert_eq!(status, 200);
+    let browser = Browser::sign_in(&gateway).await;
+    let secrets = browser.get("/admin/api/secrets").await;
+    assert_eq!(secrets["stored"][0]["name"], "CONSOLE_KEY");
+    assert_eq!(secrets["stored"][0]["fingerprint"], fingerprint.as_str());
+    // Deleting it brings the environment's key back.
+    let (status, _) = browser
+        .send(Method::DELETE, "/admin/api/secrets/CONSOLE_KEY", None)
+        .await;
+    assert_eq!(status, 200);
+    let accounts = browser.get("/admin/api/accounts").await;
+    assert_ne!(
+        accounts["gemini"]["accounts"][0]["secrets"]["api-key"],
+        fingerprint.as_str()
+    );
+}
+
+fn gateway_again(mock: &MockUpstream, dir: &Path, key: &str) -> Gateway {
+    Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .config(&config(mock, TO_MISBEHAVE))
+        .env("ADMIN_KEY", ADMIN_KEY)
+        .env("API_KEY", API_KEY)
+        .env("CONSOLE_KEY", key)
+        .env("WASMGATE_DATA_DIR", &dir.join("data").display().to_string())
+        .env(
+            "WASMGATE_PLUGINS_DIR",
+            &dir.join("shipped-plugins").display().to_string(),
+        )
+        .start()
+}
+
+#[tokio::test]
+async fn configuration_is_validated_applied_kept_and_rolled_back() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = gateway(&mock, dir.path(), &["gemini", "misbehave"], "good-env");
+    let browser = Browser::sign_in(&gateway).await;
+    assert!(
+        chat_status(&gateway, "alias")
+            .await
+            .1
+            .starts_with("misbehave@")
+    );
+
+    let live = browser.get("/admin/api/config").await;
+    assert_eq!(live["from"], "shipped");
+    let original = live["text"].as_str().unwrap().to_string();
+    let edited = original.replace(TO_MISBEHAVE, TO_GEMINI);
+    assert_ne!(edited, original);
+
+    // A bad configuration is shown with its line and not applied.
+    let bad = format!("{edited}\n[models\n");
+    let bad_line = bad.lines().count();
+    let check = browser
+        .send(
+            Method::POST,
+            "/admin/api/config/validate",
+            Some(json!({"text": bad})),
+        )
+        .await
+        .1;
+    assert_eq!(check["valid"], false);
+    assert_eq!(check["line"], bad_line, "{check}");
+    let (status, error) = browser
+        .send(
+            Method::POST,
+            "/admin/api/config",
+            Some(json!({"text": bad})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("line {bad_line}")),
+        "{error}"
+    );
+    assert!(
+        chat_status(&gateway, "alias")
+            .await
+            .1
+            .starts_with("misbehave@")
+    );
+    // So is one that names an unknown plugin field.
+    let unknown = edited.replace(
+        "[[plugins.misbehave.accounts]]",
+        "[plugins.misbehave]\nalowed = 1\n[[plugins.misbehave.accounts]]",
+    );
+    let check = browser
+        .send(
+            Method::POST,
+            "/admin/api/config/validate",
+            Some(json!({"text": unknown})),
+        )
+        .await
+        .1;
+    assert_eq!(check["valid"], false, "{check}");
+
+    // A good one: the diff shows the change; applying it remaps at once.
+    let check = browser
+        .send(
+            Method::POST,
+            "/admin/api/config/validate",
+            Some(json!({"text": edited})),
+        )
+        .await
+        .1;
+    assert_eq!(check["valid"], true, "{check}");
+    let diff = check["diff"].as_str().unwrap();
+    assert!(
+        diff.contains(&format!("- \"alias\" = {TO_MISBEHAVE}")),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("+ \"alias\" = {TO_GEMINI}")),
+        "{diff}"
+    );
+    let (status, applied) = browser
+        .send(
+            Method::POST,
+            "/admin/api/config",
+            Some(json!({"text": edited})),
+        )
+        .await;
+    assert_eq!(status, 200, "{applied}");
+    let (status, served) = chat_status(&gateway, "alias").await;
+    assert_eq!(
+        (status, served.starts_with("gemini@")),
+        (200, true),
+        "{served}"
+    );
+    let live = browser.get("/admin/api/config").await;
+    assert_eq!(live["from"], "console");
+    assert_eq!(live["text"], edited.as_str());
+    let routes = browser.get("/admin/api/routes").await;
+    let alias = routes["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pattern"] == "alias")
+        .unwrap();
+    assert_eq!(alias["targets"][0]["plugin"], "gemini");
+
+    // The history keeps both; rolling back to the first restores it.
+    let history = browser.get("/admin/api/config/history").await;
+    let versions = history["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{history}");
+    let (status, _) = browser
+        .send(
+            Method::POST,
+            "/admin/api/config",
+            Some(json!({"text": original})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        chat_status(&gateway, "alias")
+            .await
+            .1
+            .starts_with("misbehave@")
+    );
+    let history = browser.get("/admin/api/config/history").await;
+    let versions = history["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    let edited_id = versions[1]["id"].as_u64().unwrap();
+    let (status, _) = browser
+        .send(
+            Method::POST,
+            &format!("/admin/api/config/rollback/{edited_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        chat_status(&gateway, "alias")
+            .await
+            .1
+            .starts_with("gemini@")
+    );
+    drop(browser);
+    gateway.terminate();
+
+    // The configuration saved from the console wins after a restart.
+    let gateway = gateway_again(&mock, dir.path(), "good-env");
+    assert!(
+        chat_status(&gateway, "alias")
+            .await
+            .1
+            .starts_with("gemini@")
+    );
+    assert!(gateway.logs().contains("saved from the console"));
+    let browser = Browser::sign_in(&gateway).await;
+    // And "back to the shipped file" returns to that one.
+    let (status, _) = browser
+        .send(Method::POST, "/admin/api/config/reset", None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        chat_status(&gateway, "alias")
+            .await
+            .1
+            .starts_with("misbehave@")
+    );
+    assert_eq!(browser.get("/admin/api/config").await["from"], "shipped");
+}
+
+#[tokio::test]
+async fn plugins_are_uploaded_validated_removed_and_kept() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = gateway(&mock, dir.path(), &["gemini"], "good-env");
+    let browser = Browser::sign_in(&gateway).await;
+    assert_eq!(chat_status(&gateway, "misbehave-echo").await.0, 404);
+
+    // Not a component: refused, nothing kept.
+    let response = browser
+        .request(Method::PUT, "/admin/api/plugins/broken")
+        .body(b"\0asm not really".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        !dir.path()
+            .join("data/wasmgate-plugins/broken.wasm")
+            .exists()
+    );
+    // Without the CSRF token: refused.
+    let response = gateway
+        .client()
+        .put(format!("{}/admin/api/plugins/misbehave", gateway.url))
+        .header(header::COOKIE, &browser.cookie)
+        .body(std::fs::read(built_plugin("misbehave")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+
+    let response = browser
+        .request(Method::PUT, "/admin/api/plugins/misbehave.wasm")
+        .body(std::fs::read(built_plugin("misbehave")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let (status, served) = chat_status(&gateway, "misbehave-echo").await;
+    assert_eq!((status, served.starts_with("misbehave@")), (200, true));
+    let plugins = browser.get("/admin/api/plugins").await;
+    let misbehave = &plugins["plugins"]["misbehave"];
+    assert_eq!(misbehave["uploaded"], true);
+    assert_eq!(misbehave["live"], true);
+    assert!(misbehave["sha256"].as_str().unwrap().len() >= 16);
+    assert!(
+        misbehave["manifest"]["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "misbehave-echo")
+    );
+    assert_eq!(plugins["plugins"]["gemini"]["uploaded"], false);
+    assert!(
+        plugins["plugins"]["gemini"]["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g.as_str().unwrap().contains("127.0.0.1"))
+    );
+    drop(browser);
+    gateway.terminate();
+
+    // Kept across a restart; then removed.
+    let gateway = gateway_again(&mock, dir.path(), "good-env");
+    assert_eq!(chat_status(&gateway, "misbehave-echo").await.0, 200);
+    let browser = Browser::sign_in(&gateway).await;
+    let (status, _) = browser
+        .send(Method::DELETE, "/admin/api/plugins/gemini", None)
+        .await;
+    assert_eq!(
+        status, 404,
+        "a shipped plugin is not removed from the console"
+    );
+    let (status, _) = browser
+        .send(Method::DELETE, "/admin/api/plugins/misbehave", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(chat_status(&gateway, "misbehave-echo").await.0, 404);
+}
+
+#[tokio::test]
+async fn metrics_need_a_key_and_count_requests() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "misbehave"])
+        .config(&config(&mock, TO_MISBEHAVE))
+        .env("ADMIN_KEY", ADMIN_KEY)
+        .env("API_KEY", API_KEY)
+        .env("METRICS_KEY", "scrape-only-key-123")
+        .env("CONSOLE_KEY", "good-env")
+        .env("WASMGATE_DATA_DIR", &dir.path().display().to_string())
+        .start();
+    assert_eq!(chat_status(&gateway, "alias").await.0, 200);
+    let metrics = |key: Option<&str>| {
+        let request = gateway.client().get(format!("{}/metrics", gateway.url));
+        match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+        .send()
+    };
+    assert_eq!(metrics(None).await.unwrap().status(), 401);
+    assert_eq!(metrics(Some(API_KEY)).await.unwrap().status(), 401);
+    let text = metrics(Some(ADMIN_KEY))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "wasmgate_chat_requests_total{model=\"alias\",plugin=\"misbehave\",status=\"200\",kind=\"ok\"} 1",
+        "wasmgate_time_to_first_event_seconds_count{plugin=\"misbehave\"} 1",
+        "wasmgate_accounts{plugin=\"gemini\",state=\"healthy\"} 1",
+        "wasmgate_reloads_total 0",
+        "# TYPE wasmgate_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(needle), "{needle} in\n{text}");
+    }
+    let response = metrics(Some("scrape-only-key-123")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // The scrape key opens nothing else.
+    let response = gateway
+        .client()
+        .get(format!("{}/admin/api/overview", gateway.url))
+        .bearer_auth("scrape-only-key-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Every response carries a request id, found in the console's log.
+    let response = gateway.chat(&user_request("nope-model", "x", false)).await;
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let logs: Value = gateway
+        .admin(Method::GET, &format!("/admin/api/logs?q={id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(logs["requests"][0]["status"], 404, "{logs}");
+    assert_eq!(logs["requests"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_landing_page_says_what_to_do_without_secrets() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "misbehave"])
+        .config(&config(&mock, TO_MISBEHAVE))
+        .env("API_KEY", API_KEY)
+        .env("WASMGATE_DATA_DIR", &dir.path().display().to_string())
+        .start();
+    let response = gateway
+        .client()
+        .get(format!("{}/", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = response.text().await.unwrap();
+    let base = format!("{}/v1", gateway.url);
+    assert!(page.contains(&base), "the base URL {base}");
+    assert!(page.contains("misbehave-echo"), "a model served now");
+    assert!(
+        page.contains("accounts missing") && page.contains("CONSOLE_KEY"),
+        "what gemini needs"
+    );
+    assert!(
+        page.contains("set <code>ADMIN_KEY</code>"),
+        "how to turn the console on"
+    );
+    assert!(
+        !page.contains("sha256:") && !page.contains("\"a\""),
+        "no inventory"
+    );
+    // Without ADMIN_KEY the console does nothing but say how to turn it on.
+    let session: Value = gateway
+        .client()
+        .get(format!("{}/admin/api/session", gateway.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["admin_enabled"], false);
+    let response = gateway
+        .client()
+        .post(format!("{}/admin/login", gateway.url))
+        .json(&json!({"key": "anything-at-all"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = gateway
+        .client()
+        .get(format!("{}/metrics", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "never open without a key");
+    // The status page is off by default.
+    let response = gateway
+        .client()
+        .get(format!("{}/status", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
