@@ -10,7 +10,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use futures::stream::{self, Stream};
+use futures::stream::{self, BoxStream, Stream};
 
 use super::AppState;
 use super::error::{ApiError, from_call};
@@ -58,7 +58,8 @@ pub async fn chat_completions(
     };
 
     let idle = state.runtime.limits().idle_timeout;
-    let (mut response, served_by, account) = if request.stream {
+    // Who serves it: unknown yet for a stream that started after heartbeats.
+    let (mut response, served) = if request.stream {
         let runtime = state.runtime.clone();
         let start = async move { dispatch::start(&runtime, &resolution, chat).await };
         let early = match policy.heartbeat {
@@ -66,31 +67,24 @@ pub async fn chat_completions(
             None => Ok(start.await),
         };
         let (model, include_usage) = (request.model.clone(), request.include_usage());
-        let (frames, served_by, account) = match early {
+        let (frames, served) = match early {
             Ok(started) => {
                 let started = started.map_err(ApiError::from)?;
-                let served_by = started.served_by.clone();
-                let account = started.lease.account().id.clone();
-                let frames =
-                    stream_frames(Streaming::new(started, &model, include_usage, idle, shape));
-                (frames.boxed(), served_by, account)
+                let served = (
+                    started.served_by.clone(),
+                    started.lease.account().id.clone(),
+                );
+                let streaming = Streaming::new(started, &model, include_usage, idle, shape);
+                (stream_frames(streaming).boxed(), Some(served))
             }
-            // Nothing yet after a heartbeat interval: answer 200 now and keep
-            // the client waiting with heartbeats; a failure from here on is
-            // an error frame, like one after the first event.
             Err(start) => {
-                let frames = futures::stream::once(start).flat_map(move |started| match started {
-                    Ok(started) => {
-                        tracing::info!(plugin = %started.served_by, account = %started.lease.account().id, "late stream started");
-                        stream_frames(Streaming::new(started, &model, include_usage, idle, shape.clone())).boxed()
-                    }
-                    Err(exhausted) => {
-                        let error = ApiError::from(exhausted);
-                        tracing::warn!("stream failed before its first event, after heartbeats: {}", error.message);
-                        futures::stream::once(async move { sse_data(&error.to_json()) }).boxed()
-                    }
-                });
-                (frames.boxed(), "pending".to_string(), "pending".to_string())
+                let late = Late {
+                    model,
+                    include_usage,
+                    idle,
+                    shape,
+                };
+                (late.frames(start), None)
             }
         };
         let frames = match policy.heartbeat {
@@ -114,20 +108,26 @@ pub async fn chat_completions(
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        (response, served_by, account)
+        (response, served)
     } else {
         let answer = dispatch::complete(&state.runtime, &resolution, chat, idle)
             .await
             .map_err(ApiError::from)?;
         let completion = completion(answer.events, &request.model, &shape).into_response();
-        (completion, answer.served_by, answer.account)
+        (completion, Some((answer.served_by, answer.account)))
     };
-    // A stream that started after heartbeats did not know yet who serves it.
-    if served_by != "pending" {
-        let label =
-            HeaderValue::from_str(&served_by).unwrap_or(HeaderValue::from_static("unknown"));
-        response.headers_mut().insert(SERVED_BY, label);
-    }
+    let (served_by, account) = match served {
+        Some((served_by, account)) => {
+            let label =
+                HeaderValue::from_str(&served_by).unwrap_or(HeaderValue::from_static("unknown"));
+            response.headers_mut().insert(SERVED_BY, label);
+            (served_by, account)
+        }
+        None => (
+            "(after heartbeats)".to_string(),
+            "(after heartbeats)".to_string(),
+        ),
+    };
     response.extensions_mut().insert(super::access_log::Served {
         model: request.model.clone(),
         plugin: served_by,
@@ -135,6 +135,51 @@ pub async fn chat_completions(
         stream: request.stream,
     });
     Ok(response)
+}
+
+/// A stream with no first event within a heartbeat interval: it is answered
+/// 200 at once and kept alive by heartbeats while the dispatch goes on; a
+/// failure from then on is an error frame, like one after the first event.
+struct Late {
+    model: String,
+    include_usage: bool,
+    idle: Duration,
+    shape: Shape,
+}
+
+impl Late {
+    fn frames<F>(self, start: std::pin::Pin<Box<F>>) -> BoxStream<'static, Bytes>
+    where
+        F: Future<Output = Result<Started, dispatch::Exhausted>> + Send + 'static,
+    {
+        stream::once(start)
+            .flat_map(move |started| match started {
+                Ok(started) => {
+                    tracing::info!(
+                        plugin = %started.served_by,
+                        account = %started.lease.account().id,
+                        "stream started after heartbeats"
+                    );
+                    let streaming = Streaming::new(
+                        started,
+                        &self.model,
+                        self.include_usage,
+                        self.idle,
+                        self.shape.clone(),
+                    );
+                    stream_frames(streaming).boxed()
+                }
+                Err(exhausted) => {
+                    let error = ApiError::from(exhausted);
+                    tracing::warn!(
+                        "stream failed before its first event, after heartbeats: {}",
+                        error.message
+                    );
+                    stream::once(async move { sse_data(&error.to_json()) }).boxed()
+                }
+            })
+            .boxed()
+    }
 }
 
 /// Where a stream is.
