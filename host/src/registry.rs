@@ -354,6 +354,28 @@ fn implicit_entry(
 ) -> PluginEntry {
     let mut grants = Grants::none();
     for host in &plugin.manifest.hosts {
+        // Only names: an address in a manifest nobody configured is how a
+        // plugin would ask for the metadata service or the local network.
+        let bare = host
+            .split("://")
+            .last()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .split([']', '/'])
+            .next()
+            .unwrap_or_default();
+        let literal = bare.parse::<std::net::IpAddr>().is_ok()
+            || bare
+                .rsplit_once(':')
+                .is_some_and(|(ip, _)| ip.parse::<std::net::IpAddr>().is_ok());
+        if literal {
+            tracing::warn!(
+                plugin = &*plugin.name,
+                host,
+                "a manifest host that is an IP address is not granted; configure the plugin to allow it"
+            );
+            continue;
+        }
         if let Ok(pattern) = HostPattern::parse(host) {
             grants.add(pattern, false);
         }

@@ -192,6 +192,7 @@ pub async fn run() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    crate::capabilities::egress::set_own_address(local);
     // Without TCP_NODELAY, small SSE frames wait on the client's delayed ACK
     // (tens of milliseconds per frame).
     let listener = listener.tap_io(|tcp| {

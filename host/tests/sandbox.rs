@@ -192,3 +192,65 @@ async fn loops_hogs_and_traps_fail_their_request_while_others_succeed() {
         .chat_ok(&user_request("misbehave-echo", "after", false))
         .await;
 }
+
+/// A wildcard grant is meant for public names; an IP literal that it happens
+/// to match never meets the resolver's filter, so it is checked on its own.
+#[tokio::test]
+async fn a_private_ip_literal_under_a_wildcard_grant_is_refused() {
+    let (target, connections) = connection_counter().await;
+    let port = target
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config(&format!(
+            "[plugins.misbehave]\nallowed-hosts = [\"http://127.*.0.1:{port}\"]\n[[plugins.misbehave.accounts]]\nid = \"a\"\nsettings = {{ target-url = \"{target}\" }}\n"
+        ))
+        .env("API_KEY", "sk-sandbox-suite")
+        .start();
+    let (status, body) = error_of(&gateway, "misbehave-egress").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        gateway
+            .wait_for_log("not a public address")
+            .contains("not a public address")
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "never contacted");
+}
+
+/// Without keys the gateway serves whatever connects from this machine; a
+/// plugin the operator granted loopback must still not become such a caller.
+#[tokio::test]
+async fn a_plugin_cannot_call_the_gateway_itself() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .start();
+    let own = gateway.url.clone();
+    gateway.rewrite_config(&format!(
+        "[plugins.misbehave]\nallowed-hosts = [\"{own}\"]\n[[plugins.misbehave.accounts]]\nid = \"a\"\nsettings = {{ target-url = \"{own}/v1/models\" }}\n"
+    ));
+    gateway.wait_for_log("configuration reloaded");
+    let mut last = (0, serde_json::Value::Null);
+    for _ in 0..50 {
+        last = error_of(&gateway, "misbehave-egress").await;
+        if gateway
+            .logs()
+            .contains("egress denied: the gateway's own address")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (status, body) = last;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        gateway
+            .logs()
+            .contains("egress denied: the gateway's own address"),
+        "{}",
+        gateway.logs()
+    );
+}

@@ -8,8 +8,12 @@
 //!
 //! Names granted by wildcard or by a plugin's own manifest may not resolve to
 //! private, loopback or link-local addresses (DNS rebinding, cloud metadata
-//! endpoints); a host the operator names exactly (an IP literal in a
-//! `base-url`, an internal proxy) is trusted to be where it says.
+//! endpoints), and an IP literal under such a grant must itself be public:
+//! every address a connection can go to is checked, whether it came from the
+//! resolver or from the URL. A host the operator names exactly (an IP literal
+//! in a `base-url`, an internal proxy) is trusted to be where it says — but
+//! never the gateway's own port, so a plugin cannot call the gateway as a
+//! local caller.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -194,6 +198,25 @@ impl WasiHttpHooks for EgressHooks {
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         };
+        let literal = host.parse::<IpAddr>().ok();
+        // An IP literal never meets the resolver's filter: check it here.
+        if !trusted && literal.is_some_and(|ip| !is_public(ip)) {
+            tracing::warn!(
+                plugin = &*self.plugin,
+                host,
+                "egress denied: not a public address"
+            );
+            return Box::new(async { Err(HttpError::DestinationIpProhibited) });
+        }
+        if is_own_address(host, literal, port) {
+            tracing::warn!(
+                plugin = &*self.plugin,
+                host,
+                port,
+                "egress denied: the gateway's own address"
+            );
+            return Box::new(async { Err(HttpError::DestinationIpProhibited) });
+        }
         let egress = self.egress.clone();
         if let Some(proxy) = self.grants.proxy.clone() {
             let (plugin, host) = (self.plugin.clone(), host.to_string());
@@ -305,11 +328,62 @@ impl tower::Service<Name> for PublicOnly {
     }
 }
 
-/// Whether an address is routable on the public internet.
-pub fn is_public(ip: IpAddr) -> bool {
+/// The address the gateway listens on, once it does.
+static OWN_ADDRESS: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+
+/// Tells egress where the gateway itself listens, so no plugin reaches it.
+pub fn set_own_address(address: SocketAddr) {
+    let _ = OWN_ADDRESS.set(address);
+}
+
+/// Whether `host:port` is the gateway itself: its port on a loopback or
+/// unspecified address, on `localhost`, or on the address it listens on.
+fn is_own_address(host: &str, literal: Option<IpAddr>, port: u16) -> bool {
+    let Some(own) = OWN_ADDRESS.get() else {
+        return false;
+    };
+    if port != own.port() {
+        return false;
+    }
+    match literal {
+        Some(ip) => {
+            let ip = canonical(ip);
+            ip.is_loopback() || ip.is_unspecified() || ip == canonical(own.ip())
+        }
+        None => {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            host == "localhost" || host.ends_with(".localhost")
+        }
+    }
+}
+
+/// An IPv4 address written as IPv6 (mapped `::ffff:a.b.c.d` or compatible
+/// `::a.b.c.d`) as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => match v6.segments() {
+                [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) != (0, 0) && (hi, lo) != (0, 1) => {
+                    IpAddr::V4(std::net::Ipv4Addr::from(
+                        (u32::from(hi) << 16) | u32::from(lo),
+                    ))
+                }
+                _ => ip,
+            },
+        },
+        v4 => v4,
+    }
+}
+
+/// Whether an address is routable on the public internet. IPv6 forms that
+/// carry an IPv4 address (mapped, compatible, NAT64 `64:ff9b::/96`, 6to4
+/// `2002::/16`) are judged by that address; Teredo, site-local and the
+/// reserved IPv4 ranges are never public.
+pub fn is_public(ip: IpAddr) -> bool {
+    match canonical(ip) {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
@@ -318,18 +392,34 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
+                || a >= 240 // reserved (240.0.0.0/4)
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
                 || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
                 || (a == 198 && (b == 18 || b == 19))) // benchmarking
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+            let segments = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::from(
+                    (u32::from(hi) << 16) | u32::from(lo),
+                ))
+            };
+            // NAT64: the last 32 bits are the IPv4 destination.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(embedded(segments[6], segments[7]));
             }
-            let first = v6.segments()[0];
+            // 6to4: bits 16–48 are the IPv4 address of the relay's site.
+            if segments[0] == 0x2002 {
+                return is_public(embedded(segments[1], segments[2]));
+            }
+            let first = segments[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || (first == 0x2001 && segments[1] == 0) // Teredo
+                || (first == 0x2001 && segments[1] == 0x0db8) // documentation
                 || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated)
                 || (first & 0xffc0) == 0xfe80) // link local
         }
     }
@@ -351,10 +441,26 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "fec0::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "240.0.0.1",
+            "255.255.255.254",
+            "192.0.0.8",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["142.250.74.106", "2a00:1450:4001::200e"] {
+        for ip in [
+            "142.250.74.106",
+            "2a00:1450:4001::200e",
+            "64:ff9b::8efa:4a6a",
+            "::ffff:142.250.74.106",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
