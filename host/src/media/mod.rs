@@ -89,3 +89,45 @@ impl Media {
         format!("{scheme}://{host}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_use_the_configured_base_else_where_the_request_came_to() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, value.parse().unwrap());
+            }
+            map
+        };
+        let mut media = Media {
+            store: None,
+            public_base: None,
+        };
+        assert_eq!(
+            media.base_for(&headers(&[("host", "127.0.0.1:7860")])),
+            "http://127.0.0.1:7860"
+        );
+        assert_eq!(
+            media.base_for(&headers(&[
+                ("host", "10.0.0.5:7860"),
+                ("x-forwarded-host", "me-gw.hf.space"),
+                ("x-forwarded-proto", "https"),
+            ])),
+            "https://me-gw.hf.space"
+        );
+        assert_eq!(
+            media.base_for(&headers(&[("host", "evil.example/path")])),
+            "http://localhost",
+            "a header that is not a host is not used"
+        );
+        media.public_base = Some("https://gw.example".into());
+        assert_eq!(
+            media.base_for(&headers(&[("host", "x")])),
+            "https://gw.example"
+        );
+    }
+}
