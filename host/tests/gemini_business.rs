@@ -379,6 +379,31 @@ async fn a_generated_image_reaches_the_client_as_a_markdown_data_url() {
     assert!(downloads.iter().all(|d| d.status == 200 && d.jwt.is_some()));
 }
 
+/// A download that fails twice with 503 is retried after 1 s and 2 s (the
+/// forks' backoff), and the image still arrives; the seed's image model
+/// names reach image generation.
+#[tokio::test]
+async fn a_failing_image_download_is_retried_with_backoff() {
+    let (mock, gateway) = setup(MockOptions::default()).await;
+    let started = std::time::Instant::now();
+    let completion = gateway
+        .chat_ok(&user_request(
+            "gemini-3.1-flash-image",
+            "draw a red square [mock:download-503-twice]",
+            false,
+        ))
+        .await;
+    let content = completion["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap();
+    assert!(content.contains("data:image/png;base64,"), "{content}");
+    assert_eq!(statuses(&mock, ":downloadFile"), [503, 503, 200]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "waited 1 s + 2 s between attempts"
+    );
+}
+
 #[tokio::test]
 async fn accounts_config_with_three_accounts_spreads_requests_over_all_three() {
     let mock = spawn(MockOptions {
