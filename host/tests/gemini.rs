@@ -235,6 +235,19 @@ async fn every_key_limited_is_429_with_retry_after() {
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
 }
 
+/// A daily quota refused on a streamed call (`[{"error":…}]`) is still a
+/// spent quota, not a passing rate limit.
+#[tokio::test]
+async fn a_daily_quota_on_a_streamed_request_is_insufficient_quota() {
+    let (_mock, gateway) = setup("daily-a").await;
+    let response = gateway
+        .chat(&user_request("gemini-2.5-flash", "x", true))
+        .await;
+    assert_eq!(response.status(), 429);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "insufficient_quota", "{body}");
+}
+
 #[tokio::test]
 async fn a_blocked_prompt_is_a_content_filter_error() {
     let (_mock, gateway) = setup("good-1").await;
