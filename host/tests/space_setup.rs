@@ -48,7 +48,10 @@ fn a_space_that_runs_the_published_image() {
     assert!(output.status.success(), "{output:?}");
     assert_space_readme(dir.path());
     let dockerfile = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
-    let from: Vec<&str> = dockerfile.lines().filter(|l| l.starts_with("FROM ")).collect();
+    let from: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
     assert_eq!(from, ["FROM ghcr.io/someone/wasmgate:0.1"]);
     // Nothing to compile: the Space holds just these two files.
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
@@ -85,7 +88,10 @@ fn the_default_image_is_what_the_workflow_publishes() {
     } else {
         // Any other checkout (CI's clone): it says what to pass.
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("--image ghcr.io/OWNER/wasmgate:TAG"), "{stderr}");
+        assert!(
+            stderr.contains("--image ghcr.io/OWNER/wasmgate:TAG"),
+            "{stderr}"
+        );
     }
 }
 
@@ -96,7 +102,12 @@ fn a_space_that_builds_from_source() {
     assert!(output.status.success(), "{output:?}");
     assert_space_readme(dir.path());
     let root = workspace();
-    for file in ["Dockerfile", "plugins.toml", "scripts/build-dist", "Cargo.toml"] {
+    for file in [
+        "Dockerfile",
+        "plugins.toml",
+        "scripts/build-dist",
+        "Cargo.toml",
+    ] {
         assert_eq!(
             std::fs::read(dir.path().join(file)).unwrap(),
             std::fs::read(root.join(file)).unwrap(),
