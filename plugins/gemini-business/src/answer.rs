@@ -33,6 +33,29 @@ struct AnswerBody {
     state: Option<String>,
     replies: Vec<Reply>,
     assist_skipped_reasons: Vec<String>,
+    customer_policy_enforcement_result: Option<serde_json::Value>,
+}
+
+/// The `modelArmorViolation` details of a policy result, for the caller's
+/// message (it says what in their prompt was refused).
+fn armor_violations(result: &serde_json::Value) -> impl Iterator<Item = String> + '_ {
+    result
+        .get("policyResults")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|policy| {
+            policy
+                .pointer("/modelArmorEnforcementResult/modelArmorViolation")
+                .and_then(serde_json::Value::as_str)
+                .filter(|detail| !detail.is_empty())
+                .map(|detail| {
+                    format!(
+                        "model armor: {}",
+                        detail.chars().take(200).collect::<String>()
+                    )
+                })
+        })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,7 +168,11 @@ pub fn interpret(raw: &[u8]) -> Result<(Vec<Piece>, bool), MalformedElement> {
             }
         }
         if answer.state.as_deref() == Some("SKIPPED") {
-            pieces.push(Piece::Skipped(answer.assist_skipped_reasons));
+            let mut reasons = answer.assist_skipped_reasons;
+            if let Some(result) = &answer.customer_policy_enforcement_result {
+                reasons.extend(armor_violations(result));
+            }
+            pieces.push(Piece::Skipped(reasons));
         }
     }
     if let Some(session) = response

@@ -347,7 +347,8 @@ fn refusals_become_typed_errors() {
     ));
     assert!(matches!(
         s.chat(&env, "gemini-auto", "[mock:skip]"),
-        Err(ProviderError::ContentFiltered(m)) if m.contains("CUSTOMER_POLICY_VIOLATION")
+        Err(ProviderError::ContentFiltered(m))
+            if m.contains("CUSTOMER_POLICY_VIOLATION") && m.contains("model armor: mock violation")
     ));
     let thoughts_only = s.chat(&env, "gemini-auto", "[mock:thoughts-only]").unwrap();
     assert!(matches!(thoughts_only.error, Some(ProviderError::Upstream(ref f)) if f.status == 502));
