@@ -229,7 +229,7 @@ impl Reloader {
     async fn refresh_plugins(&mut self) -> bool {
         let mut unsettled = false;
         let mut present = wasm_files(&self.plugins_dir);
-        if let Some(dir) = &self.uploads_dir {
+        if let Some(dir) = self.uploads_dir.as_ref().filter(|d| d.is_dir()) {
             present.extend(wasm_files(dir));
         }
         self.plugins.retain(|path, plugin| {

@@ -535,15 +535,24 @@ async fn configuration_is_validated_applied_kept_and_rolled_back() {
         .unwrap();
     assert_eq!(alias["targets"][0]["plugin"], "gemini");
 
-    // The history keeps both; rolling back to the first restores it.
+    // The history keeps the shipped text and the edit; one click rolls back
+    // to the shipped text, and again to the edit.
     let history = browser.get("/admin/api/config/history").await;
     let versions = history["versions"].as_array().unwrap();
-    assert_eq!(versions.len(), 1, "{history}");
+    assert_eq!(versions.len(), 2, "{history}");
+    let (edited_id, original_id) = (
+        versions[0]["id"].as_u64().unwrap(),
+        versions[1]["id"].as_u64().unwrap(),
+    );
+    let version = browser
+        .get(&format!("/admin/api/config/history/{original_id}"))
+        .await;
+    assert_eq!(version["text"], original.as_str());
     let (status, _) = browser
         .send(
             Method::POST,
-            "/admin/api/config",
-            Some(json!({"text": original})),
+            &format!("/admin/api/config/rollback/{original_id}"),
+            None,
         )
         .await;
     assert_eq!(status, 200);
@@ -553,10 +562,6 @@ async fn configuration_is_validated_applied_kept_and_rolled_back() {
             .1
             .starts_with("misbehave@")
     );
-    let history = browser.get("/admin/api/config/history").await;
-    let versions = history["versions"].as_array().unwrap();
-    assert_eq!(versions.len(), 2);
-    let edited_id = versions[1]["id"].as_u64().unwrap();
     let (status, _) = browser
         .send(
             Method::POST,
@@ -571,6 +576,10 @@ async fn configuration_is_validated_applied_kept_and_rolled_back() {
             .1
             .starts_with("gemini@")
     );
+    let (status, _) = browser
+        .send(Method::POST, "/admin/api/config/rollback/12345", None)
+        .await;
+    assert_eq!(status, 404);
     drop(browser);
     gateway.terminate();
 
@@ -619,9 +628,9 @@ async fn plugins_are_uploaded_validated_removed_and_kept() {
             .join("data/wasmgate-plugins/broken.wasm")
             .exists()
     );
-    // Without the CSRF token: refused.
-    let response = gateway
-        .client()
+    // Without the CSRF token: refused (on a connection of its own: the
+    // refusal does not read the body, so the connection is not reused).
+    let response = reqwest::Client::new()
         .put(format!("{}/admin/api/plugins/misbehave", gateway.url))
         .header(header::COOKIE, &browser.cookie)
         .body(std::fs::read(built_plugin("misbehave")).unwrap())

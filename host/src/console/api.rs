@@ -319,7 +319,8 @@ async fn apply(state: &AppState, text: &str) -> ApiResult {
         return Err(err);
     }
     let mut reloader = console.reloader.lock().await;
-    let id = store::save(&dir, text).map_err(|e| {
+    let previous = live_text(&state.registry.load());
+    let id = store::save(&dir, text, Some(&previous)).map_err(|e| {
         error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot save the configuration: {e}"),
@@ -679,6 +680,12 @@ pub async fn logs(Query(query): Query<LogQuery>) -> Json<Value> {
         .into_iter()
         .rev()
         .filter(|r| !only_errors || r.status >= 400)
+        // The console's own calls only when asked for.
+        .filter(|r| {
+            !r.path.contains("/admin/")
+                || r.model.is_some()
+                || words.iter().any(|w| w.contains("admin"))
+        })
         .filter(|r| matches(serde_json::to_string(r).unwrap_or_default()))
         .take(limit)
         .collect();

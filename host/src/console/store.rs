@@ -67,9 +67,17 @@ pub fn history_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Saves `text` as the live configuration and as the newest history entry.
-pub fn save(data_dir: &Path, text: &str) -> std::io::Result<u64> {
+/// The first time, `previous` (the live text it replaces, e.g. the shipped
+/// file) goes into the history first, so it can be rolled back to.
+pub fn save(data_dir: &Path, text: &str, previous: Option<&str>) -> std::io::Result<u64> {
     let history = history_dir(data_dir);
     std::fs::create_dir_all(&history)?;
+    if let Some(previous) = previous.filter(|p| *p != text)
+        && history_of(data_dir).is_empty()
+    {
+        let id = unix_millis().saturating_sub(1);
+        crate::persist::write_private(&history.join(format!("{id}.toml")), previous.as_bytes())?;
+    }
     let mut id = unix_millis();
     while history.join(format!("{id}.toml")).exists() {
         id += 1;
@@ -186,14 +194,21 @@ mod tests {
     #[test]
     fn history_keeps_versions_newest_first() {
         let dir = tempfile::tempdir().unwrap();
-        let first = save(dir.path(), "one").unwrap();
-        let second = save(dir.path(), "two").unwrap();
+        let first = save(dir.path(), "one", Some("shipped")).unwrap();
+        let second = save(dir.path(), "two", Some("one")).unwrap();
         let history = history_of(dir.path());
         assert_eq!(
-            history.iter().map(|v| v.id).collect::<Vec<_>>(),
-            [second, first]
+            history.len(),
+            3,
+            "the shipped text first, then each version"
         );
+        assert_eq!(history[0].id, second);
+        assert_eq!(history[1].id, first);
         assert_eq!(version_text(dir.path(), first).as_deref(), Some("one"));
+        assert_eq!(
+            version_text(dir.path(), history[2].id).as_deref(),
+            Some("shipped")
+        );
         assert_eq!(
             std::fs::read_to_string(live_config_path(dir.path())).unwrap(),
             "two"
