@@ -9,7 +9,8 @@
 //! - [`reload`] and [`watcher`] — hot reload of `plugins.toml` and `plugins/`.
 //! - [`dispatch`] — running a chat request over accounts and fallbacks.
 //! - [`api`] — the OpenAI HTTP surface.
-//! - [`server`] — start-up; [`environment`] — variables and `.env`.
+//! - [`server`] — start-up; [`environment`] — variables and `.env`;
+//!   [`listener`] — the accept loop and its limits.
 //! - [`persist`] — the gateway's files in its data directory.
 //! - [`clock`] — Unix time.
 //! - [`console`] — the admin console, landing page, status page, `/metrics`;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod console;
 pub mod dispatch;
 pub mod environment;
+pub mod listener;
 pub mod media;
 pub mod metrics;
 pub mod persist;

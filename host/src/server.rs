@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt;
 
 use crate::api::{self, AppState, auth::CallerAuth};
 use crate::capabilities::state_store::StateStore;
@@ -19,6 +19,10 @@ use crate::watcher;
 
 /// Default largest request body: enough for a few inline images.
 const DEFAULT_MAX_BODY: usize = 32 << 20;
+
+/// Default cap on open connections: far below the usual descriptor limits,
+/// far above what one gateway's clients keep open.
+const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 pub async fn run() -> anyhow::Result<()> {
     init_logging();
@@ -193,18 +197,22 @@ pub async fn run() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     crate::capabilities::egress::set_own_address(local);
-    // Without TCP_NODELAY, small SSE frames wait on the client's delayed ACK
-    // (tens of milliseconds per frame).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     tracing::info!("wasmgate listening on http://{local}");
 
-    axum::serve(
+    let server = &config.file.server;
+    let limits = crate::listener::Limits {
+        max_connections: server.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        header_read_timeout: server.header_read_timeout_secs.map_or(
+            crate::listener::HEADER_READ_TIMEOUT,
+            Duration::from_secs_f64,
+        ),
+    };
+    crate::listener::serve(
         listener,
-        api::router(app, &surface).into_make_service_with_connect_info::<SocketAddr>(),
+        api::router(app, &surface),
+        limits,
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await?;
     files.save(&state, &book, true);
     Ok(())
@@ -237,7 +245,14 @@ fn surface(
             None => api::cors::AllowedOrigins::None,
         },
     };
-    Ok(api::Surface { path_prefix, cors })
+    let body_read_timeout = server
+        .body_read_timeout_secs
+        .map_or(api::body::BODY_READ_TIMEOUT, Duration::from_secs_f64);
+    Ok(api::Surface {
+        path_prefix,
+        cors,
+        body_read_timeout,
+    })
 }
 
 /// The files kept in the data directory, when there is one.

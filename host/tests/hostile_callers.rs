@@ -146,3 +146,91 @@ settings = {{ base-url = "{url}" }}
     assert!(logs.contains("operator-account-alpha") && logs.contains("OPERATOR_SECRET_VARIABLE"));
     assert!(!logs.contains("key-value"), "never the secrets themselves");
 }
+
+/// Open file descriptors of a process.
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+}
+
+/// Half-sent requests (slowloris) cannot exhaust the gateway's descriptors
+/// or lock out other clients: at the connection cap the oldest connection
+/// without a request in flight makes room, and headers that never finish
+/// are cut off.
+#[tokio::test]
+async fn half_sent_requests_neither_exhaust_descriptors_nor_lock_out_health_checks() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .server_option("max-connections = 64")
+        .server_option("header-read-timeout-secs = 2")
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    let address = gateway.url.trim_start_matches("http://").to_string();
+    let before = open_descriptors(gateway.pid());
+    let mut held = Vec::new();
+    for _ in 0..400 {
+        let Ok(mut socket) = tokio::net::TcpStream::connect(&address).await else {
+            continue;
+        };
+        let _ = socket
+            .write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            .await;
+        held.push(socket);
+    }
+    // Health checks still get through, right now.
+    for _ in 0..5 {
+        let health = gateway
+            .client()
+            .get(format!("{}/healthz", gateway.url))
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .expect("healthz answers under the attack");
+        assert_eq!(health.status(), 200);
+    }
+    let during = open_descriptors(gateway.pid());
+    assert!(
+        during <= before + 64 + 8,
+        "descriptors stay near the cap: {before} before, {during} during"
+    );
+    // Headers that never finish are cut off.
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        socket.read_to_end(&mut buffer),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection was closed by the gateway");
+    drop(held);
+}
+
+/// A body that trickles in gets a 408 instead of holding the request open.
+#[tokio::test]
+async fn a_body_that_never_finishes_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .server_option("body-read-timeout-secs = 1")
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    let address = gateway.url.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    socket
+        .write_all(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-hostile-callers\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\":",
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), socket.read(&mut answer))
+        .await
+        .expect("the gateway answers")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..read]);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+}

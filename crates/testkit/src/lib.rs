@@ -324,6 +324,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// The gateway's process id, e.g. to read `/proc/<pid>/…`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The gateway's working directory (its `data/` is its data directory).
     pub fn dir(&self) -> &Path {
         self._dir.path()

@@ -4,6 +4,7 @@ mod access_log;
 pub mod admin;
 mod answers;
 pub mod auth;
+pub mod body;
 mod chat;
 pub mod cors;
 pub mod error;
@@ -47,18 +48,29 @@ pub struct AppState {
 }
 
 /// How the HTTP surface is laid out, fixed at start.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Surface {
     /// Everything is also served under `/<prefix>` (without slashes).
     pub path_prefix: Option<String>,
     /// Page origins allowed to call the OpenAI API from a browser.
     pub cors: cors::AllowedOrigins,
+    /// How long a request body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState, surface: &Surface) -> Router {
     let openai = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
         .route("/models", get(models::list_models))
+        .layer(middleware::from_fn_with_state(
+            // After the key check: nobody without a key makes the gateway
+            // buffer a body.
+            body::BodyLimits {
+                max_bytes: state.max_body_bytes,
+                timeout: surface.body_read_timeout,
+            },
+            body::read_within,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,

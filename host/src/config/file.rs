@@ -40,6 +40,12 @@ pub struct ServerSection {
     pub listen: Option<Spanned<String>>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// Connections open at once; at the cap the oldest idle one is closed.
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers (default 15).
+    pub header_read_timeout_secs: Option<f64>,
+    /// Seconds a client may take to send a request's body (default 60).
+    pub body_read_timeout_secs: Option<f64>,
     /// Where the `.wasm` plugins are (default `plugins/` next to this file).
     pub plugins_dir: Option<PathBuf>,
     /// Where compiled plugins are cached (default `.wasmgate-cache/`).
@@ -236,6 +242,27 @@ impl ConfigFile {
         if let Some(origins) = &self.server.cors_origins {
             crate::api::cors::AllowedOrigins::parse(origins.iter().map(String::as_str))
                 .map_err(|message| (None, format!("[server] cors-origins: {message}")))?;
+        }
+        if self.server.max_connections == Some(0) {
+            return Err((None, "[server] max-connections must be at least 1".into()));
+        }
+        for (what, secs) in [
+            (
+                "header-read-timeout-secs",
+                self.server.header_read_timeout_secs,
+            ),
+            ("body-read-timeout-secs", self.server.body_read_timeout_secs),
+        ] {
+            if let Some(secs) = secs
+                && !(secs > 0.0 && secs <= MAX_SECONDS)
+            {
+                return Err((
+                    None,
+                    format!(
+                        "[server] {what} must be a positive number of seconds, at most {MAX_SECONDS}"
+                    ),
+                ));
+            }
         }
         let runtime = &self.runtime;
         if runtime.max_memory_mib == 0 || runtime.max_memory_mib > 4096 {

@@ -1,0 +1,245 @@
+//! The accept loop: HTTP/1 and HTTP/2 connections served with the router,
+//! under limits a caller without a key cannot get around.
+//!
+//! - A request's headers must arrive within `header_read_timeout`
+//!   ([`HEADER_READ_TIMEOUT`] by default).
+//! - At most `max_connections` connections are open at once. When they are
+//!   all taken, the oldest connection with no request in flight (half-sent,
+//!   or idle between keep-alive requests) is closed to make room, so a crowd
+//!   of half-sent requests (slowloris) can neither exhaust file descriptors
+//!   nor keep `/healthz` from answering; only when every connection is busy
+//!   with a request (a response streaming included) does a new one wait.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+/// How long a client may take to send a request's headers, by default.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long in-flight requests get to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// What one gateway's connections may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+}
+
+/// One open connection, as the accept loop sees it.
+struct Open {
+    since: Instant,
+    /// Requests in flight on it, until their response bodies are done.
+    busy: Arc<AtomicUsize>,
+    /// Closes it.
+    close: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Connections {
+    open: Mutex<HashMap<u64, Open>>,
+    /// Signalled when a connection closes.
+    closed: Notify,
+}
+
+impl Connections {
+    fn count(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Closes the oldest connection with no request in flight; `false`
+    /// when every open connection is serving one.
+    fn evict_idle(&self) -> bool {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let oldest = open
+            .values()
+            .filter(|c| c.busy.load(Ordering::Relaxed) == 0)
+            .min_by_key(|c| c.since);
+        match oldest {
+            Some(connection) => {
+                connection.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish (at most [`DRAIN`]).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Limits {
+        max_connections,
+        header_read_timeout,
+    } = limits;
+    let connections = Arc::new(Connections::default());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    let mut next_id: u64 = 0;
+    loop {
+        // Make room before accepting, so the kernel's backlog holds the rest.
+        while connections.count() >= max_connections {
+            if connections.evict_idle() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                () = connections.closed.notified() => {}
+                () = &mut shutdown => return drain(graceful).await,
+            }
+        }
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: pause, don't spin.
+                    tracing::warn!("accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return drain(graceful).await,
+        };
+        // Without TCP_NODELAY, small SSE frames wait on the client's delayed
+        // ACK (tens of milliseconds per frame).
+        let _ = stream.set_nodelay(true);
+        next_id += 1;
+        let id = next_id;
+        let busy = Arc::new(AtomicUsize::new(0));
+        let close = Arc::new(Notify::new());
+        connections
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id,
+                Open {
+                    since: Instant::now(),
+                    busy: busy.clone(),
+                    close: close.clone(),
+                },
+            );
+        let service = router
+            .clone()
+            .map_request(move |mut request: axum::extract::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            })
+            .map_response({
+                let busy = busy.clone();
+                move |response: axum::response::Response| {
+                    let guard = InFlight::new(&busy);
+                    response.map(|body| {
+                        axum::body::Body::new(Tracked {
+                            body,
+                            _guard: guard,
+                        })
+                    })
+                }
+            });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        let connections = connections.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                result = connection => {
+                    if let Err(err) = result {
+                        tracing::debug!(%peer, "connection ended: {err}");
+                    }
+                }
+                () = close.notified() => {
+                    tracing::debug!(%peer, "closed an idle connection to make room");
+                }
+            }
+            connections
+                .open
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            connections.closed.notify_one();
+        });
+    }
+}
+
+async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown) -> std::io::Result<()> {
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open {DRAIN:?} after shutdown began");
+    }
+    Ok(())
+}
+
+/// Peer addresses are put into each request by [`serve`]; handlers read
+/// them with `ConnectInfo<SocketAddr>` as with `axum::serve`.
+pub type Peer = ConnectInfo<SocketAddr>;
+
+/// Counts a request in flight on its connection until dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(busy: &Arc<AtomicUsize>) -> Self {
+        busy.fetch_add(1, Ordering::Relaxed);
+        InFlight(busy.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its connection counted busy until it is done.
+struct Tracked {
+    body: axum::body::Body,
+    _guard: InFlight,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
