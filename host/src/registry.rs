@@ -44,7 +44,13 @@ pub enum ResolveError {
     UnknownModel(String),
     #[error("The model `{model}` is routed to the plugin `{plugin}`, which is not loaded.")]
     PluginMissing { model: String, plugin: String },
+    #[error("A model name is 1 to {MAX_MODEL_NAME} printable characters without spaces.")]
+    InvalidName,
 }
+
+/// The longest model name a caller may send: names key routes, logs and
+/// cooldowns, and every real one is far shorter.
+pub const MAX_MODEL_NAME: usize = 200;
 
 pub struct Registry {
     pub config: Arc<Config>,
@@ -159,6 +165,12 @@ impl Registry {
     }
 
     pub fn resolve(&self, model: &str) -> Result<Resolution, ResolveError> {
+        if model.is_empty()
+            || model.len() > MAX_MODEL_NAME
+            || model.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ResolveError::InvalidName);
+        }
         let targets: Vec<ResolvedTarget> = match self.config.routes.resolve(model) {
             Some((_, targets)) => targets,
             None => match self.declared.get(model) {

@@ -162,7 +162,7 @@ pub async fn run() -> anyhow::Result<()> {
         registry,
         runtime,
         auth: Arc::new(auth),
-        admin: Arc::new(CallerAuth::from_env(admin_key.as_deref(), None)),
+        admin: Arc::new(CallerAuth::single(admin_key.as_deref())),
         status,
         max_body_bytes: config
             .file
@@ -179,6 +179,7 @@ pub async fn run() -> anyhow::Result<()> {
             secrets,
             data_dir.clone(),
             shipped_path,
+            config.file.server.public_status.unwrap_or(false),
             &env,
         )),
     };

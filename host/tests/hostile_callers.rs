@@ -234,3 +234,27 @@ async fn a_body_that_never_finishes_gets_408() {
     let head = String::from_utf8_lossy(&answer[..read]);
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
 }
+
+/// Model names key routes, logs and cooldowns: an absurd one is a 400.
+#[tokio::test]
+async fn absurd_model_names_are_refused() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config("[models]\n\"*\" = \"misbehave\"\n")
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    for model in [
+        "x".repeat(5000),
+        "misbehave-echo\nforged: line".into(),
+        String::new(),
+    ] {
+        let response = gateway.chat(&user_request(&model, "hi", false)).await;
+        assert_eq!(response.status(), 400, "{model:?}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["param"], "model", "{error}");
+    }
+    let fine = gateway
+        .chat(&user_request("misbehave-echo", "hi", false))
+        .await;
+    assert_eq!(fine.status(), 200);
+}

@@ -107,6 +107,18 @@ pub fn caller_auth(env: &dyn Fn(&str) -> Option<String>) -> Result<(CallerAuth, 
 }
 
 impl CallerAuth {
+    /// Exactly one key, taken whole (commas included): `ADMIN_KEY`. A list
+    /// would let one leaked member of it open the admin surface unnoticed.
+    pub fn single(key: Option<&str>) -> Self {
+        CallerAuth {
+            digests: key
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| vec![digest(k)])
+                .unwrap_or_default(),
+        }
+    }
+
     pub fn from_env(api_key: Option<&str>, hf_token: Option<&str>) -> Self {
         let mut digests = Vec::new();
         for key in api_key
@@ -304,6 +316,9 @@ mod tests {
         assert!(auth.accepts("k1") && auth.accepts("k2") && auth.accepts("hf_x"));
         assert!(!auth.accepts("k3") && !auth.accepts("") && !auth.accepts("k1, k2"));
         assert!(CallerAuth::from_env(None, Some(" ")).is_open());
+        let admin = CallerAuth::single(Some("admin-one,admin-two"));
+        assert!(admin.accepts("admin-one,admin-two"));
+        assert!(!admin.accepts("admin-one") && !admin.accepts("admin-two"));
     }
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {

@@ -162,7 +162,10 @@ impl IntoResponse for ApiError {
 
 impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> Self {
-        ApiError::model_not_found(err.to_string())
+        match err {
+            ResolveError::InvalidName => ApiError::invalid_param("model", err.to_string()),
+            _ => ApiError::model_not_found(err.to_string()),
+        }
     }
 }
 
@@ -249,6 +252,12 @@ pub fn from_call(plugin: &str, error: &CallError) -> ApiError {
             S::GATEWAY_TIMEOUT,
             "timeout_error",
             "plugin_timeout",
+            error.to_string(),
+        ),
+        CallError::OverBudget(_) => gateway(
+            S::BAD_GATEWAY,
+            "plugin_error",
+            "plugin_over_budget",
             error.to_string(),
         ),
         CallError::MemoryExhausted | CallError::Trap(_) | CallError::Poisoned => gateway(
