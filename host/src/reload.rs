@@ -336,7 +336,17 @@ impl Reloader {
             }
         }
         let previous = std::mem::take(&mut self.lock_status().warnings);
-        for warning in warnings.iter().filter(|w| first || !previous.contains(w)) {
+        // At start: one line per plugin and one saying what to do next.
+        let said = if first {
+            crate::console::startup::summarize(&warnings)
+        } else {
+            warnings
+                .iter()
+                .filter(|w| !previous.contains(w))
+                .cloned()
+                .collect()
+        };
+        for warning in &said {
             tracing::warn!("{warning}");
         }
         self.lock_status().warnings = warnings;

@@ -831,3 +831,78 @@ async fn the_landing_page_says_what_to_do_without_secrets() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn an_unconfigured_gateway_says_once_per_plugin_what_is_missing() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "gemini-web", "qwen", "vertex"])
+        .config(&wasmgate_testkit::shipped_config(&[]))
+        .start();
+    let logs = gateway.wait_for_log("have no account yet");
+    let warnings: Vec<&str> = logs.lines().filter(|l| l.contains(" WARN ")).collect();
+    for plugin in ["gemini", "gemini-web", "qwen", "vertex"] {
+        let about: Vec<&&str> = warnings
+            .iter()
+            .filter(|l| l.contains(&format!("plugin \"{plugin}\"")))
+            .collect();
+        assert_eq!(about.len(), 1, "one line about {plugin}: {about:#?}");
+    }
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l.contains("plugin \"gemini\" has no account: set GEMINI_API_KEYS")),
+        "{logs}"
+    );
+    let next: Vec<&&str> = warnings
+        .iter()
+        .filter(|l| l.contains("have no account yet") && l.contains("/admin/"))
+        .collect();
+    assert_eq!(next.len(), 1, "{logs}");
+    assert!(!logs.contains("is not set; skipped"), "{logs}");
+}
+
+#[tokio::test]
+async fn the_public_status_page_shows_models_not_accounts() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "misbehave"])
+        .config(&config(&mock, TO_MISBEHAVE))
+        .server_option("public-status = true")
+        .env("API_KEY", API_KEY)
+        .env("CONSOLE_KEY", "good-env-key")
+        .env("WASMGATE_DATA_DIR", &dir.path().display().to_string())
+        .start();
+    assert_eq!(chat_status(&gateway, "alias").await.0, 200);
+    let status: Value = gateway
+        .client()
+        .get(format!("{}/status", gateway.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alias = status["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "alias")
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(alias["available"], true);
+    assert_eq!(alias["requests_1h"], 1);
+    assert_eq!(alias["success_rate_1h"], 1.0);
+    let text = status.to_string();
+    assert!(!text.contains("main") && !text.contains("sha256") && !text.contains("good-env-key"));
+    let page = gateway
+        .client()
+        .get(format!("{}/status", gateway.url))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Service status") && page.contains("alias"));
+}

@@ -59,6 +59,9 @@ pub struct ServerSection {
     pub cors_origins: Option<Vec<String>>,
     /// The gateway's address as clients see it, for links to stored images.
     pub public_base_url: Option<Spanned<String>>,
+    /// Serve the public status page at `/status` (`PUBLIC_STATUS` overrides):
+    /// availability and counts per model, nothing about accounts.
+    pub public_status: Option<bool>,
 }
 
 /// Limits every plugin instance runs under.
@@ -75,6 +78,9 @@ pub struct RuntimeSection {
     pub idle_timeout_secs: f64,
     /// Plugin instances alive at once; further requests wait for a slot.
     pub max_instances: u32,
+    /// Size one answer may reach (text, tool calls, images), streamed or
+    /// not, in MiB; a plugin that goes past it fails its request.
+    pub max_answer_mib: u64,
 }
 
 impl Default for RuntimeSection {
@@ -85,6 +91,7 @@ impl Default for RuntimeSection {
             first_event_timeout_secs: 120.0,
             idle_timeout_secs: 120.0,
             max_instances: 256,
+            max_answer_mib: 32,
         }
     }
 }
@@ -273,6 +280,12 @@ impl ConfigFile {
         }
         if runtime.max_instances == 0 {
             return Err((None, "[runtime] max-instances must be at least 1".into()));
+        }
+        if runtime.max_answer_mib == 0 || runtime.max_answer_mib > 1024 {
+            return Err((
+                None,
+                "[runtime] max-answer-mib must be between 1 and 1024".into(),
+            ));
         }
         for (what, secs) in [
             ("first-event-timeout-secs", runtime.first_event_timeout_secs),

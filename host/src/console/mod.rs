@@ -8,6 +8,7 @@
 pub mod api;
 pub mod pages;
 pub mod session;
+pub mod startup;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ pub struct Console {
     pub persistence_note: String,
     /// The shipped configuration file, where a fresh installation starts.
     pub shipped_config: Option<PathBuf>,
-    /// The public status page (`[server] public-status`, `PUBLIC_STATUS`).
+    /// The public status page (`PUBLIC_STATUS`, else `[server] public-status`).
     pub public_status: bool,
     /// `METRICS_KEY`: a key that may read `/metrics` and nothing else.
     pub metrics_key: Option<crate::api::auth::CallerAuth>,
@@ -51,10 +52,11 @@ impl Console {
         secrets: Arc<SecretsStore>,
         data_dir: Option<PathBuf>,
         shipped_config: Option<PathBuf>,
+        public_status: bool,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Console {
         let (persistent, persistence_note) = persistence(data_dir.as_deref(), env);
-        let public_status = env("PUBLIC_STATUS").is_some_and(|v| truthy(&v));
+        let public_status = env("PUBLIC_STATUS").map_or(public_status, |v| truthy(&v));
         let metrics_key =
             env("METRICS_KEY").map(|key| crate::api::auth::CallerAuth::from_env(Some(&key), None));
         Console {
