@@ -163,3 +163,146 @@ mod tests {
         assert_eq!(data, ["a", "b"]);
     }
 }
+
+/// Bounded property-based fuzzing (#13): any bytes, any read boundaries.
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            max_shrink_iters: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Feeds `input` cut at `cuts` (sorted, deduplicated, in range), draining
+    /// events after every read; checks the buffer only keeps an unfinished line.
+    fn parse_with_cuts(input: &[u8], cuts: &[usize]) -> Vec<SseEvent> {
+        let mut parser = SseParser::new();
+        let mut events = Vec::new();
+        let mut last = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            parser.feed(&input[last..cut]);
+            last = cut;
+            while let Some(event) = parser.next_event() {
+                events.push(event);
+            }
+            assert!(
+                !parser.pending.contains(&b'\n'),
+                "a whole line was left in the buffer"
+            );
+            assert!(parser.pending.len() <= cut);
+        }
+        events.extend(parser.finish());
+        assert!(parser.pending.is_empty());
+        assert_eq!(parser.finish(), None, "finish yields at most one event");
+        events
+    }
+
+    fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
+        let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts
+    }
+
+    /// Bytes rich in what matters to the parser: newlines, CR, colons, spaces,
+    /// field names, and multi-byte or broken UTF-8.
+    fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let token = prop_oneof![
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b":".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"data".to_vec()),
+            Just(b"data: ".to_vec()),
+            Just(b"event:".to_vec()),
+            Just(b"id: 1".to_vec()),
+            Just("é😀中".as_bytes().to_vec()),
+            Just(vec![0xF0, 0x9F]),
+            Just(vec![0xFF]),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ];
+        proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
+    }
+
+    /// A line of field text: no CR or LF.
+    fn line_text() -> impl Strategy<Value = String> {
+        "[^\r\n]{0,12}"
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_split_gives_the_same_events_as_whole_reads(
+            input in sse_bytes(),
+            raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let whole = parse_with_cuts(&input, &[]);
+            let split = parse_with_cuts(&input, &cuts(input.len(), raw_cuts));
+            prop_assert_eq!(&split, &whole);
+            // Output stays bounded by the input (a broken byte may become
+            // U+FFFD, three bytes).
+            let out: usize = whole
+                .iter()
+                .map(|e| e.data.len() + e.event.as_ref().map_or(0, String::len))
+                .sum();
+            prop_assert!(out <= 3 * input.len());
+        }
+
+        #[test]
+        fn byte_at_a_time_reads_give_the_same_events(input in sse_bytes()) {
+            let every: Vec<usize> = (1..input.len()).collect();
+            prop_assert_eq!(parse_with_cuts(&input, &every), parse_with_cuts(&input, &[]));
+        }
+
+        #[test]
+        fn encoded_events_round_trip(
+            events in proptest::collection::vec(
+                (
+                    proptest::option::of(line_text()),
+                    proptest::collection::vec(line_text(), 1..4),
+                    any::<bool>(),
+                ),
+                0..6,
+            ),
+            crlf in any::<bool>(),
+            blank_last in any::<bool>(),
+            raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut body = String::new();
+            for (name, lines, comment) in &events {
+                if *comment {
+                    body.push_str(&format!(": keep-alive{nl}"));
+                }
+                if let Some(name) = name {
+                    body.push_str(&format!("event: {name}{nl}"));
+                }
+                for line in lines {
+                    body.push_str(&format!("data: {line}{nl}"));
+                }
+                body.push_str(nl);
+            }
+            if !blank_last && !events.is_empty() {
+                // The stream may end right after the last data line.
+                body.truncate(body.len() - nl.len());
+            }
+            let expected: Vec<SseEvent> = events
+                .iter()
+                .map(|(name, lines, _)| SseEvent {
+                    event: name.clone(),
+                    data: lines.join("\n"),
+                })
+                .collect();
+            let bytes = body.as_bytes();
+            prop_assert_eq!(parse_with_cuts(bytes, &cuts(bytes.len(), raw_cuts)), expected);
+        }
+    }
+}
