@@ -397,26 +397,59 @@ impl http_body::Body for Timed {
     }
 }
 
-/// A tracing layer keeping warnings and errors for the console's log page.
+/// A tracing layer keeping warnings and errors for the console's log page,
+/// each with the id of the request it happened in (the access log's
+/// `request` span), if any.
 pub struct Capture;
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_event(
+/// A request span's id, kept in the span's extensions.
+struct RequestId(String);
+
+impl<S> tracing_subscriber::Layer<S> for Capture
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
         &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
+        if attrs.metadata().name() != "request" {
+            return;
+        }
+        let mut visitor = Fields(String::new(), String::new());
+        attrs.record(&mut visitor);
+        let request_id = visitor
+            .1
+            .split_whitespace()
+            .find_map(|pair| pair.strip_prefix("id="))
+            .map(str::to_string);
+        if let (Some(request_id), Some(span)) = (request_id, ctx.span(id)) {
+            span.extensions_mut().insert(RequestId(request_id));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
         let level = *event.metadata().level();
         if level > tracing::Level::WARN {
             return;
         }
         let mut visitor = Fields(String::new(), String::new());
         event.record(&mut visitor);
-        let message = if visitor.1.is_empty() {
-            visitor.0
-        } else {
-            format!("{}{}", visitor.0, visitor.1)
-        };
+        let request = ctx.event_scope(event).and_then(|scope| {
+            scope
+                .from_root()
+                .find_map(|span| span.extensions().get::<RequestId>().map(|r| r.0.clone()))
+        });
+        let message = format!(
+            "{}{}{}",
+            request
+                .map(|id| format!("[request {id}] "))
+                .unwrap_or_default(),
+            visitor.0,
+            visitor.1
+        );
         global().record_event(&level.to_string(), message);
     }
 }

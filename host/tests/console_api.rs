@@ -344,6 +344,16 @@ async fn pasted_secrets_make_a_failing_account_serve_and_survive_a_restart() {
     assert!(fingerprint.starts_with("sha256:"));
     let (status, served) = chat_status(&gateway, "gemini-2.5-flash").await;
     assert_eq!((status, served.starts_with("gemini@")), (200, true));
+    // The overview counts both requests, the failure too.
+    let overview = browser.get("/admin/api/overview").await;
+    let window = &overview["windows"]["5m"];
+    assert_eq!(window["all"]["requests"], 2, "{overview}");
+    assert_eq!(window["all"]["errors"], 1, "{overview}");
+    assert_eq!(
+        window["models"]["gemini-2.5-flash"]["requests"], 1,
+        "{overview}"
+    );
+    assert_eq!(window["accounts"]["gemini/main"]["errors"], 0, "{overview}");
     let accounts = browser.get("/admin/api/accounts").await;
     assert_eq!(accounts["gemini"]["accounts"][0]["state"], "healthy");
     assert_eq!(
@@ -755,6 +765,56 @@ async fn metrics_need_a_key_and_count_requests() {
         .unwrap();
     assert_eq!(logs["requests"][0]["status"], 404, "{logs}");
     assert_eq!(logs["requests"].as_array().unwrap().len(), 1);
+    // Warnings are kept with the id of the request they happened in.
+    let response = gateway
+        .client()
+        .post(format!("{}/admin/login", gateway.url))
+        .json(&json!({"key": "wrong-admin-key-here"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let logs: Value = gateway
+        .admin(Method::GET, &format!("/admin/api/logs?q={id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = logs["events"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        event.starts_with(&format!("[request {id}]")) && event.contains("wrong key"),
+        "{logs}"
+    );
+    assert!(!logs.to_string().contains("wrong-admin-key-here"));
+}
+
+#[tokio::test]
+async fn a_space_without_persistent_storage_is_warned_about() {
+    let mock = mock().await;
+    // On a Space, ./data does not outlive a restart.
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "misbehave"])
+        .config(&config(&mock, TO_MISBEHAVE))
+        .env("ADMIN_KEY", ADMIN_KEY)
+        .env("SPACE_ID", "someone/wasmgate")
+        .start();
+    let browser = Browser::sign_in(&gateway).await;
+    for path in [
+        "/admin/api/overview",
+        "/admin/api/config",
+        "/admin/api/secrets",
+    ] {
+        let answer = browser.get(path).await;
+        assert_eq!(answer["persistent"], false, "{path}: {answer}");
+        let note = answer["persistence_note"].as_str().unwrap();
+        assert!(note.contains("no persistent storage"), "{note}");
+    }
 }
 
 #[tokio::test]

@@ -100,33 +100,47 @@ id = "a"
         .env("CONSOLE_KEY", "limited-0-from-env")
         .env("WASMGATE_DATA_DIR", &data.path().display().to_string())
         .start();
+    // The same console on a Space without persistent storage.
+    let ephemeral = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini"])
+        .config(&format!(
+            "[[plugins.gemini.accounts]]\nid = \"main\"\nsecrets = {{ api-key = {{ env = \"CONSOLE_KEY\" }} }}\nsettings = {{ base-url = \"{}\" }}\n",
+            mock.base_url
+        ))
+        .env("ADMIN_KEY", ADMIN_KEY)
+        .env("SPACE_ID", "someone/wasmgate")
+        .start();
     let plugin = built_plugin("misbehave");
     let shots = root.join("target/console-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
-    let url = gateway.url.clone();
-    let script = scripts.join("console.mjs");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(url)
-            .arg(plugin)
-            .arg(&shots)
-            .env("CONSOLE_ADMIN_KEY", ADMIN_KEY)
-            .env("CONSOLE_PASTED_SECRET", PASTED)
-            .env("CHROMIUM", chromium())
-            .output()
-            .expect("running node")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser run failed (screenshots in target/console-screenshots/):\n{stdout}\n{stderr}\n--- gateway log ---\n{}",
-        gateway.logs()
-    );
-    assert!(stdout.contains("every step passed"), "{stdout}");
+    let run = |url: String, mode: &'static str| {
+        let (script, plugin, shots) = (scripts.join("console.mjs"), plugin.clone(), shots.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new("node")
+                .arg(script)
+                .arg(url)
+                .arg(plugin)
+                .arg(&shots)
+                .arg(mode)
+                .env("CONSOLE_ADMIN_KEY", ADMIN_KEY)
+                .env("CONSOLE_PASTED_SECRET", PASTED)
+                .env("CHROMIUM", chromium())
+                .output()
+                .expect("running node")
+        })
+    };
+    for (gateway, mode) in [(&gateway, "operate"), (&ephemeral, "persistence")] {
+        let output = run(gateway.url.clone(), mode).await.unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "the browser run ({mode}) failed (screenshots in target/console-screenshots/):\n{stdout}\n{stderr}\n--- gateway log ---\n{}",
+            gateway.logs()
+        );
+        assert!(stdout.contains("every step passed"), "{stdout}");
+    }
+    assert!(!ephemeral.logs().contains("secret set from the console"));
     // What the browser did went through the gateway: the secret never in its log.
     let log = gateway.logs();
     assert!(!log.contains(PASTED), "the pasted key is in the log");

@@ -11,7 +11,7 @@ import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-const [url, pluginPath, shots] = process.argv.slice(2);
+const [url, pluginPath, shots, mode] = process.argv.slice(2);
 if (!url || !pluginPath || !shots) {
   console.error("usage: node console.mjs <gateway url> <plugin.wasm> <screenshot dir>");
   process.exit(2);
@@ -26,7 +26,13 @@ const browser = await chromium.launch({
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 page.setDefaultTimeout(20000);
-page.on("dialog", (dialog) => dialog.accept());
+// Confirmations are accepted, except in the persistence run, which reads
+// the warning and declines.
+const dialogs = [];
+page.on("dialog", (dialog) => {
+  dialogs.push(dialog.message());
+  return mode === "persistence" ? dialog.dismiss() : dialog.accept();
+});
 const seen = []; // every page text seen, checked for the secret at the end
 
 let step = "start";
@@ -68,6 +74,42 @@ async function tryModel(model, expect) {
   await page.fill("#try-prompt", "hello from the console");
   await page.click("#try-form button[type=submit]");
   return waitText("#try-output", expect);
+}
+
+async function signIn() {
+  await page.goto(url + "/admin/");
+  await visible("#signin-form");
+  await page.fill("#key", ADMIN_KEY);
+  await page.click("#signin-form button[type=submit]");
+  await visible("#page-overview");
+}
+
+if (mode === "persistence") {
+  try {
+    step = "no persistent storage: the page warns before saving";
+    await signIn();
+    await waitText("#persistence", "no persistent storage");
+    await go("accounts");
+    await page.fill("#secret-name", "CONSOLE_KEY");
+    await page.fill("#secret-value", PASTED);
+    await page.click("#secret-form button[type=submit]");
+    const started = Date.now();
+    while (!dialogs.length && Date.now() - started < 10000) await page.waitForTimeout(100);
+    if (!dialogs.some((m) => m.includes("no persistent storage") && m.includes("Save anyway"))) {
+      fail("no warning before saving: " + JSON.stringify(dialogs));
+    }
+    await page.waitForTimeout(300);
+    await waitText("#stored", "Nothing pasted yet");
+    await shot("20-not-persistent-warning");
+    console.log("persistence warning: every step passed");
+  } catch (error) {
+    await page.screenshot({ path: join(shots, "failure-persistence.png"), fullPage: true }).catch(() => {});
+    console.error(String(error && error.stack || error));
+    await browser.close();
+    process.exit(1);
+  }
+  await browser.close();
+  process.exit(0);
 }
 
 try {

@@ -121,15 +121,25 @@ pub async fn overview(State(state): State<AppState>) -> Json<Value> {
     let console = &state.console;
     let registry = state.registry.load();
     let records = metrics::global().recent();
-    let chat: Vec<Record> = records.into_iter().filter(|r| r.model.is_some()).collect();
+    // Chat requests, also those that failed before a plugin answered (their
+    // model and plugin are not known).
+    let chat: Vec<Record> = records
+        .into_iter()
+        .filter(|r| {
+            r.model.is_some()
+                || r.path.ends_with("/chat/completions")
+                || r.path.ends_with("/admin/api/try")
+        })
+        .collect();
+    let unknown = || Some("(no plugin answered)".to_string());
     let mut windows = serde_json::Map::new();
     for (label, ms) in [("5m", 300_000u64), ("1h", 3_600_000)] {
         windows.insert(
             label.into(),
             json!({
                 "all": window_stats(&chat, ms, |_| Some("all".into())).remove("all"),
-                "plugins": window_stats(&chat, ms, plugin_of),
-                "models": window_stats(&chat, ms, |r| r.model.clone()),
+                "plugins": window_stats(&chat, ms, |r| plugin_of(r).or_else(unknown)),
+                "models": window_stats(&chat, ms, |r| r.model.clone().or_else(unknown)),
                 "accounts": window_stats(&chat, ms, |r| Some(format!("{}/{}", plugin_of(r)?, r.account.clone()?))),
             }),
         );
