@@ -4,6 +4,7 @@
 pub mod egress;
 mod guest_log;
 pub mod proxy;
+pub mod redact;
 mod secrets;
 mod settings;
 pub mod state_store;

@@ -17,10 +17,25 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::PluginState;
 use crate::runtime::bindings::wasmgate::provider::state;
 
-/// Bounds that keep one plugin from filling the host's memory.
+/// Bounds that keep one plugin from filling the host's memory and its disk:
+/// the whole store is rewritten after a change, so what one account may keep
+/// is bounded in bytes, not only in entries.
 const MAX_KEY: usize = 256;
 const MAX_VALUE: usize = 256 * 1024;
 const MAX_ENTRIES_PER_ACCOUNT: usize = 1024;
+/// Keys and values of one (plugin, account) together.
+pub const MAX_BYTES_PER_ACCOUNT: usize = 1024 * 1024;
+
+/// Why a `set` was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateRefused {
+    #[error("a state key or value is too large (at most {MAX_KEY} and {} KiB)", MAX_VALUE >> 10)]
+    TooLarge,
+    #[error("more than {MAX_ENTRIES_PER_ACCOUNT} state entries for one account")]
+    TooMany,
+    #[error("more than {} KiB of state for one account", MAX_BYTES_PER_ACCOUNT >> 10)]
+    TooMuch,
+}
 
 type Scope = (String, String);
 
@@ -69,35 +84,51 @@ impl StateStore {
         key: &str,
         value: String,
         ttl: Option<Duration>,
-    ) {
+    ) -> Result<(), StateRefused> {
+        let refused = |why: StateRefused| {
+            tracing::warn!(plugin, account, "state entry refused: {why}");
+            Err(why)
+        };
         if key.len() > MAX_KEY || value.len() > MAX_VALUE {
-            tracing::warn!(
-                plugin,
-                account,
-                "state entry refused: key or value too large"
-            );
-            return;
+            return refused(StateRefused::TooLarge);
         }
         let now = Instant::now();
         let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
         let scope = scopes
             .entry((plugin.to_string(), account.to_string()))
             .or_default();
+        let expires = ttl.map(|ttl| now + ttl);
+        if let Some(old) = scope.get(key)
+            && old.value == value
+            && ttl.is_none()
+            && old.expires.is_none()
+        {
+            // Unchanged: nothing to rewrite on disk.
+            return Ok(());
+        }
         if scope.len() >= MAX_ENTRIES_PER_ACCOUNT && !scope.contains_key(key) {
             scope.retain(|_, entry| entry.live(now));
             if scope.len() >= MAX_ENTRIES_PER_ACCOUNT {
-                tracing::warn!(plugin, account, "state entry refused: too many entries");
-                return;
+                return refused(StateRefused::TooMany);
             }
         }
-        scope.insert(
-            key.to_string(),
-            Entry {
-                value,
-                expires: ttl.map(|ttl| now + ttl),
-            },
-        );
+        let size = |k: &str, e: &Entry| k.len() + e.value.len();
+        let mut used: usize = scope.iter().map(|(k, e)| size(k, e)).sum();
+        used -= scope.get(key).map_or(0, |e| size(key, e));
+        if used + key.len() + value.len() > MAX_BYTES_PER_ACCOUNT {
+            scope.retain(|_, entry| entry.live(now));
+            let used: usize = scope
+                .iter()
+                .filter(|(k, _)| k.as_str() != key)
+                .map(|(k, e)| size(k, e))
+                .sum();
+            if used + key.len() + value.len() > MAX_BYTES_PER_ACCOUNT {
+                return refused(StateRefused::TooMuch);
+            }
+        }
+        scope.insert(key.to_string(), Entry { value, expires });
         self.dirty.store(true, Ordering::Release);
+        Ok(())
     }
 
     pub fn delete(&self, plugin: &str, account: &str, key: &str) {
@@ -182,11 +213,23 @@ impl state::Host for PluginState {
         ctx.state.get(&ctx.plugin, &ctx.account.id, &key)
     }
 
-    fn set(&mut self, key: String, value: String, ttl_seconds: Option<u32>) {
+    fn set(
+        &mut self,
+        key: String,
+        value: String,
+        ttl_seconds: Option<u32>,
+    ) -> wasmtime::Result<()> {
         let ctx = &self.context;
         let ttl = ttl_seconds.map(|secs| Duration::from_secs(secs.into()));
-        ctx.state
-            .set(&ctx.plugin, &ctx.account.id, &key, value, ttl);
+        if let Err(why) = ctx
+            .state
+            .set(&ctx.plugin, &ctx.account.id, &key, value, ttl)
+        {
+            // Stops the plugin: its request fails as over budget.
+            self.over_budget = Some(why.to_string());
+            wasmtime::bail!("{why}");
+        }
+        Ok(())
     }
 
     fn delete(&mut self, key: String) {
@@ -205,15 +248,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.json");
         let store = StateStore::default();
-        store.set("p", "a", "cookie", "rotated".into(), None);
-        store.set(
-            "p",
-            "a",
-            "token",
-            "short".into(),
-            Some(Duration::from_secs(3600)),
-        );
-        store.set("p", "a", "gone", "x".into(), Some(Duration::ZERO));
+        store
+            .set("p", "a", "cookie", "rotated".into(), None)
+            .unwrap();
+        store
+            .set(
+                "p",
+                "a",
+                "token",
+                "short".into(),
+                Some(Duration::from_secs(3600)),
+            )
+            .unwrap();
+        store
+            .set("p", "a", "gone", "x".into(), Some(Duration::ZERO))
+            .unwrap();
         store.save_if_changed(&path).unwrap();
         let loaded = StateStore::load(&path);
         assert_eq!(loaded.get("p", "a", "cookie").as_deref(), Some("rotated"));
@@ -223,10 +272,33 @@ mod tests {
     }
 
     #[test]
+    fn one_account_keeps_at_most_its_byte_budget() {
+        let store = StateStore::default();
+        let value = "v".repeat(MAX_VALUE);
+        let mut kept = 0;
+        for i in 0..MAX_ENTRIES_PER_ACCOUNT {
+            match store.set("p", "a", &format!("k{i}"), value.clone(), None) {
+                Ok(()) => kept += 1,
+                Err(why) => {
+                    assert_eq!(why, StateRefused::TooMuch);
+                    break;
+                }
+            }
+        }
+        assert!(kept * MAX_VALUE <= MAX_BYTES_PER_ACCOUNT, "{kept}");
+        // Replacing a value within the budget still works; another account
+        // has its own budget.
+        store.set("p", "a", "k0", "small".into(), None).unwrap();
+        store.set("p", "b", "k0", value, None).unwrap();
+    }
+
+    #[test]
     fn scopes_are_separate_and_entries_expire() {
         let store = StateStore::default();
-        store.set("p", "a", "token", "A".into(), None);
-        store.set("p", "b", "token", "B".into(), Some(Duration::ZERO));
+        store.set("p", "a", "token", "A".into(), None).unwrap();
+        store
+            .set("p", "b", "token", "B".into(), Some(Duration::ZERO))
+            .unwrap();
         assert_eq!(store.get("p", "a", "token").as_deref(), Some("A"));
         assert_eq!(store.get("p", "b", "token"), None, "expired");
         assert_eq!(store.get("q", "a", "token"), None, "other plugin");

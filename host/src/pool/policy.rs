@@ -147,6 +147,7 @@ impl FailureKind {
             CallError::Deadline(_) => FailureKind::Timeout,
             CallError::CpuExhausted(_)
             | CallError::MemoryExhausted
+            | CallError::OverBudget(_)
             | CallError::Trap(_)
             | CallError::Poisoned => FailureKind::Plugin,
         }

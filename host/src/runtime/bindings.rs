@@ -5,6 +5,9 @@ wasmtime::component::bindgen!({
     world: "provider",
     path: "../wit",
     exports: { default: async },
+    // A plugin over its state budget is stopped there, so its request fails
+    // as over budget rather than going on with a silently dropped value.
+    imports: { "wasmgate:provider/state.set": trappable },
     with: {
         "wasi:io": wasmtime_wasi::p2::bindings::io,
         "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,

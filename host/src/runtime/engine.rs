@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::limits::{MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 use super::linker;
 use super::state::PluginState;
 use crate::capabilities::egress::Egress;
@@ -26,6 +27,8 @@ pub struct RuntimeLimits {
     pub first_event_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_instances: u32,
+    /// Bytes one answer may carry, streamed or not.
+    pub max_answer_bytes: usize,
 }
 
 impl From<&crate::config::RuntimeSection> for RuntimeLimits {
@@ -36,6 +39,7 @@ impl From<&crate::config::RuntimeSection> for RuntimeLimits {
             first_event_timeout: Duration::from_secs_f64(section.first_event_timeout_secs),
             idle_timeout: Duration::from_secs_f64(section.idle_timeout_secs),
             max_instances: section.max_instances,
+            max_answer_bytes: (section.max_answer_mib as usize) << 20,
         }
     }
 }
@@ -62,10 +66,15 @@ impl Runtime {
         let mut pool = PoolingAllocationConfig::new();
         // A Rust plugin is one component with a handful of core instances
         // (its module plus canonical-ABI shims), one memory and a few tables.
+        // Each component is held to that shape, and the pool holds that much
+        // for every slot, so no component can take more than its share.
         pool.total_component_instances(instances)
-            .total_core_instances(instances * 8)
-            .total_memories(instances * 2)
-            .total_tables(instances * 8)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES)
+            .max_memories_per_component(MAX_MEMORIES)
+            .max_tables_per_component(MAX_TABLES)
+            .total_core_instances(instances * MAX_CORE_INSTANCES)
+            .total_memories(instances * MAX_MEMORIES)
+            .total_tables(instances * MAX_TABLES)
             .total_stacks(instances)
             .max_memory_size(limits.max_memory_bytes);
 

@@ -1,13 +1,31 @@
-//! Per-instance resource accounting: linear memory and CPU time.
+//! Per-instance resource accounting: linear memory, the shape of the
+//! component (memories, core instances, tables), and CPU time.
 
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
-/// Caps linear memory, and remembers that the cap was hit so the failure can
-/// be reported as such rather than as a generic trap.
+/// Linear memories one instance may have. A Rust component has one; two
+/// leaves room for a component with an adapter. The pool is sized to match,
+/// so no component can drain it.
+pub const MAX_MEMORIES: u32 = 2;
+/// Core instances one instance may create (a Rust plugin creates three: its
+/// module and the canonical-ABI shim and fixups).
+pub const MAX_CORE_INSTANCES: u32 = 16;
+/// Tables one instance may create.
+pub const MAX_TABLES: u32 = 8;
+/// Elements one table may grow to.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// Caps the linear memory of one instance as a whole — the total over every
+/// memory of every core module in the component, not each memory alone — and
+/// remembers that the cap was hit so the failure is reported as such.
 pub struct MemoryCap {
     max_bytes: usize,
+    total: usize,
+    /// The growth last allowed, taken back if the grow then failed.
+    last_grow: usize,
     pub exceeded: bool,
 }
 
@@ -15,6 +33,8 @@ impl MemoryCap {
     pub fn new(max_bytes: usize) -> Self {
         MemoryCap {
             max_bytes,
+            total: 0,
+            last_grow: 0,
             exceeded: false,
         }
     }
@@ -23,18 +43,30 @@ impl MemoryCap {
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
+        // Also called with `current == 0` when a memory is created, so the
+        // initial size of every memory counts.
+        let grow = desired.saturating_sub(current);
+        if self.total.saturating_add(grow) > self.max_bytes {
             self.exceeded = true;
             wasmtime::bail!(
                 "the plugin exceeded its memory limit of {} MiB",
                 self.max_bytes >> 20
             );
         }
+        self.total += grow;
+        self.last_grow = grow;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.total = self
+            .total
+            .saturating_sub(std::mem::take(&mut self.last_grow));
+        Ok(())
     }
 
     fn table_growing(
@@ -43,17 +75,37 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_CORE_INSTANCES as usize
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES as usize
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES as usize
     }
 }
 
-/// Time spent executing the plugin's code, measured at every crossing of the
-/// host/guest boundary. Time the plugin spends waiting on the host (network
-/// I/O) does not count.
+/// CPU time the plugin's code really ran, from the thread's own CPU clock
+/// read at every host/guest crossing.
+///
+/// Wall time would also charge the plugin for time its task sat in the
+/// run queue after an epoch yield: under load, a plugin using 100 ms was
+/// charged seconds. Time parked in async host calls (network I/O, sleeps)
+/// does not count either: the meter stops when the guest calls the host.
 pub struct CpuMeter {
     pub budget: Duration,
     used: Duration,
-    running_since: Option<Instant>,
+    /// The thread's CPU clock when the guest last started running.
+    since: Option<Duration>,
+    /// Set by the yield future when the guest resumes after an epoch yield,
+    /// possibly on another thread: the clock of the thread it resumed on.
+    resumed: Arc<Mutex<Option<Duration>>>,
     pub exceeded: bool,
 }
 
@@ -62,27 +114,105 @@ impl CpuMeter {
         CpuMeter {
             budget,
             used: Duration::ZERO,
-            running_since: None,
+            since: None,
+            resumed: Arc::default(),
             exceeded: false,
         }
     }
 
     pub fn enter_guest(&mut self) {
-        self.running_since = Some(Instant::now());
+        self.since = Some(thread_cpu_time());
     }
 
     pub fn leave_guest(&mut self) {
-        if let Some(since) = self.running_since.take() {
-            self.used += since.elapsed();
+        let resumed = self
+            .resumed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(since) = self.since.take().or(resumed) {
+            self.used += thread_cpu_time().saturating_sub(since);
         }
     }
 
-    /// Called at every epoch tick while the guest runs.
+    /// Called at every epoch tick while the guest runs: charges what ran
+    /// since the last crossing and says whether the budget is spent.
     pub fn over_budget(&mut self) -> bool {
-        let running = self
-            .running_since
-            .map_or(Duration::ZERO, |since| since.elapsed());
-        self.exceeded = self.used + running > self.budget;
+        self.leave_guest();
+        self.exceeded = self.used > self.budget;
         self.exceeded
+    }
+
+    /// What the guest waits on when it yields at an epoch tick: the meter is
+    /// stopped (by [`CpuMeter::over_budget`]) while it waits, and restarts on
+    /// the thread that resumes it.
+    pub fn yield_now(&self) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        let resumed = self.resumed.clone();
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            *resumed.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread_cpu_time());
+        })
+    }
+
+    #[cfg(test)]
+    pub fn used(&self) -> Duration {
+        self.used
+    }
+}
+
+/// CPU time consumed by the calling thread.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant
+    // every Linux and macOS kernel knows.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    if !ok {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_cap_is_the_total_of_all_memories() {
+        let mut cap = MemoryCap::new(32 << 20);
+        assert!(cap.memory_growing(0, 20 << 20, None).unwrap());
+        assert!(
+            cap.memory_growing(0, 20 << 20, None).is_err(),
+            "second memory"
+        );
+        assert!(cap.exceeded);
+        let mut cap = MemoryCap::new(32 << 20);
+        assert!(cap.memory_growing(0, 16 << 20, None).unwrap());
+        assert!(cap.memory_growing(16 << 20, 30 << 20, None).unwrap());
+        cap.memory_grow_failed(wasmtime::format_err!("no")).unwrap();
+        assert!(cap.memory_growing(16 << 20, 32 << 20, None).unwrap());
+    }
+
+    #[test]
+    fn waiting_is_not_charged_but_running_is() {
+        let mut meter = CpuMeter::new(Duration::from_secs(1));
+        meter.enter_guest();
+        std::thread::sleep(Duration::from_millis(50));
+        meter.leave_guest();
+        assert!(
+            meter.used() < Duration::from_millis(25),
+            "{:?}",
+            meter.used()
+        );
+        let waited = meter.used();
+        meter.enter_guest();
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = std::hint::black_box(x.wrapping_add(i));
+        }
+        meter.leave_guest();
+        assert!(meter.used() > waited, "running is charged");
     }
 }

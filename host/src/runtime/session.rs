@@ -9,12 +9,18 @@ use wasmtime::component::ResourceAny;
 use wasmtime::{CallHook, Store, UpdateDeadline};
 
 use super::bindings::{
-    ChatRequest, Event, ModelInfo, PluginManifest, Provider, ProviderError, ProviderPre,
+    ChatRequest, Event, ModelInfo, PluginManifest, Provider, ProviderError, ProviderPre, RetryInfo,
+    UpstreamFailure,
 };
 use super::engine::Runtime;
 use super::limits::{CpuMeter, MemoryCap};
-use super::state::{AccountContext, PluginState};
+use super::state::{AccountContext, MAX_FIELDS_BYTES, MAX_WASI_RESOURCES, PluginState};
 use crate::capabilities::egress::{EgressHooks, Grants};
+use crate::capabilities::redact::MAX_ERROR_BYTES;
+
+/// What an event costs the answer budget beyond its payload, so that an
+/// endless stream of empty events runs out too.
+const EVENT_OVERHEAD: usize = 64;
 
 /// Why a call into a plugin did not produce a value.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,10 @@ pub enum CallError {
     CpuExhausted(Duration),
     #[error("the plugin exceeded its memory limit")]
     MemoryExhausted,
+    /// It made the host spend more than it may on its behalf (answer size,
+    /// state, HTTP resources or requests in flight).
+    #[error("the plugin went over its budget: {0}")]
+    OverBudget(String),
     #[error("the plugin crashed: {0}")]
     Trap(String),
     /// A call after an earlier failure: the instance is no longer usable.
@@ -58,6 +68,9 @@ pub struct Session {
     provider: Provider,
     completion: Option<ResourceAny>,
     poisoned: bool,
+    /// Bytes of answer produced so far, against `max_answer_bytes`.
+    answer_bytes: usize,
+    max_answer_bytes: usize,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -94,24 +107,31 @@ impl Session {
             Ok(())
         });
         // Every tick while the plugin runs: stop it if it is over its CPU
-        // budget, else yield so other requests on this worker progress.
+        // budget, else yield so other requests on this worker progress (the
+        // meter stands still while it waits to run again).
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
-            if ctx.data_mut().cpu.over_budget() {
+            let cpu = &mut ctx.data_mut().cpu;
+            if cpu.over_budget() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
-                Ok(UpdateDeadline::Yield(1))
+                Ok(UpdateDeadline::YieldCustom(1, cpu.yield_now()))
             }
         });
-        let provider = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|err| CallError::Trap(format!("instantiation failed: {err:#}")))?;
+        let provider = match pre.instantiate_async(&mut store).await {
+            Ok(provider) => provider,
+            Err(_) if store.data().memory.exceeded => return Err(CallError::MemoryExhausted),
+            Err(err) => {
+                return Err(CallError::Trap(format!("instantiation failed: {err:#}")));
+            }
+        };
         Ok(Session {
             store,
             provider,
             completion: None,
             poisoned: false,
+            answer_bytes: 0,
+            max_answer_bytes: limits.max_answer_bytes,
             _slot: slot,
         })
     }
@@ -127,7 +147,7 @@ impl Session {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
         let result = tokio::time::timeout(deadline, plugin.call_models(&mut self.store)).await;
-        self.settle(deadline, result)?.map_err(CallError::Provider)
+        self.settle_typed(deadline, result)
     }
 
     /// Starts the chat; events are then pulled with [`Session::next`].
@@ -140,9 +160,7 @@ impl Session {
         let plugin = self.provider.wasmgate_provider_plugin();
         let result =
             tokio::time::timeout(deadline, plugin.call_chat(&mut self.store, request)).await;
-        let completion = self
-            .settle(deadline, result)?
-            .map_err(CallError::Provider)?;
+        let completion = self.settle_typed(deadline, result)?;
         self.completion = Some(completion);
         Ok(())
     }
@@ -156,7 +174,17 @@ impl Session {
         let guest = self.provider.wasmgate_provider_plugin().completion();
         let result =
             tokio::time::timeout(deadline, guest.call_next(&mut self.store, completion)).await;
-        let next = self.settle(deadline, result)?.map_err(CallError::Provider);
+        let next = self.settle_typed(deadline, result);
+        if let Ok(Some(event)) = &next {
+            // Counted whether the answer is streamed or collected whole.
+            self.answer_bytes = self.answer_bytes.saturating_add(event_size(event));
+            if self.answer_bytes > self.max_answer_bytes {
+                return Err(self.fail(CallError::OverBudget(format!(
+                    "its answer is larger than {} MiB",
+                    self.max_answer_bytes >> 20
+                ))));
+            }
+        }
         if matches!(next, Ok(None) | Err(_)) {
             self.completion = None;
         }
@@ -173,35 +201,125 @@ impl Session {
 
     /// Turns the outcome of a guarded call into a value or a classified
     /// failure; any failure poisons the instance.
+    ///
+    /// This is also where text the plugin wrote enters the host: a typed
+    /// error's messages are redacted here, once, for every place that shows
+    /// or keeps them (the caller, the log, the account's last error).
+    fn settle_typed<T>(
+        &mut self,
+        deadline: Duration,
+        result: Result<wasmtime::Result<Result<T, ProviderError>>, tokio::time::error::Elapsed>,
+    ) -> Result<T, CallError> {
+        self.settle(deadline, result)?
+            .map_err(|error| CallError::Provider(redact_error(self.store.data(), error)))
+    }
+
     fn settle<T>(
         &mut self,
         deadline: Duration,
         result: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
+        let state = self.store.data();
+        // A budget overrun fails the request whatever the plugin made of it.
+        if let Some(what) = state.overrun() {
+            return Err(self.fail(CallError::OverBudget(what)));
+        }
         let error = match result {
             Ok(Ok(value)) => return Ok(value),
             Err(_elapsed) => CallError::Deadline(deadline),
             Ok(Err(err)) => {
-                let state = self.store.data();
                 if state.cpu.exceeded {
                     CallError::CpuExhausted(state.cpu.budget)
                 } else if state.memory.exceeded {
                     CallError::MemoryExhausted
+                } else if let Some(what) = http_overrun(&err) {
+                    CallError::OverBudget(what)
                 } else {
-                    CallError::Trap(trap_message(&err))
+                    CallError::Trap(state.redact(&trap_message(&err), MAX_ERROR_BYTES))
                 }
             }
         };
+        Err(self.fail(error))
+    }
+
+    /// Poisons the instance: no further call goes into it.
+    fn fail(&mut self, error: CallError) -> CallError {
         self.poisoned = true;
         self.completion = None;
-        Err(error)
+        error
     }
 }
 
-/// The trap's own words, without the wasm backtrace.
+/// A typed plugin error with every message in it redacted.
+fn redact_error(state: &PluginState, error: ProviderError) -> ProviderError {
+    let clean = |m: String| state.redact(&m, MAX_ERROR_BYTES);
+    match error {
+        ProviderError::Unauthorized(m) => ProviderError::Unauthorized(clean(m)),
+        ProviderError::Forbidden(m) => ProviderError::Forbidden(clean(m)),
+        ProviderError::RateLimited(info) => ProviderError::RateLimited(RetryInfo {
+            message: clean(info.message),
+            ..info
+        }),
+        ProviderError::QuotaExhausted(info) => ProviderError::QuotaExhausted(RetryInfo {
+            message: clean(info.message),
+            ..info
+        }),
+        ProviderError::BadRequest(m) => ProviderError::BadRequest(clean(m)),
+        ProviderError::ModelNotFound(m) => ProviderError::ModelNotFound(clean(m)),
+        ProviderError::ContentFiltered(m) => ProviderError::ContentFiltered(clean(m)),
+        ProviderError::Upstream(u) => ProviderError::Upstream(UpstreamFailure {
+            message: clean(u.message),
+            ..u
+        }),
+        ProviderError::Timeout(m) => ProviderError::Timeout(clean(m)),
+        ProviderError::Internal(m) => ProviderError::Internal(clean(m)),
+    }
+}
+
+/// What an event weighs against the answer budget.
+fn event_size(event: &Event) -> usize {
+    EVENT_OVERHEAD
+        + match event {
+            Event::Text(text) | Event::Reasoning(text) => text.len(),
+            Event::ToolCall(call) => {
+                call.id.as_ref().map_or(0, String::len)
+                    + call.name.as_ref().map_or(0, String::len)
+                    + call.arguments.len()
+            }
+            Event::Image(media) => media.mime_type.len() + media.data.len(),
+            Event::Usage(_) | Event::Finish(_) => 0,
+        }
+}
+
+/// A trap from wasi:http's own host-memory limits, in words.
+fn http_overrun(err: &wasmtime::Error) -> Option<String> {
+    use wasmtime::component::ResourceTableError;
+    err.chain().find_map(|cause| {
+        if let Some(ResourceTableError::Full) = cause.downcast_ref::<ResourceTableError>() {
+            Some(format!(
+                "it held more than {MAX_WASI_RESOURCES} HTTP resources at once"
+            ))
+        } else if let Some(wasmtime_wasi_http::FieldMapError::TotalSizeTooBig) =
+            cause.downcast_ref::<wasmtime_wasi_http::FieldMapError>()
+        {
+            Some(format!(
+                "a header map larger than {} KiB",
+                MAX_FIELDS_BYTES >> 10
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+/// The trap's own words, without the wasm backtrace (which is only the
+/// outermost context: the cause is at the end of the chain).
 fn trap_message(err: &wasmtime::Error) -> String {
     match err.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
-        None => err.to_string(),
+        None => err
+            .chain()
+            .last()
+            .map_or_else(|| err.to_string(), |cause| cause.to_string()),
     }
 }

@@ -11,6 +11,18 @@
 //! - `slow`: streams the words of the last user message, 100 ms apart.
 //! - `remember`: answers what the previous `remember` request said (from the
 //!   plugin's state store), and keeps this one's message for the next.
+//! - `busy`: ten events, each after ~10 ms of computing: cheap, but long
+//!   enough to be preempted at epoch ticks.
+//! - `leaky-error`: fails with an error holding its `token` secret, CR/LF and
+//!   a forged log line, far longer than any sane message.
+//! - `log-flood`: writes thousands of long log lines, each with its `token`
+//!   secret across the length cap, and forged lines after CR/LF.
+//! - `state-flood`: stores 512 values of 256 KiB in its state.
+//! - `huge-event`: answers with one 8 MiB text event.
+//! - `endless-events`: streams 4 KiB text events forever.
+//! - `fields`: creates 4000 wasi:http `fields` of 32 KiB and keeps them.
+//! - `requests`: opens 64 outgoing requests to the account's `base-url` at
+//!   once, without waiting for them.
 
 // Only the component build exports the provider; natively it is unused.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -20,7 +32,8 @@ use std::collections::VecDeque;
 
 use wasmgate_plugin_sdk::{
     ChatRequest, Completion, CompletionStream, ContentPart, Event, FinishReason, ModelInfo,
-    PluginManifest, Provider, ProviderError, Role, SecretSpec, Usage, export_provider, host, http,
+    PluginManifest, Provider, ProviderError, Role, SecretSpec, UpstreamFailure, Usage,
+    export_provider, host, http,
 };
 
 struct Misbehave;
@@ -41,7 +54,22 @@ impl Provider for Misbehave {
             }],
             settings: vec![],
             models: [
-                "echo", "loop", "hog", "trap", "egress", "snoop", "slow", "remember",
+                "echo",
+                "loop",
+                "hog",
+                "trap",
+                "egress",
+                "snoop",
+                "slow",
+                "remember",
+                "busy",
+                "leaky-error",
+                "log-flood",
+                "state-flood",
+                "huge-event",
+                "endless-events",
+                "fields",
+                "requests",
             ]
             .into_iter()
             .map(|id| ModelInfo {
@@ -81,6 +109,47 @@ impl Provider for Misbehave {
                 host::store::set("memo", &prompt, None);
                 vec![previous]
             }
+            "busy" => (0..10).map(|i| format!("w{i}")).collect(),
+            "leaky-error" => {
+                let token = host::secret("token").unwrap_or_default();
+                return Err(ProviderError::Upstream(UpstreamFailure {
+                    status: 500,
+                    message: format!(
+                        "the upstream rejected token={token}\r\nFORGED-LINE account={token} {}",
+                        "y".repeat(20_000)
+                    ),
+                }));
+            }
+            "log-flood" => {
+                let token = host::secret("token").unwrap_or_default();
+                // The secret straddles the 4096-byte cap.
+                let long = format!("{}{token}", "x".repeat(4096 - 3));
+                for i in 0..5000 {
+                    host::warn(&long);
+                    host::warn(&format!("line {i}\r\nFORGED-LINE {token}"));
+                }
+                vec!["flooded".to_string()]
+            }
+            "state-flood" => {
+                let value = "v".repeat(256 * 1024);
+                for i in 0..512 {
+                    host::store::set(&format!("flood-{i}"), &value, None);
+                }
+                vec!["stored".to_string()]
+            }
+            "huge-event" => vec!["h".repeat(8 << 20)],
+            "endless-events" => {
+                // One resource type only: the SDK casts every completion
+                // back to `Self::Completion`.
+                return Ok(Completion::new(Answer {
+                    events: RefCell::default(),
+                    pace: None,
+                    work: false,
+                    endless: Some("e".repeat(4096)),
+                }));
+            }
+            "fields" => vec![format!("kept {} fields", make_fields())],
+            "requests" => vec![format!("opened {} requests", open_requests())],
             other => return Err(ProviderError::ModelNotFound(other.to_string())),
         };
         let usage = Usage {
@@ -105,6 +174,8 @@ impl Provider for Misbehave {
         Ok(Completion::new(Answer {
             events: RefCell::new(events),
             pace: (mode == "slow").then_some(std::time::Duration::from_millis(100)),
+            work: mode == "busy",
+            endless: None,
         }))
     }
 }
@@ -113,6 +184,10 @@ struct Answer {
     events: RefCell<VecDeque<Event>>,
     /// A pause before each event, to make a long-running stream.
     pace: Option<std::time::Duration>,
+    /// Some computing before each event.
+    work: bool,
+    /// This text, as an event, forever.
+    endless: Option<String>,
 }
 
 impl CompletionStream for Answer {
@@ -120,8 +195,62 @@ impl CompletionStream for Answer {
         if let Some(pace) = self.pace {
             std::thread::sleep(pace);
         }
+        if self.work {
+            compute();
+        }
+        if let Some(chunk) = &self.endless {
+            return Ok(Some(Event::Text(chunk.clone())));
+        }
         Ok(self.events.borrow_mut().pop_front())
     }
+}
+
+/// About 10 ms of CPU on a current machine; a fixed amount of work, so a
+/// loaded machine makes it slower, not longer.
+fn compute() {
+    let mut x: u64 = 0;
+    for i in 0..10_000_000u64 {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+    }
+    std::hint::black_box(x);
+}
+
+/// Creates header maps and keeps them: each holds host memory.
+fn make_fields() -> usize {
+    use wasmgate_plugin_sdk::bindings::wasi::http::types::Fields;
+    let entry = [("x-pad".to_string(), vec![b'a'; 32 * 1024])];
+    let mut kept = Vec::new();
+    while kept.len() < 4000 {
+        match Fields::from_list(&entry) {
+            Ok(fields) => kept.push(fields),
+            Err(_) => break,
+        }
+    }
+    kept.len()
+}
+
+/// Starts many requests at once and keeps them pending for a while.
+fn open_requests() -> usize {
+    use wasmgate_plugin_sdk::bindings::wasi::http::outgoing_handler;
+    use wasmgate_plugin_sdk::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
+    let base = host::setting("base-url").unwrap_or_default();
+    let authority = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut pending = Vec::new();
+    for _ in 0..64 {
+        let request = OutgoingRequest::new(Fields::new());
+        let _ = request.set_scheme(Some(&Scheme::Http));
+        let _ = request.set_authority(Some(&authority));
+        let _ = request.set_path_with_query(Some("/"));
+        if let Ok(future) = outgoing_handler::handle(request, None) {
+            pending.push(future);
+        }
+    }
+    // Long enough for the host to connect them all.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    pending.len()
 }
 
 fn last_user_text(request: &ChatRequest) -> String {
