@@ -189,3 +189,199 @@ mod tests {
         );
     }
 }
+
+/// Bounded property-based fuzzing (#13): any bytes, any read boundaries.
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// 256 cases in CI; `PROPTEST_CASES` runs more locally.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(256),
+            max_shrink_iters: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Feeds `input` cut at `cuts`, draining after every read, then calls
+    /// `finish` until it has nothing left, as the plugins do.
+    fn payloads_with_cuts(input: &[u8], cuts: &[usize]) -> Vec<String> {
+        let mut parser = StreamParser::new();
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            parser.feed(&input[last..cut]);
+            last = cut;
+            while let Some(payload) = parser.next_payload() {
+                out.push(payload);
+            }
+            assert!(!parser.pending.contains(&b'\n'));
+        }
+        let mut rounds = 0;
+        while let Some(payload) = parser.finish() {
+            out.push(payload);
+            rounds += 1;
+            assert!(rounds <= 3, "finish keeps yielding");
+        }
+        out
+    }
+
+    fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
+        let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts
+    }
+
+    fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let token = prop_oneof![
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b":".to_vec()),
+            Just(b"data: ".to_vec()),
+            Just(b"{".to_vec()),
+            Just(b"[".to_vec()),
+            Just(b"}".to_vec()),
+            Just(b"]".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\\".to_vec()),
+            Just("é😀".as_bytes().to_vec()),
+            Just(vec![0xE4, 0xB8]),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ];
+        proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| Value::from(n)),
+            "[\\PC{}\\[\\]\"\\\\]{0,10}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z{}\\[\\]\"]{0,4}", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A document the upstream may write raw: an object or an array.
+    fn json_document() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            proptest::collection::vec(json_value(), 0..3).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z]{1,4}", json_value(), 0..3)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    enum Item {
+        /// `data:` lines of one event; whether a blank line ends it (else
+        /// it is ended by a raw document or the end of the body).
+        Data(Vec<String>, bool),
+        /// A raw document, pretty-printed or on one line.
+        Raw(Value, bool),
+        Comment,
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        prop_oneof![
+            (
+                proptest::collection::vec("[^\r\n]{0,12}", 1..3),
+                any::<bool>()
+            )
+                .prop_map(|(lines, blank)| Item::Data(lines, blank)),
+            (json_document(), any::<bool>()).prop_map(|(v, pretty)| Item::Raw(v, pretty)),
+            Just(Item::Comment),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_split_gives_the_same_payloads_as_whole_reads(
+            input in stream_bytes(),
+            raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let whole = payloads_with_cuts(&input, &[]);
+            let every: Vec<usize> = (1..input.len()).collect();
+            prop_assert_eq!(&payloads_with_cuts(&input, &every), &whole);
+            prop_assert_eq!(
+                &payloads_with_cuts(&input, &cuts(input.len(), raw_cuts)),
+                &whole
+            );
+            let out: usize = whole.iter().map(String::len).sum();
+            prop_assert!(out <= 3 * input.len());
+        }
+
+        #[test]
+        fn data_events_and_raw_documents_round_trip(
+            items in proptest::collection::vec(item(), 0..6),
+            crlf in any::<bool>(),
+            trailing_newline in any::<bool>(),
+            raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut body = String::new();
+            let mut expected = Vec::new();
+            for (index, item) in items.iter().enumerate() {
+                match item {
+                    Item::Data(lines, blank) => {
+                        for line in lines {
+                            body.push_str(&format!("data: {line}{nl}"));
+                        }
+                        let next_ends_it =
+                            matches!(items.get(index + 1), None | Some(Item::Raw(..)));
+                        if *blank || !next_ends_it {
+                            body.push_str(nl);
+                        }
+                        expected.push(lines.join("\n"));
+                    }
+                    Item::Raw(value, pretty) => {
+                        let text = if *pretty {
+                            serde_json::to_string_pretty(value).unwrap()
+                        } else {
+                            value.to_string()
+                        };
+                        for line in text.lines() {
+                            body.push_str(line);
+                            body.push_str(nl);
+                        }
+                        expected.push(text);
+                    }
+                    Item::Comment => body.push_str(&format!(": keep-alive{nl}")),
+                }
+            }
+            if !trailing_newline {
+                // EOF right after the last line.
+                while body.ends_with('\n') {
+                    body.pop();
+                    if body.ends_with('\r') {
+                        body.pop();
+                    }
+                }
+            }
+            let bytes = body.as_bytes();
+            let got = payloads_with_cuts(bytes, &cuts(bytes.len(), raw_cuts));
+            prop_assert_eq!(&got, &expected);
+            let payload_items = items.iter().filter(|item| !matches!(item, Item::Comment));
+            for (payload, item) in got.iter().zip(payload_items) {
+                if let Item::Raw(value, _) = item {
+                    prop_assert_eq!(&serde_json::from_str::<Value>(payload).unwrap(), value);
+                }
+            }
+        }
+    }
+}

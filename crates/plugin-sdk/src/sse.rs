@@ -170,9 +170,13 @@ mod prop {
     use super::*;
     use proptest::prelude::*;
 
+    /// 256 cases in CI; `PROPTEST_CASES` runs more locally.
     fn config() -> ProptestConfig {
         ProptestConfig {
-            cases: 256,
+            cases: std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(256),
             max_shrink_iters: 512,
             failure_persistence: None,
             ..ProptestConfig::default()
