@@ -264,7 +264,7 @@ mod prop {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
-            any::<i32>().prop_map(|n| Value::from(n)),
+            any::<i32>().prop_map(Value::from),
             "[\\PC{}\\[\\]\"\\\\]{0,10}".prop_map(Value::String),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
