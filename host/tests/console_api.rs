@@ -735,6 +735,8 @@ async fn metrics_need_a_key_and_count_requests() {
         "wasmgate_accounts{plugin=\"gemini\",state=\"healthy\"} 1",
         "wasmgate_reloads_total 0",
         "# TYPE wasmgate_request_duration_seconds histogram",
+        "wasmgate_requests_in_flight{plugin=\"misbehave\"} 0",
+        "wasmgate_instances_max 256",
     ] {
         assert!(text.contains(needle), "{needle} in\n{text}");
     }

@@ -854,6 +854,24 @@ fn render_metrics(state: &AppState, out: &mut String) {
         "wasmgate_reload_errors{{what=\"config\"}} {}\nwasmgate_reload_errors{{what=\"plugins\"}} {plugin_errors}\n",
         u8::from(status.config.error.is_some())
     ));
+    help(
+        out,
+        "wasmgate_requests_in_flight",
+        "gauge",
+        "Requests running on a plugin now (each holds one plugin instance).",
+    );
+    for (name, entry) in &registry.plugins {
+        let in_flight: u64 = entry
+            .pool
+            .views()
+            .iter()
+            .map(|v| u64::from(v.in_flight))
+            .sum();
+        out.push_str(&format!(
+            "wasmgate_requests_in_flight{{plugin=\"{}\"}} {in_flight}\n",
+            escape(name)
+        ));
+    }
     let limits = state.runtime.limits();
     help(
         out,
