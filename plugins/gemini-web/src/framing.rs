@@ -95,7 +95,13 @@ impl FrameParser {
                     }
                 }
                 if digits == self.buf.len() {
-                    return self.wait(frames, at_end);
+                    match self.recover_at_end(at_end)? {
+                        Some(frame) => {
+                            frames.push(frame);
+                            continue;
+                        }
+                        None => return Ok(frames),
+                    }
                 }
                 let length = std::str::from_utf8(&self.buf[..digits])
                     .ok()
@@ -109,7 +115,14 @@ impl FrameParser {
                 });
             }
             let Some(counting) = self.count() else {
-                return self.wait(frames, at_end);
+                // The frames after a recovered one are still to be read.
+                match self.recover_at_end(at_end)? {
+                    Some(frame) => {
+                        frames.push(frame);
+                        continue;
+                    }
+                    None => return Ok(frames),
+                }
             };
             self.counting = None;
             match parse_json(&self.buf[counting.start..counting.pos]) {
@@ -189,23 +202,21 @@ impl FrameParser {
         Ok(Some(frame))
     }
 
-    fn wait(&mut self, frames: Vec<Value>, at_end: bool) -> Result<Vec<Value>, FrameError> {
+    /// More bytes are needed for the current frame. Before the end that
+    /// means waiting (`None`); at the end, the frame may still be whole on
+    /// its line if only its length was off (too long): that line is the
+    /// frame, and what follows it is read on.
+    fn recover_at_end(&mut self, at_end: bool) -> Result<Option<Value>, FrameError> {
         if !at_end {
-            return Ok(frames);
+            return Ok(None);
         }
         let leftover_is_blank = self.buf.iter().all(|b| b.is_ascii_whitespace());
         if leftover_is_blank {
-            return Ok(frames);
+            return Ok(None);
         }
-        // The body ended early: the last frame may still be whole on its line
-        // if only its length was off.
         let from = self.counting.take().map_or(0, |c| c.start);
-        let mut frames = frames;
         match self.take_line(from, true) {
-            Ok(Some(frame)) => {
-                frames.push(frame);
-                Ok(frames)
-            }
+            Ok(Some(frame)) => Ok(Some(frame)),
             _ => Err(FrameError::Truncated),
         }
     }
@@ -363,6 +374,27 @@ pub(crate) mod tests {
                 assert_eq!(parse_in_pieces(body.as_bytes(), &[cut]).unwrap(), frames);
             }
         }
+    }
+
+    /// Found by `tests/fuzz_stream.rs`: a length too long by a few units,
+    /// on a frame that is not the last, runs to the end of the body; the
+    /// frame was recovered from its line but the frames after it were lost.
+    #[test]
+    fn frames_after_an_overlong_length_at_the_end_are_kept() {
+        let body = ")]}'\n\n10\n[]\n4\n[]\n";
+        let expected = vec![json!([]), json!([])];
+        for cut in 0..=body.len() {
+            assert_eq!(
+                parse_in_pieces(body.as_bytes(), &[cut]).unwrap(),
+                expected,
+                "cut at {cut}"
+            );
+        }
+        let body = ")]}'\n\n40\n[[\"a\"]]\n9\n[[\"b\"]]\n9\n[[\"c\"]]\n";
+        assert_eq!(
+            parse_in_pieces(body.as_bytes(), &[]).unwrap(),
+            vec![json!([["a"]]), json!([["b"]]), json!([["c"]])]
+        );
     }
 
     #[test]
