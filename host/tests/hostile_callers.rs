@@ -258,3 +258,74 @@ async fn absurd_model_names_are_refused() {
         .await;
     assert_eq!(fine.status(), 200);
 }
+
+/// A client that opens a stream and stops reading it gives back the plugin
+/// instance and the account's lease after the idle timeout, instead of
+/// holding them until the stream would have ended (here, minutes later).
+#[tokio::test]
+async fn a_client_that_stops_reading_frees_its_instance_and_account() {
+    use tokio::io::AsyncWriteExt;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config("[runtime]\nidle-timeout-secs = 1\n[[plugins.misbehave.accounts]]\nid = \"only\"\n")
+        .server_option("max-body-bytes = 67108864")
+        .env("API_KEY", "sk-hostile-callers")
+        .env("ADMIN_KEY", "admin-hostile-callers")
+        .start();
+    // 500 words of 64 KiB, one every 100 ms: the whole stream takes 50 s,
+    // and a few seconds of it fill every buffer between here and the client.
+    let word = "w".repeat(64 * 1024);
+    let prompt = vec![word.as_str(); 500].join(" ");
+    let body = user_request("misbehave-slow", &prompt, true).to_string();
+    let address = gateway.url.trim_start_matches("http://").to_string();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small window, as a client that reads nothing would soon have.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(address.parse().unwrap()).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-hostile-callers\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let in_flight = || async {
+        let accounts: Value = gateway
+            .admin(
+                wasmgate_testkit::reqwest::Method::GET,
+                "/admin/api/accounts",
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        accounts.to_string().contains("\"in_flight\":1")
+    };
+    // The stream starts (the account is leased)…
+    let mut started = false;
+    for _ in 0..100 {
+        if in_flight().await {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started, "the stream started");
+    // …and, with its client reading nothing, is ended well before 50 s.
+    let mut freed = false;
+    for _ in 0..300 {
+        if !in_flight().await {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(freed, "the lease is still held: {}", gateway.logs());
+    assert!(gateway.logs().contains("took no stream data"));
+    drop(stream);
+}

@@ -21,6 +21,7 @@ use super::response::{
     AssistantMessage, ChunkWriter, Completion, CompletionChoice, Delta, FunctionWhole, SSE_DONE,
     ToolCallOut, ToolCallWhole, completion_id, finish_reason, image_markdown, sse_data,
 };
+use super::slow_reader;
 use crate::config::{ImageMode, ReasoningMode};
 use crate::dispatch::{self, Started};
 use crate::media::Media;
@@ -100,6 +101,7 @@ pub async fn chat_completions(
             }
             Ok::<_, Infallible>(Bytes::from(joined))
         });
+        let frames = slow_reader::bounded(frames, idle);
         let mut response = Response::new(Body::from_stream(frames));
         let headers = response.headers_mut();
         headers.insert(

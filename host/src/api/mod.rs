@@ -14,6 +14,7 @@ mod models;
 mod reasoning;
 pub mod request;
 pub mod response;
+mod slow_reader;
 
 use std::sync::{Arc, Mutex};
 
