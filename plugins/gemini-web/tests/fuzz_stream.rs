@@ -1,0 +1,310 @@
+//! Bounded property-based fuzzing (#13) of what reads StreamGenerate bytes:
+//! the UTF-16 length-prefixed framing, the assembler on top of it, and the
+//! snapshot → delta path (display text, delta tracker).
+
+use plugin_gemini_web::assembler::Assembler;
+use plugin_gemini_web::delta::DeltaTracker;
+use plugin_gemini_web::display_text::displayable;
+use plugin_gemini_web::framing::{FrameError, FrameParser};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use wasmgate_plugin_sdk::Event;
+
+/// 256 cases in CI; `PROPTEST_CASES` runs more locally.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(256),
+        max_shrink_iters: 512,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
+    let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// The framing's result for `body` read in pieces: the frames, or the first
+/// error (frames of earlier reads are kept, as a caller would have them).
+fn frames(body: &[u8], cuts: &[usize]) -> (Vec<Value>, Option<FrameError>) {
+    let mut parser = FrameParser::new();
+    let mut out = Vec::new();
+    let mut last = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
+        match parser.push(&body[last..cut]) {
+            Ok(frames) => out.extend(frames),
+            Err(err) => return (out, Some(err)),
+        }
+        last = cut;
+    }
+    match parser.finish() {
+        Ok(frames) => out.extend(frames),
+        Err(err) => return (out, Some(err)),
+    }
+    (out, None)
+}
+
+fn utf16_len(text: &str) -> usize {
+    text.chars().map(char::len_utf16).sum()
+}
+
+/// Bytes made of what the framing reacts to.
+fn frame_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        Just(b")]}'".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b" ".to_vec()),
+        (0usize..40).prop_map(|n| n.to_string().into_bytes()),
+        Just(b"99999999999999999999999".to_vec()),
+        Just(b"[".to_vec()),
+        Just(b"]".to_vec()),
+        Just(b"[[\"wrb.fr\",null,\"x\"]]".to_vec()),
+        Just(b"\"".to_vec()),
+        Just("𠜎é".as_bytes().to_vec()),
+        Just(vec![0xF0, 0x9F]),
+        Just(vec![0xFF]),
+        proptest::collection::vec(any::<u8>(), 0..6),
+    ];
+    proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof!["\\PC{0,12}", "[a-z 𠜎😀你好é\\\\\"\n\\[\\]]{0,12}",]
+}
+
+/// A frame's JSON: an array of parts holding arbitrary text.
+fn frame_value() -> impl Strategy<Value = Value> {
+    proptest::collection::vec(
+        prop_oneof![
+            text().prop_map(Value::String),
+            any::<i64>().prop_map(Value::from),
+            Just(Value::Null),
+            proptest::collection::vec(text().prop_map(Value::String), 0..3).prop_map(Value::Array),
+        ],
+        0..4,
+    )
+    .prop_map(Value::Array)
+}
+
+/// One frame as the upstream writes it, with its length off by `error`
+/// (0 for a correct one).
+fn framed(value: &Value, error: i64) -> String {
+    let text = value.to_string();
+    let length = (utf16_len(&text) as i64 + 2 + error).max(0);
+    format!("{length}\n{text}\n")
+}
+
+/// Comparable events (the WIT types have no `PartialEq`): text and
+/// reasoning merged, since their split follows the reads.
+fn merged(events: &[Event]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for event in events {
+        let (kind, piece) = match event {
+            Event::Text(t) => ("text:", t.as_str()),
+            Event::Reasoning(r) => ("reasoning:", r.as_str()),
+            other => {
+                out.push(format!("{other:?}"));
+                continue;
+            }
+        };
+        match out.last_mut() {
+            Some(last) if last.starts_with(kind) => last.push_str(piece),
+            _ => out.push(format!("{kind}{piece}")),
+        }
+    }
+    out
+}
+
+fn assemble(body: &[u8], cuts: &[usize]) -> (Vec<String>, Option<String>) {
+    let mut assembler = Assembler::new("acct", "model");
+    let mut events = Vec::new();
+    let mut last = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
+        match assembler.push(&body[last..cut]) {
+            Ok(more) => events.extend(more),
+            Err(err) => return (merged(&events), Some(format!("{err:?}"))),
+        }
+        last = cut;
+    }
+    match assembler.finish() {
+        Ok(more) => events.extend(more),
+        Err(err) => return (merged(&events), Some(format!("{err:?}"))),
+    }
+    (merged(&events), None)
+}
+
+/// A StreamGenerate snapshot frame whose candidate holds `text`.
+fn snapshot_frame(text: &str, thoughts: Option<&str>, complete: bool) -> String {
+    let mut candidate = vec![Value::Null; 38];
+    candidate[0] = json!("rc_1");
+    candidate[1] = json!([text]);
+    candidate[8] = json!([if complete { 2 } else { 1 }]);
+    if let Some(thoughts) = thoughts {
+        candidate[37] = json!([[thoughts]]);
+    }
+    let mut inner = vec![Value::Null; 26];
+    inner[1] = json!(["c_1", "r_1"]);
+    inner[4] = json!([Value::Array(candidate)]);
+    let text = json!([["wrb.fr", null, Value::Array(inner).to_string()]]).to_string();
+    format!("{}\n{}\n", utf16_len(&text) + 2, text)
+}
+
+/// The char boundaries of `text` picked by `raw`, ascending.
+fn char_cuts(text: &str, raw: &[usize]) -> Vec<usize> {
+    let bounds: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect();
+    let mut cuts: Vec<usize> = raw.iter().map(|r| bounds[r % bounds.len()]).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Any bytes: no panic, and the same frames and error whatever the reads.
+    #[test]
+    fn framing_any_split_matches_whole_reads(
+        body in frame_bytes(),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let whole = frames(&body, &[]);
+        let split = frames(&body, &cuts(body.len(), raw_cuts));
+        prop_assert_eq!(&split.1, &whole.1);
+        if whole.1.is_none() {
+            prop_assert_eq!(&split.0, &whole.0);
+        } else {
+            // A read that fails returns no frames, so a split may have
+            // handed out some of what the whole read dropped.
+            prop_assert!(whole.0.len() <= split.0.len());
+        }
+    }
+
+    /// Well-formed bodies round-trip at any read boundaries, with astral and
+    /// CJK text counted in UTF-16 units.
+    #[test]
+    fn framing_round_trips(
+        values in proptest::collection::vec(frame_value(), 0..5),
+        prefix in any::<bool>(),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut body = String::from(if prefix { ")]}'\n\n" } else { "" });
+        for value in &values {
+            body.push_str(&framed(value, 0));
+        }
+        let bytes = body.as_bytes();
+        let every: Vec<usize> = (1..bytes.len()).collect();
+        prop_assert_eq!(frames(bytes, &every), (values.clone(), None));
+        prop_assert_eq!(frames(bytes, &cuts(bytes.len(), raw_cuts)), (values, None));
+    }
+
+    /// A wrong length is recovered from by the line the frame is on.
+    #[test]
+    fn framing_recovers_from_wrong_lengths(
+        values in proptest::collection::vec((frame_value(), -8i64..8), 1..5),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut body = String::from(")]}'\n\n");
+        for (value, error) in &values {
+            body.push_str(&framed(value, *error));
+        }
+        let expected: Vec<Value> = values.into_iter().map(|(v, _)| v).collect();
+        let bytes = body.as_bytes();
+        prop_assert_eq!(frames(bytes, &cuts(bytes.len(), raw_cuts)), (expected, None));
+    }
+
+    /// The assembler on any bytes: no panic, same outcome whatever the reads.
+    #[test]
+    fn assembler_any_split_matches_whole_reads(
+        pieces in proptest::collection::vec(
+            prop_oneof![
+                frame_bytes().prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                (text(), proptest::option::of(text()), any::<bool>())
+                    .prop_map(|(t, th, c)| snapshot_frame(&t, th.as_deref(), c)),
+            ],
+            0..6,
+        ),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let body = format!(")]}}'\n\n{}", pieces.concat());
+        let bytes = body.as_bytes();
+        let whole = assemble(bytes, &[]);
+        let split = assemble(bytes, &cuts(bytes.len(), raw_cuts));
+        prop_assert_eq!(&split.1, &whole.1);
+        if whole.1.is_none() {
+            prop_assert_eq!(&split.0, &whole.0);
+        }
+    }
+
+    /// Growing snapshots of a text stream out deltas that join to its
+    /// displayed final form, wherever the snapshots were cut.
+    #[test]
+    fn snapshots_stream_the_final_text(
+        // Starts with a word: a blank answer is refused as empty, by design.
+        final_text in "[a-zA-Z你𠜎][a-zA-Z0-9 .,!?\n你好𠜎😀é]{0,40}",
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        raw_reads in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut body = String::from(")]}'\n\n");
+        for cut in char_cuts(&final_text, &raw_cuts) {
+            body.push_str(&snapshot_frame(&final_text[..cut], None, false));
+        }
+        body.push_str(&snapshot_frame(&final_text, None, true));
+        let bytes = body.as_bytes();
+        let (events, error) = assemble(bytes, &cuts(bytes.len(), raw_reads));
+        prop_assert_eq!(error, None);
+        let expected = displayable(&final_text, true);
+        let text: String = events
+            .iter()
+            .filter_map(|e| e.strip_prefix("text:"))
+            .collect();
+        prop_assert_eq!(text, expected);
+    }
+
+    /// Display text and the delta tracker on arbitrary snapshot sequences
+    /// (entities, placeholders, Markdown, broken text): no panic, and what
+    /// is emitted is bounded by what was shown.
+    #[test]
+    fn delta_tracker_survives_any_snapshots(
+        snapshots in proptest::collection::vec(
+            (
+                prop_oneof![
+                    "\\PC{0,16}",
+                    "[&;#a-z0-9x*_`\\\\ \n]{0,16}",
+                    "(http://googleusercontent\\.com/image_generation_content/[0-9]{0,2}|&amp;|&lt;|&#[0-9]{0,3};?|\\*\\*|```|\\\\|[a-z ])*{0,8}",
+                ],
+                any::<bool>(),
+            ),
+            0..8,
+        ),
+    ) {
+        let mut tracker = DeltaTracker::new();
+        let mut emitted = 0;
+        for (raw, complete) in &snapshots {
+            let shown = displayable(raw, *complete);
+            prop_assert!(shown.len() <= 4 * raw.len() + 4);
+            if let Some(delta) = tracker.update(raw, *complete) {
+                prop_assert!(!delta.is_empty());
+                prop_assert!(tracker.sent().ends_with(delta.as_str()));
+                emitted += delta.len();
+            }
+            // It follows the snapshot, or keeps a longer text it extends.
+            prop_assert!(tracker.sent().starts_with(shown.as_str()));
+        }
+        let shown_total: usize = snapshots
+            .iter()
+            .map(|(raw, complete)| displayable(raw, *complete).len())
+            .sum();
+        prop_assert!(emitted <= shown_total);
+    }
+}
