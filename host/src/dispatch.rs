@@ -273,6 +273,14 @@ async fn attempt(
             .await?;
         Ok::<_, CallError>((session, first))
     };
+    // Waiting for an instance slot and instantiating count against the time
+    // to the first event too: nothing before it may wait forever.
+    let session = async {
+        match tokio::time::timeout(first_event_timeout, session).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::Deadline(first_event_timeout)),
+        }
+    };
     match session.await {
         Ok((session, first)) => Ok(Started {
             session,

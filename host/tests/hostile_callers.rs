@@ -329,3 +329,31 @@ async fn a_client_that_stops_reading_frees_its_instance_and_account() {
     assert!(gateway.logs().contains("took no stream data"));
     drop(stream);
 }
+
+/// A request has a maximum duration: a stream still running then ends with
+/// an error frame, a whole answer still pending is a 504.
+#[tokio::test]
+async fn a_request_ends_at_max_request_secs() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config("[runtime]\nmax-request-secs = 1.5\n")
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    // 100 words, 100 ms apart: 10 s if nothing stopped it.
+    let prompt = vec!["word"; 100].join(" ");
+    let (status, frames) = gateway
+        .chat_stream(&user_request("misbehave-slow", &prompt, true))
+        .await;
+    assert_eq!(status, 200);
+    let last = frames.last().expect("frames");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("max-request-secs")),
+        "{last}"
+    );
+    let response = gateway
+        .chat(&user_request("misbehave-slow", &prompt, false))
+        .await;
+    assert_eq!(response.status(), 504);
+}

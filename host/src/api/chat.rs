@@ -37,6 +37,15 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let max_request = state.runtime.limits().max_request;
+    let ends_at = tokio::time::Instant::now() + max_request;
+    let overtime = || ApiError {
+        status: StatusCode::GATEWAY_TIMEOUT,
+        ..ApiError::invalid_request(format!(
+            "The request took longer than this gateway allows ({} s, [runtime] max-request-secs).",
+            max_request.as_secs_f64()
+        ))
+    };
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.max_body_bytes)
@@ -101,7 +110,7 @@ pub async fn chat_completions(
             }
             Ok::<_, Infallible>(Bytes::from(joined))
         });
-        let frames = slow_reader::bounded(frames, idle);
+        let frames = slow_reader::bounded(frames, idle, ends_at, sse_data(&overtime().to_json()));
         let mut response = Response::new(Body::from_stream(frames));
         let headers = response.headers_mut();
         headers.insert(
@@ -112,9 +121,13 @@ pub async fn chat_completions(
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
         (response, served)
     } else {
-        let answer = dispatch::complete(&state.runtime, &resolution, chat, idle)
-            .await
-            .map_err(ApiError::from)?;
+        let answer = tokio::time::timeout_at(
+            ends_at,
+            dispatch::complete(&state.runtime, &resolution, chat, idle),
+        )
+        .await
+        .map_err(|_| overtime())?
+        .map_err(ApiError::from)?;
         let completion = completion(answer.events, &request.model, &shape).into_response();
         (completion, Some((answer.served_by, answer.account)))
     };

@@ -81,6 +81,9 @@ pub struct RuntimeSection {
     /// Size one answer may reach (text, tool calls, images), streamed or
     /// not, in MiB; a plugin that goes past it fails its request.
     pub max_answer_mib: u64,
+    /// Wall-clock time one request may take in all, in seconds: a stream
+    /// still running then ends with an error frame.
+    pub max_request_secs: f64,
 }
 
 impl Default for RuntimeSection {
@@ -92,6 +95,7 @@ impl Default for RuntimeSection {
             idle_timeout_secs: 120.0,
             max_instances: 256,
             max_answer_mib: 32,
+            max_request_secs: 1800.0,
         }
     }
 }
@@ -290,6 +294,7 @@ impl ConfigFile {
         for (what, secs) in [
             ("first-event-timeout-secs", runtime.first_event_timeout_secs),
             ("idle-timeout-secs", runtime.idle_timeout_secs),
+            ("max-request-secs", runtime.max_request_secs),
         ] {
             if !(secs > 0.0 && secs <= MAX_SECONDS) {
                 return Err((

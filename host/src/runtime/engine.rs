@@ -29,6 +29,8 @@ pub struct RuntimeLimits {
     pub max_instances: u32,
     /// Bytes one answer may carry, streamed or not.
     pub max_answer_bytes: usize,
+    /// Wall-clock time one request may take from start to end.
+    pub max_request: Duration,
 }
 
 impl From<&crate::config::RuntimeSection> for RuntimeLimits {
@@ -40,6 +42,7 @@ impl From<&crate::config::RuntimeSection> for RuntimeLimits {
             idle_timeout: Duration::from_secs_f64(section.idle_timeout_secs),
             max_instances: section.max_instances,
             max_answer_bytes: (section.max_answer_mib as usize) << 20,
+            max_request: Duration::from_secs_f64(section.max_request_secs),
         }
     }
 }
