@@ -123,7 +123,7 @@ pub async fn run() -> anyhow::Result<()> {
         config_path,
         plugins_dir,
         data_dir.as_deref().map(crate::console::store::uploads_dir),
-        environment,
+        environment.clone(),
         book.clone(),
     )
     .await;
@@ -177,6 +177,7 @@ pub async fn run() -> anyhow::Result<()> {
         console: Arc::new(crate::console::Console::new(
             reloader,
             secrets,
+            environment,
             data_dir.clone(),
             shipped_path,
             config.file.server.public_status.unwrap_or(false),

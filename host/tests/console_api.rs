@@ -723,6 +723,12 @@ async fn metrics_need_a_key_and_count_requests() {
     };
     assert_eq!(metrics(None).await.unwrap().status(), 401);
     assert_eq!(metrics(Some(API_KEY)).await.unwrap().status(), 401);
+    let started = Instant::now();
+    assert_eq!(metrics(Some("a-guessed-key")).await.unwrap().status(), 401);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "a wrong key is slowed down"
+    );
     let text = metrics(Some(ADMIN_KEY))
         .await
         .unwrap()

@@ -429,12 +429,7 @@ pub async fn reset_config(State(state): State<AppState>) -> ApiResult {
 pub async fn secrets(State(state): State<AppState>) -> Json<Value> {
     let console = &state.console;
     let registry = state.registry.load();
-    let env = |name: &str| {
-        console
-            .secrets
-            .get(name)
-            .or_else(|| std::env::var(name).ok())
-    };
+    let env = |name: &str| (console.env)(name);
     let mut plugins = BTreeMap::new();
     let names: std::collections::BTreeSet<String> = registry
         .plugins
@@ -452,6 +447,8 @@ pub async fn secrets(State(state): State<AppState>) -> Json<Value> {
                         "name": v,
                         "in_console": !v.contains("{n}") && console.secrets.contains(&v),
                         "set": super::variable_set(&env, &v),
+                        // What to paste to add an account: the first free number.
+                        "suggest": super::next_free(&env, &v),
                     })
                 })
                 .collect();
@@ -598,10 +595,7 @@ pub async fn upload_plugin(
     let plugin = LoadedPlugin::load_bytes(reloader.runtime(), &path, body.to_vec())
         .await
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("not loaded: {e}")))?;
-    let env = {
-        let secrets = console.secrets.clone();
-        move |n: &str| secrets.get(n).or_else(|| std::env::var(n).ok())
-    };
+    let env = |n: &str| (console.env)(n);
     if let Some(problem) = crate::registry::grant_problem(reloader.config(), &plugin, &env) {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -721,7 +715,16 @@ pub async fn try_model(
 
 /// `GET /metrics`: Prometheus text, for `Authorization: Bearer` with the
 /// admin key or `METRICS_KEY`; never open without a key.
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn metrics(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let client = super::session::client_of(peer.ip(), &headers);
+    let sessions = &state.console.sessions;
+    if let Some(wait) = sessions.locked_out(&client) {
+        return super::session::too_many(wait);
+    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -733,6 +736,11 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
             || scrape_key.is_some_and(|k| k.accepts(key))
     });
     if !allowed {
+        // A wrong key costs as at the console's sign-in.
+        if bearer.is_some_and(|key| !state.auth.accepts(key)) {
+            sessions.failed(&client);
+            tokio::time::sleep(super::session::FAILURE_DELAY).await;
+        }
         let message = if state.admin.is_open() && scrape_key.is_none() {
             "/metrics needs ADMIN_KEY or METRICS_KEY set, and that key as `Authorization: Bearer <key>`."
         } else {

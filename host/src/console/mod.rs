@@ -32,6 +32,9 @@ pub struct Console {
     pub reloader: Arc<tokio::sync::Mutex<Reloader>>,
     /// Variables pasted in the console, over the environment.
     pub secrets: Arc<SecretsStore>,
+    /// What plugins' accounts are read from: the pasted variables, then the
+    /// process's variables and `.env`.
+    pub env: Arc<crate::reload::Environment>,
     pub sessions: session::Sessions,
     pub data_dir: Option<PathBuf>,
     /// Whether the data directory outlives a restart (see [`persistence`]).
@@ -50,6 +53,7 @@ impl Console {
     pub fn new(
         reloader: Arc<tokio::sync::Mutex<Reloader>>,
         secrets: Arc<SecretsStore>,
+        env_of_plugins: Arc<crate::reload::Environment>,
         data_dir: Option<PathBuf>,
         shipped_config: Option<PathBuf>,
         public_status: bool,
@@ -62,6 +66,7 @@ impl Console {
         Console {
             reloader,
             secrets,
+            env: env_of_plugins,
             sessions: session::Sessions::default(),
             data_dir,
             persistent,
@@ -216,5 +221,34 @@ pub fn variable_set(env: &dyn Fn(&str) -> Option<String>, pattern: &str) -> bool
         (0..=999u32).any(|n| env(&pattern.replace("{n}", &n.to_string())).is_some())
     } else {
         env(pattern).is_some()
+    }
+}
+
+/// The variable to set to add an account from this pattern: the pattern
+/// itself, or with `{n}` the first number (from 1) not set yet.
+pub fn next_free(env: &dyn Fn(&str) -> Option<String>, pattern: &str) -> String {
+    if !pattern.contains("{n}") {
+        return pattern.to_string();
+    }
+    (1..=999u32)
+        .map(|n| pattern.replace("{n}", &n.to_string()))
+        .find(|name| env(name).is_none())
+        .unwrap_or_else(|| pattern.replace("{n}", "1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_added_under_the_first_free_number() {
+        let env = |name: &str| (name == "CN_ACCOUNT_1_COOKIE").then(|| "x".to_string());
+        assert_eq!(
+            next_free(&env, "CN_ACCOUNT_{n}_COOKIE"),
+            "CN_ACCOUNT_2_COOKIE"
+        );
+        assert_eq!(next_free(&env, "QWEN_TOKEN"), "QWEN_TOKEN");
+        assert!(variable_set(&env, "CN_ACCOUNT_{n}_COOKIE"));
+        assert!(!variable_set(&env, "CN_ACCOUNT_{n}_XSRF_TOKEN"));
     }
 }

@@ -99,10 +99,7 @@ pub async fn landing(
         .first()
         .map(|(m, _)| m.clone())
         .unwrap_or_else(|| "gemini-2.5-flash".into());
-    let env = {
-        let secrets = state.console.secrets.clone();
-        move |n: &str| secrets.get(n).or_else(|| std::env::var(n).ok())
-    };
+    let env = |n: &str| (state.console.env)(n);
     let mut plugins = String::new();
     for (name, entry) in &registry.plugins {
         let ready = !entry.pool.is_empty();

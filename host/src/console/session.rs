@@ -34,7 +34,7 @@ const MAX_LOCKOUT: Duration = Duration::from_secs(300);
 const GLOBAL_FAILURES: u32 = 50;
 const GLOBAL_WINDOW: Duration = Duration::from_secs(600);
 /// Every wrong key costs this long before the answer.
-const FAILURE_DELAY: Duration = Duration::from_millis(400);
+pub const FAILURE_DELAY: Duration = Duration::from_millis(400);
 
 struct Session {
     csrf: String,
@@ -288,7 +288,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
             .is_some_and(|v| v.starts_with("application/json"))
 }
 
-fn too_many(wait: Duration) -> Response {
+pub fn too_many(wait: Duration) -> Response {
     let mut error = super::error(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many wrong keys: wait before trying again.",

@@ -300,7 +300,7 @@ async function accounts() {
   const rows = [];
   for (const [plugin, vars] of Object.entries(secrets.plugins)) {
     for (const v of vars) {
-      names.add(v.name.replace("{n}", "1"));
+      names.add(v.suggest || v.name.replace("{n}", "1"));
       rows.push([plugin, h("code", {}, v.name), v.set ? h("span", { class: "ok" }, v.in_console ? "set (console)" : "set") : h("span", { class: "missing" }, "not set")]);
     }
   }
