@@ -133,14 +133,17 @@ impl ArrayScanner {
                     }
                 },
                 Phase::InElement => {
-                    if self.element_byte(byte) {
-                        complete.push(std::mem::take(&mut self.element));
-                        self.phase = Phase::BetweenElements;
-                    }
+                    let closed = self.element_byte(byte);
+                    // Checked before an element is handed out, so that its
+                    // closing byte cannot take it past the limit.
                     if self.element.len() > self.max_element {
                         return Err(ScanError::ElementTooLarge {
                             limit: self.max_element,
                         });
+                    }
+                    if closed {
+                        complete.push(std::mem::take(&mut self.element));
+                        self.phase = Phase::BetweenElements;
                     }
                 }
                 // Whatever follows the array is not ours to judge.
@@ -295,6 +298,24 @@ mod tests {
                 byte: b'x',
                 offset: 4
             })
+        );
+    }
+
+    /// Found by `tests/fuzz_array_stream.rs`: the closing byte was added
+    /// after the size check, so an element one byte over the limit passed.
+    #[test]
+    fn an_element_one_byte_over_the_limit_is_refused() {
+        let mut scanner = ArrayScanner::with_limit(1);
+        assert_eq!(
+            scanner.push(b"[[]]"),
+            Err(ScanError::ElementTooLarge { limit: 1 })
+        );
+        let mut scanner = ArrayScanner::with_limit(8);
+        assert_eq!(scanner.push(b"[{\"a\":12}]").unwrap().len(), 1);
+        let mut scanner = ArrayScanner::with_limit(8);
+        assert_eq!(
+            scanner.push(b"[{\"a\":123}]"),
+            Err(ScanError::ElementTooLarge { limit: 8 })
         );
     }
 
