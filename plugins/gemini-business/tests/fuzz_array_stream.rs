@@ -1,0 +1,179 @@
+//! Bounded property-based fuzzing (#13) of the `widgetStreamAssist` JSON
+//! array scanner: any bytes, any read boundaries, bounded elements.
+
+use plugin_gemini_business::array_stream::{ArrayScanner, ScanError};
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// 256 cases in CI; `PROPTEST_CASES` runs more locally.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(256),
+        max_shrink_iters: 512,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
+    let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// The elements of `body` read in pieces, then the first error (of a push or
+/// of `finish`), if any.
+fn scan(
+    mut scanner: ArrayScanner,
+    body: &[u8],
+    cuts: &[usize],
+) -> (Vec<Vec<u8>>, Option<ScanError>) {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
+        match scanner.push(&body[last..cut]) {
+            Ok(elements) => out.extend(elements),
+            Err(err) => return (out, Some(err)),
+        }
+        last = cut;
+    }
+    (out, scanner.finish().err())
+}
+
+fn array_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        Just(b")]}'\n".to_vec()),
+        Just(b"[".to_vec()),
+        Just(b"]".to_vec()),
+        Just(b"{".to_vec()),
+        Just(b"}".to_vec()),
+        Just(b",\n".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b"\\".to_vec()),
+        Just(b"\\\"".to_vec()),
+        Just(b"\t".to_vec()),
+        Just(b"{\"a\":1}".to_vec()),
+        Just("é😀".as_bytes().to_vec()),
+        Just(vec![0xF0, 0x9F]),
+        proptest::collection::vec(any::<u8>(), 0..6),
+    ];
+    proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[\\PC{}\\[\\]{}\"\\\\,\n\t]{0,10}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z{}\\[\\]\"\\\\]{0,4}", inner, 0..4)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// An element of the stream: an object or an array.
+fn element() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        proptest::collection::vec(json_value(), 0..3).prop_map(Value::Array),
+        proptest::collection::btree_map("[a-z]{1,4}", json_value(), 0..3)
+            .prop_map(|map| Value::Object(map.into_iter().collect())),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Any bytes: no panic; the same elements and error whatever the reads.
+    #[test]
+    fn any_split_matches_whole_reads(
+        body in array_bytes(),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let whole = scan(ArrayScanner::new(), &body, &[]);
+        let every: Vec<usize> = (1..body.len()).collect();
+        for split in [
+            scan(ArrayScanner::new(), &body, &cuts(body.len(), raw_cuts)),
+            scan(ArrayScanner::new(), &body, &every),
+        ] {
+            prop_assert_eq!(&split.1, &whole.1);
+            match &whole.1 {
+                // A push that fails returns no elements: a split may have
+                // handed out some of those the whole read dropped.
+                Some(ScanError::Unexpected { .. } | ScanError::ElementTooLarge { .. }) => {
+                    prop_assert!(split.0.starts_with(&whole.0));
+                }
+                _ => prop_assert_eq!(&split.0, &whole.0),
+            }
+        }
+        // Each element is the input's bytes, raw control characters in
+        // strings escaped (six bytes each at most).
+        let out: usize = whole.0.iter().map(Vec::len).sum();
+        prop_assert!(out <= 6 * body.len());
+    }
+
+    /// Arrays written like the upstream (compact or pretty, any separators)
+    /// round-trip at any read boundaries.
+    #[test]
+    fn arrays_round_trip(
+        elements in proptest::collection::vec((element(), any::<bool>()), 0..6),
+        prefix in any::<bool>(),
+        crlf in any::<bool>(),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let texts: Vec<String> = elements
+            .iter()
+            .map(|(value, pretty)| {
+                if *pretty {
+                    serde_json::to_string_pretty(value).unwrap()
+                } else {
+                    value.to_string()
+                }
+            })
+            .collect();
+        let body = format!(
+            "{}[{}]{nl}",
+            if prefix { ")]}'\n" } else { "" },
+            texts.join(&format!("{nl},"))
+        );
+        let bytes = body.as_bytes();
+        let (got, error) = scan(ArrayScanner::new(), bytes, &cuts(bytes.len(), raw_cuts));
+        prop_assert_eq!(error, None);
+        let got: Vec<Value> = got
+            .iter()
+            .map(|raw| serde_json::from_slice(raw).unwrap())
+            .collect();
+        let expected: Vec<Value> = elements.into_iter().map(|(v, _)| v).collect();
+        prop_assert_eq!(got, expected);
+    }
+
+    /// No element larger than the limit is ever handed out, whatever the
+    /// reads, and a larger one is refused.
+    #[test]
+    fn elements_never_exceed_the_limit(
+        elements in proptest::collection::vec(element(), 1..5),
+        pick in any::<usize>(),
+        offset in -2i64..=2,
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let texts: Vec<String> = elements.iter().map(Value::to_string).collect();
+        // A limit right around one element's size, where off-by-ones live.
+        let near = texts[pick % texts.len()].len() as i64;
+        let limit = (near + offset).max(1) as usize;
+        let body = format!("[{}]", texts.join(","));
+        let bytes = body.as_bytes();
+        let (got, error) = scan(ArrayScanner::with_limit(limit), bytes, &cuts(bytes.len(), raw_cuts));
+        prop_assert!(got.iter().all(|e| e.len() <= limit), "{:?}", got);
+        let too_large = texts.iter().any(|t| t.len() > limit);
+        prop_assert_eq!(too_large, matches!(error, Some(ScanError::ElementTooLarge { .. })));
+    }
+}
