@@ -88,6 +88,7 @@ impl HealthBook {
         let stored: Vec<StoredHealth> = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
                 tracing::warn!(path = %path.display(), "ignoring an unreadable account-health file: {err}");
+                crate::persist::keep_corrupt(path);
                 Vec::new()
             }),
             Err(_) => Vec::new(),
