@@ -26,6 +26,7 @@ pub mod environment;
 pub mod listener;
 pub mod media;
 pub mod metrics;
+pub mod otlp;
 pub mod persist;
 pub mod pool;
 pub mod registry;

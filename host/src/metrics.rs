@@ -316,6 +316,12 @@ pub async fn track(request: Request, next: Next) -> Response {
     );
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
+    let started_at = unix_nanos();
+    let traceparent = crate::otlp::enabled()
+        .then(|| request.headers().get("traceparent"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut response = next.run(request).await;
     let served = response.extensions().get::<Served>().cloned();
     // The access log's id when it gave one (its log lines carry it).
@@ -328,7 +334,7 @@ pub async fn track(request: Request, next: Next) -> Response {
             id
         }
     };
-    metrics.record(Record {
+    let record = Record {
         id,
         at: unix_millis(),
         method,
@@ -339,16 +345,61 @@ pub async fn track(request: Request, next: Next) -> Response {
         plugin: served.as_ref().map(|s| s.plugin.clone()),
         account: served.as_ref().map(|s| s.account.clone()),
         stream: served.as_ref().map(|s| s.stream),
+    };
+    // The trace span ends with the body (for a stream, its last event).
+    let trace = crate::otlp::enabled().then(|| Trace {
+        record: record.clone(),
+        traceparent,
+        started_at,
     });
+    metrics.record(record);
     match served {
         Some(served) => response.map(|body| {
             Body::new(Timed {
                 inner: body,
                 started,
                 plugin: Some(served.plugin),
+                trace,
             })
         }),
-        None => response,
+        None => {
+            if let Some(trace) = trace {
+                trace.end();
+            }
+            response
+        }
+    }
+}
+
+fn unix_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// What a request's trace span needs once it ends.
+struct Trace {
+    record: Record,
+    traceparent: Option<String>,
+    started_at: u128,
+}
+
+impl Trace {
+    fn end(self) {
+        let r = &self.record;
+        crate::otlp::record(crate::otlp::Span {
+            traceparent: self.traceparent.as_deref(),
+            method: &r.method,
+            path: &r.path,
+            status: r.status,
+            start_unix_nanos: self.started_at,
+            end_unix_nanos: unix_nanos(),
+            request_id: &r.id,
+            model: r.model.as_deref(),
+            plugin: r.plugin.as_deref(),
+            account: r.account.as_deref(),
+            stream: r.stream,
+        });
     }
 }
 
@@ -357,12 +408,16 @@ struct Timed {
     inner: Body,
     started: Instant,
     plugin: Option<String>,
+    trace: Option<Trace>,
 }
 
 impl Timed {
     fn done(&mut self) {
         if let Some(plugin) = self.plugin.take() {
             global().finished(&plugin, self.started.elapsed().as_secs_f64());
+        }
+        if let Some(trace) = self.trace.take() {
+            trace.end();
         }
     }
 }

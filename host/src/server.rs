@@ -36,6 +36,7 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let variables = Arc::new(variables);
     let env = |name: &str| variables.get(name);
+    crate::otlp::start(&env);
 
     let shipped = load_config(env("WASMGATE_CONFIG"))?;
     let shipped_path = shipped.source.exists().then(|| shipped.source.clone());

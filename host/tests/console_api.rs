@@ -974,3 +974,97 @@ async fn the_public_status_page_shows_models_not_accounts() {
         .unwrap();
     assert!(page.contains("Service status") && page.contains("alias"));
 }
+
+#[tokio::test]
+async fn traces_go_to_an_otlp_collector_when_asked() {
+    use std::sync::{Arc, Mutex};
+    // A collector: OTLP over HTTP, JSON.
+    // (authorization header, body) of every export.
+    type Exports = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+    let received: Exports = Arc::default();
+    let app = {
+        let received = received.clone();
+        axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    received
+                        .lock()
+                        .unwrap()
+                        .push((auth, serde_json::from_slice(&body).unwrap()));
+                    "{}"
+                },
+            ),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mock = mock().await;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "misbehave"])
+        .config(&config(&mock, TO_MISBEHAVE))
+        .env("API_KEY", API_KEY)
+        .env("CONSOLE_KEY", "good-env")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20collector-token",
+        )
+        .env("OTEL_SERVICE_NAME", "gateway-under-test")
+        .start();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = gateway
+        .request(Method::POST, "/v1/chat/completions")
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&user_request("alias", "hello", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    response.text().await.unwrap();
+    let started = Instant::now();
+    let span = loop {
+        let found = received.lock().unwrap().iter().find_map(|(auth, body)| {
+            let resource = &body["resourceSpans"][0];
+            resource["scopeSpans"][0]["spans"]
+                .as_array()?
+                .iter()
+                .find(|s| s["traceId"] == trace)
+                .map(|s| (auth.clone(), resource["resource"].clone(), s.clone()))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no span reached the collector:\n{}",
+            gateway.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (auth, resource, span) = span;
+    assert_eq!(auth.as_deref(), Some("Bearer collector-token"));
+    assert!(
+        resource.to_string().contains("gateway-under-test"),
+        "{resource}"
+    );
+    assert_eq!(span["parentSpanId"], "00f067aa0ba902b7");
+    assert_eq!(span["name"], "POST /v1/chat/completions");
+    let attributes = span["attributes"].to_string();
+    for needle in ["gen_ai.request.model", "\"alias\"", "misbehave@", &id] {
+        assert!(attributes.contains(needle), "{needle} in {attributes}");
+    }
+    assert!(!span.to_string().contains(API_KEY) && !span.to_string().contains("hello"));
+    let start: u128 = span["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    let end: u128 = span["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    assert!(end > start);
+}
