@@ -1,7 +1,6 @@
 //! Per-instance resource accounting: linear memory, the shape of the
 //! component (memories, core instances, tables), and CPU time.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
@@ -94,18 +93,18 @@ impl ResourceLimiter for MemoryCap {
 /// CPU time the plugin's code really ran, from the thread's own CPU clock
 /// read at every host/guest crossing.
 ///
-/// Wall time would also charge the plugin for time its task sat in the
-/// run queue after an epoch yield: under load, a plugin using 100 ms was
-/// charged seconds. Time parked in async host calls (network I/O, sleeps)
-/// does not count either: the meter stops when the guest calls the host.
+/// wasmtime runs the call hook around every host function and libcall, the
+/// epoch yield included, so time parked in async host calls (network I/O,
+/// sleeps) and in the run queue after a yield falls outside the measured
+/// stretches. Within a stretch, wall time would still charge the plugin for
+/// the time its thread was preempted by others: on a loaded machine a plugin
+/// using 100 ms was charged seconds. The thread's CPU clock does not advance
+/// while it is preempted.
 pub struct CpuMeter {
     pub budget: Duration,
     used: Duration,
     /// The thread's CPU clock when the guest last started running.
     since: Option<Duration>,
-    /// Set by the yield future when the guest resumes after an epoch yield,
-    /// possibly on another thread: the clock of the thread it resumed on.
-    resumed: Arc<Mutex<Option<Duration>>>,
     pub exceeded: bool,
 }
 
@@ -115,7 +114,6 @@ impl CpuMeter {
             budget,
             used: Duration::ZERO,
             since: None,
-            resumed: Arc::default(),
             exceeded: false,
         }
     }
@@ -125,33 +123,20 @@ impl CpuMeter {
     }
 
     pub fn leave_guest(&mut self) {
-        let resumed = self
-            .resumed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(since) = self.since.take().or(resumed) {
+        if let Some(since) = self.since.take() {
+            // The guest cannot move threads without crossing into the host.
             self.used += thread_cpu_time().saturating_sub(since);
         }
     }
 
-    /// Called at every epoch tick while the guest runs: charges what ran
-    /// since the last crossing and says whether the budget is spent.
+    /// Called at every epoch tick while the guest runs (inside the host call
+    /// that the hook already charged up to).
     pub fn over_budget(&mut self) -> bool {
-        self.leave_guest();
-        self.exceeded = self.used > self.budget;
+        let running = self.since.map_or(Duration::ZERO, |since| {
+            thread_cpu_time().saturating_sub(since)
+        });
+        self.exceeded = self.used + running > self.budget;
         self.exceeded
-    }
-
-    /// What the guest waits on when it yields at an epoch tick: the meter is
-    /// stopped (by [`CpuMeter::over_budget`]) while it waits, and restarts on
-    /// the thread that resumes it.
-    pub fn yield_now(&self) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
-        let resumed = self.resumed.clone();
-        Box::pin(async move {
-            tokio::task::yield_now().await;
-            *resumed.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread_cpu_time());
-        })
     }
 
     #[cfg(test)]

@@ -108,14 +108,13 @@ impl Session {
         });
         // Every tick while the plugin runs: stop it if it is over its CPU
         // budget, else yield so other requests on this worker progress (the
-        // meter stands still while it waits to run again).
+        // call hook brackets the yield: waiting to run again is not charged).
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
-            let cpu = &mut ctx.data_mut().cpu;
-            if cpu.over_budget() {
+            if ctx.data_mut().cpu.over_budget() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
-                Ok(UpdateDeadline::YieldCustom(1, cpu.yield_now()))
+                Ok(UpdateDeadline::Yield(1))
             }
         });
         let provider = match pre.instantiate_async(&mut store).await {

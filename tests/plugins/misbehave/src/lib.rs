@@ -11,8 +11,8 @@
 //! - `slow`: streams the words of the last user message, 100 ms apart.
 //! - `remember`: answers what the previous `remember` request said (from the
 //!   plugin's state store), and keeps this one's message for the next.
-//! - `busy`: ten events, each after ~10 ms of computing: cheap, but long
-//!   enough to be preempted at epoch ticks.
+//! - `busy`: five events, each after ~40 ms of computing: cheap, but long
+//!   enough to be preempted at several epoch ticks.
 //! - `leaky-error`: fails with an error holding its `token` secret, CR/LF and
 //!   a forged log line, far longer than any sane message.
 //! - `log-flood`: writes thousands of long log lines, each with its `token`
@@ -109,7 +109,7 @@ impl Provider for Misbehave {
                 host::store::set("memo", &prompt, None);
                 vec![previous]
             }
-            "busy" => (0..10).map(|i| format!("w{i}")).collect(),
+            "busy" => (0..5).map(|i| format!("w{i}")).collect(),
             "leaky-error" => {
                 let token = host::secret("token").unwrap_or_default();
                 return Err(ProviderError::Upstream(UpstreamFailure {
@@ -205,11 +205,11 @@ impl CompletionStream for Answer {
     }
 }
 
-/// About 10 ms of CPU on a current machine; a fixed amount of work, so a
+/// About 40 ms of CPU on a current machine; a fixed amount of work, so a
 /// loaded machine makes it slower, not longer.
 fn compute() {
     let mut x: u64 = 0;
-    for i in 0..10_000_000u64 {
+    for i in 0..20_000_000u64 {
         x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
     }
     std::hint::black_box(x);
