@@ -19,6 +19,8 @@ pub mod jwt;
 pub mod models;
 pub mod platform;
 pub mod prompt;
+#[cfg(test)]
+mod prop;
 pub mod pump;
 pub mod snapshot;
 pub mod tongyi;
