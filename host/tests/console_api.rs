@@ -1068,3 +1068,43 @@ async fn traces_go_to_an_otlp_collector_when_asked() {
     let end: u128 = span["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
     assert!(end > start);
 }
+
+#[tokio::test]
+async fn under_a_path_prefix_the_pages_name_the_prefixed_base_url() {
+    let mock = mock().await;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "misbehave"])
+        .config(&config(&mock, TO_MISBEHAVE))
+        .env("API_KEY", API_KEY)
+        .env("ADMIN_KEY", ADMIN_KEY)
+        .env("PATH_PREFIX", "team")
+        .start();
+    for path in ["/team", "/team/"] {
+        let page = gateway
+            .client()
+            .get(format!("{}{path}", gateway.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&format!("{}/team/v1", gateway.url)),
+            "{path}: {page}"
+        );
+    }
+    for path in [
+        "/team/admin/",
+        "/team/admin/assets/console.js",
+        "/team/admin/api/session",
+    ] {
+        let response = gateway
+            .client()
+            .get(format!("{}{path}", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}

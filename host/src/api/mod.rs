@@ -104,9 +104,16 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .route("/healthz", get(healthz))
         .route("/media/{file}", get(media::serve));
     let app = match &surface.path_prefix {
-        Some(prefix) => Router::new()
-            .nest(&format!("/{prefix}"), routes.clone())
-            .merge(routes),
+        Some(prefix) => {
+            let under = axum::Extension(crate::console::pages::PathPrefix(format!("/{prefix}")));
+            Router::new()
+                .nest(&format!("/{prefix}"), routes.clone().layer(under.clone()))
+                .route(
+                    &format!("/{prefix}/"),
+                    get(crate::console::pages::landing).layer(under),
+                )
+                .merge(routes)
+        }
         None => routes,
     };
     app.fallback(not_found)

@@ -65,14 +65,17 @@ pub fn escape_html(text: &str) -> String {
 /// The URL clients use, as this request reached us: the configured public
 /// base URL, else the scheme and host the request names (through a proxy
 /// too), with the path prefix the page was served under.
-fn base_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+fn base_url(state: &AppState, headers: &HeaderMap, prefix: Option<&str>) -> String {
     let base = state.media.base_for(headers);
     if state.media.public_base.is_some() {
         return base;
     }
-    let prefix = uri.path().trim_end_matches('/');
-    format!("{base}{prefix}")
+    format!("{base}{}", prefix.unwrap_or_default())
 }
+
+/// The path prefix a page was reached under (`/<prefix>`), set by the router.
+#[derive(Clone, Debug)]
+pub struct PathPrefix(pub String);
 
 /// `GET /`: what this is, the base URL, the models served now, a client
 /// snippet, each plugin's state (accounts set or missing, and what would
@@ -81,10 +84,10 @@ fn base_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> Str
 pub async fn landing(
     State(state): State<AppState>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    prefix: Option<axum::Extension<PathPrefix>>,
 ) -> Response {
     let registry = state.registry.load();
-    let base = base_url(&state, &headers, &uri);
+    let base = base_url(&state, &headers, prefix.as_ref().map(|p| p.0.0.as_str()));
     let models = registry.models(false);
     let model_list = if models.is_empty() {
         "<p class=\"warn\">No model can be served yet: no plugin has an account. See below what to set.</p>".to_string()
