@@ -180,7 +180,7 @@ impl Reloader {
         let Some(path) = &self.config_path else {
             return;
         };
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::config::read_text(path) {
             Ok(text) => text,
             Err(err) => {
                 tracing::error!(path = %path.display(), "configuration not reloaded: {err}");
@@ -378,6 +378,7 @@ pub fn wasm_files(dir: &Path) -> Vec<PathBuf> {
                 !p.file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             })
+            .filter(|p| plugin_file_is_sane(p))
             .collect(),
         Err(err) => {
             tracing::warn!(dir = %dir.display(), "cannot read the plugins directory: {err}");
@@ -390,6 +391,27 @@ pub fn wasm_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The file's bytes once it has stopped changing, or `None` if it is still
 /// being written (or vanished).
+/// The largest plugin file loaded: the shipped ones are a few MiB, a
+/// JavaScript component ~12 MiB.
+pub const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
+/// Whether a `.wasm` entry is a regular file (a link to one is fine) of at
+/// most [`MAX_PLUGIN_BYTES`]: a FIFO or a device would block the reader for
+/// good and a huge file would fill memory, so they are skipped, with a word.
+fn plugin_file_is_sane(path: &Path) -> bool {
+    let problem = match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => "it is not a regular file".to_string(),
+        Ok(metadata) if metadata.len() > MAX_PLUGIN_BYTES => {
+            format!("it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20)
+        }
+        Ok(_) => return true,
+        // Vanished or unreadable: the next pass sees what became of it.
+        Err(_) => return false,
+    };
+    tracing::error!(path = %path.display(), "plugin not loaded: {problem}");
+    false
+}
+
 async fn read_settled(path: &Path) -> Option<Vec<u8>> {
     let before = tokio::fs::metadata(path).await.ok()?;
     let bytes = tokio::fs::read(path).await.ok()?;

@@ -72,3 +72,45 @@ async fn a_planted_link_in_the_data_directory_is_not_followed() {
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
+
+/// Entries of `plugins/` that are not plugin files — a FIFO (which would
+/// block the reader for good), a huge file — are skipped with a word, and
+/// the rest serve.
+#[cfg(unix)]
+#[tokio::test]
+async fn fifos_and_huge_files_in_plugins_are_skipped() {
+    let scratch = tempfile::tempdir().unwrap();
+    let fifo = scratch.path().join("fifo.wasm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let huge = scratch.path().join("huge.wasm");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(200 << 20)
+        .unwrap();
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .env("API_KEY", "sk-faulty-files")
+        .start();
+    // Dropped in while it runs, as an operator (or an intruder) would.
+    std::os::unix::fs::symlink(&fifo, gateway.plugins_dir().join("fifo.wasm")).unwrap();
+    std::os::unix::fs::symlink(&huge, gateway.plugins_dir().join("huge.wasm")).unwrap();
+    let logs = gateway.wait_for_log("not a regular file");
+    assert!(logs.contains("not a regular file"), "{logs}");
+    let logs = gateway.wait_for_log("larger than");
+    assert!(logs.contains("larger than 64 MiB"), "{logs}");
+    // The reload task still works: a new plugin file is picked up.
+    std::fs::copy(
+        gateway.plugins_dir().join("misbehave.wasm"),
+        gateway.plugins_dir().join("second.wasm"),
+    )
+    .unwrap();
+    let logs = gateway.wait_for_log("plugin=second@");
+    assert!(logs.contains("plugin=second@"), "{logs}");
+    gateway
+        .chat_ok(&user_request("misbehave-echo", "still here", false))
+        .await;
+}

@@ -55,7 +55,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = read_text(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -121,6 +121,25 @@ fn locate(text: &str, message: &str) -> usize {
         }
     }
     0
+}
+
+/// The largest configuration file read: far beyond any real one.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// A configuration file's text: a regular file (a link to one is fine) of at
+/// most [`MAX_CONFIG_BYTES`]. A FIFO or a device would block the reader, and
+/// a huge file would fill memory, so they are refused before being opened.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if metadata.len() > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes"
+        )));
+    }
+    std::fs::read_to_string(path)
 }
 
 /// 1-based line number of a byte offset.
