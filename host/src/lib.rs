@@ -23,6 +23,7 @@ pub mod config;
 pub mod console;
 pub mod dispatch;
 pub mod environment;
+pub mod fingerprint;
 pub mod listener;
 pub mod media;
 pub mod metrics;

@@ -47,6 +47,8 @@ pub async fn run() -> anyhow::Result<()> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let data_dir = data_dir(env("WASMGATE_DATA_DIR"));
+    // Before any account is fingerprinted.
+    crate::fingerprint::install(data_dir.as_deref());
     // Once the console saved a configuration, that copy is the live one.
     let config = Arc::new(crate::console::store::effective_config(
         data_dir.as_deref(),

@@ -392,12 +392,17 @@ async fn operators_see_masked_accounts_and_disable_enable_and_reset_them() {
         !shown.contains("good-0") && !shown.contains("good-1"),
         "{shown}"
     );
-    assert!(
-        listed["key-1"]["secrets"]["api-key"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256:")
-    );
+    let shown_key = listed["key-1"]["secrets"]["api-key"].as_str().unwrap();
+    assert!(shown_key.starts_with("hmac:"), "{shown_key}");
+    // Keyed: not the bare hash anyone could compute from a guess.
+    for guess in ["good-0", "good-1"] {
+        use sha2::Digest;
+        let bare: String = sha2::Sha256::digest(guess.as_bytes())[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!shown.contains(&bare), "{shown}");
+    }
 
     let (status, view) = operate(&gateway, "key-1", "disable").await;
     assert_eq!((status, view["state"].as_str()), (200, Some("disabled")));

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 pub use book::{AccountHealth, HealthBook};
 pub use health::{Availability, Condition, Cooldown, LastError, OutReason};
@@ -268,32 +267,19 @@ fn seconds_between(now: u64, until: u64) -> f64 {
     until.saturating_sub(now) as f64 / 1000.0
 }
 
-/// Identifies an account's credentials (truncated SHA-256 over its secrets).
+/// Identifies an account's credentials (keyed: see [`crate::fingerprint`]).
 fn fingerprint(account: &Account) -> String {
-    let mut secrets: Vec<(&String, &str)> = account
-        .secrets
-        .iter()
-        .map(|(name, value)| (name, value.expose()))
-        .collect();
-    secrets.sort_unstable();
-    let mut hasher = Sha256::new();
-    for (name, value) in secrets {
-        hasher.update(name.as_bytes());
-        hasher.update([0]);
-        hasher.update(value.as_bytes());
-        hasher.update([0]);
-    }
-    hasher.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::fingerprint::credentials(
+        account
+            .secrets
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose())),
+    )
 }
 
 /// Enough to tell two secrets apart, nothing to recover one from.
 fn mask(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}… ({} chars)", secret.chars().count())
+    crate::fingerprint::mask(secret)
 }
 
 /// One request's walk through a pool.
@@ -660,7 +646,7 @@ mod tests {
         let views = pool.views();
         let shown = serde_json::to_string(&views).unwrap();
         assert!(!shown.contains("secret-a"), "{shown}");
-        assert!(views[0].secrets["api-key"].starts_with("sha256:"));
+        assert!(views[0].secrets["api-key"].starts_with("hmac:"));
 
         assert_eq!(
             pool.operate("a", Operation::Disable).unwrap().state,
