@@ -370,18 +370,19 @@ fn spliced(count: u32, pages: Option<u32>) -> Vec<u8> {
 }
 
 /// Drops `bytes` into the plugins directory as `name.wasm` and returns the
-/// log line that reports how loading it went.
-fn load_dropped(gateway: &Gateway, name: &str, bytes: &[u8]) -> String {
+/// log line that reports how loading it went (compiling it may take a while
+/// on a busy machine).
+async fn load_dropped(gateway: &Gateway, name: &str, bytes: &[u8]) -> String {
     let file = format!("{name}.wasm");
     std::fs::write(gateway.plugins_dir().join(&file), bytes).unwrap();
-    for _ in 0..100 {
+    for _ in 0..600 {
         let logs = gateway.logs();
         if let Some(line) = logs.lines().find(|l| {
             l.contains(&file) && (l.contains("plugin loaded") || l.contains("not loaded"))
         }) {
             return line.to_string();
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{file} was neither loaded nor refused:\n{}", gateway.logs());
 }
@@ -391,7 +392,7 @@ async fn the_memory_cap_is_the_total_of_all_memories_of_a_component() {
     let gateway = start();
     // One more memory of 31 MiB: each memory is under the 32 MiB cap, the
     // two together are not.
-    let line = load_dropped(&gateway, "greedy", &spliced(1, Some(31 * 16)));
+    let line = load_dropped(&gateway, "greedy", &spliced(1, Some(31 * 16))).await;
     assert!(
         line.contains("not loaded") && line.contains("memory"),
         "{line}"
@@ -404,10 +405,10 @@ async fn the_memory_cap_is_the_total_of_all_memories_of_a_component() {
 #[tokio::test]
 async fn a_component_with_many_memories_or_core_instances_is_refused() {
     let gateway = start();
-    let line = load_dropped(&gateway, "memories", &spliced(6, Some(1)));
+    let line = load_dropped(&gateway, "memories", &spliced(6, Some(1))).await;
     assert!(line.contains("not loaded"), "{line}");
     // A thousand core instances would take half the pool's slots each time.
-    let line = load_dropped(&gateway, "instances", &spliced(1000, None));
+    let line = load_dropped(&gateway, "instances", &spliced(1000, None)).await;
     assert!(line.contains("not loaded"), "{line}");
     gateway
         .chat_ok(&user_request("misbehave-echo", "still serving", false))

@@ -92,10 +92,11 @@ mod tests {
 
     #[test]
     fn a_secret_at_the_cut_leaks_no_prefix() {
-        let text = format!("{}sk-0123456789", "x".repeat(10));
-        let out = plugin_text(&text, ["sk-0123456789"], 14);
+        // Cut first, then masked, this would keep `xxxxxxxxxxsk-01`.
+        let text = format!("{}sk-0123456789 and more", "x".repeat(10));
+        let out = plugin_text(&text, ["sk-0123456789"], 15);
         assert!(!out.contains("sk-"), "{out}");
-        assert_eq!(out, "xxxxxxxxxx***…");
+        assert_eq!(out, "xxxxxxxxxx*** a…");
     }
 
     #[test]
