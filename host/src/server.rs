@@ -105,6 +105,7 @@ pub async fn run() -> anyhow::Result<()> {
             }
         });
     }
+    warn_if_instances_outgrow_memory(&config.file.runtime);
     let runtime = Runtime::new(
         RuntimeLimits::from(&config.file.runtime),
         Some(cache_dir),
@@ -221,6 +222,33 @@ pub async fn run() -> anyhow::Result<()> {
     .await?;
     files.save(&state, &book, true);
     Ok(())
+}
+
+/// Warns when every instance slot filled to its memory cap would need more
+/// memory than the machine has: the caps then promise what cannot be kept.
+fn warn_if_instances_outgrow_memory(runtime: &crate::config::RuntimeSection) {
+    let total_mib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map(|kib| kib / 1024);
+    let needed = u64::from(runtime.max_instances) * runtime.max_memory_mib;
+    if let Some(total) = total_mib
+        && needed > total
+    {
+        tracing::warn!(
+            "[runtime] max-instances × max-memory-mib is {needed} MiB, more than this machine's {total} MiB: under full load plugins could run the gateway out of memory; lower one of them"
+        );
+    }
 }
 
 /// The path prefix and CORS origins: the environment (`PATH_PREFIX`;

@@ -357,3 +357,34 @@ async fn a_request_ends_at_max_request_secs() {
         .await;
     assert_eq!(response.status(), 504);
 }
+
+/// Caps that together exceed the machine's memory are a promise the gateway
+/// cannot keep under load: it says so at start.
+#[tokio::test]
+async fn instance_caps_beyond_the_machines_memory_are_warned_about() {
+    let total_mib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .unwrap()
+        / 1024;
+    let per_instance = 2048;
+    let instances = total_mib / per_instance + 2;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config(&format!(
+            "[runtime]\nmax-instances = {instances}\nmax-memory-mib = {per_instance}\n"
+        ))
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    assert!(
+        gateway.logs().contains("more than this machine's"),
+        "{}",
+        gateway.logs()
+    );
+}
