@@ -60,6 +60,8 @@ impl SecretsStore {
                 Ok(bytes) => match serde_json::from_slice(&bytes) {
                     Ok(values) => values,
                     Err(err) => {
+                        // Kept aside: the next save would write over it.
+                        crate::persist::keep_corrupt(path);
                         tracing::error!(path = %path.display(), "ignoring the console's secrets file: it is not valid JSON (line {})", err.line());
                         BTreeMap::new()
                     }
@@ -215,5 +217,21 @@ mod tests {
             SecretsStore::load(Some(dir.path())).get("SECURE_1PSID"),
             None
         );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_kept_aside_before_it_is_written_over() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "{ half").unwrap();
+        let store = SecretsStore::load(Some(dir.path()));
+        store.set("QWEN_TOKEN", "t").unwrap();
+        let copies: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!("{FILE_NAME}.corrupt-")))
+            .collect();
+        assert_eq!(copies.len(), 1, "{copies:?}");
+        let copy = std::fs::read_to_string(dir.path().join(&copies[0])).unwrap();
+        assert_eq!(copy, "{ half");
     }
 }
