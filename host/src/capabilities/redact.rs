@@ -16,6 +16,10 @@ pub const MAX_LOG_BYTES: usize = 4096;
 /// What stands in for a masked secret.
 pub const MASK: &str = "***";
 
+/// Text beyond this is not looked at: redacting costs the host time in
+/// proportion to what it reads, and a plugin may hand over megabytes.
+const MAX_INPUT: usize = 64 * 1024;
+
 /// Secrets shorter than this are not masked: a two-letter value would mask
 /// half of every sentence, and is no secret worth the name.
 const MIN_SECRET: usize = 4;
@@ -61,13 +65,36 @@ fn mask<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
         .filter(|s| s.len() >= MIN_SECRET)
         .collect();
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut text = text.to_string();
-    for secret in secrets {
+    let cut = text.len() > MAX_INPUT;
+    let mut text = text[..floor_char_boundary(text, MAX_INPUT)].to_string();
+    for secret in &secrets {
         if text.contains(secret) {
             text = text.replace(secret, MASK);
         }
     }
+    if cut {
+        // A secret may straddle the cut: mask the start of one at the end.
+        for secret in &secrets {
+            let partial = (1..secret.len())
+                .rev()
+                .filter(|&k| secret.is_char_boundary(k))
+                .find(|&k| text.ends_with(&secret[..k]));
+            if let Some(k) = partial {
+                text.truncate(text.len() - k);
+                text.push_str(MASK);
+                break;
+            }
+        }
+    }
     text
+}
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Line and paragraph separators and bidi overrides: they can make a log line
@@ -113,6 +140,21 @@ mod tests {
         let out = plugin_text("abcd-efgh and abcd", ["abcd", "abcd-efgh", "ab"], 100);
         assert_eq!(out, "*** and ***");
         assert_eq!(plugin_text("about", ["ab"], 100), "about");
+    }
+
+    #[test]
+    fn a_huge_text_is_read_only_so_far_and_a_secret_across_that_leaks_nothing() {
+        let secret = "sk-abcdefghijkl";
+        // The long secrets before it shrink to `***`, pulling the straddling
+        // one into the kept window.
+        let mut text = secret.repeat(MAX_INPUT / secret.len() - 1);
+        text.push_str(&"a".repeat(MAX_INPUT - 4 - text.len()));
+        text.push_str(secret);
+        text.push_str(&"z".repeat(1 << 20));
+        let out = plugin_text(&text, [secret], MAX_INPUT);
+        assert!(!out.contains("sk-"), "{}", &out[out.len() - 40..]);
+        assert!(out.ends_with("aaaa***"), "{}", &out[out.len() - 40..]);
+        assert!(!out.contains('z'), "nothing after the input cap is read");
     }
 
     #[test]
