@@ -12,6 +12,7 @@ mod models;
 mod request;
 mod response;
 mod schema;
+mod search;
 mod stream;
 mod thinking;
 mod tool_ids;
@@ -23,5 +24,6 @@ pub use request::{
     DUMMY_THOUGHT_SIGNATURE, RequestOptions, build_request, validates_thought_signatures,
 };
 pub use response::{ResponseMapper, finish_reason};
+pub use search::{SEARCH_SUFFIX, WEB_SEARCH_OPTIONS, base_model as search_base_model};
 pub use stream::StreamParser;
 pub use thinking::{Thinking, model_thinks};

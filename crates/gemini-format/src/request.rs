@@ -15,7 +15,7 @@ use wasmgate_plugin_sdk::{
     ChatRequest, ContentPart, Media, Message, ProviderError, Role, ToolChoice,
 };
 
-use crate::{schema, thinking, tool_ids};
+use crate::{schema, search, thinking, tool_ids};
 
 /// What differs between the upstreams that share this format.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +107,9 @@ pub fn build_request(
         if let Some(choice) = &request.tool_choice {
             body.insert("toolConfig".into(), tool_config(choice));
         }
+    }
+    if search::wanted(request, &extra) {
+        search::add_tool(&mut body);
     }
     Ok(Value::Object(body))
 }
