@@ -1,6 +1,8 @@
 //! Bounded property-based fuzzing (#13) of the `widgetStreamAssist` JSON
-//! array scanner: any bytes, any read boundaries, bounded elements.
+//! array scanner (any bytes, any read boundaries, bounded elements) and of
+//! the reader of the elements it cuts.
 
+use plugin_gemini_business::answer::interpret;
 use plugin_gemini_business::array_stream::{ArrayScanner, ScanError};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -175,5 +177,64 @@ proptest! {
         prop_assert!(got.iter().all(|e| e.len() <= limit), "{:?}", got);
         let too_large = texts.iter().any(|t| t.len() > limit);
         prop_assert_eq!(too_large, matches!(error, Some(ScanError::ElementTooLarge { .. })));
+    }
+}
+
+/// Keys of the answer element, so that generated objects reach its paths.
+fn element_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop_oneof![
+            Just("streamAssistResponse"), Just("answer"), Just("replies"),
+            Just("groundedContent"), Just("content"), Just("text"), Just("thought"),
+            Just("file"), Just("fileId"), Just("mimeType"), Just("inlineData"), Just("data"),
+            Just("state"), Just("assistSkippedReasons"), Just("customerPolicyEnforcementResult"),
+            Just("sessionInfo"), Just("session"), Just("error"), Just("code"), Just("message"),
+            Just("status"),
+        ]
+        .prop_map(String::from),
+        1 => "[a-z]{0,4}",
+    ]
+}
+
+fn element_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        Just(Value::from(u64::MAX)),
+        Just(Value::from(1.5)),
+        prop_oneof![
+            Just("SKIPPED"),
+            Just("SUCCEEDED"),
+            Just("iVBORw0KGgo="),
+            Just("@@"),
+            Just(""),
+        ]
+        .prop_map(|s| Value::String(s.into())),
+        "\\PC{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(6, 48, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            proptest::collection::btree_map(element_key(), inner, 0..4)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever the scanner hands out, and any JSON shaped like an answer
+    /// element: pieces or a malformed-element error, never a panic.
+    #[test]
+    fn elements_are_read_or_refused(
+        body in array_bytes(),
+        value in element_value(),
+    ) {
+        for element in scan(ArrayScanner::new(), &body, &[]).0 {
+            let _ = interpret(&element);
+        }
+        let _ = interpret(value.to_string().as_bytes());
     }
 }
