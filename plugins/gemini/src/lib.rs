@@ -18,7 +18,7 @@ pub mod models;
 use answer::{Answer, BodySource};
 use endpoints::{API_KEY_HEADER, API_KEY_SECRET, DEFAULT_BASE_URL, SAFETY_THRESHOLD_SETTING};
 use gemini_format::{
-    RequestOptions, build_request, error_from_response, upstream_model_id,
+    RequestOptions, build_request, error_from_response, search_base_model, upstream_model_id,
     validates_thought_signatures,
 };
 use wasmgate_plugin_sdk::{
@@ -112,7 +112,8 @@ impl Provider for Gemini {
         let key = api_key()?;
         let base_url = host::base_url(DEFAULT_BASE_URL);
         let live = host::store::get(MODELS_STATE_KEY).map(|ids| models::decode_ids(&ids));
-        let model = upstream_model_id(&request.model, live.as_deref());
+        // `-search` asks for grounding (in the body); the URL names the base model.
+        let model = upstream_model_id(search_base_model(&request.model), live.as_deref());
         let options = RequestOptions {
             file_uri_prefixes: endpoints::file_uri_prefixes(&base_url),
             safety_threshold: host::setting(SAFETY_THRESHOLD_SETTING),

@@ -140,7 +140,11 @@ impl Provider for Vertex {
         } = config;
         // Lower case, and a retired model's documented successor (Vertex's
         // publisher-model list needs a permission many accounts lack).
-        let model = gemini_format::upstream_model_id(&request.model, None);
+        // `-search` asks for grounding (in the body); the URL names the base model.
+        let model = gemini_format::upstream_model_id(
+            gemini_format::search_base_model(&request.model),
+            None,
+        );
         let options = RequestOptions {
             file_uri_prefixes: FILE_URI_PREFIXES.iter().map(|p| p.to_string()).collect(),
             safety_threshold,
