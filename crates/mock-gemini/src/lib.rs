@@ -31,6 +31,7 @@ pub mod content;
 mod faults;
 mod framing;
 pub mod google_errors;
+pub mod grounding;
 pub mod keys;
 mod openai;
 mod routes;

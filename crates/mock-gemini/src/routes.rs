@@ -388,6 +388,7 @@ impl Call {
             response_id: format!("mock-{}", self.seq),
         };
         let reply = content::reply(&prompt, scenario);
+        let search = crate::grounding::carries_search_tool(self.json_body()?);
         let framing = match (stream, query_param(self.query.as_deref(), "alt").as_deref()) {
             (false, _) => Framing::Json,
             (true, Some("sse")) => Framing::Sse,
@@ -409,14 +410,20 @@ impl Call {
                 _ => {}
             }
             let split = matches!(scenario, Scenario::Hold | Scenario::Disconnect);
-            let mut pieces =
-                framing::document_pieces(&reply.whole(prompt.prompt_tokens, &meta), split);
+            let mut whole = reply.whole(prompt.prompt_tokens, &meta);
+            if search {
+                crate::grounding::ground_whole(&mut whole);
+            }
+            let mut pieces = framing::document_pieces(&whole, split);
             if pacing.abort {
                 pieces.truncate(1);
             }
             pieces
         } else {
             let mut chunks = reply.chunks(prompt.prompt_tokens, &meta);
+            if search {
+                crate::grounding::ground_chunks(&mut chunks);
+            }
             let ending = match scenario {
                 Scenario::MidstreamError => {
                     Ending::Error(google_errors::internal_encountered().error_object())

@@ -27,6 +27,7 @@
 
 pub mod content;
 pub mod google_errors;
+pub mod grounding;
 pub mod keys;
 pub mod oauth;
 mod routes;

@@ -302,15 +302,28 @@ fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> 
         Err(error) => return refuse(StatusCode::BAD_REQUEST, &error),
     };
     let answer = content::answer(scenario, &prompt);
+    let search = crate::grounding::carries_search_tool(&body);
     if !stream {
-        return json_response(StatusCode::OK, &answer.whole(&model));
+        let mut whole = answer.whole(&model);
+        if search {
+            crate::grounding::ground_whole(&mut whole);
+        }
+        return json_response(StatusCode::OK, &whole);
     }
     let framing = if record.query_param("alt").as_deref() == Some("sse") {
         Framing::Sse
     } else {
         Framing::JsonArray
     };
-    streamed(shared.clone(), framing, &answer, &model, scenario, ticket)
+    streamed(
+        shared.clone(),
+        framing,
+        &answer,
+        &model,
+        scenario,
+        ticket,
+        search,
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,8 +350,12 @@ fn streamed(
     model: &str,
     scenario: Scenario,
     ticket: u64,
+    search: bool,
 ) -> Response {
     let mut chunks = answer.chunks(model);
+    if search {
+        crate::grounding::ground_chunks(&mut chunks);
+    }
     let ending = match scenario {
         Scenario::MidstreamError => Ending::Error,
         Scenario::Disconnect => Ending::Abort,
