@@ -222,6 +222,9 @@ try {
   await page.goto(url + "/");
   await waitText("h1", "wasmgate");
   await waitText("body", url + "/v1");
+  await page.click('button[data-copy="base"]');
+  const copied = await page.textContent('button[data-copy="base"]');
+  if (!/Copied|Selected/.test(copied)) fail("the copy button says " + copied);
   await shot("13-landing");
   if ((await page.content()).includes(PASTED)) fail("the landing page shows the secret");
 

@@ -12,6 +12,7 @@ const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const LANDING_HTML: &str = include_str!("assets/landing.html");
+const LANDING_JS: &str = include_str!("assets/landing.js");
 
 /// Pages never load anything from elsewhere, and never run in someone
 /// else's frame except Hugging Face's (the Space's App tab).
@@ -49,6 +50,7 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
         "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
+        "landing.js" => (LANDING_JS, "text/javascript; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     secured(([(header::CONTENT_TYPE, kind)], body).into_response())
