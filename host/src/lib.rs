@@ -25,6 +25,7 @@ pub mod dispatch;
 pub mod environment;
 pub mod fingerprint;
 pub mod listener;
+pub mod live_models;
 pub mod media;
 pub mod metrics;
 pub mod otlp;

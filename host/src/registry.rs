@@ -209,6 +209,16 @@ impl Registry {
     /// that can serve now count (see [`Pool::serves_now`]), and a name is
     /// listed under the first of its plugins that can.
     pub fn models(&self, all: bool) -> Vec<(String, String)> {
+        self.models_with(all, &|_| None)
+    }
+
+    /// [`Registry::models`], with each plugin's live list (`live`) besides
+    /// the ids its manifest declares.
+    pub fn models_with(
+        &self,
+        all: bool,
+        live: &dyn Fn(&Arc<PluginEntry>) -> Option<Vec<String>>,
+    ) -> Vec<(String, String)> {
         let counts = |entry: &PluginEntry| all || entry.pool.serves_now();
         let mut models: BTreeMap<String, String> = BTreeMap::new();
         // The first plugin of `name`'s route that counts and is asked for
@@ -238,8 +248,20 @@ impl Registry {
             if !counts(entry) {
                 continue;
             }
-            for model in &entry.plugin.manifest.models {
-                let mut exposed = vec![model.id.clone()];
+            let mut ids: Vec<String> = entry
+                .plugin
+                .manifest
+                .models
+                .iter()
+                .map(|m| m.id.clone())
+                .collect();
+            for id in live(entry).unwrap_or_default() {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            for model_id in &ids {
+                let mut exposed = vec![model_id.clone()];
                 exposed.extend(self.config.routes.routes().flat_map(|route| {
                     route
                         .targets
@@ -247,11 +269,11 @@ impl Registry {
                         .filter(|t| &t.plugin == name)
                         .filter_map(|target| match target.model.as_deref() {
                             // Passed through: the model's own id, if the glob takes it.
-                            None => Some(model.id.clone()),
+                            None => Some(model_id.clone()),
                             Some(remap) => {
                                 let (prefix, suffix) = remap.split_once('*')?;
                                 let captured =
-                                    model.id.strip_prefix(prefix)?.strip_suffix(suffix)?;
+                                    model_id.strip_prefix(prefix)?.strip_suffix(suffix)?;
                                 Some(route.pattern.replacen('*', captured, 1))
                             }
                         })
@@ -262,7 +284,7 @@ impl Registry {
                         continue;
                     }
                     // Listed under whichever plugin a request would reach first.
-                    if server(&candidate, Some((name, &model.id))).is_some()
+                    if server(&candidate, Some((name, model_id.as_str()))).is_some()
                         && let Some(first) = server(&candidate, None)
                     {
                         models.insert(candidate, first);

@@ -163,6 +163,7 @@ pub async fn run() -> anyhow::Result<()> {
         tracing::info!("also serving everything under /{prefix}/ (path prefix)");
     }
     let app = AppState {
+        live_models: Arc::default(),
         registry,
         runtime,
         auth: Arc::new(auth),

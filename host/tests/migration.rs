@@ -480,3 +480,37 @@ settings = {{ base-url = "{}" }}
     let models = listed(&gateway, "/v1/models", "sk-test-lenient-routes").await;
     assert!(!models.is_empty());
 }
+
+/// Upstream model lists change faster than a plugin's built-in table: the
+/// model list shows what the upstream lists now, fetched off the request
+/// path with one of the plugin's accounts.
+#[tokio::test]
+async fn the_model_list_follows_the_upstreams_live_list() {
+    let mock = mock_gemini::spawn(mock_gemini::MockOptions {
+        models: ["gemini-2.5-flash", "gemini-9-ultra-preview"]
+            .map(String::from)
+            .to_vec(),
+        ..Default::default()
+    })
+    .await;
+    let gateway = shipped(&[("gemini", &mock.base_url)])
+        .env("GEMINI_API_KEYS", "good-1")
+        .env("API_KEY", "sk-hajimi-live-list")
+        .start();
+    let mut models = Vec::new();
+    for _ in 0..100 {
+        models = listed(&gateway, "/v1/models", "sk-hajimi-live-list").await;
+        if models.iter().any(|(id, _)| id == "gemini-9-ultra-preview") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        models.contains(&("gemini-9-ultra-preview".to_string(), "gemini".to_string())),
+        "{models:?}"
+    );
+    let body = gateway
+        .chat_ok(&user_request("gemini-9-ultra-preview", "Say hi", false))
+        .await;
+    assert_eq!(body["choices"][0]["message"]["content"], "echo: Say hi");
+}

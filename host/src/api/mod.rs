@@ -46,6 +46,8 @@ pub struct AppState {
     pub media: Arc<crate::media::Media>,
     /// The admin console: sessions, the shared reloader, pasted secrets.
     pub console: Arc<crate::console::Console>,
+    /// What each plugin's upstream lists now, for `GET /v1/models`.
+    pub live_models: Arc<crate::live_models::LiveModels>,
 }
 
 /// How the HTTP surface is laid out, fixed at start.

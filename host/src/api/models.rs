@@ -1,6 +1,7 @@
 //! `GET /v1/models`: the names that can be served now — what `plugins.toml`
-//! routes and what plugins declare, counting only plugins with a usable
-//! account. `?all=true` lists every name a loaded plugin could serve.
+//! routes, what plugins declare and what their upstreams list now (see
+//! [`crate::live_models`]), counting only plugins with a usable account.
+//! `?all=true` lists every name a loaded plugin could serve.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -34,8 +35,11 @@ pub async fn list_models(
 ) -> Json<ModelList> {
     let all = options.all;
     let registry = state.registry.load();
+    let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
+        state.live_models.ids(&state.runtime, entry)
+    };
     let data = registry
-        .models(all)
+        .models_with(all, &live)
         .into_iter()
         .map(|(id, plugin)| ModelEntry {
             id,

@@ -110,6 +110,20 @@ impl Pool {
         })
     }
 
+    /// The first account that [`Pool::serves_now`] would count, for work
+    /// that is not a request (listing the upstream's models).
+    pub fn first_serving(&self) -> Option<Account> {
+        let now = unix_millis();
+        self.slots.iter().find_map(|slot| {
+            let health = slot.health.lock();
+            matches!(
+                health.availability(now, slot.account.expires_at, ""),
+                Availability::Ready | Availability::ProbeDue
+            )
+            .then(|| slot.account.clone())
+        })
+    }
+
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.slots.iter().map(|slot| &slot.account)
     }
