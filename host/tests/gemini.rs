@@ -490,3 +490,101 @@ async fn the_plugin_models_are_listed() {
         "{ids:?}"
     );
 }
+
+// Search (issue #19): hajimi's `-search` models and OpenAI's
+// `web_search_options` turn on Google Search grounding.
+
+/// Sends `body` streamed or not; the answer's text.
+async fn answer_text(gateway: &Gateway, body: &Value) -> String {
+    if body["stream"] == true {
+        let (status, frames) = gateway.chat_stream(body).await;
+        assert_eq!(status, 200, "{frames:?}");
+        streamed_text(&frames)
+    } else {
+        let completion = gateway.chat_ok(body).await;
+        assert!(
+            completion["choices"][0]["message"]
+                .get("annotations")
+                .is_none(),
+            "citations wait for the next contract: {completion}"
+        );
+        completion["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+#[tokio::test]
+async fn a_search_model_sends_the_search_tool_and_the_base_model() {
+    let (mock, gateway) = setup("good-1").await;
+    for stream in [false, true] {
+        mock.clear_requests();
+        let body = user_request("gemini-2.5-flash-search", "Who won yesterday?", stream);
+        // The grounded answer's text is unchanged: no citations are invented in it.
+        assert_eq!(
+            answer_text(&gateway, &body).await,
+            "echo: Who won yesterday?"
+        );
+        let calls = generations(&mock);
+        assert_eq!(calls.len(), 1, "stream={stream}");
+        assert_eq!(calls[0].model.as_deref(), Some("gemini-2.5-flash"));
+        assert!(calls[0].carries_search_tool(), "stream={stream}");
+        assert_eq!(
+            calls[0].body.as_ref().unwrap()["tools"],
+            json!([{ "googleSearch": {} }])
+        );
+    }
+}
+
+#[tokio::test]
+async fn web_search_options_send_the_search_tool() {
+    let (mock, gateway) = setup("good-1").await;
+    for stream in [false, true] {
+        mock.clear_requests();
+        let mut body = user_request("gemini-2.5-flash", "Who won yesterday?", stream);
+        body["web_search_options"] = json!({});
+        assert_eq!(
+            answer_text(&gateway, &body).await,
+            "echo: Who won yesterday?"
+        );
+        let calls = generations(&mock);
+        assert_eq!(calls[0].model.as_deref(), Some("gemini-2.5-flash"));
+        assert!(calls[0].carries_search_tool(), "stream={stream}");
+    }
+}
+
+#[tokio::test]
+async fn a_plain_model_sends_no_search_tool() {
+    let (mock, gateway) = setup("good-1").await;
+    for stream in [false, true] {
+        mock.clear_requests();
+        let body = user_request("gemini-2.5-flash", "Who won yesterday?", stream);
+        answer_text(&gateway, &body).await;
+        let calls = generations(&mock);
+        assert!(!calls[0].carries_search_tool(), "stream={stream}");
+        assert!(calls[0].body.as_ref().unwrap().get("tools").is_none());
+    }
+}
+
+#[tokio::test]
+async fn function_tools_and_search_travel_together() {
+    let (mock, gateway) = setup("good-1").await;
+    let tools = json!([{"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    for stream in [false, true] {
+        mock.clear_requests();
+        let mut body = user_request("gemini-2.5-flash-search", "Weather in Paris?", stream);
+        body["tools"] = tools.clone();
+        answer_text(&gateway, &body).await;
+        let calls = generations(&mock);
+        let sent = &calls[0].body.as_ref().unwrap()["tools"];
+        assert_eq!(
+            sent[0]["functionDeclarations"][0]["name"], "get_weather",
+            "{sent}"
+        );
+        assert_eq!(sent[1], json!({ "googleSearch": {} }), "{sent}");
+        assert_eq!(calls[0].model.as_deref(), Some("gemini-2.5-flash"));
+    }
+}

@@ -699,3 +699,81 @@ async fn the_shipped_entry_loads_and_lists_the_models() {
         "{logs}"
     );
 }
+
+// Search (issue #19): `-search` models and `web_search_options` turn on
+// Google Search grounding through the shared format crate.
+
+/// Sends `body` streamed or not; the answer's text and the request Vertex saw.
+async fn searched(
+    gateway: &Gateway,
+    mock: &MockUpstream,
+    body: &Value,
+) -> (String, mock_vertex::RecordedRequest) {
+    let text = if body["stream"] == true {
+        let (status, frames) = gateway.chat_stream(body).await;
+        assert_eq!(status, 200, "{frames:?}");
+        streamed_text(&frames)
+    } else {
+        let completion = gateway.chat_ok(body).await;
+        assert!(
+            completion["choices"][0]["message"]
+                .get("annotations")
+                .is_none(),
+            "citations wait for the next contract: {completion}"
+        );
+        content(&completion).to_string()
+    };
+    (text, mock.generation_requests().pop().unwrap())
+}
+
+#[tokio::test]
+async fn a_search_model_or_web_search_options_send_the_search_tool() {
+    let mock = mock_vertex::spawn(MockOptions::default()).await;
+    let gateway = service_account(&mock, &mock_settings(&mock));
+    for stream in [false, true] {
+        let (text, call) = searched(
+            &gateway,
+            &mock,
+            &user_request("vertex-gemini-2.5-flash-search", "news", stream),
+        )
+        .await;
+        assert_eq!(text, "echo: news", "no citations are invented in the text");
+        assert_eq!(call.model.as_deref(), Some("gemini-2.5-flash"));
+        assert!(call.carries_search_tool(), "stream={stream}");
+        assert_eq!(
+            call.json().unwrap()["tools"],
+            json!([{ "googleSearch": {} }])
+        );
+
+        let mut body = user_request(MODEL, "news", stream);
+        body["web_search_options"] = json!({});
+        let (text, call) = searched(&gateway, &mock, &body).await;
+        assert_eq!(text, "echo: news");
+        assert_eq!(call.model.as_deref(), Some("gemini-2.5-flash"));
+        assert!(call.carries_search_tool(), "stream={stream}");
+
+        let (_, call) = searched(&gateway, &mock, &user_request(MODEL, "news", stream)).await;
+        assert!(!call.carries_search_tool(), "plain, stream={stream}");
+        assert!(call.json().unwrap().get("tools").is_none());
+    }
+}
+
+#[tokio::test]
+async fn function_tools_and_search_travel_together() {
+    let mock = mock_vertex::spawn(MockOptions::default()).await;
+    let gateway = service_account(&mock, &mock_settings(&mock));
+    for stream in [false, true] {
+        let mut body = user_request("vertex-gemini-2.5-flash-search", "Weather?", stream);
+        body["tools"] = json!([{"type": "function", "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+        let (_, call) = searched(&gateway, &mock, &body).await;
+        let sent = &call.json().unwrap()["tools"];
+        assert_eq!(
+            sent[0]["functionDeclarations"][0]["name"], "get_weather",
+            "{sent}"
+        );
+        assert_eq!(sent[1], json!({ "googleSearch": {} }), "{sent}");
+        assert_eq!(call.model.as_deref(), Some("gemini-2.5-flash"));
+    }
+}
