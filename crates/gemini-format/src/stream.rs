@@ -12,6 +12,9 @@
 pub struct StreamParser {
     /// Bytes not yet split into lines.
     pending: Vec<u8>,
+    /// How much of `pending` is known to hold no `\n`, so that a long line
+    /// (an inline image) arriving in many reads is not rescanned each time.
+    scanned: usize,
     /// The `data:` lines of the current event.
     data: Option<String>,
     /// A raw JSON document spanning lines, with its bracket depth.
@@ -39,8 +42,13 @@ impl StreamParser {
         if let Some(raw) = self.raw_done.take() {
             return Some(raw);
         }
-        while let Some(newline) = self.pending.iter().position(|&b| b == b'\n') {
+        while let Some(newline) = self.pending[self.scanned..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|at| self.scanned + at)
+        {
             let mut line: Vec<u8> = self.pending.drain(..=newline).collect();
+            self.scanned = 0;
             line.pop();
             if line.last() == Some(&b'\r') {
                 line.pop();
@@ -49,6 +57,7 @@ impl StreamParser {
                 return Some(payload);
             }
         }
+        self.scanned = self.pending.len();
         None
     }
 
@@ -56,6 +65,7 @@ impl StreamParser {
     pub fn finish(&mut self) -> Option<String> {
         if !self.pending.is_empty() {
             let mut line = std::mem::take(&mut self.pending);
+            self.scanned = 0;
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
@@ -176,6 +186,22 @@ mod tests {
                 "piece {piece}"
             );
         }
+    }
+
+    #[test]
+    fn a_long_line_in_many_reads_is_scanned_once() {
+        let mut parser = StreamParser::new();
+        let mut fed = 0;
+        parser.feed(b"data: ");
+        for _ in 0..1000 {
+            parser.feed(&[b'A'; 64]);
+            fed += 64;
+            assert_eq!(parser.next_payload(), None);
+            // Only the new bytes are searched for a newline next time.
+            assert_eq!(parser.scanned, 6 + fed);
+        }
+        parser.feed(b"\n\n");
+        assert_eq!(parser.next_payload().map(|p| p.len()), Some(64_000));
     }
 
     #[test]
