@@ -40,7 +40,9 @@ macro_rules! export_provider {
 
 pub mod host;
 pub mod http;
+pub mod retry_after;
 pub mod sse;
+pub mod sse_stream;
 
 pub use bindings::exports::wasmgate::provider::plugin::{
     Completion, Guest as Provider, GuestCompletion as CompletionStream,
