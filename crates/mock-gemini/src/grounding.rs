@@ -27,9 +27,7 @@ pub fn carries_search_tool(body: &Value) -> bool {
 impl RecordedRequest {
     /// Whether this request asked for Google Search grounding.
     pub fn carries_search_tool(&self) -> bool {
-        self.body
-            .as_ref()
-            .is_some_and(|body| carries_search_tool(&body))
+        self.body.as_ref().is_some_and(carries_search_tool)
     }
 }
 
