@@ -122,8 +122,8 @@ impl Provider for Misbehave {
             }
             "log-flood" => {
                 let token = host::secret("token").unwrap_or_default();
-                // The secret straddles the 4096-byte cap.
-                let long = format!("{}{token}", "x".repeat(4096 - 3));
+                // The secret straddles the 4096-byte cap, 8 bytes before it.
+                let long = format!("{}{token}", "x".repeat(4096 - 8));
                 for i in 0..5000 {
                     host::warn(&long);
                     host::warn(&format!("line {i}\r\nFORGED-LINE {token}"));
