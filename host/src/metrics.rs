@@ -88,6 +88,8 @@ struct Inner {
     first_event: BTreeMap<String, Histogram>,
     /// plugin → whole duration.
     duration: BTreeMap<String, Histogram>,
+    /// plugin → (CPU seconds inside its instances, instances ended).
+    cpu: BTreeMap<String, (f64, u64)>,
 }
 
 pub struct Metrics {
@@ -159,6 +161,14 @@ impl Metrics {
         inner.recent.push_back(record);
     }
 
+    /// An instance of `plugin` ended, having used `cpu` inside the guest.
+    pub fn plugin_cpu(&self, plugin: &str, cpu: std::time::Duration) {
+        let mut inner = self.lock();
+        let entry = inner.cpu.entry(plugin.to_string()).or_default();
+        entry.0 += cpu.as_secs_f64();
+        entry.1 += 1;
+    }
+
     fn finished(&self, plugin: &str, seconds: f64) {
         self.lock()
             .duration
@@ -214,6 +224,30 @@ impl Metrics {
                 "wasmgate_chat_errors_total{{plugin=\"{}\",status=\"{status}\",kind=\"{}\"}} {count}\n",
                 escape(plugin),
                 status_kind(status)
+            ));
+        }
+        help(
+            out,
+            "wasmgate_plugin_cpu_seconds_total",
+            "counter",
+            "CPU time spent inside each plugin's instances.",
+        );
+        for (plugin, (seconds, _)) in &inner.cpu {
+            out.push_str(&format!(
+                "wasmgate_plugin_cpu_seconds_total{{plugin=\"{}\"}} {seconds}\n",
+                escape(plugin)
+            ));
+        }
+        help(
+            out,
+            "wasmgate_plugin_instances_total",
+            "counter",
+            "Plugin instances run (one per request try, and one per load).",
+        );
+        for (plugin, (_, count)) in &inner.cpu {
+            out.push_str(&format!(
+                "wasmgate_plugin_instances_total{{plugin=\"{}\"}} {count}\n",
+                escape(plugin)
             ));
         }
         for (name, what, map) in [
