@@ -140,7 +140,9 @@ pub async fn landing(
     let console = if state.admin.is_open() {
         "The admin console is off: set <code>ADMIN_KEY</code> (a long random value, e.g. <code>openssl rand -hex 24</code>) to turn it on.".to_string()
     } else {
-        "Operators: <a href=\"admin/\">open the admin console</a> (sign in with <code>ADMIN_KEY</code>).".to_string()
+        // A tab of its own: inside a Space's App tab (an iframe) browsers
+        // do not keep the console's sign-in cookie.
+        "Operators: <a href=\"admin/\" target=\"_blank\" rel=\"noopener\">open the admin console</a> (in a tab of its own; sign in with <code>ADMIN_KEY</code>).".to_string()
     };
     let status_link = if state.console.public_status {
         " · <a href=\"status\">service status</a>"
