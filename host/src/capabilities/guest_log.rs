@@ -56,10 +56,16 @@ fn allowance(plugin: &Arc<str>, now: Instant) -> Option<u64> {
 
 impl log::Host for PluginState {
     fn log(&mut self, level: Level, message: String) {
+        self.on_behalf(|state| state.write_log(level, &message));
+    }
+}
+
+impl PluginState {
+    fn write_log(&self, level: Level, message: &str) {
         let Some(dropped) = allowance(&self.context.plugin, Instant::now()) else {
             return;
         };
-        let message = self.redact(&message, MAX_LOG_BYTES);
+        let message = self.redact(message, MAX_LOG_BYTES);
         let plugin = &*self.context.plugin;
         let account = &self.context.account.id;
         if dropped > 0 {

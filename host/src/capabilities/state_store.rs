@@ -219,12 +219,13 @@ impl state::Host for PluginState {
         value: String,
         ttl_seconds: Option<u32>,
     ) -> wasmtime::Result<()> {
-        let ctx = &self.context;
         let ttl = ttl_seconds.map(|secs| Duration::from_secs(secs.into()));
-        if let Err(why) = ctx
-            .state
-            .set(&ctx.plugin, &ctx.account.id, &key, value, ttl)
-        {
+        let stored = self.on_behalf(|state| {
+            let ctx = &state.context;
+            ctx.state
+                .set(&ctx.plugin, &ctx.account.id, &key, value, ttl)
+        });
+        if let Err(why) = stored {
             // Stops the plugin: its request fails as over budget.
             self.over_budget = Some(why.to_string());
             wasmtime::bail!("{why}");

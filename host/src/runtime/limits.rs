@@ -129,6 +129,12 @@ impl CpuMeter {
         }
     }
 
+    /// Host work done on the guest's behalf (its own capabilities' calls),
+    /// charged as if the guest had run it.
+    pub fn charge(&mut self, spent: Duration) {
+        self.used += spent;
+    }
+
     /// Called at every epoch tick while the guest runs (inside the host call
     /// that the hook already charged up to).
     pub fn over_budget(&mut self) -> bool {
@@ -139,14 +145,14 @@ impl CpuMeter {
         self.exceeded
     }
 
-    #[cfg(test)]
+    /// CPU time the guest has used (up to its last return to the host).
     pub fn used(&self) -> Duration {
         self.used
     }
 }
 
 /// CPU time consumed by the calling thread.
-fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -56,6 +56,13 @@ pub struct PluginState {
     pub(crate) over_budget: Option<String>,
 }
 
+/// The CPU time an instance used counts toward its plugin's total (`/metrics`).
+impl Drop for PluginState {
+    fn drop(&mut self) {
+        crate::metrics::global().plugin_cpu(&self.context.plugin, self.cpu.used());
+    }
+}
+
 impl PluginState {
     pub(super) fn new(
         context: AccountContext,
@@ -93,6 +100,16 @@ impl PluginState {
             self.context.account.secrets.values().map(|s| s.expose()),
             max,
         )
+    }
+
+    /// Runs host work for the plugin (a synchronous capability call, which
+    /// cannot be suspended) and charges its CPU time to the plugin's budget.
+    pub(crate) fn on_behalf<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
+        let start = super::limits::thread_cpu_time();
+        let result = work(self);
+        self.cpu
+            .charge(super::limits::thread_cpu_time().saturating_sub(start));
+        result
     }
 
     /// The budget overrun to report, if any.
