@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::clock::unix_seconds;
 
@@ -38,7 +37,7 @@ struct Stored {
 #[derive(Debug, Clone, Serialize)]
 pub struct SecretInfo {
     pub name: String,
-    /// `sha256:xxxxxxxx… (N chars)`: tells two values apart, reveals nothing.
+    /// `hmac:xxxxxxxx… (N chars)`: tells two values apart, reveals nothing.
     pub fingerprint: String,
     pub updated: u64,
 }
@@ -182,11 +181,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Enough to tell two values apart, nothing to recover one from.
+/// Enough to tell two values apart, nothing to recover one from (keyed:
+/// see [`crate::fingerprint`]), and the same as the admin API shows.
 pub fn fingerprint(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}… ({} chars)", value.chars().count())
+    crate::fingerprint::mask(value)
 }
 
 #[cfg(test)]
