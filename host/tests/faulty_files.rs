@@ -114,3 +114,24 @@ async fn fifos_and_huge_files_in_plugins_are_skipped() {
         .chat_ok(&user_request("misbehave-echo", "still here", false))
         .await;
 }
+
+/// A state file with an expiry no clock reaches (hand-edited or damaged)
+/// does not stop the gateway: the entry is kept for the longest a plugin may
+/// ask, and said so.
+#[tokio::test]
+async fn a_state_entry_expiring_beyond_any_clock_is_tamed() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config("[[plugins.misbehave.accounts]]\nid = \"one\"\n")
+        .file(
+            "data/wasmgate-state.json",
+            r#"[{"plugin":"misbehave","account":"one","key":"memo","value":"from the file","expires":18446744073709551615}]"#,
+        )
+        .env("API_KEY", "sk-faulty-files")
+        .start();
+    assert!(gateway.logs().contains("expires in the far future"));
+    let answer = gateway
+        .chat_ok(&user_request("misbehave-remember", "next", false))
+        .await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "from the file");
+}

@@ -68,6 +68,9 @@ impl Entry {
     }
 }
 
+/// The longest a saved entry is kept: a plugin's ttl is at most `u32` seconds.
+pub const LONGEST_TTL_SECS: u64 = u32::MAX as u64;
+
 impl StateStore {
     pub fn get(&self, plugin: &str, account: &str, key: &str) -> Option<String> {
         let scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
@@ -139,12 +142,15 @@ impl StateStore {
         self.dirty.store(true, Ordering::Release);
     }
 
-    /// The store saved in `path`, or an empty one if there is none yet.
+    /// The store saved in `path`, or an empty one if there is none yet. An
+    /// unreadable file is kept as a `.corrupt` copy; absurd expiry times are
+    /// brought back to [`LONGEST_TTL_SECS`].
     pub fn load(path: &Path) -> Self {
         let store = StateStore::default();
         let entries: Vec<StoredEntry> = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
                 tracing::warn!(path = %path.display(), "ignoring an unreadable state file: {err}");
+                crate::persist::keep_corrupt(path);
                 Vec::new()
             }),
             Err(_) => Vec::new(),
@@ -154,7 +160,19 @@ impl StateStore {
         for stored in entries {
             let expires = match stored.expires {
                 Some(at) if at <= unix => continue,
-                Some(at) => Some(now + Duration::from_secs(at - unix)),
+                // A time no clock reaches (a hand-edited or damaged file):
+                // kept for the longest a plugin may ask, not a panic.
+                Some(at) => Some(
+                    now.checked_add(Duration::from_secs(at - unix))
+                        .filter(|_| at - unix <= LONGEST_TTL_SECS)
+                        .unwrap_or_else(|| {
+                            tracing::warn!(
+                                path = %path.display(),
+                                "a state entry expires in the far future; kept for {LONGEST_TTL_SECS} s"
+                            );
+                            now + Duration::from_secs(LONGEST_TTL_SECS)
+                        }),
+                ),
                 None => None,
             };
             scopes

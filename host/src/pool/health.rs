@@ -77,6 +77,12 @@ pub struct Health {
     pub completion_tokens: u64,
 }
 
+/// Models one account may cool down for separately; past that, limits on
+/// many models are one limit on the account.
+pub const MAX_MODEL_COOLDOWNS: usize = 16;
+/// The model name of a cooldown that covers every model.
+pub const WHOLE_ACCOUNT: &str = "*";
+
 /// Whether an account can take a request now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Availability {
@@ -138,11 +144,12 @@ impl Health {
         }
     }
 
-    /// The live cooldown of `model`, if any.
+    /// The live cooldown of `model` (or of the whole account), if any.
     pub fn cooldown(&self, model: &str, now: u64) -> Option<&Cooldown> {
+        let model = model.to_ascii_lowercase();
         self.cooldowns
             .iter()
-            .find(|c| c.model == model && c.until > now)
+            .find(|c| (c.model == model || c.model == WHOLE_ACCOUNT) && c.until > now)
     }
 
     /// The cooldowns still running.
@@ -199,12 +206,24 @@ impl Health {
         }
         match kind {
             FailureKind::RateLimited | FailureKind::QuotaExhausted => {
+                // Names are the caller's choice: one spelling of a model is
+                // the same model, and inventing names neither grows this list
+                // without end nor gets round a limit.
+                let model = model.to_ascii_lowercase();
                 self.cooldowns.retain(|c| c.model != model && c.until > now);
                 self.cooldowns.push(Cooldown {
-                    model: model.to_string(),
+                    model,
                     until: now + millis(policy.cooldown(kind, retry_after_ms)),
                     reason: kind,
                 });
+                if self.cooldowns.len() > MAX_MODEL_COOLDOWNS {
+                    let until = self.cooldowns.iter().map(|c| c.until).max().unwrap_or(now);
+                    self.cooldowns = vec![Cooldown {
+                        model: WHOLE_ACCOUNT.to_string(),
+                        until,
+                        reason: kind,
+                    }];
+                }
             }
             FailureKind::Unauthorized | FailureKind::Forbidden => {
                 self.condition = Condition::Broken {
@@ -436,5 +455,38 @@ mod tests {
             }
         );
         assert_eq!(health.availability(T - 1, Some(T), M), Availability::Ready);
+    }
+
+    #[test]
+    fn cooldowns_ignore_spelling_and_stay_few_whatever_names_callers_invent() {
+        let policy = PoolPolicy::default();
+        let mut health = Health::default();
+        health.failed(
+            FailureKind::RateLimited,
+            "Gemini-2.5-Flash",
+            "429",
+            None,
+            1_000,
+            &policy,
+        );
+        assert!(health.cooldown("gemini-2.5-flash", 2_000).is_some());
+        assert!(health.cooldown("GEMINI-2.5-FLASH", 2_000).is_some());
+        for n in 0..1000 {
+            health.failed(
+                FailureKind::RateLimited,
+                &format!("invented-{n}"),
+                "429",
+                None,
+                1_000,
+                &policy,
+            );
+        }
+        assert!(
+            health.cooldowns.len() <= MAX_MODEL_COOLDOWNS,
+            "{}",
+            health.cooldowns.len()
+        );
+        // Past the cap the whole account rests, so a new name gets nothing.
+        assert!(health.cooldown("yet-another-name", 2_000).is_some());
     }
 }
