@@ -48,6 +48,8 @@ pub struct FrameParser {
     buf: Vec<u8>,
     prefix_done: bool,
     counting: Option<Counting>,
+    /// The error found after frames that were handed out first.
+    failed: Option<FrameError>,
 }
 
 impl FrameParser {
@@ -67,10 +69,31 @@ impl FrameParser {
         self.drain(true)
     }
 
+    /// The frames completed so far. An error comes after the frames read
+    /// before it (in the same call they are returned, and the error on the
+    /// next call), so that where reads end does not change what is seen;
+    /// once failed, the parser stays failed.
     fn drain(&mut self, at_end: bool) -> Result<Vec<Value>, FrameError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
         let mut frames = Vec::new();
+        match self.drain_into(&mut frames, at_end) {
+            Ok(()) => Ok(frames),
+            Err(err) => {
+                self.failed = Some(err.clone());
+                if frames.is_empty() {
+                    Err(err)
+                } else {
+                    Ok(frames)
+                }
+            }
+        }
+    }
+
+    fn drain_into(&mut self, frames: &mut Vec<Value>, at_end: bool) -> Result<(), FrameError> {
         if !self.prefix_done && !self.skip_prefix(at_end) {
-            return Ok(frames);
+            return Ok(());
         }
         loop {
             if self.counting.is_none() {
@@ -81,7 +104,7 @@ impl FrameParser {
                     .count();
                 self.buf.drain(..skipped);
                 if self.buf.is_empty() {
-                    return Ok(frames);
+                    return Ok(());
                 }
                 let digits = self.buf.iter().take_while(|b| b.is_ascii_digit()).count();
                 if digits == 0 {
@@ -91,7 +114,7 @@ impl FrameParser {
                             frames.push(frame);
                             continue;
                         }
-                        None => return Ok(frames),
+                        None => return Ok(()),
                     }
                 }
                 if digits == self.buf.len() {
@@ -100,7 +123,7 @@ impl FrameParser {
                             frames.push(frame);
                             continue;
                         }
-                        None => return Ok(frames),
+                        None => return Ok(()),
                     }
                 }
                 let length = std::str::from_utf8(&self.buf[..digits])
@@ -121,7 +144,7 @@ impl FrameParser {
                         frames.push(frame);
                         continue;
                     }
-                    None => return Ok(frames),
+                    None => return Ok(()),
                 }
             };
             self.counting = None;
@@ -135,7 +158,7 @@ impl FrameParser {
                     Some(frame) => frames.push(frame),
                     None => {
                         self.counting = Some(counting);
-                        return Ok(frames);
+                        return Ok(());
                     }
                 },
             }
@@ -395,6 +418,36 @@ pub(crate) mod tests {
             parse_in_pieces(body.as_bytes(), &[]).unwrap(),
             vec![json!([["a"]]), json!([["b"]]), json!([["c"]])]
         );
+    }
+
+    /// Found by `tests/fuzz_stream.rs`: a read holding a frame and then
+    /// something malformed lost the frame (the error came instead), so an
+    /// in-band error code read together with garbage was reported as a
+    /// malformed body, but as that code when the reads ended between them.
+    #[test]
+    fn an_error_comes_after_the_frames_read_before_it() {
+        let body = b")]}'\n\n[[\"a\"]]\n<html>\n";
+        for cut in 0..=body.len() {
+            let mut parser = FrameParser::new();
+            let mut frames = Vec::new();
+            let mut error = None;
+            for piece in [&body[..cut], &body[cut..]] {
+                match parser.push(piece) {
+                    Ok(more) => frames.extend(more),
+                    Err(err) => {
+                        error = Some(err);
+                        break;
+                    }
+                }
+            }
+            let error = error.or_else(|| parser.finish().err());
+            assert_eq!(frames, vec![json!([["a"]])], "cut at {cut}");
+            assert!(
+                matches!(error, Some(FrameError::Malformed(_))),
+                "cut at {cut}"
+            );
+            assert!(parser.push(b"[[1]]\n").is_err(), "the error sticks");
+        }
     }
 
     #[test]
