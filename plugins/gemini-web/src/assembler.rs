@@ -54,7 +54,12 @@ impl Assembler {
 
     /// The next bytes of the body; returns the events they complete.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Event>, ProviderError> {
-        let frames = self.parser.push(bytes).map_err(malformed)?;
+        let frames = match self.parser.push(bytes) {
+            Ok(frames) => frames,
+            // After a complete answer the rest is bookkeeping, as at the end.
+            Err(_) if self.complete => Vec::new(),
+            Err(err) => return Err(malformed(err)),
+        };
         self.frames(&frames)
     }
 
@@ -96,6 +101,11 @@ impl Assembler {
     }
 
     fn frames(&mut self, frames: &[Value]) -> Result<Vec<Event>, ProviderError> {
+        // The events of this call reach the caller only if it succeeds: on
+        // an error, output counts as produced only if an earlier call
+        // handed some out (else a failure read together with the first
+        // text would not be retried, though the client saw nothing).
+        let delivered = self.produced;
         let mut events = Vec::new();
         for frame in frames {
             for part in parts(frame) {
@@ -106,10 +116,14 @@ impl Assembler {
                     Part::Snapshot(inner) => self.snapshot(&inner, &mut events),
                     Part::ErrorCode(code) => {
                         let kind = classify_code(code);
-                        self.retryable = matches!(kind, InBand::Transient(_)) && !self.produced;
+                        self.produced = delivered;
+                        self.retryable = matches!(kind, InBand::Transient(_)) && !delivered;
                         return Err(self.in_band(kind));
                     }
-                    Part::Rejected(_) => return Err(self.in_band(InBand::Rejected)),
+                    Part::Rejected(_) => {
+                        self.produced = delivered;
+                        return Err(self.in_band(InBand::Rejected));
+                    }
                     Part::Queueing | Part::Unreadable | Part::Ignored => {}
                 }
             }
@@ -369,6 +383,29 @@ mod tests {
             run(body.as_bytes(), &[]),
             Err(ProviderError::Unauthorized(_))
         ));
+    }
+
+    /// Found writing the split property of `tests/fuzz_stream.rs`: text and
+    /// a transient code (1013) in one read gave a non-retryable error, though
+    /// the text was never handed out; in two reads the same bytes give the
+    /// text, then the error.
+    #[test]
+    fn a_transient_code_read_with_the_first_text_is_retryable() {
+        let body = format!(
+            ")]}}'\n\n{}{}",
+            snapshot_frame(candidate("Hel", 1, None)),
+            error_frame(1013)
+        );
+        let mut assembler = Assembler::new("acct", "gemini-3-pro");
+        assert!(assembler.push(body.as_bytes()).is_err());
+        assert!(assembler.retryable());
+
+        let cut = body.find(&error_frame(1013)).unwrap();
+        let mut assembler = Assembler::new("acct", "gemini-3-pro");
+        let events = assembler.push(&body.as_bytes()[..cut]).unwrap();
+        assert_eq!(describe(&events), ["text:Hel"]);
+        assert!(assembler.push(&body.as_bytes()[cut..]).is_err());
+        assert!(!assembler.retryable(), "the text was handed out");
     }
 
     #[test]
