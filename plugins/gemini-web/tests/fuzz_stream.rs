@@ -123,21 +123,33 @@ fn merged(events: &[Event]) -> Vec<String> {
 }
 
 fn assemble(body: &[u8], cuts: &[usize]) -> (Vec<String>, Option<String>) {
+    let (events, error, _) = assemble_with_retry(body, cuts);
+    (events, error)
+}
+
+/// Also whether the failure, if any, was judged retryable.
+fn assemble_with_retry(body: &[u8], cuts: &[usize]) -> (Vec<String>, Option<String>, bool) {
     let mut assembler = Assembler::new("acct", "model");
     let mut events = Vec::new();
     let mut last = 0;
     for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
         match assembler.push(&body[last..cut]) {
             Ok(more) => events.extend(more),
-            Err(err) => return (merged(&events), Some(format!("{err:?}"))),
+            Err(err) => {
+                let retryable = assembler.retryable();
+                return (merged(&events), Some(format!("{err:?}")), retryable);
+            }
         }
         last = cut;
     }
     match assembler.finish() {
         Ok(more) => events.extend(more),
-        Err(err) => return (merged(&events), Some(format!("{err:?}"))),
+        Err(err) => {
+            let retryable = assembler.retryable();
+            return (merged(&events), Some(format!("{err:?}")), retryable);
+        }
     }
-    (merged(&events), None)
+    (merged(&events), None, false)
 }
 
 /// A StreamGenerate snapshot frame whose candidate holds `text`.
@@ -153,6 +165,27 @@ fn snapshot_frame(text: &str, thoughts: Option<&str>, complete: bool) -> String 
     inner[1] = json!(["c_1", "r_1"]);
     inner[4] = json!([Value::Array(candidate)]);
     let text = json!([["wrb.fr", null, Value::Array(inner).to_string()]]).to_string();
+    format!("{}\n{}\n", utf16_len(&text) + 2, text)
+}
+
+/// An in-band error code frame.
+fn error_frame(code: i64) -> String {
+    let text = json!([[
+        "wrb.fr",
+        null,
+        null,
+        null,
+        null,
+        [
+            4,
+            null,
+            [[
+                "type.googleapis.com/assistant.boq.bard.application.BardErrorInfo",
+                [code]
+            ]]
+        ]
+    ]])
+    .to_string();
     format!("{}\n{}\n", utf16_len(&text) + 2, text)
 }
 
@@ -180,14 +213,8 @@ proptest! {
     ) {
         let whole = frames(&body, &[]);
         let split = frames(&body, &cuts(body.len(), raw_cuts));
-        prop_assert_eq!(&split.1, &whole.1);
-        if whole.1.is_none() {
-            prop_assert_eq!(&split.0, &whole.0);
-        } else {
-            // A read that fails returns no frames, so a split may have
-            // handed out some of what the whole read dropped.
-            prop_assert!(whole.0.len() <= split.0.len());
-        }
+        // Frames read before an error come out before it, in any split.
+        prop_assert_eq!(&split, &whole);
     }
 
     /// Well-formed bodies round-trip at any read boundaries, with astral and
@@ -231,6 +258,8 @@ proptest! {
                 frame_bytes().prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
                 (text(), proptest::option::of(text()), any::<bool>())
                     .prop_map(|(t, th, c)| snapshot_frame(&t, th.as_deref(), c)),
+                prop_oneof![Just(1013i64), Just(1037), Just(1060), Just(1052)]
+                    .prop_map(error_frame),
             ],
             0..6,
         ),
@@ -238,11 +267,19 @@ proptest! {
     ) {
         let body = format!(")]}}'\n\n{}", pieces.concat());
         let bytes = body.as_bytes();
-        let whole = assemble(bytes, &[]);
-        let split = assemble(bytes, &cuts(bytes.len(), raw_cuts));
+        let whole = assemble_with_retry(bytes, &[]);
+        let split = assemble_with_retry(bytes, &cuts(bytes.len(), raw_cuts));
         prop_assert_eq!(&split.1, &whole.1);
         if whole.1.is_none() {
             prop_assert_eq!(&split.0, &whole.0);
+        }
+        for (events, _, retryable) in [&whole, &split] {
+            // A retry is only allowed when the client has seen nothing.
+            prop_assert!(!retryable || events.is_empty());
+        }
+        // Nothing handed out either way: the same retry decision.
+        if whole.0.is_empty() && split.0.is_empty() {
+            prop_assert_eq!(whole.2, split.2);
         }
     }
 
