@@ -75,6 +75,8 @@ pub struct ArrayScanner {
     max_element: usize,
     /// Bytes consumed so far, for error messages.
     offset: u64,
+    /// The error found after elements that were handed out first.
+    failed: Option<ScanError>,
 }
 
 impl Default for ArrayScanner {
@@ -97,6 +99,7 @@ impl ArrayScanner {
             element: Vec::new(),
             max_element,
             offset: 0,
+            failed: None,
         }
     }
 
@@ -106,9 +109,28 @@ impl ArrayScanner {
     }
 
     /// Feeds bytes; returns the elements completed by them, each the raw
-    /// JSON text of one top-level value.
+    /// JSON text of one top-level value. An error comes after the elements
+    /// before it (returned now, the error on the next call), so that where
+    /// reads end does not change what is seen; once failed, it stays failed.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, ScanError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
         let mut complete = Vec::new();
+        match self.scan(bytes, &mut complete) {
+            Ok(()) => Ok(complete),
+            Err(err) => {
+                self.failed = Some(err.clone());
+                if complete.is_empty() {
+                    Err(err)
+                } else {
+                    Ok(complete)
+                }
+            }
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8], complete: &mut Vec<Vec<u8>>) -> Result<(), ScanError> {
         for &byte in bytes {
             self.offset += 1;
             match self.phase {
@@ -150,7 +172,7 @@ impl ArrayScanner {
                 Phase::Done => {}
             }
         }
-        Ok(complete)
+        Ok(())
     }
 
     /// Adds one byte of an element; true when it closed the element.
@@ -187,6 +209,9 @@ impl ArrayScanner {
 
     /// Called at the end of the body: an error unless the array was closed.
     pub fn finish(&self) -> Result<(), ScanError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
         match self.phase {
             Phase::Done => Ok(()),
             Phase::InElement => Err(ScanError::Truncated {
@@ -292,11 +317,21 @@ mod tests {
     #[test]
     fn garbage_between_elements_is_an_error() {
         let mut scanner = ArrayScanner::new();
+        // The element before the garbage comes first, then the error.
+        assert_eq!(scanner.push(b"[{} x").unwrap().len(), 1);
         assert_eq!(
-            scanner.push(b"[{} x"),
+            scanner.finish(),
             Err(ScanError::Unexpected {
                 byte: b'x',
                 offset: 4
+            })
+        );
+        let mut scanner = ArrayScanner::new();
+        assert_eq!(
+            scanner.push(b"[ x"),
+            Err(ScanError::Unexpected {
+                byte: b'x',
+                offset: 2
             })
         );
     }
@@ -317,6 +352,40 @@ mod tests {
             scanner.push(b"[{\"a\":123}]"),
             Err(ScanError::ElementTooLarge { limit: 8 })
         );
+    }
+
+    /// Found by `tests/fuzz_array_stream.rs`: a read holding an element and
+    /// then a stray byte lost the element (the error came instead), so an
+    /// upstream error element read with garbage went unclassified, though
+    /// it was read when the reads ended between them.
+    #[test]
+    fn an_error_comes_after_the_elements_read_before_it() {
+        let body = b"[{\"error\":{\"code\":429}} x";
+        for cut in 0..=body.len() {
+            let mut scanner = ArrayScanner::new();
+            let mut elements = Vec::new();
+            let mut error = None;
+            for piece in [&body[..cut], &body[cut..]] {
+                match scanner.push(piece) {
+                    Ok(more) => elements.extend(more),
+                    Err(err) => {
+                        error = Some(err);
+                        break;
+                    }
+                }
+            }
+            let error = error.or_else(|| scanner.finish().err());
+            assert_eq!(elements.len(), 1, "cut at {cut}");
+            assert_eq!(
+                error,
+                Some(ScanError::Unexpected {
+                    byte: b'x',
+                    offset: 24
+                }),
+                "cut at {cut}"
+            );
+            assert!(scanner.push(b"]").is_err(), "the error sticks");
+        }
     }
 
     #[test]
