@@ -19,11 +19,15 @@ const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How long one fetch may take.
 const FETCH_DEADLINE: Duration = Duration::from_secs(10);
 
+/// A plugin by name and content hash.
+type PluginKey = (String, String);
+/// When a list was fetched (or a fetch began), and the ids (none if the
+/// fetch failed or is under way).
+type Fetched = (Instant, Option<Vec<String>>);
+
 #[derive(Default)]
 pub struct LiveModels {
-    /// Plugin name and content hash → when fetched, and the ids (none if the
-    /// fetch failed or is under way).
-    lists: Mutex<HashMap<(String, String), (Instant, Option<Vec<String>>)>>,
+    lists: Mutex<HashMap<PluginKey, Fetched>>,
 }
 
 impl LiveModels {

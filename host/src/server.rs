@@ -286,6 +286,9 @@ fn surface(
         path_prefix,
         cors,
         body_read_timeout,
+        body_bytes_in_flight: server
+            .max_body_bytes_in_flight
+            .unwrap_or(api::body::BODY_BYTES_IN_FLIGHT),
     })
 }
 

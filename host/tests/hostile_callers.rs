@@ -388,3 +388,45 @@ async fn instance_caps_beyond_the_machines_memory_are_warned_about() {
         gateway.logs()
     );
 }
+
+/// The bytes of all request bodies held at once are bounded: past the
+/// budget a request gets a 503 with Retry-After instead of memory.
+#[tokio::test]
+async fn bodies_beyond_the_shared_budget_get_503() {
+    use tokio::io::AsyncWriteExt;
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .server_option("max-body-bytes-in-flight = 100000")
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    let address = gateway.url.trim_start_matches("http://").to_string();
+    // One client declares 80 kB and sends it slowly: those bytes are held.
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-hostile-callers\r\nContent-Type: application/json\r\nContent-Length: 80000\r\n\r\n{\"model\":",
+    )
+    .await
+    .unwrap();
+    // Another 40 kB would go past the budget (once the first is being read).
+    let padding = "x".repeat(40_000);
+    let mut response = gateway
+        .chat(&user_request("misbehave-echo", &padding, false))
+        .await;
+    for _ in 0..50 {
+        if response.status() == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        response = gateway
+            .chat(&user_request("misbehave-echo", &padding, false))
+            .await;
+    }
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    // A small one still fits.
+    let fine = gateway
+        .chat(&user_request("misbehave-echo", "hi", false))
+        .await;
+    assert_eq!(fine.status(), 200);
+    drop(slow);
+}

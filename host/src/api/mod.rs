@@ -59,6 +59,8 @@ pub struct Surface {
     pub cors: cors::AllowedOrigins,
     /// How long a request body may take to arrive.
     pub body_read_timeout: std::time::Duration,
+    /// Body bytes held at once across all requests.
+    pub body_bytes_in_flight: usize,
 }
 
 pub fn router(state: AppState, surface: &Surface) -> Router {
@@ -68,10 +70,11 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .layer(middleware::from_fn_with_state(
             // After the key check: nobody without a key makes the gateway
             // buffer a body.
-            body::BodyLimits {
-                max_bytes: state.max_body_bytes,
-                timeout: surface.body_read_timeout,
-            },
+            body::BodyLimits::new(
+                state.max_body_bytes,
+                surface.body_read_timeout,
+                surface.body_bytes_in_flight,
+            ),
             body::read_within,
         ))
         .layer(middleware::from_fn_with_state(

@@ -46,6 +46,9 @@ pub struct ServerSection {
     pub header_read_timeout_secs: Option<f64>,
     /// Seconds a client may take to send a request's body (default 60).
     pub body_read_timeout_secs: Option<f64>,
+    /// Body bytes held at once across all requests (default 256 MiB);
+    /// beyond it requests get 503 with `Retry-After`.
+    pub max_body_bytes_in_flight: Option<usize>,
     /// Where the `.wasm` plugins are (default `plugins/` next to this file).
     pub plugins_dir: Option<PathBuf>,
     /// Where compiled plugins are cached (default `.wasmgate-cache/`).
