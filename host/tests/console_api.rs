@@ -341,7 +341,7 @@ async fn pasted_secrets_make_a_failing_account_serve_and_survive_a_restart() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(fingerprint.starts_with("sha256:"));
+    assert!(fingerprint.starts_with("hmac:"));
     let (status, served) = chat_status(&gateway, "gemini-2.5-flash").await;
     assert_eq!((status, served.starts_with("gemini@")), (200, true));
     // The overview counts both requests, the failure too.
@@ -746,6 +746,17 @@ async fn metrics_need_a_key_and_count_requests() {
     ] {
         assert!(text.contains(needle), "{needle} in\n{text}");
     }
+    // CPU time inside the plugin, and its instances.
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(value("wasmgate_plugin_cpu_seconds_total{plugin=\"misbehave\"}") > 0.0);
+    assert!(value("wasmgate_plugin_instances_total{plugin=\"misbehave\"}") >= 1.0);
     let response = metrics(Some("scrape-only-key-123")).await.unwrap();
     assert_eq!(response.status(), 200);
     // The scrape key opens nothing else.
@@ -861,7 +872,7 @@ async fn the_landing_page_says_what_to_do_without_secrets() {
         "how to turn the console on"
     );
     assert!(
-        !page.contains("sha256:") && !page.contains("\"a\""),
+        !page.contains("hmac:") && !page.contains("\"a\""),
         "no inventory"
     );
     // Without ADMIN_KEY the console does nothing but say how to turn it on.
