@@ -145,7 +145,7 @@ try {
   await page.click("#secret-form button[type=submit]");
   await waitText("#flash", "CONSOLE_KEY saved");
   await waitText('[data-plugin="gemini"]', "healthy");
-  await waitText("#stored", "sha256:");
+  await waitText("#stored", "hmac:");
   await shot("05-accounts-pasted");
   const answer = await tryModel("gemini-2.5-flash", "served by gemini@");
   if (!answer.includes("hello from the console")) fail("the answer does not echo the prompt: " + answer);
