@@ -285,6 +285,48 @@ async fn sign_in_sessions_csrf_and_wrong_keys() {
         .unwrap();
     assert_eq!(response.status(), 200, "the bearer key still works");
 
+    // Every change: refused without a session (401), and with the session
+    // but without its CSRF token (403); nothing happens either way.
+    let changes: &[(Method, &str)] = &[
+        (Method::POST, "/admin/api/config"),
+        (Method::POST, "/admin/api/config/rollback/1"),
+        (Method::POST, "/admin/api/config/reset"),
+        (Method::PUT, "/admin/api/secrets/CONSOLE_KEY"),
+        (Method::DELETE, "/admin/api/secrets/CONSOLE_KEY"),
+        (Method::PUT, "/admin/api/plugins/evil"),
+        (Method::DELETE, "/admin/api/plugins/gemini"),
+        (Method::POST, "/admin/api/accounts/gemini/main/disable"),
+        (Method::POST, "/admin/api/try"),
+    ];
+    for (method, path) in changes {
+        let fresh = reqwest::Client::new();
+        let body = r#"{"text": "", "value": "bad-key-value"}"#;
+        let anonymous = fresh
+            .request(method.clone(), format!("{url}{path}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{method} {path} without a session");
+        let no_token = fresh
+            .request(method.clone(), format!("{url}{path}"))
+            .header(header::COOKIE, &browser.cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            no_token.status(),
+            403,
+            "{method} {path} without the CSRF token"
+        );
+    }
+    let accounts = browser.get("/admin/api/accounts").await;
+    assert_eq!(accounts["gemini"]["accounts"][0]["state"], "healthy");
+    assert_eq!(browser.get("/admin/api/secrets").await["stored"], json!([]));
+
     // Signing out ends the session.
     let (status, _) = browser.send(Method::POST, "/admin/logout", None).await;
     assert_eq!(status, 200);
