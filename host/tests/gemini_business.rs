@@ -467,10 +467,12 @@ async fn an_expired_account_is_skipped_without_a_call() {
                 && !r.query.clone().unwrap_or_default().contains(&old)),
         "the expired account never reached the upstream"
     );
+    // `expires-at` is configured among the account's secrets here, so the
+    // gateway masks its value in what the plugin says.
     assert!(
-        gateway
-            .logs()
-            .contains("account expired at 2020-01-01 08:00:00")
+        gateway.logs().contains("account expired at ***"),
+        "{}",
+        gateway.logs()
     );
 }
 

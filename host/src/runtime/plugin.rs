@@ -179,15 +179,76 @@ impl LoadedPlugin {
     }
 }
 
+/// Longest version string: it is shown in every answer's header and log line.
+const MAX_VERSION: usize = 64;
+
 fn check_manifest(manifest: &PluginManifest) -> Result<(), String> {
+    // Version and model ids reach headers, log lines and routes: printable
+    // and short, or the plugin could forge a log line from its manifest.
+    let printable = |text: &str| !text.chars().any(|c| c.is_control() || c.is_whitespace());
     if manifest.version.is_empty() {
         return Err("it has no version".into());
     }
+    if manifest.version.len() > MAX_VERSION || !printable(&manifest.version) {
+        return Err(format!(
+            "its version is not 1 to {MAX_VERSION} printable characters without spaces"
+        ));
+    }
     for host in &manifest.hosts {
-        crate::config::HostPattern::parse(host).map_err(|err| format!("hosts: {err}"))?;
+        crate::config::HostPattern::parse(host).map_err(|err| {
+            let said = format!("hosts: {err}");
+            crate::capabilities::redact::plugin_text(
+                &said,
+                [],
+                crate::capabilities::redact::MAX_ERROR_BYTES,
+            )
+        })?;
     }
     if manifest.models.iter().any(|model| model.id.is_empty()) {
         return Err("a model has an empty id".into());
     }
+    let max = crate::registry::MAX_MODEL_NAME;
+    if manifest
+        .models
+        .iter()
+        .any(|model| model.id.len() > max || !printable(&model.id))
+    {
+        return Err(format!(
+            "a model id is not 1 to {max} printable characters without spaces"
+        ));
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::ModelInfo;
+
+    fn manifest(version: &str, model: &str, host: &str) -> PluginManifest {
+        PluginManifest {
+            name: "p".into(),
+            version: version.into(),
+            description: String::new(),
+            hosts: vec![host.into()],
+            secrets: Vec::new(),
+            settings: Vec::new(),
+            models: vec![ModelInfo {
+                id: model.into(),
+                display_name: None,
+                context_window: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_manifest_cannot_carry_lines_into_the_log() {
+        assert!(check_manifest(&manifest("1.0.0", "m", "example.com")).is_ok());
+        assert!(check_manifest(&manifest("1\nINFO forged", "m", "example.com")).is_err());
+        assert!(check_manifest(&manifest(&"9".repeat(65), "m", "example.com")).is_err());
+        assert!(check_manifest(&manifest("1", "m\r\nINFO forged", "example.com")).is_err());
+        if let Err(reason) = check_manifest(&manifest("1", "m", "bad host\nINFO forged")) {
+            assert!(!reason.contains('\n'), "{reason:?}");
+        }
+    }
 }
