@@ -38,11 +38,16 @@ macro_rules! export_provider {
     };
 }
 
+pub mod answer;
+pub mod headers;
 pub mod host;
 pub mod http;
+mod names;
+pub mod openai_json;
 pub mod retry_after;
 pub mod sse;
 pub mod sse_stream;
+mod status;
 
 pub use bindings::exports::wasmgate::provider::plugin::{
     Completion, Guest as Provider, GuestCompletion as CompletionStream,

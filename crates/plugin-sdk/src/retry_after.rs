@@ -15,10 +15,15 @@ pub fn retry_after_ms(value: &str, now_unix_secs: u64) -> Option<u64> {
     Some(at.saturating_sub(now_unix_secs).saturating_mul(1000))
 }
 
-/// [`retry_after_ms`] counted from the wall clock the host gives the plugin.
-#[cfg(target_arch = "wasm32")]
+/// [`retry_after_ms`] counted from the wall clock the host gives the plugin
+/// (natively, the system's).
 pub fn retry_after_ms_now(value: &str) -> Option<u64> {
+    #[cfg(target_arch = "wasm32")]
     let now = crate::bindings::wasi::clocks::wall_clock::now().seconds;
+    #[cfg(not(target_arch = "wasm32"))]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
     retry_after_ms(value, now)
 }
 
