@@ -46,6 +46,18 @@ pub struct Record {
     pub stream: Option<bool>,
 }
 
+/// The tokens one answer used.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenRecord {
+    /// Unix milliseconds.
+    pub at: u64,
+    pub model: String,
+    pub plugin: String,
+    pub account: String,
+    pub prompt: u64,
+    pub completion: u64,
+}
+
 /// A warning or error the gateway logged.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
@@ -79,6 +91,7 @@ impl Histogram {
 #[derive(Default)]
 struct Inner {
     recent: VecDeque<Record>,
+    tokens: VecDeque<TokenRecord>,
     events: VecDeque<Event>,
     /// (path class, status) → count.
     http: BTreeMap<(String, u16), u64>,
@@ -123,6 +136,20 @@ impl Metrics {
     }
 
     /// Recent warnings and errors, oldest first.
+    /// The tokens of the most recent answers, oldest first.
+    pub fn token_records(&self) -> Vec<TokenRecord> {
+        self.lock().tokens.iter().cloned().collect()
+    }
+
+    /// Notes the tokens an answer used.
+    pub fn tokens(&self, record: TokenRecord) {
+        let mut inner = self.lock();
+        if inner.tokens.len() >= RECENT {
+            inner.tokens.pop_front();
+        }
+        inner.tokens.push_back(record);
+    }
+
     pub fn events(&self) -> Vec<Event> {
         self.lock().events.iter().cloned().collect()
     }

@@ -1161,3 +1161,54 @@ async fn under_a_path_prefix_the_pages_name_the_prefixed_base_url() {
         assert_eq!(response.status(), 200, "{path}");
     }
 }
+
+/// The overview counts tokens per plugin, model and account over its
+/// windows, and counts a failed request under the model it asked for.
+#[tokio::test]
+async fn the_overview_counts_tokens_and_failures_per_model() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config("[[plugins.misbehave.accounts]]\nid = \"one\"\n")
+        .env("API_KEY", "sk-console-overview")
+        .env("ADMIN_KEY", "admin-console-overview")
+        .start();
+    gateway
+        .chat_ok(&user_request("misbehave-echo", "three words here", false))
+        .await;
+    let (status, _) = gateway
+        .chat_stream(&user_request("misbehave-echo", "two words", true))
+        .await;
+    assert_eq!(status, 200);
+    let failed = gateway
+        .chat(&user_request("misbehave-trap", "boom", false))
+        .await;
+    assert_eq!(failed.status(), 502);
+    let overview: Value = gateway
+        .admin(reqwest::Method::GET, "/admin/api/overview")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let window = &overview["windows"]["5m"];
+    let echo = &window["models"]["misbehave-echo"];
+    assert_eq!(echo["requests"], 2, "{overview}");
+    // misbehave counts a token per word: 3 + 2 in, 3 + 2 out.
+    assert_eq!(echo["prompt_tokens"], 5, "{overview}");
+    assert_eq!(echo["completion_tokens"], 5, "{overview}");
+    assert_eq!(
+        window["accounts"]["misbehave/one"]["completion_tokens"], 5,
+        "{overview}"
+    );
+    assert_eq!(
+        window["plugins"]["misbehave"]["prompt_tokens"], 5,
+        "{overview}"
+    );
+    let trap = &window["models"]["misbehave-trap"];
+    assert_eq!(
+        (trap["requests"].as_u64(), trap["errors"].as_u64()),
+        (Some(1), Some(1)),
+        "{overview}"
+    );
+}

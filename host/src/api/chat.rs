@@ -32,10 +32,38 @@ use crate::runtime::bindings::{Event, FinishReason, Usage};
 /// The header that says which plugin version served a response.
 pub const SERVED_BY: &str = "x-wasmgate-plugin";
 
+/// What the access log and the metrics call a request no plugin answered.
+pub const NO_PLUGIN: &str = "(no plugin answered)";
+
 pub async fn chat_completions(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut asked = None;
+    match serve(state, headers, body, &mut asked).await {
+        Ok(response) => response,
+        Err(error) => {
+            let mut response = error.into_response();
+            // A failed request still counts for its model.
+            if let Some((model, stream)) = asked {
+                response.extensions_mut().insert(super::access_log::Served {
+                    model,
+                    plugin: NO_PLUGIN.to_string(),
+                    account: String::new(),
+                    stream,
+                });
+            }
+            response
+        }
+    }
+}
+
+async fn serve(
+    state: AppState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    asked: &mut Option<(String, bool)>,
 ) -> Result<Response, ApiError> {
     let max_request = state.runtime.limits().max_request;
     let ends_at = tokio::time::Instant::now() + max_request;
@@ -54,6 +82,7 @@ pub async fn chat_completions(
         }
     })?;
     let request = ChatCompletionRequest::parse(&body)?;
+    *asked = Some((request.model.clone(), request.stream));
     // Converted (and validated) once, before routing, so a malformed request
     // is a 400 whatever its model; the dispatcher sets the upstream name.
     let mut chat = request.to_chat_request(&request.model)?;
@@ -128,6 +157,12 @@ pub async fn chat_completions(
         .await
         .map_err(|_| overtime())?
         .map_err(ApiError::from)?;
+        if let Some(usage) = answer.events.iter().rev().find_map(|event| match event {
+            Event::Usage(usage) => Some(usage),
+            _ => None,
+        }) {
+            record_tokens(&request.model, &answer.served_by, &answer.account, usage);
+        }
         let completion = completion(answer.events, &request.model, &shape).into_response();
         (completion, Some((answer.served_by, answer.account)))
     };
@@ -207,6 +242,8 @@ enum Phase {
 }
 
 struct Streaming {
+    /// The model name the caller asked for.
+    model: String,
     session: Session,
     /// The first event, already pulled by the dispatcher.
     pending: Option<Event>,
@@ -272,6 +309,7 @@ impl Streaming {
         shape: Shape,
     ) -> Self {
         Streaming {
+            model: model.to_string(),
             plugin: started.served_by,
             session: started.session,
             pending: started.first,
@@ -332,6 +370,9 @@ impl Streaming {
                 }
                 Ok(None) => {
                     self.lease.finished(self.usage.as_ref());
+                    if let Some(usage) = &self.usage {
+                        record_tokens(&self.model, &self.plugin, &self.lease.account().id, usage);
+                    }
                     let mut out = self
                         .close_reasoning()
                         .map(|f| f.to_vec())
@@ -488,4 +529,16 @@ fn completion(events: Vec<Event>, model: &str, shape: &Shape) -> axum::Json<Comp
         }],
         usage: usage.as_ref().map(Into::into),
     })
+}
+
+/// Tokens an answer used, for the console's per-model and per-window counts.
+fn record_tokens(model: &str, served_by: &str, account: &str, usage: &Usage) {
+    crate::metrics::global().tokens(crate::metrics::TokenRecord {
+        at: crate::clock::unix_millis(),
+        model: model.to_string(),
+        plugin: served_by.split('@').next().unwrap_or(served_by).to_string(),
+        account: account.to_string(),
+        prompt: u64::from(usage.prompt_tokens),
+        completion: u64::from(usage.completion_tokens),
+    });
 }

@@ -69,6 +69,30 @@ fn window_stats(
         .collect()
 }
 
+/// Adds `prompt_tokens` and `completion_tokens` over the window to each
+/// group of `stats`, by the same key.
+fn add_tokens(
+    stats: &mut BTreeMap<String, Value>,
+    tokens: &[crate::metrics::TokenRecord],
+    window_ms: u64,
+    key: impl Fn(&crate::metrics::TokenRecord) -> String,
+) {
+    let since = unix_millis().saturating_sub(window_ms);
+    let mut sums: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for record in tokens.iter().filter(|t| t.at >= since) {
+        let sum = sums.entry(key(record)).or_default();
+        sum.0 += record.prompt;
+        sum.1 += record.completion;
+    }
+    for (group, value) in stats.iter_mut() {
+        let (prompt, completion) = sums.get(group).copied().unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("prompt_tokens".into(), prompt.into());
+            object.insert("completion_tokens".into(), completion.into());
+        }
+    }
+}
+
 fn plugin_of(record: &Record) -> Option<String> {
     record
         .plugin
@@ -132,15 +156,32 @@ pub async fn overview(State(state): State<AppState>) -> Json<Value> {
         })
         .collect();
     let unknown = || Some("(no plugin answered)".to_string());
+    let tokens = metrics::global().token_records();
     let mut windows = serde_json::Map::new();
     for (label, ms) in [("5m", 300_000u64), ("1h", 3_600_000)] {
+        let mut all = window_stats(&chat, ms, |_| Some("all".into()));
+        let mut plugins = window_stats(&chat, ms, |r| plugin_of(r).or_else(unknown));
+        let mut models = window_stats(&chat, ms, |r| r.model.clone().or_else(unknown));
+        let mut accounts = window_stats(&chat, ms, |r| {
+            Some(format!(
+                "{}/{}",
+                plugin_of(r)?,
+                r.account.clone().filter(|a| !a.is_empty())?
+            ))
+        });
+        add_tokens(&mut all, &tokens, ms, |_| "all".into());
+        add_tokens(&mut plugins, &tokens, ms, |t| t.plugin.clone());
+        add_tokens(&mut models, &tokens, ms, |t| t.model.clone());
+        add_tokens(&mut accounts, &tokens, ms, |t| {
+            format!("{}/{}", t.plugin, t.account)
+        });
         windows.insert(
             label.into(),
             json!({
-                "all": window_stats(&chat, ms, |_| Some("all".into())).remove("all"),
-                "plugins": window_stats(&chat, ms, |r| plugin_of(r).or_else(unknown)),
-                "models": window_stats(&chat, ms, |r| r.model.clone().or_else(unknown)),
-                "accounts": window_stats(&chat, ms, |r| Some(format!("{}/{}", plugin_of(r)?, r.account.clone()?))),
+                "all": all.remove("all"),
+                "plugins": plugins,
+                "models": models,
+                "accounts": accounts,
             }),
         );
     }
@@ -709,7 +750,7 @@ pub async fn try_model(
     state: State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Response {
     crate::api::chat_completions(state, headers, body).await
 }
 
