@@ -121,7 +121,8 @@ impl Session {
             Ok(provider) => provider,
             Err(_) if store.data().memory.exceeded => return Err(CallError::MemoryExhausted),
             Err(err) => {
-                return Err(CallError::Trap(format!("instantiation failed: {err:#}")));
+                let said = format!("instantiation failed: {err:#}");
+                return Err(CallError::Trap(store.data().redact(&said, MAX_ERROR_BYTES)));
             }
         };
         Ok(Session {
@@ -198,12 +199,11 @@ impl Session {
         }
     }
 
-    /// Turns the outcome of a guarded call into a value or a classified
-    /// failure; any failure poisons the instance.
+    /// [`Session::settle`] for a call that returns a typed error.
     ///
-    /// This is also where text the plugin wrote enters the host: a typed
-    /// error's messages are redacted here, once, for every place that shows
-    /// or keeps them (the caller, the log, the account's last error).
+    /// This is where text the plugin wrote enters the host: a typed error's
+    /// messages are redacted here, once, for every place that shows or keeps
+    /// them (the caller, the log, the admin API, `wasmgate-accounts.json`).
     fn settle_typed<T>(
         &mut self,
         deadline: Duration,
@@ -213,6 +213,8 @@ impl Session {
             .map_err(|error| CallError::Provider(redact_error(self.store.data(), error)))
     }
 
+    /// Turns the outcome of a guarded call into a value or a classified
+    /// failure; any failure poisons the instance.
     fn settle<T>(
         &mut self,
         deadline: Duration,
