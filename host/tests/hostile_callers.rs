@@ -430,3 +430,28 @@ async fn bodies_beyond_the_shared_budget_get_503() {
     assert_eq!(fine.status(), 200);
     drop(slow);
 }
+
+/// Waiting for an instance slot has a deadline: when every slot stays taken,
+/// a request gets a 503 with Retry-After instead of queueing without end.
+#[tokio::test]
+async fn a_full_gateway_answers_503_instead_of_queueing_forever() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config("[runtime]\nmax-instances = 1\nmax-slot-wait-secs = 1\n")
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    // One slow stream takes the only slot for about ten seconds.
+    let prompt = vec!["word"; 100].join(" ");
+    let slow = gateway
+        .chat(&user_request("misbehave-slow", &prompt, true))
+        .await;
+    assert_eq!(slow.status(), 200);
+    let response = gateway
+        .chat(&user_request("misbehave-echo", "hello", false))
+        .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "gateway_busy", "{error}");
+    drop(slow);
+}

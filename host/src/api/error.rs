@@ -260,6 +260,15 @@ pub fn from_call(plugin: &str, error: &CallError) -> ApiError {
             "plugin_over_budget",
             error.to_string(),
         ),
+        CallError::Busy(_) => ApiError {
+            retry_after: Some(1),
+            ..gateway(
+                S::SERVICE_UNAVAILABLE,
+                "server_error",
+                "gateway_busy",
+                error.to_string(),
+            )
+        },
         CallError::MemoryExhausted | CallError::Trap(_) | CallError::Poisoned => gateway(
             S::BAD_GATEWAY,
             "plugin_error",

@@ -87,6 +87,8 @@ pub struct RuntimeSection {
     /// Wall-clock time one request may take in all, in seconds: a stream
     /// still running then ends with an error frame.
     pub max_request_secs: f64,
+    /// Seconds a request waits for an instance slot before a 503.
+    pub max_slot_wait_secs: f64,
 }
 
 impl Default for RuntimeSection {
@@ -99,6 +101,7 @@ impl Default for RuntimeSection {
             max_instances: 256,
             max_answer_mib: 32,
             max_request_secs: 1800.0,
+            max_slot_wait_secs: 30.0,
         }
     }
 }
@@ -298,6 +301,7 @@ impl ConfigFile {
             ("first-event-timeout-secs", runtime.first_event_timeout_secs),
             ("idle-timeout-secs", runtime.idle_timeout_secs),
             ("max-request-secs", runtime.max_request_secs),
+            ("max-slot-wait-secs", runtime.max_slot_wait_secs),
         ] {
             if !(secs > 0.0 && secs <= MAX_SECONDS) {
                 return Err((

@@ -150,6 +150,9 @@ impl FailureKind {
             | CallError::OverBudget(_)
             | CallError::Trap(_)
             | CallError::Poisoned => FailureKind::Plugin,
+            // The gateway is full: nothing to do with this account or plugin,
+            // and another try would wait as long again. Answered as it is.
+            CallError::Busy(_) => FailureKind::Caller,
         }
     }
 

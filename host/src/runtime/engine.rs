@@ -31,6 +31,8 @@ pub struct RuntimeLimits {
     pub max_answer_bytes: usize,
     /// Wall-clock time one request may take from start to end.
     pub max_request: Duration,
+    /// How long a request waits for an instance slot before a 503.
+    pub max_slot_wait: Duration,
 }
 
 impl From<&crate::config::RuntimeSection> for RuntimeLimits {
@@ -43,6 +45,7 @@ impl From<&crate::config::RuntimeSection> for RuntimeLimits {
             max_instances: section.max_instances,
             max_answer_bytes: (section.max_answer_mib as usize) << 20,
             max_request: Duration::from_secs_f64(section.max_request_secs),
+            max_slot_wait: Duration::from_secs_f64(section.max_slot_wait_secs),
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum CallError {
     /// A call after an earlier failure: the instance is no longer usable.
     #[error("the plugin instance already failed")]
     Poisoned,
+    /// Every instance slot stayed taken for as long as a request may wait.
+    #[error("the gateway is at its instance limit; no slot came free within {0:?}")]
+    Busy(Duration),
 }
 
 /// A typed plugin error in words, for logs and client messages.
@@ -81,12 +84,14 @@ impl Session {
         context: AccountContext,
         grants: Arc<Grants>,
     ) -> Result<Session, CallError> {
-        let slot = runtime
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| CallError::Trap("the runtime is shutting down".into()))?;
+        // A slot is waited for, but not forever: a crowd of slow requests
+        // makes the rest fail fast with a 503 rather than queue without end.
+        let wait = runtime.limits.max_slot_wait;
+        let slot = match tokio::time::timeout(wait, runtime.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err(CallError::Trap("the runtime is shutting down".into())),
+            Err(_) => return Err(CallError::Busy(wait)),
+        };
         let limits = &runtime.limits;
         let egress = EgressHooks::new(context.plugin.clone(), grants, runtime.egress.clone());
         let state = PluginState::new(
