@@ -391,8 +391,13 @@ async fn pasted_secrets_make_a_failing_account_serve_and_survive_a_restart() {
     let window = &overview["windows"]["5m"];
     assert_eq!(window["all"]["requests"], 2, "{overview}");
     assert_eq!(window["all"]["errors"], 1, "{overview}");
+    // Both under the model asked for, the failure too.
     assert_eq!(
-        window["models"]["gemini-2.5-flash"]["requests"], 1,
+        window["models"]["gemini-2.5-flash"]["requests"], 2,
+        "{overview}"
+    );
+    assert_eq!(
+        window["models"]["gemini-2.5-flash"]["errors"], 1,
         "{overview}"
     );
     assert_eq!(window["accounts"]["gemini/main"]["errors"], 0, "{overview}");
