@@ -312,3 +312,71 @@ async fn the_model_list_follows_the_upstream() {
     let listing = mock.requests().into_iter().find(|r| r.path == "/v1/models");
     assert_eq!(listing.expect("GET /v1/models").key(), Some(KEY));
 }
+
+/// The shipped `plugins.toml`'s commented-out example, uncommented and
+/// pointed at two mocks, serves OpenRouter-style and local-server routes.
+#[tokio::test]
+async fn the_shipped_example_serves_openrouter_and_a_local_server() {
+    let remote = mock_openai::spawn(MockOptions::default()).await;
+    let local = mock_openai::spawn(MockOptions {
+        require_key: false,
+        ..MockOptions::default()
+    })
+    .await;
+    let shipped = std::fs::read_to_string(wasmgate_testkit::workspace().join("plugins.toml"))
+        .expect("plugins.toml");
+    let mut accounts = String::new();
+    let mut routes = String::from("[models]\n");
+    let mut in_example = false;
+    for line in shipped.lines() {
+        in_example |= line == "# [[plugins.openai-compatible.accounts]]";
+        if in_example && !line.starts_with('#') {
+            in_example = false;
+        }
+        let uncommented = line.strip_prefix("# ").unwrap_or("");
+        if in_example {
+            accounts.push_str(uncommented);
+            accounts.push('\n');
+        } else if uncommented.starts_with("\"openrouter/*\"")
+            || uncommented.starts_with("\"local/*\"")
+        {
+            routes.push_str(uncommented);
+            routes.push('\n');
+        }
+    }
+    assert!(
+        accounts.contains("llamacpp") && routes.lines().count() == 3,
+        "{accounts}{routes}"
+    );
+    let config = format!("{accounts}\n{routes}")
+        .replace(
+            "https://openrouter.ai/api/v1",
+            &format!("{}/v1", remote.base_url),
+        )
+        .replace(
+            "http://127.0.0.1:8080/v1",
+            &format!("{}/v1", local.base_url),
+        );
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["openai-compatible"])
+        .plugin_as("openai-compatible", "llamacpp")
+        .config(&config)
+        .env("OPENROUTER_API_KEYS", "sk-or-one,sk-or-two")
+        .env("API_KEY", "sk-gateway-openai-compatible-suite")
+        .start();
+
+    let answer = gateway
+        .chat_ok(&user_request("openrouter/deepseek-chat", "Say hi", false))
+        .await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "echo: Say hi");
+    let call = last_chat(&remote);
+    assert_eq!(call.body.as_ref().unwrap()["model"], "deepseek-chat");
+    assert!(call.key().is_some_and(|key| key.starts_with("sk-or-")));
+    assert_eq!(call.header("http-referer"), Some("https://example.com"));
+    assert_eq!(call.header("x-title"), Some("wasmgate"));
+
+    let (status, frames) =
+        bounded_stream(&gateway, &user_request("local/llama-3.1-8b", "hi", true)).await;
+    assert_eq!((status, streamed_text(&frames).as_str()), (200, "echo: hi"));
+    assert_eq!(last_chat(&local).header("authorization"), None);
+}
