@@ -15,7 +15,7 @@ const KEY: &str = "sk-oai-test-0123456789";
 async fn setup(key: Option<&str>, options: MockOptions) -> (MockUpstream, Gateway) {
     let mock = mock_openai::spawn(options).await;
     let secrets = match key {
-        Some(_) => r#"secrets = { api-key = { env = "TEST_OAI_KEY" } }"#,
+        Some(_) => r#"secrets = { api-key = { env-list = "TEST_OAI_KEY" } }"#,
         None => "",
     };
     let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
@@ -214,6 +214,29 @@ async fn a_rate_limit_is_429_with_the_upstreams_retry_after() {
     assert_eq!(retry_after, Some(7), "the upstream's Retry-After");
     assert_eq!(error["error"]["code"], "rate_limit_exceeded");
     assert_eq!(mock.chats().len(), 1);
+}
+
+#[tokio::test]
+async fn a_rate_limited_key_hands_over_to_the_next_and_cools_down() {
+    let (mock, gateway) = setup(Some("limited-a,good-b"), MockOptions::default()).await;
+    for _ in 0..3 {
+        let answer = gateway
+            .chat_ok(&user_request("gpt-4o-mini", "hi", false))
+            .await;
+        assert_eq!(answer["choices"][0]["message"]["content"], "echo: hi");
+    }
+    let chats = mock.chats();
+    let keys: Vec<&str> = chats.iter().map(|c| c.key().unwrap_or_default()).collect();
+    let limited = keys.iter().filter(|k| k.starts_with("limited")).count();
+    assert_eq!(
+        limited, 1,
+        "tried once, then cooling down for 7 s: {keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| **k == "good-b").count(),
+        3,
+        "{keys:?}"
+    );
 }
 
 #[tokio::test]

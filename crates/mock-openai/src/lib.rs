@@ -10,7 +10,8 @@
 //! - errors as `{"error": {"message", "type", "param", "code"}}`.
 //!
 //! Keys travel as `Authorization: Bearer <key>`: any key is accepted except
-//! `bad-*` (401 `invalid_api_key`); without one the answer is 401 unless
+//! `bad-*` (401 `invalid_api_key`) and `limited-*` (its chats get 429 with
+//! `Retry-After`, as the `rate-limit` scenario); without one the answer is 401 unless
 //! [`MockOptions::require_key`] is off (a local llama.cpp).
 //!
 //! Answers echo the last user turn: `echo: <text>`, streamed word by word.
@@ -255,6 +256,9 @@ async fn route(shared: &Shared, record: &mut RecordedRequest, body: Option<Value
                 message,
             );
         }
+        Some(key) if key.starts_with("limited") && record.path == "/v1/chat/completions" => {
+            return rate_limited(shared);
+        }
         None if shared.options.require_key => {
             let message = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
             return error(401, "invalid_request_error", None, message);
@@ -285,6 +289,17 @@ async fn route(shared: &Shared, record: &mut RecordedRequest, body: Option<Value
         },
         _ => error(404, "invalid_request_error", None, "Unknown request URL."),
     }
+}
+
+/// 429 with the configured `Retry-After`, as OpenAI words a per-minute limit.
+fn rate_limited(shared: &Shared) -> Response {
+    let message = "Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1.";
+    let mut response = error(429, "requests", Some("rate_limit_exceeded"), message);
+    let after = shared.options.retry_after_secs.to_string();
+    response
+        .headers_mut()
+        .insert("retry-after", after.parse().unwrap());
+    response
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
@@ -319,19 +334,7 @@ fn chat(shared: &Shared, body: &Value, scenario: &str) -> Response {
         );
     }
     match scenario {
-        "rate-limit" => {
-            let mut response = error(
-                429,
-                "requests",
-                Some("rate_limit_exceeded"),
-                "Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 7s.",
-            );
-            let after = shared.options.retry_after_secs.to_string();
-            response
-                .headers_mut()
-                .insert("retry-after", after.parse().unwrap());
-            return response;
-        }
+        "rate-limit" => return rate_limited(shared),
         "quota" => {
             let message =
                 "You exceeded your current quota, please check your plan and billing details.";
