@@ -95,6 +95,12 @@ async fn keys_models_and_scenarios_refuse_as_openai_does() {
         ),
         (None, user("gpt-4o-mini", "hi", true), 401, None),
         (
+            Some("limited-1"),
+            user("gpt-4o-mini", "hi", true),
+            429,
+            Some("rate_limit_exceeded"),
+        ),
+        (
             Some("k"),
             user("gpt-9", "hi", true),
             404,
@@ -128,7 +134,7 @@ async fn keys_models_and_scenarios_refuse_as_openai_does() {
     for (key, body, status, code) in cases {
         let response = post(&mock, key, body.clone()).await;
         assert_eq!(response.status(), status, "{body}");
-        if status == 429 && code == Some("rate_limit_exceeded") {
+        if code == Some("rate_limit_exceeded") {
             assert_eq!(response.headers()["retry-after"], "7");
         }
         let error: Value = response.json().await.unwrap();
