@@ -1,8 +1,12 @@
 //! The accept loop: HTTP/1 and HTTP/2 connections served with the router,
 //! under limits a caller without a key cannot get around.
 //!
-//! - A request's headers must arrive within `header_read_timeout`
-//!   ([`HEADER_READ_TIMEOUT`] by default).
+//! - A new connection's first request must arrive within
+//!   `header_read_timeout` ([`HEADER_READ_TIMEOUT`] by default), and a
+//!   connection with nothing in flight is closed after [`KEEP_ALIVE_IDLE`].
+//!   (Not hyper's own header timeout: it also runs between keep-alive
+//!   requests and closes idle connections after a few seconds, just when a
+//!   client's pool may reuse them.)
 //! - At most `max_connections` connections are open at once. When they are
 //!   all taken, the oldest connection with no request in flight (half-sent,
 //!   or idle between keep-alive requests) is closed to make room, so a crowd
@@ -11,9 +15,8 @@
 //!   with a request (a response streaming included) does a new one wait.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -27,8 +30,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
-/// How long a client may take to send a request's headers, by default.
+/// How long a new connection may take to send its first request's headers,
+/// by default.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a connection with no request in flight stays open.
+pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(75);
+
+/// How often a connection's watchdog looks at it.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
 
 /// How long in-flight requests get to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -94,10 +104,7 @@ pub async fn serve(
     let connections = Arc::new(Connections::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+    builder.http1().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     let mut next_id: u64 = 0;
@@ -131,6 +138,7 @@ pub async fn serve(
         next_id += 1;
         let id = next_id;
         let busy = Arc::new(AtomicUsize::new(0));
+        let activity = Arc::new(Activity::default());
         let close = Arc::new(Notify::new());
         connections
             .open
@@ -146,14 +154,24 @@ pub async fn serve(
             );
         let service = router
             .clone()
-            .map_request(move |mut request: axum::extract::Request<_>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
+            .map_request({
+                let (busy, activity) = (busy.clone(), activity.clone());
+                move |mut request: axum::extract::Request<_>| {
+                    // In flight from here until its response body is done
+                    // (the guard made with the response takes this count over).
+                    busy.fetch_add(1, Ordering::Relaxed);
+                    activity.touch(true);
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                }
             })
             .map_response({
-                let busy = busy.clone();
+                let (busy, activity) = (busy.clone(), activity.clone());
                 move |response: axum::response::Response| {
-                    let guard = InFlight::new(&busy);
+                    let guard = InFlight {
+                        busy: busy.clone(),
+                        activity: activity.clone(),
+                    };
                     response.map(|body| {
                         axum::body::Body::new(Tracked {
                             body,
@@ -167,6 +185,7 @@ pub async fn serve(
             .into_owned();
         let connection = graceful.watch(connection);
         let connections = connections.clone();
+        let watchdog = watch(activity, busy, header_read_timeout);
         tokio::spawn(async move {
             tokio::select! {
                 result = connection => {
@@ -176,6 +195,9 @@ pub async fn serve(
                 }
                 () = close.notified() => {
                     tracing::debug!(%peer, "closed an idle connection to make room");
+                }
+                why = watchdog => {
+                    tracing::debug!(%peer, "closed a connection: {why}");
                 }
             }
             connections
@@ -198,23 +220,67 @@ async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown) -> std:
     Ok(())
 }
 
-/// Peer addresses are put into each request by [`serve`]; handlers read
-/// them with `ConnectInfo<SocketAddr>` as with `axum::serve`.
-pub type Peer = ConnectInfo<SocketAddr>;
+/// When a connection last started or finished a request, and how many
+/// requests it has started.
+#[derive(Default)]
+struct Activity {
+    /// Milliseconds since [`epoch`].
+    last: AtomicU64,
+    requests: AtomicU64,
+}
 
-/// Counts a request in flight on its connection until dropped.
-struct InFlight(Arc<AtomicUsize>);
+/// A fixed instant the activity times count from.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
 
-impl InFlight {
-    fn new(busy: &Arc<AtomicUsize>) -> Self {
-        busy.fetch_add(1, Ordering::Relaxed);
-        InFlight(busy.clone())
+impl Activity {
+    fn touch(&self, new_request: bool) {
+        let now = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(now, Ordering::Relaxed);
+        if new_request {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+        }
     }
+
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        epoch().elapsed().saturating_sub(last)
+    }
+}
+
+/// Ends, with the reason, when the connection should be closed: no first
+/// request within `first_request`, or nothing in flight for
+/// [`KEEP_ALIVE_IDLE`].
+async fn watch(
+    activity: Arc<Activity>,
+    busy: Arc<AtomicUsize>,
+    first_request: Duration,
+) -> &'static str {
+    activity.touch(false);
+    tokio::time::sleep(first_request).await;
+    if activity.requests.load(Ordering::Relaxed) == 0 {
+        return "no request arrived in time";
+    }
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        if busy.load(Ordering::Relaxed) == 0 && activity.idle_for() >= KEEP_ALIVE_IDLE {
+            return "idle";
+        }
+    }
+}
+
+/// Ends a request's count on its connection when dropped (with the body).
+struct InFlight {
+    busy: Arc<AtomicUsize>,
+    activity: Arc<Activity>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.activity.touch(false);
+        self.busy.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
