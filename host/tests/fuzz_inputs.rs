@@ -4,24 +4,12 @@
 use std::path::Path;
 
 use base64::Engine as _;
+use fuzz_support::config;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use wasmgate::api::request::{ChatCompletionRequest, decode_data_url};
 use wasmgate::config::{Config, ConfigError, EMBEDDED_DEFAULT};
 use wasmgate::runtime::bindings::{ContentPart, Role};
-
-/// 256 cases in CI; `PROPTEST_CASES` runs more locally.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// A body parsed and mapped: never a panic, an error is always a 400.
 fn check_request(body: &[u8]) -> Result<(), TestCaseError> {

@@ -220,21 +220,9 @@ mod tests {
 #[cfg(test)]
 mod prop {
     use super::*;
+    use fuzz_support::{config, cuts};
     use proptest::prelude::*;
     use serde_json::Value;
-
-    /// 256 cases in CI; `PROPTEST_CASES` runs more locally.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: std::env::var("PROPTEST_CASES")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(256),
-            max_shrink_iters: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
 
     /// Feeds `input` cut at `cuts`, draining after every read, then calls
     /// `finish` until it has nothing left, as the plugins do.
@@ -257,13 +245,6 @@ mod prop {
             assert!(rounds <= 3, "finish keeps yielding");
         }
         out
-    }
-
-    fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
-        let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
-        cuts.sort_unstable();
-        cuts.dedup();
-        cuts
     }
 
     fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {

@@ -168,20 +168,8 @@ mod tests {
 #[cfg(test)]
 mod prop {
     use super::*;
+    use fuzz_support::{config, cuts};
     use proptest::prelude::*;
-
-    /// 256 cases in CI; `PROPTEST_CASES` runs more locally.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: std::env::var("PROPTEST_CASES")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(256),
-            max_shrink_iters: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
 
     /// Feeds `input` cut at `cuts` (sorted, deduplicated, in range), draining
     /// events after every read; checks the buffer only keeps an unfinished line.
@@ -205,13 +193,6 @@ mod prop {
         assert!(parser.pending.is_empty());
         assert_eq!(parser.finish(), None, "finish yields at most one event");
         events
-    }
-
-    fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
-        let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
-        cuts.sort_unstable();
-        cuts.dedup();
-        cuts
     }
 
     /// Bytes rich in what matters to the parser: newlines, CR, colons, spaces,

@@ -2,30 +2,11 @@
 //! array scanner (any bytes, any read boundaries, bounded elements) and of
 //! the reader of the elements it cuts.
 
+use fuzz_support::{config, cuts};
 use plugin_gemini_business::answer::interpret;
 use plugin_gemini_business::array_stream::{ArrayScanner, ScanError};
 use proptest::prelude::*;
 use serde_json::Value;
-
-/// 256 cases in CI; `PROPTEST_CASES` runs more locally.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
-    let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    cuts
-}
 
 /// The elements of `body` read in pieces, then the first error (of a push or
 /// of `finish`), if any.

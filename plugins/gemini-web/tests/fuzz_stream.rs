@@ -2,6 +2,7 @@
 //! the UTF-16 length-prefixed framing, the assembler on top of it, and the
 //! snapshot → delta path (display text, delta tracker).
 
+use fuzz_support::{config, cuts};
 use plugin_gemini_web::assembler::Assembler;
 use plugin_gemini_web::delta::DeltaTracker;
 use plugin_gemini_web::display_text::displayable;
@@ -9,26 +10,6 @@ use plugin_gemini_web::framing::{FrameError, FrameParser};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use wasmgate_plugin_sdk::Event;
-
-/// 256 cases in CI; `PROPTEST_CASES` runs more locally.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
-    let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    cuts
-}
 
 /// The framing's result for `body` read in pieces: the frames, or the first
 /// error (frames of earlier reads are kept, as a caller would have them).

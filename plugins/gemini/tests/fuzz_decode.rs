@@ -2,30 +2,11 @@
 //! the SSE/raw-JSON splitter and the response mapper behind it, on any
 //! bytes at any read boundaries.
 
+use fuzz_support::{config, cuts};
 use plugin_gemini::decode::{SseDecoder, decode_whole};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use wasmgate_plugin_sdk::Event;
-
-/// 256 cases in CI; `PROPTEST_CASES` runs more locally.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
-    let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    cuts
-}
 
 /// Events as comparable text, text and reasoning merged (their split
 /// follows the reads).

@@ -2,6 +2,7 @@
 //! snapshot differ, the increment/snapshot detector, and both sites'
 //! decoders behind the SSE pump, on any bytes at any read boundaries.
 
+use fuzz_support::config;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -11,31 +12,9 @@ use crate::pump::testing::{Ev, PiecesBody, merged, run};
 use crate::snapshot::SnapshotDiff;
 use crate::tongyi::decoder::TongyiDecoder;
 
-/// 256 cases in CI; `PROPTEST_CASES` runs more locally.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// `bytes` read in pieces ending at `raw` cuts (any position).
 fn pieces(bytes: &[u8], raw: &[usize]) -> PiecesBody {
-    let mut cuts: Vec<usize> = raw.iter().map(|c| c % (bytes.len() + 1)).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut out = Vec::new();
-    let mut last = 0;
-    for cut in cuts.into_iter().chain([bytes.len()]) {
-        out.push(bytes[last..cut].to_vec());
-        last = cut;
-    }
-    PiecesBody::new(out, false)
+    PiecesBody::new(fuzz_support::pieces(bytes, raw), false)
 }
 
 /// The char boundaries of `text` picked by `raw`, ascending, non-empty.

@@ -1,0 +1,55 @@
+//! What the property tests of every parser share: how many cases to run, and
+//! where to cut a byte stream into the reads a parser sees (a parser must
+//! give the same result however its input arrives).
+
+use proptest::test_runner::Config;
+
+/// 256 cases (enough for CI on two cores); `PROPTEST_CASES` runs more
+/// locally. Failures are not persisted to files: each becomes a plain
+/// regression test next to the parser.
+pub fn config() -> Config {
+    Config {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(256),
+        max_shrink_iters: 512,
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+/// Cut positions in `0..=len` from arbitrary numbers, sorted, each once.
+pub fn cuts(len: usize, raw: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// `bytes` as the reads that end at the cuts `raw` picks (any position).
+pub fn pieces(bytes: &[u8], raw: &[usize]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for cut in cuts(bytes.len(), raw.iter().copied())
+        .into_iter()
+        .chain([bytes.len()])
+    {
+        out.push(bytes[last..cut].to_vec());
+        last = cut;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_rejoin_to_the_input() {
+        let bytes = b"data: one\n\ndata: two\n\n";
+        let parts = pieces(bytes, &[3, 100, 3, 7]);
+        assert_eq!(parts.concat(), bytes.to_vec());
+        assert_eq!(cuts(10, [3, 14, 3]), vec![3]);
+    }
+}
