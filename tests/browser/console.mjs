@@ -223,8 +223,16 @@ try {
   await waitText("h1", "wasmgate");
   await waitText("body", url + "/v1");
   await page.click('button[data-copy="base"]');
-  const copied = await page.textContent('button[data-copy="base"]');
-  if (!/Copied|Selected/.test(copied)) fail("the copy button says " + copied);
+  // The click's answer is asynchronous (the clipboard, or the selection
+  // after a moment): wait for it rather than read at once.
+  const said = await page
+    .waitForFunction(
+      () => /Copied|Selected/.test(document.querySelector('button[data-copy="base"]').textContent),
+      null,
+      { timeout: 10000 },
+    )
+    .then(() => true, () => false);
+  if (!said) fail("the copy button says " + (await page.textContent('button[data-copy="base"]')));
   await shot("13-landing");
   if ((await page.content()).includes(PASTED)) fail("the landing page shows the secret");
 

@@ -5,7 +5,10 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
   button.addEventListener("click", async () => {
     const text = document.getElementById(button.dataset.copy).textContent;
     try {
-      await navigator.clipboard.writeText(text);
+      // A browser may leave the permission pending for good: fall back to
+      // selecting the text after a moment.
+      const gaveUp = new Promise((_, reject) => setTimeout(() => reject(new Error("no answer")), 1000));
+      await Promise.race([navigator.clipboard.writeText(text), gaveUp]);
       button.textContent = "Copied";
     } catch (_) {
       const range = document.createRange();
