@@ -256,11 +256,11 @@ async fn attempt(
     first_event_timeout: Duration,
 ) -> Result<Started, (CallError, Lease)> {
     let started_at = Instant::now();
-    let context = AccountContext {
-        plugin: entry.plugin.name.clone(),
-        account: lease.account().clone(),
-        state: runtime.state.clone(),
-    };
+    let context = AccountContext::new(
+        entry.plugin.name.clone(),
+        lease.account().clone(),
+        runtime.state.clone(),
+    );
     let session = async {
         let mut session = entry
             .plugin

@@ -76,11 +76,7 @@ impl LiveModels {
 /// Runs `models()` on the plugin with its first account that can serve.
 async fn fetch(runtime: &Arc<Runtime>, entry: &PluginEntry) -> Option<Vec<String>> {
     let account = entry.pool.first_serving()?;
-    let context = AccountContext {
-        plugin: entry.plugin.name.clone(),
-        account,
-        state: runtime.state.clone(),
-    };
+    let context = AccountContext::new(entry.plugin.name.clone(), account, runtime.state.clone());
     let mut session = entry
         .plugin
         .session(runtime, context, entry.grants.clone())

@@ -254,3 +254,47 @@ async fn a_plugin_cannot_call_the_gateway_itself() {
         gateway.logs()
     );
 }
+
+/// What a plugin keeps in `state` belongs to the credentials it ran with:
+/// when the operator puts other secrets under the same account id, the
+/// plugin starts afresh instead of reading what the old ones left.
+#[tokio::test]
+async fn state_follows_the_credentials_not_just_the_account_id() {
+    let account = |variable: &str| {
+        format!(
+            "[[plugins.misbehave.accounts]]\nid = \"shared-id\"\nsecrets = {{ token = {{ env = \"{variable}\" }} }}\n"
+        )
+    };
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config(&account("FIRST_TOKEN"))
+        .env("FIRST_TOKEN", "first-credentials")
+        .env("SECOND_TOKEN", "second-credentials")
+        .env("API_KEY", "sk-sandbox-suite")
+        .start();
+    let remember = |text: &'static str| {
+        let gateway = &gateway;
+        async move {
+            let answer = gateway
+                .chat_ok(&user_request("misbehave-remember", text, false))
+                .await;
+            answer["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    assert_eq!(remember("kept by the first").await, "<none>");
+    assert_eq!(remember("again").await, "kept by the first");
+    gateway.rewrite_config(&account("SECOND_TOKEN"));
+    gateway.wait_for_log("configuration reloaded");
+    let mut answer = String::new();
+    for _ in 0..50 {
+        answer = remember("kept by the second").await;
+        if answer != "again" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(answer, "<none>", "the second credentials start afresh");
+}

@@ -134,6 +134,21 @@ impl StateStore {
         Ok(())
     }
 
+    /// Moves a scope saved under a bare account id (before scopes carried a
+    /// credentials fingerprint) to `scope`, unless `scope` exists already.
+    pub fn adopt(&self, plugin: &str, account: &str, scope: &str) {
+        let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        let legacy = (plugin.to_string(), account.to_string());
+        let current = (plugin.to_string(), scope.to_string());
+        if !scopes.contains_key(&legacy) || scopes.contains_key(&current) {
+            return;
+        }
+        if let Some(entries) = scopes.remove(&legacy) {
+            scopes.insert(current, entries);
+            self.dirty.store(true, Ordering::Release);
+        }
+    }
+
     pub fn delete(&self, plugin: &str, account: &str, key: &str) {
         let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(scope) = scopes.get_mut(&(plugin.to_string(), account.to_string())) {
@@ -228,7 +243,7 @@ impl StateStore {
 impl state::Host for PluginState {
     fn get(&mut self, key: String) -> Option<String> {
         let ctx = &self.context;
-        ctx.state.get(&ctx.plugin, &ctx.account.id, &key)
+        ctx.state.get(&ctx.plugin, &ctx.state_scope, &key)
     }
 
     fn set(
@@ -241,7 +256,7 @@ impl state::Host for PluginState {
         let stored = self.on_behalf(|state| {
             let ctx = &state.context;
             ctx.state
-                .set(&ctx.plugin, &ctx.account.id, &key, value, ttl)
+                .set(&ctx.plugin, &ctx.state_scope, &key, value, ttl)
         });
         if let Err(why) = stored {
             // Stops the plugin: its request fails as over budget.
@@ -253,7 +268,7 @@ impl state::Host for PluginState {
 
     fn delete(&mut self, key: String) {
         let ctx = &self.context;
-        ctx.state.delete(&ctx.plugin, &ctx.account.id, &key);
+        ctx.state.delete(&ctx.plugin, &ctx.state_scope, &key);
     }
 }
 
@@ -309,6 +324,29 @@ mod tests {
         // has its own budget.
         store.set("p", "a", "k0", "small".into(), None).unwrap();
         store.set("p", "b", "k0", value, None).unwrap();
+    }
+
+    #[test]
+    fn a_scope_saved_under_a_bare_account_id_moves_once() {
+        let store = StateStore::default();
+        store
+            .set("web", "acct", "cookie", "v1".into(), None)
+            .unwrap();
+        store.adopt("web", "acct", "acct#aaaa");
+        assert_eq!(
+            store.get("web", "acct#aaaa", "cookie").as_deref(),
+            Some("v1")
+        );
+        assert_eq!(store.get("web", "acct", "cookie"), None);
+        // An existing scope is never overwritten by an old one.
+        store
+            .set("web", "acct", "cookie", "stale".into(), None)
+            .unwrap();
+        store.adopt("web", "acct", "acct#aaaa");
+        assert_eq!(
+            store.get("web", "acct#aaaa", "cookie").as_deref(),
+            Some("v1")
+        );
     }
 
     #[test]

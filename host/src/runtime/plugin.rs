@@ -133,16 +133,16 @@ impl LoadedPlugin {
             pre,
         };
         // manifest() runs with no account, no state and no egress.
-        let context = AccountContext {
-            plugin: name,
-            account: Account {
+        let context = AccountContext::new(
+            name,
+            Account {
                 id: String::new(),
                 secrets: Arc::default(),
                 settings: Arc::default(),
                 expires_at: None,
             },
-            state: Arc::new(Default::default()),
-        };
+            Arc::new(Default::default()),
+        );
         let manifest = async {
             let mut session = plugin
                 .session(runtime, context, Arc::new(Grants::none()))

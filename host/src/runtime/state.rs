@@ -41,6 +41,30 @@ pub struct AccountContext {
     pub plugin: Arc<str>,
     pub account: Account,
     pub state: Arc<StateStore>,
+    /// Where the account's `state` lives: its id and a fingerprint of its
+    /// credentials, so what a plugin kept for one set of secrets (a rotated
+    /// cookie, a token) is never handed to another under the same id.
+    pub state_scope: String,
+}
+
+impl AccountContext {
+    pub fn new(plugin: Arc<str>, account: Account, state: Arc<StateStore>) -> Self {
+        let fingerprint = crate::fingerprint::credentials(
+            account
+                .secrets
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.expose())),
+        );
+        let state_scope = format!("{}#{fingerprint}", account.id);
+        // State saved before scopes carried credentials moves over once.
+        state.adopt(&plugin, &account.id, &state_scope);
+        AccountContext {
+            plugin,
+            account,
+            state,
+            state_scope,
+        }
+    }
 }
 
 pub struct PluginState {
