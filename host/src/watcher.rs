@@ -76,8 +76,18 @@ pub fn spawn(shared: Arc<tokio::sync::Mutex<Reloader>>) -> notify::Result<WatchG
             loop {
                 // Wait until the events stop for a moment.
                 while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, signals.recv()).await {}
-                if !shared.lock().await.reload().await {
-                    break;
+                // A pass that panics (a bug, a value nobody foresaw) must not
+                // end hot reload: the last good state stays live and the next
+                // change gets a pass of its own.
+                let pass =
+                    std::panic::AssertUnwindSafe(async { shared.lock().await.reload().await });
+                match futures::FutureExt::catch_unwind(pass).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(_) => {
+                        tracing::error!("a reload pass failed; the last good state stays live");
+                        break;
+                    }
                 }
                 tokio::time::sleep(RETRY).await;
             }
