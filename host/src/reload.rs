@@ -169,28 +169,51 @@ impl Reloader {
     /// One reload pass. Returns whether a file was caught still changing, so
     /// the caller can try again shortly.
     pub async fn reload(&mut self) -> bool {
-        self.refresh_config();
-        let unsettled = self.refresh_plugins().await;
+        self.pass(false).await
+    }
+
+    /// A pass after the file watcher saw a change: a `plugins.toml` changed
+    /// a moment ago may still be being written, so it waits for the next
+    /// pass (the console writes its files whole, and uses [`Self::reload`]).
+    pub async fn reload_changed(&mut self) -> bool {
+        self.pass(true).await
+    }
+
+    async fn pass(&mut self, settle: bool) -> bool {
+        let config_unsettled = self.refresh_config(settle);
+        let unsettled = self.refresh_plugins().await || config_unsettled;
         self.lock_status().reloads += 1;
         self.publish(false);
         unsettled
     }
 
-    fn refresh_config(&mut self) {
+    /// Applies a changed `plugins.toml`. Returns `true` when the file was
+    /// changed a moment ago and may still be being written (an editor that
+    /// truncates then writes): it is read again on the next pass, so half a
+    /// file that happens to parse is never applied.
+    fn refresh_config(&mut self, settle: bool) -> bool {
         let Some(path) = &self.config_path else {
-            return;
+            return false;
         };
+        let fresh = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age < SETTLE);
+        if settle && fresh && self.config_text.is_some() {
+            return true;
+        }
         let text = match crate::config::read_text(path) {
             Ok(text) => text,
             Err(err) => {
                 tracing::error!(path = %path.display(), "configuration not reloaded: {err}");
                 self.lock_status().config.error =
                     Some(format!("cannot read {}: {err}", path.display()));
-                return;
+                return false;
             }
         };
         if self.config_text.as_deref() == Some(text.as_str()) {
-            return;
+            return false;
         }
         let first_read = self.config_text.is_none();
         self.config_text = Some(text.clone());
@@ -222,6 +245,7 @@ impl Reloader {
                 self.lock_status().config.error = Some(err);
             }
         }
+        false
     }
 
     /// Loads new and changed `.wasm` files and forgets removed ones. A file

@@ -79,8 +79,9 @@ pub fn spawn(shared: Arc<tokio::sync::Mutex<Reloader>>) -> notify::Result<WatchG
                 // A pass that panics (a bug, a value nobody foresaw) must not
                 // end hot reload: the last good state stays live and the next
                 // change gets a pass of its own.
-                let pass =
-                    std::panic::AssertUnwindSafe(async { shared.lock().await.reload().await });
+                let pass = std::panic::AssertUnwindSafe(async {
+                    shared.lock().await.reload_changed().await
+                });
                 match futures::FutureExt::catch_unwind(pass).await {
                     Ok(true) => {}
                     Ok(false) => break,
