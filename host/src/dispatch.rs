@@ -125,7 +125,8 @@ pub async fn complete(
     }
 }
 
-fn last_usage(events: &[Event]) -> Option<&Usage> {
+/// The usage an answer reported last, if any.
+pub fn last_usage(events: &[Event]) -> Option<&Usage> {
     events.iter().rev().find_map(|event| match event {
         Event::Usage(usage) => Some(usage),
         _ => None,
@@ -260,6 +261,7 @@ async fn attempt(
         entry.plugin.name.clone(),
         lease.account().clone(),
         runtime.state.clone(),
+        lease.state_scope(),
     );
     let session = async {
         let mut session = entry

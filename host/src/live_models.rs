@@ -21,13 +21,19 @@ const FETCH_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A plugin by name and content hash.
 type PluginKey = (String, String);
-/// When a list was fetched (or a fetch began), and the ids (none if the
-/// fetch failed or is under way).
-type Fetched = (Instant, Option<Vec<String>>);
+
+/// What is known of one plugin's list.
+struct Known {
+    /// The last list fetched, if any.
+    ids: Option<Vec<String>>,
+    /// When to fetch again (set before a fetch starts, so concurrent
+    /// listings start one).
+    next: Instant,
+}
 
 #[derive(Default)]
 pub struct LiveModels {
-    lists: Mutex<HashMap<PluginKey, Fetched>>,
+    lists: Mutex<HashMap<PluginKey, Known>>,
 }
 
 impl LiveModels {
@@ -39,44 +45,46 @@ impl LiveModels {
         entry: &Arc<PluginEntry>,
     ) -> Option<Vec<String>> {
         let key = (entry.plugin.name.to_string(), entry.plugin.hash.clone());
+        let now = Instant::now();
         let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-        let (known, due) = match lists.get(&key) {
-            Some((at, Some(ids))) => (Some(ids.clone()), at.elapsed() >= FRESH_FOR),
-            Some((at, None)) => (None, at.elapsed() >= RETRY_AFTER),
-            None => (None, true),
-        };
-        if due {
-            // Marked before the fetch, so concurrent listings start one fetch.
-            let keep = known.clone();
-            lists.insert(key.clone(), (Instant::now(), keep));
+        let known = lists.entry(key.clone()).or_insert(Known {
+            ids: None,
+            next: now,
+        });
+        if known.next <= now {
+            // Until this fetch ends, nobody starts another.
+            known.next = now + FETCH_DEADLINE + RETRY_AFTER;
             let (this, runtime, entry) = (self.clone(), runtime.clone(), entry.clone());
             tokio::spawn(async move {
                 let fetched = fetch(&runtime, &entry).await;
                 let mut lists = this.lists.lock().unwrap_or_else(|e| e.into_inner());
-                match fetched {
-                    Some(ids) => {
-                        lists.insert(key, (Instant::now(), Some(ids)));
-                    }
-                    None => {
-                        // Keep an older list if there was one; try again later.
-                        let older = lists.get(&key).and_then(|(_, ids)| ids.clone());
-                        let at = Instant::now() - FRESH_FOR.saturating_sub(RETRY_AFTER);
-                        lists.insert(
-                            key,
-                            (if older.is_some() { at } else { Instant::now() }, older),
-                        );
+                if let Some(known) = lists.get_mut(&key) {
+                    // A failure keeps the older list, and tries again sooner.
+                    known.next = Instant::now()
+                        + if fetched.is_some() {
+                            FRESH_FOR
+                        } else {
+                            RETRY_AFTER
+                        };
+                    if fetched.is_some() {
+                        known.ids = fetched;
                     }
                 }
             });
         }
-        known
+        known.ids.clone()
     }
 }
 
 /// Runs `models()` on the plugin with its first account that can serve.
 async fn fetch(runtime: &Arc<Runtime>, entry: &PluginEntry) -> Option<Vec<String>> {
-    let account = entry.pool.first_serving()?;
-    let context = AccountContext::new(entry.plugin.name.clone(), account, runtime.state.clone());
+    let (account, scope) = entry.pool.first_serving()?;
+    let context = AccountContext::new(
+        entry.plugin.name.clone(),
+        account,
+        runtime.state.clone(),
+        &scope,
+    );
     let mut session = entry
         .plugin
         .session(runtime, context, entry.grants.clone())

@@ -274,36 +274,13 @@ pub fn presented_key(request: &Request) -> Option<String> {
     if let Some(key) = bearer.or_else(goog) {
         return Some(key.trim().to_string());
     }
-    let query = request.uri().query()?;
-    form_urlencoded_key(query)
-}
-
-/// The value of `key=` in a query string, percent-decoded.
-fn form_urlencoded_key(query: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let value = pair.strip_prefix("key=")?;
-        let mut bytes = Vec::with_capacity(value.len());
-        let raw = value.as_bytes();
-        let mut i = 0;
-        while i < raw.len() {
-            match raw[i] {
-                b'%' if i + 2 < raw.len() => {
-                    let hex = std::str::from_utf8(&raw[i + 1..i + 3]).ok()?;
-                    bytes.push(u8::from_str_radix(hex, 16).ok()?);
-                    i += 3;
-                }
-                b'+' => {
-                    bytes.push(b' ');
-                    i += 1;
-                }
-                b => {
-                    bytes.push(b);
-                    i += 1;
-                }
-            }
-        }
-        String::from_utf8(bytes).ok()
-    })
+    #[derive(serde::Deserialize)]
+    struct KeyParameter {
+        key: String,
+    }
+    axum::extract::Query::<KeyParameter>::try_from_uri(request.uri())
+        .ok()
+        .map(|query| query.0.key)
 }
 
 #[cfg(test)]

@@ -157,10 +157,7 @@ async fn serve(
         .await
         .map_err(|_| overtime())?
         .map_err(ApiError::from)?;
-        if let Some(usage) = answer.events.iter().rev().find_map(|event| match event {
-            Event::Usage(usage) => Some(usage),
-            _ => None,
-        }) {
+        if let Some(usage) = dispatch::last_usage(&answer.events) {
             record_tokens(&request.model, &answer.served_by, &answer.account, usage);
         }
         let completion = completion(answer.events, &request.model, &shape).into_response();

@@ -45,6 +45,9 @@ pub struct Pool {
 struct Slot {
     account: Account,
     health: Arc<AccountHealth>,
+    /// Where the account's plugin `state` lives: its id and its
+    /// credentials' fingerprint, worked out once here.
+    state_scope: Arc<str>,
 }
 
 /// Why a plugin's pool gave no (further) account.
@@ -75,9 +78,13 @@ impl Pool {
     ) -> Pool {
         let slots = accounts
             .into_iter()
-            .map(|account| Slot {
-                health: book.health_of(plugin, &account.id, &fingerprint(&account)),
-                account,
+            .map(|account| {
+                let credentials = fingerprint(&account);
+                Slot {
+                    health: book.health_of(plugin, &account.id, &credentials),
+                    state_scope: format!("{}#{credentials}", account.id).into(),
+                    account,
+                }
             })
             .collect();
         Pool {
@@ -112,7 +119,8 @@ impl Pool {
 
     /// The first account that [`Pool::serves_now`] would count, for work
     /// that is not a request (listing the upstream's models).
-    pub fn first_serving(&self) -> Option<Account> {
+    /// (The account and its state scope.)
+    pub fn first_serving(&self) -> Option<(Account, Arc<str>)> {
         let now = unix_millis();
         self.slots.iter().find_map(|slot| {
             let health = slot.health.lock();
@@ -120,7 +128,7 @@ impl Pool {
                 health.availability(now, slot.account.expires_at, ""),
                 Availability::Ready | Availability::ProbeDue
             )
-            .then(|| slot.account.clone())
+            .then(|| (slot.account.clone(), slot.state_scope.clone()))
         })
     }
 
@@ -362,6 +370,7 @@ impl Picker<'_> {
                 plugin: pool.plugin.clone(),
                 model: self.model.clone(),
                 account: slot.account.clone(),
+                state_scope: slot.state_scope.clone(),
                 health: slot.health.clone(),
                 policy: pool.policy.clone(),
                 book: pool.book.clone(),
@@ -397,6 +406,7 @@ pub struct Lease {
     plugin: Arc<str>,
     model: String,
     account: Account,
+    state_scope: Arc<str>,
     health: Arc<AccountHealth>,
     policy: Arc<PoolPolicy>,
     book: Arc<HealthBook>,
@@ -404,6 +414,11 @@ pub struct Lease {
 }
 
 impl Lease {
+    /// Where the account's plugin `state` lives (see [`AccountContext`](crate::runtime::AccountContext)).
+    pub fn state_scope(&self) -> &Arc<str> {
+        &self.state_scope
+    }
+
     pub fn account(&self) -> &Account {
         &self.account
     }

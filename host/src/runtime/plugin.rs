@@ -142,6 +142,7 @@ impl LoadedPlugin {
                 expires_at: None,
             },
             Arc::new(Default::default()),
+            "",
         );
         let manifest = async {
             let mut session = plugin

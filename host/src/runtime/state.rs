@@ -48,21 +48,20 @@ pub struct AccountContext {
 }
 
 impl AccountContext {
-    pub fn new(plugin: Arc<str>, account: Account, state: Arc<StateStore>) -> Self {
-        let fingerprint = crate::fingerprint::credentials(
-            account
-                .secrets
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.expose())),
-        );
-        let state_scope = format!("{}#{fingerprint}", account.id);
+    /// `state_scope` comes from the account's pool, which works it out once.
+    pub fn new(
+        plugin: Arc<str>,
+        account: Account,
+        state: Arc<StateStore>,
+        state_scope: &str,
+    ) -> Self {
         // State saved before scopes carried credentials moves over once.
-        state.adopt(&plugin, &account.id, &state_scope);
+        state.adopt(&plugin, &account.id, state_scope);
         AccountContext {
             plugin,
             account,
             state,
-            state_scope,
+            state_scope: state_scope.to_string(),
         }
     }
 }
