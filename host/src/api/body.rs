@@ -66,6 +66,10 @@ pub async fn read_within(
         .ok()
         .and_then(|n| limits.in_flight.clone().try_acquire_many_owned(n).ok());
     let Some(_held) = held else {
+        // Read what the client sends and throw it away before answering:
+        // closing on unread bytes would reset the connection, and the client
+        // would see an error instead of the 503 (memory is not held).
+        let _ = tokio::time::timeout(limits.timeout, discard(request.into_body())).await;
         return ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             retry_after: Some(1),
@@ -92,4 +96,11 @@ pub async fn read_within(
             next.run(request).await
         }
     }
+}
+
+/// Reads a body to its end, keeping nothing.
+async fn discard(body: Body) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    while let Some(Ok(_)) = body.frame().await {}
 }
