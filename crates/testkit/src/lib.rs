@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
+pub mod sdk;
+
 pub use reqwest;
 pub use serde_json::{Value, json};
 
@@ -378,6 +380,11 @@ impl Gateway {
             .wait_timeout_while(text, Duration::from_secs(5), |t| !t.contains(needle))
             .unwrap();
         text.clone()
+    }
+
+    /// The callers' key the harness configured, if any.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
     }
 
     pub fn client(&self) -> &reqwest::Client {
