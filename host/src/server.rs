@@ -164,6 +164,7 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let app = AppState {
         live_models: Arc::default(),
+        tool_memory: Arc::default(),
         registry,
         runtime,
         auth: Arc::new(auth),

@@ -428,6 +428,78 @@ async fn upstream_failures_are_502_and_a_hanging_upstream_504() {
         .await;
 }
 
+/// A Gemini thought signature travels as the tool call's provider data
+/// (contract 0.2.0), not inside its id: returned to the caller as
+/// `extra_content.google.thought_signature`, and sent upstream on the next
+/// turn whether the client kept that field or rebuilt the call from its id,
+/// name and arguments (the gateway remembers it by id for that caller).
+#[tokio::test]
+async fn a_thought_signature_round_trips_even_when_the_client_drops_it() {
+    let (mock, gateway) = setup("good-1").await;
+    let tools = json!([{"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    for stream in [false, true] {
+        let ask = json!({"model": "tool_call", "tools": tools, "stream": stream,
+            "messages": [{"role": "user", "content": "Weather in Paris?"}]});
+        let call = if stream {
+            let (status, frames) = gateway.chat_stream(&ask).await;
+            assert_eq!(status, 200);
+            let delta = frames
+                .iter()
+                .find_map(|f| f["choices"][0]["delta"]["tool_calls"].get(0).cloned())
+                .expect("a streamed tool call");
+            delta
+        } else {
+            gateway.chat_ok(&ask).await["choices"][0]["message"]["tool_calls"][0].clone()
+        };
+        let id = call["id"].as_str().unwrap().to_string();
+        assert!(
+            !id.contains(mock_gemini::THOUGHT_SIGNATURE),
+            "not in the id: {id}"
+        );
+        assert_eq!(
+            call["extra_content"]["google"]["thought_signature"],
+            mock_gemini::THOUGHT_SIGNATURE,
+            "stream={stream}: {call}"
+        );
+        let rebuilt = json!({"id": id, "type": "function", "function":
+            {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}});
+        for sent_back in [call.clone(), rebuilt] {
+            gateway
+                .chat_ok(
+                    &json!({"model": "gemini-3.1-pro-preview", "tools": tools, "messages": [
+                        {"role": "user", "content": "Weather in Paris?"},
+                        {"role": "assistant", "content": null, "tool_calls": [sent_back]},
+                        {"role": "tool", "tool_call_id": id, "content": "{\"temperature\": 21}"}
+                    ]}),
+                )
+                .await;
+            let sent = generations(&mock).pop().unwrap().body.unwrap();
+            assert_eq!(
+                sent["contents"][1]["parts"][0]["thoughtSignature"],
+                mock_gemini::THOUGHT_SIGNATURE,
+                "stream={stream}"
+            );
+        }
+    }
+    // Another caller cannot have that signature attached to its requests:
+    // the memory is per caller key (this gateway has one key, so the check
+    // is the unit test's; here: an id never answered gets the dummy).
+    gateway
+        .chat_ok(&json!({"model": "gemini-3.1-pro-preview", "messages": [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_never_made",
+                "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_never_made", "content": "{}"}
+        ]}))
+        .await;
+    let sent = generations(&mock).pop().unwrap().body.unwrap();
+    assert_eq!(
+        sent["contents"][1]["parts"][0]["thoughtSignature"],
+        "skip_thought_signature_validator"
+    );
+}
+
 /// Gemini 3 refuses a history tool call without its thought signature; a
 /// client that rebuilt the call ids (losing the signature they carried) is
 /// still answered: the plugin sends Google's documented dummy.
@@ -496,23 +568,58 @@ async fn the_plugin_models_are_listed() {
 
 /// Sends `body` streamed or not; the answer's text.
 async fn answer_text(gateway: &Gateway, body: &Value) -> String {
+    answer_with_annotations(gateway, body).await.0
+}
+
+/// Sends `body` streamed or not; the answer's text and its annotations
+/// (from the message, or from the stream's deltas).
+async fn answer_with_annotations(gateway: &Gateway, body: &Value) -> (String, Vec<Value>) {
     if body["stream"] == true {
         let (status, frames) = gateway.chat_stream(body).await;
         assert_eq!(status, 200, "{frames:?}");
-        streamed_text(&frames)
+        let annotations = frames
+            .iter()
+            .filter_map(|frame| frame["choices"][0]["delta"]["annotations"].as_array())
+            .flatten()
+            .cloned()
+            .collect();
+        (streamed_text(&frames), annotations)
     } else {
         let completion = gateway.chat_ok(body).await;
-        assert!(
-            completion["choices"][0]["message"]
-                .get("annotations")
-                .is_none(),
-            "citations wait for the next contract: {completion}"
-        );
-        completion["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        let message = &completion["choices"][0]["message"];
+        let annotations = message["annotations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (
+            message["content"].as_str().unwrap().to_string(),
+            annotations,
+        )
     }
+}
+
+#[tokio::test]
+async fn a_grounded_answer_cites_its_sources_as_openai_annotations() {
+    let (mock, gateway) = setup("good-1").await;
+    for stream in [false, true] {
+        let body = user_request("gemini-2.5-flash-search", "Who wrote Faust?", stream);
+        let (text, annotations) = answer_with_annotations(&gateway, &body).await;
+        assert_eq!(text, "echo: Who wrote Faust?");
+        assert_eq!(
+            annotations,
+            vec![json!({"type": "url_citation", "url_citation": {
+                "url": mock_gemini::grounding::SOURCE_URI,
+                "title": mock_gemini::grounding::SOURCE_TITLE,
+                "start_index": 0,
+                "end_index": text.chars().count(),
+            }})],
+            "stream={stream}"
+        );
+        // Without grounding, no annotations.
+        let plain = user_request("gemini-2.5-flash", "Who wrote Faust?", stream);
+        assert!(answer_with_annotations(&gateway, &plain).await.1.is_empty());
+    }
+    drop(mock);
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ mod schema;
 mod search;
 mod stream;
 mod thinking;
-mod tool_ids;
+pub mod tool_ids;
 
 pub use duration::parse_millis as parse_duration_millis;
 pub use errors::{from_response as error_from_response, from_stream_error};

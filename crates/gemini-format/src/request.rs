@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
+use wasmgate_plugin_sdk::openai_json;
 use wasmgate_plugin_sdk::{
-    ChatRequest, ContentPart, Media, Message, ProviderError, Role, ToolChoice,
+    ChatRequest, ContentPart, Media, Message, ProviderError, Role, ToolCall, ToolChoice,
 };
 
 use crate::{schema, search, thinking, tool_ids};
@@ -167,7 +168,7 @@ fn conversation(
                 let first_call = parts.len();
                 for call in &message.tool_calls {
                     call_names.insert(call.id.as_str(), call.name.as_str());
-                    parts.push(function_call_part(&call.id, &call.name, &call.arguments)?);
+                    parts.push(function_call_part(call)?);
                 }
                 // Only the first call of a step carries the signature; if no
                 // call kept one (a client rebuilt the ids), send the dummy.
@@ -226,6 +227,9 @@ fn content_parts(
             ContentPart::Text(text) => parts.push(json!({ "text": text })),
             ContentPart::Image(media) | ContentPart::File(media) => parts.push(inline_data(media)),
             ContentPart::ImageUrl(url) => parts.push(image_url_part(url, options)?),
+            // Earlier thinking is not sent back: Gemini needs only the
+            // signatures of function calls, which travel with the calls.
+            ContentPart::Reasoning(_) => {}
         }
     }
     Ok(parts)
@@ -300,8 +304,9 @@ fn mime_type_of(uri: &str) -> Option<&'static str> {
     })
 }
 
-fn function_call_part(id: &str, name: &str, arguments: &str) -> Result<Value, ProviderError> {
-    let args = match arguments.trim() {
+fn function_call_part(call: &ToolCall) -> Result<Value, ProviderError> {
+    let (id, name) = (&call.id, &call.name);
+    let args = match call.arguments.trim() {
         "" => json!({}),
         text => match serde_json::from_str::<Value>(text) {
             Ok(args @ Value::Object(_)) => args,
@@ -318,7 +323,7 @@ fn function_call_part(id: &str, name: &str, arguments: &str) -> Result<Value, Pr
         },
     };
     let mut part = json!({ "functionCall": { "name": name, "args": args } });
-    if let Some(signature) = tool_ids::signature(id) {
+    if let Some(signature) = tool_ids::signature(id, call.provider_data.as_deref()) {
         part["thoughtSignature"] = signature.into();
     }
     Ok(part)
@@ -373,11 +378,18 @@ fn generation_config(
     response_format(extra, &mut config)?;
 
     let mut thinking_config = Map::new();
-    let effort = extra_field(extra, "reasoning_effort", "reasoningEffort");
+    let effort = match request.reasoning_effort {
+        Some(effort) => Some(openai_json::reasoning_effort(effort)),
+        None => match extra_field(extra, "reasoning_effort", "reasoningEffort") {
+            None => None,
+            Some(effort) => Some(
+                effort
+                    .as_str()
+                    .ok_or_else(|| bad_request("reasoning_effort must be a string"))?,
+            ),
+        },
+    };
     if let Some(effort) = effort {
-        let effort = effort
-            .as_str()
-            .ok_or_else(|| bad_request("reasoning_effort must be a string"))?;
         let setting = thinking::for_effort(&request.model, effort).map_err(bad_request)?;
         merge(&mut thinking_config, setting.config());
     }

@@ -10,7 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::Value;
-use wasmgate_plugin_sdk::{Event, FinishReason, Media, ProviderError, ToolCallDelta, Usage};
+use wasmgate_plugin_sdk::{
+    Citation, Event, FinishReason, Media, ProviderError, ToolCallDelta, Usage,
+};
 
 use crate::{errors, tool_ids};
 
@@ -33,6 +35,49 @@ struct Candidate {
     #[serde(alias = "finish_message")]
     finish_message: Option<String>,
     index: Option<u32>,
+    #[serde(alias = "grounding_metadata")]
+    grounding_metadata: Option<GroundingMetadata>,
+}
+
+/// Where a grounded answer's statements come from (Google Search).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GroundingMetadata {
+    #[serde(alias = "grounding_chunks")]
+    grounding_chunks: Vec<GroundingChunk>,
+    #[serde(alias = "grounding_supports")]
+    grounding_supports: Vec<GroundingSupport>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GroundingChunk {
+    web: Option<WebSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WebSource {
+    uri: String,
+    title: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GroundingSupport {
+    segment: Option<Segment>,
+    #[serde(alias = "grounding_chunk_indices")]
+    grounding_chunk_indices: Vec<usize>,
+}
+
+/// A span of the answer's text, in UTF-8 bytes from its start.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Segment {
+    #[serde(alias = "start_index")]
+    start_index: Option<usize>,
+    #[serde(alias = "end_index")]
+    end_index: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +150,8 @@ pub struct ResponseMapper {
     saw_candidate: bool,
     usage: Option<Usage>,
     finished: bool,
+    /// The answer's text so far: grounding spans are byte offsets into it.
+    text: String,
 }
 
 impl ResponseMapper {
@@ -190,6 +237,9 @@ impl ResponseMapper {
         {
             self.part(part, events)?;
         }
+        if let Some(grounding) = candidate.grounding_metadata {
+            self.citations(grounding, events);
+        }
         if let Some(reason) = candidate.finish_reason.as_deref().filter(|r| !r.is_empty()) {
             self.finish(reason, candidate.finish_message.as_deref(), events)?;
         }
@@ -226,13 +276,10 @@ impl ResponseMapper {
             };
             events.push(Event::ToolCall(ToolCallDelta {
                 index,
-                id: Some(tool_ids::encode(
-                    index,
-                    call.id.as_deref(),
-                    part.thought_signature.as_deref(),
-                )),
+                id: Some(tool_ids::id(index, call.id.as_deref())),
                 name: Some(call.name),
                 arguments,
+                provider_data: part.thought_signature.filter(|s| !s.is_empty()),
             }));
         }
         if let Some(blob) = part.inline_data
@@ -252,10 +299,48 @@ impl ResponseMapper {
                 events.push(Event::Reasoning(text));
             } else {
                 self.answered = true;
+                self.text.push_str(&text);
                 events.push(Event::Text(text));
             }
         }
         Ok(())
+    }
+
+    /// Sources as citations: each supported span with its sources, then the
+    /// sources no span names (Google lists every source it searched).
+    fn citations(&mut self, grounding: GroundingMetadata, events: &mut Vec<Event>) {
+        let sources = &grounding.grounding_chunks;
+        let source = |index: usize| sources.get(index)?.web.as_ref();
+        let mut cited = vec![false; sources.len()];
+        let chars = |bytes: usize| -> Option<u32> {
+            let prefix = self.text.get(..bytes.min(self.text.len()))?;
+            u32::try_from(prefix.chars().count()).ok()
+        };
+        for support in &grounding.grounding_supports {
+            let span = support.segment.as_ref();
+            let start = span.and_then(|s| s.start_index).or(span.map(|_| 0));
+            let end = span.and_then(|s| s.end_index);
+            for &index in &support.grounding_chunk_indices {
+                let Some(web) = source(index) else { continue };
+                cited[index] = true;
+                events.push(Event::Citation(Citation {
+                    url: web.uri.clone(),
+                    title: web.title.clone(),
+                    start_index: start.and_then(chars),
+                    end_index: end.and_then(chars),
+                }));
+            }
+        }
+        for (index, chunk) in sources.iter().enumerate() {
+            if let (false, Some(web)) = (cited[index], chunk.web.as_ref()) {
+                events.push(Event::Citation(Citation {
+                    url: web.uri.clone(),
+                    title: web.title.clone(),
+                    start_index: None,
+                    end_index: None,
+                }));
+            }
+        }
     }
 
     fn finish(

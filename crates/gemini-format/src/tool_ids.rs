@@ -1,32 +1,46 @@
-//! Tool-call ids, and the thought signature they carry.
+//! Tool-call ids and the thought signature of a call.
 //!
 //! Gemini rarely names its function calls, so the ids the caller sees are made
-//! up here (`call_<n>`). Gemini 3 also attaches an opaque `thoughtSignature`
-//! to a `functionCall` part and refuses a later request whose history lacks it
-//! ("Function call is missing a thought_signature"). The provider contract has
-//! no field for such data, but every client echoes tool-call ids back
-//! verbatim, so the signature rides in the id: `call_0~ts~<signature>`.
+//! up here. Gemini 3 also attaches an opaque `thoughtSignature` to a
+//! `functionCall` part and refuses a later request whose history lacks it;
+//! it travels as the call's `provider-data` (contract 0.2.0). Contract 0.1.0
+//! carried it inside the id (`call_0~ts~<signature>`); such ids from a
+//! conversation started before the upgrade are still read.
 
-/// Separates the id from the signature. Neither base64 nor Gemini's ids use `~`.
+use std::cell::RefCell;
+
+thread_local! {
+    /// What made-up ids start with; see [`name_calls_with`].
+    static PREFIX: RefCell<String> = RefCell::new("call_".into());
+}
+
+/// Tool calls the upstream does not name get `<prefix><index>` ids. A plugin
+/// sets a random prefix per request (an instance serves one request), so
+/// ids stay unique across the turns of a chat: callers and the host match
+/// results and provider data to calls by id.
+pub fn name_calls_with(prefix: String) {
+    PREFIX.with(|p| *p.borrow_mut() = prefix);
+}
+
+/// Separated the id from the signature in contract 0.1.0's ids.
 const SIGNATURE_MARK: &str = "~ts~";
 
 /// The id the caller sees for the `index`-th call of an answer.
-pub fn encode(index: u32, upstream_id: Option<&str>, signature: Option<&str>) -> String {
-    let id = match upstream_id {
+pub fn id(index: u32, upstream_id: Option<&str>) -> String {
+    match upstream_id {
         Some(id) if !id.is_empty() => id.to_string(),
-        _ => format!("call_{index}"),
-    };
-    match signature {
-        Some(signature) if !signature.is_empty() => format!("{id}{SIGNATURE_MARK}{signature}"),
-        _ => id,
+        _ => PREFIX.with(|prefix| format!("{}{index}", prefix.borrow())),
     }
 }
 
-/// The thought signature carried by an id made by [`encode`], if any.
-pub fn signature(id: &str) -> Option<&str> {
-    id.split_once(SIGNATURE_MARK)
-        .map(|(_, signature)| signature)
-        .filter(|signature| !signature.is_empty())
+/// The thought signature of a call from an earlier turn: its provider data,
+/// or what a 0.1.0 id carried.
+pub fn signature<'a>(id: &'a str, provider_data: Option<&'a str>) -> Option<&'a str> {
+    provider_data.filter(|data| !data.is_empty()).or_else(|| {
+        id.split_once(SIGNATURE_MARK)
+            .map(|(_, signature)| signature)
+            .filter(|signature| !signature.is_empty())
+    })
 }
 
 #[cfg(test)]
@@ -34,18 +48,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_ids_are_generated_or_upstream() {
-        assert_eq!(encode(2, None, None), "call_2");
-        assert_eq!(encode(2, Some(""), None), "call_2");
-        assert_eq!(encode(0, Some("fc-7"), None), "fc-7");
-        assert_eq!(signature("call_2"), None);
+    fn ids_are_generated_or_upstream() {
+        assert_eq!(id(2, Some("")), "call_2");
+        assert_eq!(id(0, Some("fc-7")), "fc-7");
+        name_calls_with("call_ab12_".into());
+        assert_eq!(id(2, None), "call_ab12_2");
     }
 
     #[test]
-    fn signatures_round_trip() {
-        let id = encode(0, None, Some("EoYCCoMC+ARFNMg/vB=="));
-        assert_eq!(id, "call_0~ts~EoYCCoMC+ARFNMg/vB==");
-        assert_eq!(signature(&id), Some("EoYCCoMC+ARFNMg/vB=="));
-        assert_eq!(signature("call_0~ts~"), None);
+    fn the_signature_is_the_provider_data_or_what_an_old_id_carried() {
+        assert_eq!(signature("call_2", Some("EoYC")), Some("EoYC"));
+        assert_eq!(signature("call_2", None), None);
+        assert_eq!(signature("call_0~ts~EoYC+B==", None), Some("EoYC+B=="));
+        assert_eq!(signature("call_0~ts~", Some("")), None);
     }
 }

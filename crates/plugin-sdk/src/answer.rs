@@ -1,12 +1,10 @@
 //! A completion fed by an SSE body: events are decoded as the host pulls
 //! them, so the caller sees each piece as soon as the upstream sent it. The
-//! protocol lives in an [`SseDecoder`]; the queueing, the reading and the
-//! mapping of a broken body to a typed error live here.
-
-use std::cell::RefCell;
-use std::collections::VecDeque;
+//! protocol lives in an [`SseDecoder`]; the reading and the mapping of a
+//! broken body to a typed error live here, the queueing in [`Pump`].
 
 use crate::http::HttpError;
+use crate::pump::{Producer, Pump, Step};
 use crate::sse::SseEvent;
 use crate::sse_stream::{ChunkSource, SseStream};
 use crate::{Event, ProviderError};
@@ -23,89 +21,42 @@ pub trait SseDecoder {
 }
 
 /// An answer in progress, or one decoded already.
-pub struct SseAnswer<S, D> {
-    state: RefCell<State<S, D>>,
-}
+pub type SseAnswer<S, D> = Pump<SseReader<S, D>>;
 
-struct State<S, D> {
-    /// `None` once the body ended, broke, or no longer matters.
-    stream: Option<SseStream<S>>,
+/// Reads an SSE body one event at a time through its decoder.
+pub struct SseReader<S, D> {
+    stream: SseStream<S>,
     decoder: D,
-    queue: VecDeque<Event>,
-    /// Reported once the events decoded before it have been yielded.
-    error: Option<ProviderError>,
 }
 
-impl<S: ChunkSource, D: SseDecoder> SseAnswer<S, D> {
-    /// An SSE body to decode as it streams in.
-    pub fn streaming(body: S, decoder: D) -> Self {
-        Self::with(Some(SseStream::new(body)), decoder, Vec::new())
-    }
+/// An SSE body to decode as it streams in.
+pub fn streaming<S: ChunkSource, D: SseDecoder>(body: S, decoder: D) -> SseAnswer<S, D> {
+    Pump::new(SseReader {
+        stream: SseStream::new(body),
+        decoder,
+    })
+}
 
-    /// Events decoded already (a non-streamed answer).
-    pub fn complete(events: Vec<Event>, decoder: D) -> Self {
-        Self::with(None, decoder, events)
-    }
+/// Events decoded already (a non-streamed answer).
+pub fn complete<S: ChunkSource, D: SseDecoder>(events: Vec<Event>) -> SseAnswer<S, D> {
+    Pump::starting_with(events, None)
+}
 
-    fn with(stream: Option<SseStream<S>>, decoder: D, events: Vec<Event>) -> Self {
-        SseAnswer {
-            state: RefCell::new(State {
-                stream,
-                decoder,
-                queue: events.into(),
-                error: None,
-            }),
-        }
-    }
-
-    /// The next event, reading the body as needed; `None` at the end. An
-    /// error comes after the events decoded before it, and ends the answer.
-    pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
-        let State {
-            stream,
-            decoder,
-            queue,
-            error,
-        } = &mut *self.state.borrow_mut();
-        loop {
-            if let Some(event) = queue.pop_front() {
-                return Ok(Some(event));
-            }
-            if let Some(err) = error.take() {
-                return Err(err);
-            }
-            let Some(source) = stream.as_mut() else {
-                return Ok(None);
-            };
-            let mut events = Vec::new();
-            let outcome = match source.next_event() {
-                Ok(Some(event)) => match decoder.event(&event, &mut events) {
-                    Ok(false) => Ok(()),
-                    Ok(true) => {
-                        *stream = None;
-                        decoder.end(&mut events)
-                    }
-                    Err(err) => Err(err),
-                },
-                Ok(None) => {
-                    *stream = None;
-                    decoder.end(&mut events)
+impl<S: ChunkSource, D: SseDecoder> Producer for SseReader<S, D> {
+    fn produce(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
+        match self.stream.next_event().map_err(broken)? {
+            Some(event) => match self.decoder.event(&event, out)? {
+                false => Ok(Step::More),
+                true => {
+                    self.decoder.end(out)?;
+                    Ok(Step::Done)
                 }
-                Err(err) => Err(broken(err)),
-            };
-            queue.extend(events);
-            if let Err(err) = outcome {
-                *stream = None;
-                *error = Some(err);
+            },
+            None => {
+                self.decoder.end(out)?;
+                Ok(Step::Done)
             }
         }
-    }
-}
-
-/// The completion a plugin hands the host: `type Completion = SseAnswer<http::Response, MyDecoder>`.
-impl<D: SseDecoder + 'static> crate::CompletionStream for SseAnswer<crate::http::Response, D> {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
-        self.next_event()
     }
 }
 
@@ -121,6 +72,8 @@ pub fn broken(err: HttpError) -> ProviderError {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
     use super::*;
 
     /// `data: <text>` is text, `data: end` completes, a cut body is an error.
@@ -154,7 +107,7 @@ mod tests {
         let body = pieces
             .iter()
             .map(|p| p.clone().map(|s| s.as_bytes().to_vec()));
-        SseAnswer::streaming(body.collect(), Lines { done: false })
+        streaming(body.collect::<Body>(), Lines { done: false })
     }
 
     fn drain(answer: &SseAnswer<Body, Lines>) -> (Vec<String>, Option<ProviderError>) {
@@ -210,8 +163,7 @@ mod tests {
 
     #[test]
     fn a_complete_answer_yields_its_events() {
-        let answer: SseAnswer<Body, Lines> =
-            SseAnswer::complete(vec![Event::Text("x".into())], Lines { done: true });
+        let answer: SseAnswer<Body, Lines> = complete(vec![Event::Text("x".into())]);
         let (texts, err) = drain(&answer);
         assert_eq!(texts, ["x"]);
         assert!(err.is_none(), "{err:?}");

@@ -44,6 +44,11 @@ pub mod store {
     }
 }
 
+/// 64 random bits from the host.
+pub fn random_u64() -> u64 {
+    crate::bindings::wasi::random::random::get_random_u64()
+}
+
 pub fn debug(message: &str) {
     host_log::log(host_log::Level::Debug, message)
 }

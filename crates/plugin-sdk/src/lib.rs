@@ -26,7 +26,16 @@ pub mod bindings {
     });
 }
 
-/// Exports a [`Provider`] implementation as the component's `plugin` export.
+/// The version of the contract (`wit/`) this SDK speaks. The host refuses a
+/// plugin built for a version it does not speak, naming both.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// The custom section that records [`CONTRACT_VERSION`] in the plugin binary,
+/// so the host can check it before linking anything.
+pub const CONTRACT_SECTION: &str = "wasmgate:contract-version";
+
+/// Exports a [`Provider`] implementation as the component's `plugin` export,
+/// and records the contract version in the binary.
 ///
 /// Expands to nothing on non-wasm targets, so a plugin crate still builds and
 /// runs its native tests (the export symbols only link inside a component).
@@ -35,6 +44,21 @@ macro_rules! export_provider {
     ($provider:ident) => {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_provider!($provider with_types_in $crate::bindings);
+
+        // In the plugin's own crate (always linked whole), not in the SDK's.
+        #[cfg(target_arch = "wasm32")]
+        #[used]
+        #[unsafe(link_section = "wasmgate:contract-version")]
+        static WASMGATE_CONTRACT_VERSION: [u8; $crate::CONTRACT_VERSION.len()] = {
+            let version = $crate::CONTRACT_VERSION.as_bytes();
+            let mut bytes = [0u8; $crate::CONTRACT_VERSION.len()];
+            let mut i = 0;
+            while i < bytes.len() {
+                bytes[i] = version[i];
+                i += 1;
+            }
+            bytes
+        };
     };
 }
 
@@ -44,6 +68,7 @@ pub mod host;
 pub mod http;
 mod names;
 pub mod openai_json;
+pub mod pump;
 pub mod retry_after;
 pub mod sse;
 pub mod sse_stream;
@@ -53,10 +78,11 @@ pub use bindings::exports::wasmgate::provider::plugin::{
     Completion, Guest as Provider, GuestCompletion as CompletionStream,
 };
 pub use bindings::wasmgate::provider::types::{
-    ChatRequest, ContentPart, Event, FinishReason, Media, Message, ModelInfo, PluginManifest,
-    ProviderError, RetryInfo, Role, Sampling, SecretSpec, SettingSpec, Tool, ToolCall,
-    ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
+    ChatRequest, Citation, ContentPart, Event, FinishReason, Media, Message, ModelInfo,
+    PluginManifest, ProviderError, ReasoningEffort, ReasoningPart, RetryInfo, Role, Sampling,
+    SecretSpec, SettingSpec, Tool, ToolCall, ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
 };
+pub use pump::{Producer, Pump, Step};
 
 impl ProviderError {
     /// An upstream failure with its HTTP status (0 when there was no answer).

@@ -5,17 +5,21 @@
 use serde_json::{Map, Value, json};
 
 use crate::{ContentPart, Message, ProviderError, Role, Sampling, Tool, ToolCallDelta};
-use crate::{ToolChoice, Usage};
+use crate::{ReasoningEffort, ToolChoice, Usage};
 
 /// A message: `content` is a string when it is all text (`null` for an
 /// assistant turn that only called tools), else a list of `text`,
 /// `image_url` (inline images as data URLs) and `file` parts.
 pub fn message(m: &Message) -> Value {
-    let parts = m.content.iter().map(|part| match part {
-        ContentPart::Text(text) => json!({"type": "text", "text": text}),
-        ContentPart::Image(i) => json!({"type": "image_url", "image_url": {"url": i.data_url()}}),
-        ContentPart::ImageUrl(url) => json!({"type": "image_url", "image_url": {"url": url}}),
-        ContentPart::File(f) => json!({"type": "file", "file": {"file_data": f.data_url()}}),
+    let parts = m.content.iter().filter_map(|part| match part {
+        ContentPart::Text(text) => Some(json!({"type": "text", "text": text})),
+        ContentPart::Image(i) => {
+            Some(json!({"type": "image_url", "image_url": {"url": i.data_url()}}))
+        }
+        ContentPart::ImageUrl(url) => Some(json!({"type": "image_url", "image_url": {"url": url}})),
+        ContentPart::File(f) => Some(json!({"type": "file", "file": {"file_data": f.data_url()}})),
+        // OpenAI's chat API takes no reasoning back (some servers refuse it).
+        ContentPart::Reasoning(_) => None,
     });
     let parts: Vec<Value> = parts.collect();
     let texts: Option<String> = parts.iter().map(|p| p.get("text")?.as_str()).collect();
@@ -26,7 +30,12 @@ pub fn message(m: &Message) -> Value {
     };
     let calls = m.tool_calls.iter().map(|c| {
         let function = json!({"name": c.name, "arguments": c.arguments});
-        json!({"id": c.id, "type": "function", "function": function})
+        let mut call = json!({"id": c.id, "type": "function", "function": function});
+        // Where Gemini's OpenAI-compatible API carries its thought signature.
+        if let Some(data) = &c.provider_data {
+            call["extra_content"] = json!({"google": {"thought_signature": data}});
+        }
+        call
     });
     let calls: Vec<Value> = calls.collect();
     let role = match m.role {
@@ -70,6 +79,18 @@ pub fn tool_choice(choice: &ToolChoice) -> Value {
     }
 }
 
+/// OpenAI's name for a reasoning effort.
+pub fn reasoning_effort(effort: ReasoningEffort) -> &'static str {
+    match effort {
+        ReasoningEffort::None => "none",
+        ReasoningEffort::Minimal => "minimal",
+        ReasoningEffort::Low => "low",
+        ReasoningEffort::Medium => "medium",
+        ReasoningEffort::High => "high",
+        ReasoningEffort::Xhigh => "xhigh",
+    }
+}
+
 /// The sampling options that are set, by OpenAI's names (`top_k` as
 /// llama.cpp, vLLM and OpenRouter take it), decimals as the caller wrote them.
 pub fn sampling(s: &Sampling) -> Map<String, Value> {
@@ -101,6 +122,7 @@ pub fn tool_call_delta(call: &Value) -> ToolCallDelta {
         id: string(&call["id"]),
         name: string(&call["function"]["name"]),
         arguments: string(&call["function"]["arguments"]).unwrap_or_default(),
+        provider_data: string(&call["extra_content"]["google"]["thought_signature"]),
     }
 }
 
@@ -160,6 +182,7 @@ mod tests {
                 id: "call_1".into(),
                 name: "weather".into(),
                 arguments: "{\"city\":\"Paris\"}".into(),
+                provider_data: None,
             }],
             name: Some("bot".into()),
             ..message_of(Role::Assistant, vec![])

@@ -159,10 +159,13 @@ fn digest(key: &str) -> [u8; 32] {
 pub async fn require_caller(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let auth = &state.auth;
+    // Who the caller is, for what the gateway keeps per caller.
+    let tag = super::tool_memory::CallerTag::of_key(presented_key(&request).as_deref());
+    request.extensions_mut().insert(tag);
     if auth.is_open() {
         if peer.ip().is_loopback() {
             if let Some(refusal) = local_only_refusal(&request) {

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -18,10 +20,12 @@ use super::heartbeat;
 use super::reasoning::{Reasoning, Shaped};
 use super::request::ChatCompletionRequest;
 use super::response::{
-    AssistantMessage, ChunkWriter, Completion, CompletionChoice, Delta, FunctionWhole, SSE_DONE,
-    ToolCallOut, ToolCallWhole, completion_id, finish_reason, image_markdown, sse_data,
+    Annotation, AssistantMessage, ChunkWriter, Completion, CompletionChoice, Delta, ExtraContent,
+    FunctionWhole, SSE_DONE, ToolCallOut, ToolCallWhole, completion_id, finish_reason,
+    image_markdown, sse_data,
 };
 use super::slow_reader;
+use super::tool_memory::{CallerTag, Recorder};
 use crate::config::{ImageMode, ReasoningMode};
 use crate::dispatch::{self, Started};
 use crate::media::Media;
@@ -37,11 +41,13 @@ pub const NO_PLUGIN: &str = "(no plugin answered)";
 
 pub async fn chat_completions(
     State(state): State<AppState>,
+    caller: Option<Extension<CallerTag>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut asked = None;
-    match serve(state, headers, body, &mut asked).await {
+    let caller = caller.map_or_else(|| CallerTag::of_key(None), |Extension(tag)| tag);
+    match serve(state, caller, headers, body, &mut asked).await {
         Ok(response) => response,
         Err(error) => {
             let mut response = error.into_response();
@@ -61,6 +67,7 @@ pub async fn chat_completions(
 
 async fn serve(
     state: AppState,
+    caller: CallerTag,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     asked: &mut Option<(String, bool)>,
@@ -86,6 +93,7 @@ async fn serve(
     // Converted (and validated) once, before routing, so a malformed request
     // is a 400 whatever its model; the dispatcher sets the upstream name.
     let mut chat = request.to_chat_request(&request.model)?;
+    state.tool_memory.restore(&caller, &mut chat);
     let registry = state.registry.load_full();
     let resolution = registry.resolve(&request.model)?;
     let primary = resolution.targets[0].entry.plugin.name.to_string();
@@ -94,6 +102,7 @@ async fn serve(
     let shape = Shape {
         reasoning: policy.reasoning,
         images: Images::new(policy.images, &state.media, &headers),
+        calls: Arc::new(Recorder::new(state.tool_memory.clone(), caller)),
     };
 
     let idle = state.runtime.limits().idle_timeout;
@@ -255,6 +264,7 @@ struct Streaming {
     plugin: String,
     reasoning: Reasoning,
     images: Images,
+    calls: Arc<Recorder>,
 }
 
 /// How an answer is shaped for its client (`[answers]`).
@@ -262,6 +272,8 @@ struct Streaming {
 struct Shape {
     reasoning: ReasoningMode,
     images: Images,
+    /// Remembers the provider data of the answer's tool calls.
+    calls: Arc<Recorder>,
 }
 
 /// Where generated images go: inline, or to the store with a link.
@@ -319,6 +331,7 @@ impl Streaming {
             idle,
             reasoning: Reasoning::new(shape.reasoning),
             images: shape.images,
+            calls: shape.calls,
         }
     }
 }
@@ -422,6 +435,7 @@ impl Streaming {
             },
             Event::ToolCall(call) => {
                 self.saw_tool_call = true;
+                self.calls.see(&call);
                 Some(writer.delta(Delta {
                     tool_calls: Some([ToolCallOut::from(&call)]),
                     ..Delta::default()
@@ -439,6 +453,12 @@ impl Streaming {
                 self.finish = Some(reason);
                 None
             }
+            Event::Citation(citation) => Some(writer.delta(Delta {
+                annotations: Some([(&citation).into()]),
+                ..Delta::default()
+            })),
+            // OpenAI's chat API has no place for a reasoning signature.
+            Event::ReasoningSignature(_) => None,
             Event::Text(_) | Event::Reasoning(_) => None,
         };
         match (closing, frame) {
@@ -476,11 +496,18 @@ fn completion(events: Vec<Event>, model: &str, shape: &Shape) -> axum::Json<Comp
     let mut calls: BTreeMap<u32, ToolCallWhole> = BTreeMap::new();
     let mut usage = None;
     let mut finish = None;
+    let mut annotations = Vec::new();
     for event in events {
         match event {
             Event::Text(text) => content.push_str(&text),
             Event::Reasoning(text) => reasoning.push_str(&text),
+            Event::ReasoningSignature(_) => {}
+            Event::Citation(citation) => {
+                let annotation = Annotation::from(&citation);
+                annotations.push(serde_json::to_value(annotation).unwrap_or_default());
+            }
             Event::ToolCall(delta) => {
+                shape.calls.see(&delta);
                 let call = calls.entry(delta.index).or_insert_with(|| ToolCallWhole {
                     id: String::new(),
                     kind: "function",
@@ -488,7 +515,11 @@ fn completion(events: Vec<Event>, model: &str, shape: &Shape) -> axum::Json<Comp
                         name: String::new(),
                         arguments: String::new(),
                     },
+                    extra_content: None,
                 });
+                if let Some(data) = &delta.provider_data {
+                    call.extra_content = serde_json::to_value(ExtraContent::of(Some(data))).ok();
+                }
                 if let Some(id) = delta.id {
                     call.id = id;
                 }
@@ -521,6 +552,7 @@ fn completion(events: Vec<Event>, model: &str, shape: &Shape) -> axum::Json<Comp
                 content: (!content.is_empty() || tool_calls.is_empty()).then_some(content),
                 reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
                 tool_calls,
+                annotations,
             },
             finish_reason: reason,
         }],

@@ -15,6 +15,7 @@ mod reasoning;
 pub mod request;
 pub mod response;
 mod slow_reader;
+pub mod tool_memory;
 
 use std::sync::{Arc, Mutex};
 
@@ -48,6 +49,8 @@ pub struct AppState {
     pub console: Arc<crate::console::Console>,
     /// What each plugin's upstream lists now, for `GET /v1/models`.
     pub live_models: Arc<crate::live_models::LiveModels>,
+    /// Tool calls' provider data by id, for clients that drop it.
+    pub tool_memory: Arc<tool_memory::ToolMemory>,
 }
 
 /// How the HTTP surface is laid out, fixed at start.

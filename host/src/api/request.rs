@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::runtime::bindings::{
-    ChatRequest, ContentPart, Media, Message, Role, Sampling, Tool, ToolCall, ToolChoice,
+    ChatRequest, ContentPart, Media, Message, ReasoningEffort, ReasoningPart, Role, Sampling, Tool,
+    ToolCall, ToolChoice,
 };
 
 #[derive(Debug, Deserialize)]
@@ -31,7 +32,8 @@ pub struct ChatCompletionRequest {
     #[serde(default)]
     pub tools: Vec<ToolSpec>,
     pub tool_choice: Option<Value>,
-    /// Everything else (`reasoning_effort`, `response_format`, `user`, …).
+    pub reasoning_effort: Option<Value>,
+    /// Everything else (`response_format`, `user`, vendor options…).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -58,6 +60,19 @@ pub struct ChatMessage {
     #[serde(default)]
     pub tool_calls: Vec<ToolCallSpec>,
     pub tool_call_id: Option<String>,
+    /// Thinking of an earlier assistant turn, as DeepSeek-style clients send it back.
+    pub reasoning_content: Option<String>,
+    /// OpenRouter's form, with the upstream's signature.
+    #[serde(default)]
+    pub reasoning_details: Vec<ReasoningDetail>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReasoningDetail {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +112,29 @@ pub struct FileData {
 pub struct ToolCallSpec {
     pub id: String,
     pub function: FunctionCall,
+    /// What the upstream attached to the call, as this gateway and Gemini's
+    /// OpenAI-compatible API return it: `{"google": {"thought_signature": …}}`.
+    pub extra_content: Option<Value>,
+    /// The same, as LiteLLM returns it: `{"thought_signature": …}`.
+    pub provider_specific_fields: Option<Value>,
+}
+
+impl ToolCallSpec {
+    fn provider_data(&self) -> Option<String> {
+        let from = |value: Option<&Value>| value?.as_str().map(str::to_string);
+        from(
+            self.extra_content
+                .as_ref()
+                .and_then(|v| v.pointer("/google/thought_signature")),
+        )
+        .or_else(|| {
+            from(
+                self.provider_specific_fields
+                    .as_ref()
+                    .and_then(|v| v.get("thought_signature")),
+            )
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +269,19 @@ impl ChatCompletionRequest {
                 .map(convert_tool_choice)
                 .transpose()?,
             stream: self.stream,
+            reasoning_effort: self
+                .reasoning_effort
+                .as_ref()
+                .filter(|v| !v.is_null())
+                .map(|value| {
+                    value.as_str().and_then(reasoning_effort).ok_or_else(|| {
+                        ApiError::invalid_param(
+                            "reasoning_effort",
+                            "`reasoning_effort` must be one of none, minimal, low, medium, high, xhigh.",
+                        )
+                    })
+                })
+                .transpose()?,
             extra: (!self.extra.is_empty()).then(|| Value::Object(self.extra.clone()).to_string()),
         })
     }
@@ -264,6 +315,29 @@ fn convert_message(index: usize, message: &ChatMessage) -> Result<Message, ApiEr
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
+    let mut content = content;
+    if role == Role::Assistant {
+        // Earlier thinking first, as it came before the answer.
+        let reasoning = message
+            .reasoning_details
+            .iter()
+            .filter_map(|detail| {
+                Some(ContentPart::Reasoning(ReasoningPart {
+                    text: detail.text.clone().unwrap_or_default(),
+                    signature: detail.signature.clone(),
+                }))
+                .filter(|_| detail.text.is_some() || detail.signature.is_some())
+            })
+            .collect::<Vec<_>>();
+        let reasoning = match (reasoning.is_empty(), &message.reasoning_content) {
+            (true, Some(text)) if !text.is_empty() => vec![ContentPart::Reasoning(ReasoningPart {
+                text: text.clone(),
+                signature: None,
+            })],
+            _ => reasoning,
+        };
+        content.splice(0..0, reasoning);
+    }
     if role == Role::Tool && message.tool_call_id.is_none() {
         return Err(ApiError::invalid_param(
             &param("tool_call_id"),
@@ -281,9 +355,23 @@ fn convert_message(index: usize, message: &ChatMessage) -> Result<Message, ApiEr
                 id: call.id.clone(),
                 name: call.function.name.clone(),
                 arguments: call.function.arguments.clone(),
+                provider_data: call.provider_data(),
             })
             .collect(),
         tool_call_id: message.tool_call_id.clone(),
+    })
+}
+
+/// OpenAI's `reasoning_effort` names (shared by every front door).
+pub fn reasoning_effort(name: &str) -> Option<ReasoningEffort> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "none" => ReasoningEffort::None,
+        "minimal" => ReasoningEffort::Minimal,
+        "low" => ReasoningEffort::Low,
+        "medium" => ReasoningEffort::Medium,
+        "high" => ReasoningEffort::High,
+        "xhigh" => ReasoningEffort::Xhigh,
+        _ => return None,
     })
 }
 

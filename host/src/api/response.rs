@@ -11,7 +11,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::runtime::bindings::{FinishReason, Media, ToolCallDelta, Usage};
+use crate::runtime::bindings::{Citation, FinishReason, Media, ToolCallDelta, Usage};
 
 /// A fresh `chatcmpl-…` id.
 pub fn completion_id() -> String {
@@ -73,6 +73,62 @@ pub struct ToolCallOut<'a> {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
     pub function: FunctionOut<'a>,
+    /// The call's provider data, where Gemini's OpenAI-compatible API puts
+    /// its thought signature (clients that keep the message send it back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_content: Option<ExtraContent<'a>>,
+}
+
+/// `{"google": {"thought_signature": …}}`
+#[derive(Serialize)]
+pub struct ExtraContent<'a> {
+    pub google: ThoughtSignature<'a>,
+}
+
+#[derive(Serialize)]
+pub struct ThoughtSignature<'a> {
+    pub thought_signature: &'a str,
+}
+
+impl<'a> ExtraContent<'a> {
+    pub fn of(provider_data: Option<&'a str>) -> Option<Self> {
+        provider_data.map(|thought_signature| ExtraContent {
+            google: ThoughtSignature { thought_signature },
+        })
+    }
+}
+
+/// An OpenAI `url_citation` annotation.
+#[derive(Serialize)]
+pub struct Annotation<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub url_citation: UrlCitation<'a>,
+}
+
+#[derive(Serialize)]
+pub struct UrlCitation<'a> {
+    pub url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_index: Option<u32>,
+}
+
+impl<'a> From<&'a Citation> for Annotation<'a> {
+    fn from(citation: &'a Citation) -> Self {
+        Annotation {
+            kind: "url_citation",
+            url_citation: UrlCitation {
+                url: &citation.url,
+                title: citation.title.as_deref(),
+                start_index: citation.start_index,
+                end_index: citation.end_index,
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -92,6 +148,7 @@ impl<'a> From<&'a ToolCallDelta> for ToolCallOut<'a> {
                 name: call.name.as_deref(),
                 arguments: &call.arguments,
             },
+            extra_content: ExtraContent::of(call.provider_data.as_deref()),
         }
     }
 }
@@ -106,6 +163,8 @@ pub struct Delta<'a> {
     pub reasoning_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<[ToolCallOut<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<[Annotation<'a>; 1]>,
 }
 
 #[derive(Serialize)]
@@ -220,6 +279,8 @@ pub struct AssistantMessage {
     pub reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCallWhole>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -228,6 +289,8 @@ pub struct ToolCallWhole {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub function: FunctionWhole,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_content: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]

@@ -751,7 +751,9 @@ pub async fn try_model(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    crate::api::chat_completions(state, headers, body).await
+    // The operator's own tool calls are remembered apart from callers'.
+    let operator = crate::api::tool_memory::CallerTag::of_key(Some("\0console"));
+    crate::api::chat_completions(state, Some(axum::Extension(operator)), headers, body).await
 }
 
 /// `GET /metrics`: Prometheus text, for `Authorization: Bearer` with the

@@ -18,6 +18,10 @@ wasmtime::component::bindgen!({
 
 pub use self::exports::wasmgate::provider::plugin::PluginManifest;
 pub use self::wasmgate::provider::types::{
-    ChatRequest, ContentPart, Event, FinishReason, Media, Message, ModelInfo, ProviderError,
-    RetryInfo, Role, Sampling, Tool, ToolCall, ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
+    ChatRequest, Citation, ContentPart, Event, FinishReason, Media, Message, ModelInfo,
+    ProviderError, ReasoningEffort, ReasoningPart, RetryInfo, Role, Sampling, Tool, ToolCall,
+    ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
 };
+
+/// The contract version these bindings speak (`wit/`'s package version).
+pub const CONTRACT_VERSION: &str = "0.2.0";

@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod contract;
 mod engine;
 mod limits;
 mod linker;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::bindings::{PluginManifest, ProviderPre};
 use super::cache::{self, Origin};
+use super::contract;
 use super::engine::Runtime;
 use super::session::{CallError, Session};
 use super::state::AccountContext;
@@ -27,9 +28,12 @@ pub enum LoadError {
     #[error("{path} is not a usable WebAssembly component: {reason}")]
     Compile { path: PathBuf, reason: String },
     #[error(
-        "{path} does not fit the wasmgate:provider@0.1.0 world or asks for capabilities wasmgate does not grant: {reason}"
+        "{path} does not fit the wasmgate:provider@{version} world or asks for capabilities wasmgate does not grant: {reason}",
+        version = super::bindings::CONTRACT_VERSION
     )]
     Link { path: PathBuf, reason: String },
+    #[error("{path} cannot be served: {reason}")]
+    Contract { path: PathBuf, reason: String },
     #[error("{path}: its manifest() failed: {reason}")]
     Manifest { path: PathBuf, reason: String },
     #[error("{path}: its manifest is not sane: {reason}")]
@@ -90,6 +94,15 @@ impl LoadedPlugin {
                 path: path.to_path_buf(),
             });
         }
+        // Before compiling: a plugin for another contract gets a message
+        // that says so, not a link error about mismatched types.
+        let contract = |reason| LoadError::Contract {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(built_for) = contract::recorded_version(&bytes) {
+            contract::mismatch(&built_for).map_or(Ok(()), |why| Err(contract(why)))?;
+        }
         let hash = cache::content_hash(&bytes);
 
         let compiled = {
@@ -109,6 +122,11 @@ impl LoadedPlugin {
             reason: format!("{err:#}"),
         })?;
 
+        let exports = component.component_type();
+        let exported = exports.exports(&runtime.engine).map(|(name, _)| name);
+        if let Some(built_for) = contract::exported_version(exported) {
+            contract::mismatch(&built_for).map_or(Ok(()), |why| Err(contract(why)))?;
+        }
         let link = |err: wasmtime::Error| LoadError::Link {
             path: path.to_path_buf(),
             reason: format!("{err:#}"),

@@ -1,6 +1,7 @@
 //! One request's plugin instance: a fresh store, the completion it returned,
 //! and the guards around every call into it (deadline, CPU, memory).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +71,8 @@ pub struct Session {
     store: Store<PluginState>,
     provider: Provider,
     completion: Option<ResourceAny>,
+    /// Events of the last batch the plugin yielded, not handed out yet.
+    pending: VecDeque<Event>,
     poisoned: bool,
     /// Bytes of answer produced so far, against `max_answer_bytes`.
     answer_bytes: usize,
@@ -134,6 +137,7 @@ impl Session {
             store,
             provider,
             completion: None,
+            pending: VecDeque::new(),
             poisoned: false,
             answer_bytes: 0,
             max_answer_bytes: limits.max_answer_bytes,
@@ -170,8 +174,12 @@ impl Session {
         Ok(())
     }
 
-    /// The next event of the answer, `None` at its end.
+    /// The next event of the answer, `None` at its end. The plugin yields
+    /// events in batches (all it has read); they are handed out one by one.
     pub async fn next(&mut self, deadline: Duration) -> Result<Option<Event>, CallError> {
+        if let Some(event) = self.pending.pop_front() {
+            return Ok(Some(event));
+        }
         self.check()?;
         let Some(completion) = self.completion else {
             return Ok(None);
@@ -179,21 +187,25 @@ impl Session {
         let guest = self.provider.wasmgate_provider_plugin().completion();
         let result =
             tokio::time::timeout(deadline, guest.call_next(&mut self.store, completion)).await;
-        let next = self.settle_typed(deadline, result);
-        if let Ok(Some(event)) = &next {
-            // Counted whether the answer is streamed or collected whole.
-            self.answer_bytes = self.answer_bytes.saturating_add(event_size(event));
-            if self.answer_bytes > self.max_answer_bytes {
-                return Err(self.fail(CallError::OverBudget(format!(
-                    "its answer is larger than {} MiB",
-                    self.max_answer_bytes >> 20
-                ))));
+        let batch = match self.settle_typed(deadline, result) {
+            Ok(batch) if !batch.is_empty() => batch,
+            other => {
+                self.completion = None;
+                return other.map(|_| None);
             }
-        }
-        if matches!(next, Ok(None) | Err(_)) {
+        };
+        // Counted whether the answer is streamed or collected whole.
+        let weight = batch.iter().map(event_size).fold(0, usize::saturating_add);
+        self.answer_bytes = self.answer_bytes.saturating_add(weight);
+        if self.answer_bytes > self.max_answer_bytes {
             self.completion = None;
+            return Err(self.fail(CallError::OverBudget(format!(
+                "its answer is larger than {} MiB",
+                self.max_answer_bytes >> 20
+            ))));
         }
-        next
+        self.pending = batch.into();
+        Ok(self.pending.pop_front())
     }
 
     fn check(&self) -> Result<(), CallError> {
@@ -286,11 +298,17 @@ fn redact_error(state: &PluginState, error: ProviderError) -> ProviderError {
 fn event_size(event: &Event) -> usize {
     EVENT_OVERHEAD
         + match event {
-            Event::Text(text) | Event::Reasoning(text) => text.len(),
+            Event::Text(text) | Event::Reasoning(text) | Event::ReasoningSignature(text) => {
+                text.len()
+            }
             Event::ToolCall(call) => {
                 call.id.as_ref().map_or(0, String::len)
                     + call.name.as_ref().map_or(0, String::len)
                     + call.arguments.len()
+                    + call.provider_data.as_ref().map_or(0, String::len)
+            }
+            Event::Citation(citation) => {
+                citation.url.len() + citation.title.as_ref().map_or(0, String::len)
             }
             Event::Image(media) => media.mime_type.len() + media.data.len(),
             Event::Usage(_) | Event::Finish(_) => 0,

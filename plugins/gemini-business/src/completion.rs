@@ -76,8 +76,8 @@ impl<T: Transport, E: Env> AnswerStream<T, E> {
 }
 
 impl<T: Transport + 'static, E: Env + 'static> CompletionStream for AnswerStream<T, E> {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
-        self.next_event()
+    fn next(&self) -> Result<Vec<Event>, ProviderError> {
+        Ok(self.next_event()?.into_iter().collect())
     }
 }
 

@@ -53,7 +53,7 @@ pub fn build_prompt(messages: &[Message]) -> Result<Prompt, PromptError> {
                     })
                 }
                 ContentPart::ImageUrl(_) => return Err(PromptError::ImageUrl),
-                ContentPart::Text(_) => {}
+                ContentPart::Text(_) | ContentPart::Reasoning(_) => {}
             }
         }
     }
@@ -159,6 +159,7 @@ mod tests {
             id: "c1".into(),
             name: "lookup".into(),
             arguments: "{\"q\":1}".into(),
+            provider_data: None,
         });
         let prompt = build_prompt(&[
             text(Role::System, "Be brief."),

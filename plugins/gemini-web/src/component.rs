@@ -78,8 +78,8 @@ impl Provider for GeminiWeb {
 pub struct Streaming(Answer);
 
 impl CompletionStream for Streaming {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
-        self.0.next_event()
+    fn next(&self) -> Result<Vec<Event>, ProviderError> {
+        Ok(self.0.next_event()?.into_iter().collect())
     }
 }
 

@@ -60,6 +60,8 @@ pub fn fold(messages: &[Message]) -> Result<Prompt, PromptError> {
                     });
                 }
                 ContentPart::ImageUrl(_) => return Err(PromptError::RemoteImage),
+                // Earlier thinking stays out of the flattened conversation.
+                ContentPart::Reasoning(_) => {}
             }
         }
         for call in &message.tool_calls {
@@ -165,6 +167,7 @@ mod tests {
             id: "c1".into(),
             name: "clock".into(),
             arguments: "{}".into(),
+            provider_data: None,
         }];
         let mut tool = message(Role::Tool, vec![text("12:00")]);
         tool.tool_call_id = Some("c1".into());

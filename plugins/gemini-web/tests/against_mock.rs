@@ -266,6 +266,7 @@ fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
         tools: vec![],
         tool_choice: None,
         stream: true,
+        reasoning_effort: None,
         extra: None,
     }
 }

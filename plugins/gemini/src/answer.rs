@@ -50,6 +50,17 @@ impl<B: BodySource> Answer<B> {
         }
     }
 
+    /// The events ready now (reading the body until there is one); empty at
+    /// the end.
+    pub fn next_batch(&self) -> Result<Vec<Event>, ProviderError> {
+        let Some(first) = self.next_event()? else {
+            return Ok(Vec::new());
+        };
+        let mut batch = vec![first];
+        batch.extend(self.state.borrow_mut().queue.drain(..));
+        Ok(batch)
+    }
+
     /// The next event, reading the body as needed; `None` at the end.
     pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
         let mut state = self.state.borrow_mut();

@@ -109,6 +109,7 @@ impl Provider for Gemini {
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
+        gemini_format::tool_ids::name_calls_with(format!("call_{:016x}_", host::random_u64()));
         let key = api_key()?;
         let base_url = host::base_url(DEFAULT_BASE_URL);
         let live = host::store::get(MODELS_STATE_KEY).map(|ids| models::decode_ids(&ids));
@@ -147,8 +148,8 @@ impl Provider for Gemini {
 }
 
 impl CompletionStream for Answer<HttpBody> {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
-        self.next_event()
+    fn next(&self) -> Result<Vec<Event>, ProviderError> {
+        self.next_batch()
     }
 }
 

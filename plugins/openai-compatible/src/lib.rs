@@ -5,7 +5,7 @@
 pub mod wire;
 
 use serde_json::Value;
-use wasmgate_plugin_sdk::answer::{SseAnswer, SseDecoder};
+use wasmgate_plugin_sdk::answer::{self, SseAnswer, SseDecoder};
 use wasmgate_plugin_sdk::{ChatRequest, Completion, Event, FinishReason, ModelInfo};
 use wasmgate_plugin_sdk::{PluginManifest, Provider, ProviderError, SecretSpec, SettingSpec};
 use wasmgate_plugin_sdk::{headers, host, http, retry_after, sse::SseEvent};
@@ -55,7 +55,7 @@ impl Provider for OpenAiCompatible {
         let body = wire::body(&request)?.to_string();
         let url = format!("{}/chat/completions", base_url()?);
         let response = send(http::Request::post(url).json(body))?;
-        let answer = SseAnswer::streaming(response, Chunks(None));
+        let answer = answer::streaming(response, Chunks(None));
         Ok(Completion::new(answer))
     }
 }

@@ -16,9 +16,13 @@ pub fn body(r: &ChatRequest) -> Result<Value, ProviderError> {
         ("stop", (!r.stop.is_empty()).then(|| json!(r.stop))),
         ("tools", (!tools.is_empty()).then(|| json!(tools))),
         ("tool_choice", r.tool_choice.as_ref().map(oa::tool_choice)),
+        (
+            "reasoning_effort",
+            r.reasoning_effort.map(|e| json!(oa::reasoning_effort(e))),
+        ),
     ]);
     body.extend(oa::sampling(&r.sampling));
-    // The caller's unmapped fields (`reasoning_effort`, `response_format`…) pass on.
+    // The caller's unmapped fields (`response_format`, vendor options…) pass on.
     let extra: Map<String, Value> =
         serde_json::from_str(r.extra.as_deref().unwrap_or("{}")).unwrap_or_default();
     for (key, value) in extra {

@@ -3,8 +3,8 @@
 use plugin_openai_compatible::wire;
 use serde_json::{Value, json};
 use wasmgate_plugin_sdk::{
-    ChatRequest, ContentPart, Event, FinishReason, Message, ProviderError, Role, Sampling, Tool,
-    ToolChoice,
+    ChatRequest, ContentPart, Event, FinishReason, Message, ProviderError, ReasoningEffort, Role,
+    Sampling, Tool, ToolChoice,
 };
 
 fn request(text: &str) -> ChatRequest {
@@ -30,6 +30,7 @@ fn request(text: &str) -> ChatRequest {
         tools: vec![],
         tool_choice: None,
         stream: false,
+        reasoning_effort: None,
         extra: None,
     }
 }
@@ -55,14 +56,19 @@ fn sampling_stop_tools_and_extra_are_mapped() {
         parameters: Some(r#"{"type":"object"}"#.into()),
     }];
     r.tool_choice = Some(ToolChoice::Auto);
-    r.extra = Some(r#"{"reasoning_effort": "low", "model": "not-this"}"#.into());
+    r.reasoning_effort = Some(ReasoningEffort::Low);
+    r.extra = Some(r#"{"response_format": {"type": "json_object"}, "model": "not-this"}"#.into());
     let body = wire::body(&r).unwrap();
     assert_eq!(body["temperature"], json!(0.7));
     assert_eq!(body["max_tokens"], 64);
     assert_eq!(body["stop"], json!(["END"]));
     assert_eq!(body["tool_choice"], "auto");
     assert_eq!(body["tools"][0]["function"]["name"], "weather");
-    assert_eq!(body["reasoning_effort"], "low", "unmapped fields pass on");
+    assert_eq!(body["reasoning_effort"], "low");
+    assert_eq!(
+        body["response_format"]["type"], "json_object",
+        "unmapped fields pass on"
+    );
     assert_eq!(
         body["model"], "deepseek-chat",
         "but never override mapped ones"

@@ -29,7 +29,7 @@ pub fn start(
     request: &ChatRequest,
 ) -> Result<Answer, ProviderError> {
     prompt::check_supported(request)?;
-    let asked_thinking = prompt::thinking_from_extra(request.extra.as_deref());
+    let asked_thinking = prompt::asked_thinking(request);
     match account.flow() {
         Flow::Tongyi => {
             let choice = models::resolve(&request.model, Flow::Tongyi, None);

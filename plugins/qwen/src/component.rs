@@ -121,10 +121,10 @@ struct QwenCompletion {
 }
 
 impl CompletionStream for QwenCompletion {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
+    fn next(&self) -> Result<Vec<Event>, ProviderError> {
         let mut state = self.state.borrow_mut();
         let Some((answer, account)) = state.as_mut() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let next = answer.next_event(&WasiPlatform, account);
         if !matches!(next, Ok(Some(_))) {
@@ -136,7 +136,7 @@ impl CompletionStream for QwenCompletion {
             }
             *state = None;
         }
-        next
+        next.map(|event| event.into_iter().collect())
     }
 }
 

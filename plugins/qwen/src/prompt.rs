@@ -6,7 +6,9 @@
 //! use and live in one function per site).
 
 use serde_json::Value;
-use wasmgate_plugin_sdk::{ChatRequest, ContentPart, Message, ProviderError, Role, ToolChoice};
+use wasmgate_plugin_sdk::{
+    ChatRequest, ContentPart, Message, ProviderError, ReasoningEffort, Role, ToolChoice,
+};
 
 /// A conversation folded for one site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +99,7 @@ fn turns(
         for part in &message.content {
             match part {
                 ContentPart::Text(text) if text.is_empty() => {}
+                ContentPart::Reasoning(_) => {}
                 ContentPart::Text(text) => pieces.push(text.clone()),
                 ContentPart::ImageUrl(_) if image_urls_allowed => {}
                 ContentPart::ImageUrl(_) => {
@@ -136,17 +139,24 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// Whether the caller asked for thinking through the request's extra fields:
-/// `enable_thinking` (Qwen's own switch) wins over `reasoning_effort`.
-pub fn thinking_from_extra(extra: Option<&str>) -> Option<bool> {
-    let extra: Value = serde_json::from_str(extra?).ok()?;
-    if let Some(enabled) = extra.get("enable_thinking").and_then(Value::as_bool) {
+/// Whether the caller asked for thinking: `enable_thinking` (Qwen's own
+/// switch, in the extra fields) wins over the reasoning effort.
+pub fn asked_thinking(request: &ChatRequest) -> Option<bool> {
+    let extra: Option<Value> = request
+        .extra
+        .as_deref()
+        .and_then(|extra| serde_json::from_str(extra).ok());
+    if let Some(enabled) = extra
+        .as_ref()
+        .and_then(|extra| extra.get("enable_thinking")?.as_bool())
+    {
         return Some(enabled);
     }
-    match extra.get("reasoning_effort")?.as_str()? {
-        "none" | "minimal" => Some(false),
-        _ => Some(true),
-    }
+    let effort = request.reasoning_effort?;
+    Some(!matches!(
+        effort,
+        ReasoningEffort::None | ReasoningEffort::Minimal
+    ))
 }
 
 #[cfg(test)]
@@ -161,6 +171,28 @@ mod tests {
             name: None,
             tool_calls: vec![],
             tool_call_id: None,
+        }
+    }
+
+    fn request_of(messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: "qwen-max".into(),
+            messages,
+            sampling: Sampling {
+                temperature: None,
+                top_p: None,
+                top_k: None,
+                max_tokens: None,
+                seed: None,
+                presence_penalty: None,
+                frequency_penalty: None,
+            },
+            stop: vec![],
+            tools: vec![],
+            tool_choice: None,
+            stream: true,
+            reasoning_effort: None,
+            extra: None,
         }
     }
 
@@ -219,6 +251,7 @@ mod tests {
             id: "c1".into(),
             name: "clock".into(),
             arguments: "{}".into(),
+            provider_data: None,
         }];
         let messages = [text(Role::User, "time?"), call, text(Role::Tool, "12:00")];
         assert_eq!(
@@ -290,6 +323,7 @@ mod tests {
             }],
             tool_choice: Some(ToolChoice::Auto),
             stream: true,
+            reasoning_effort: None,
             extra: None,
         };
         assert!(check_supported(&request).is_ok());
@@ -302,25 +336,24 @@ mod tests {
 
     #[test]
     fn thinking_switches() {
-        assert_eq!(thinking_from_extra(None), None);
+        let ask = |effort: Option<ReasoningEffort>, extra: Option<&str>| {
+            let mut request = request_of(vec![text(Role::User, "hi")]);
+            request.reasoning_effort = effort;
+            request.extra = extra.map(str::to_string);
+            asked_thinking(&request)
+        };
+        assert_eq!(ask(None, None), None);
+        assert_eq!(ask(None, Some(r#"{"enable_thinking":true}"#)), Some(true));
+        assert_eq!(ask(Some(ReasoningEffort::High), None), Some(true));
+        assert_eq!(ask(Some(ReasoningEffort::None), None), Some(false));
+        assert_eq!(ask(Some(ReasoningEffort::Minimal), None), Some(false));
         assert_eq!(
-            thinking_from_extra(Some(r#"{"enable_thinking":true}"#)),
-            Some(true)
-        );
-        assert_eq!(
-            thinking_from_extra(Some(r#"{"reasoning_effort":"high"}"#)),
-            Some(true)
-        );
-        assert_eq!(
-            thinking_from_extra(Some(r#"{"reasoning_effort":"none"}"#)),
+            ask(
+                Some(ReasoningEffort::High),
+                Some(r#"{"enable_thinking":false}"#)
+            ),
             Some(false)
         );
-        assert_eq!(
-            thinking_from_extra(Some(
-                r#"{"enable_thinking":false,"reasoning_effort":"high"}"#
-            )),
-            Some(false)
-        );
-        assert_eq!(thinking_from_extra(Some("not json")), None);
+        assert_eq!(ask(None, Some("not json")), None);
     }
 }

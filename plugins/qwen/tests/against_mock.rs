@@ -234,6 +234,7 @@ fn request(model: &str, text: &str) -> ChatRequest {
         tools: vec![],
         tool_choice: None,
         stream: false,
+        reasoning_effort: None,
         extra: None,
     }
 }

@@ -58,6 +58,17 @@ impl<B: BodySource> Answer<B> {
         }
     }
 
+    /// The events ready now (reading the body until there is one); empty at
+    /// the end.
+    pub fn next_batch(&self) -> Result<Vec<Event>, ProviderError> {
+        let Some(first) = self.next_event()? else {
+            return Ok(Vec::new());
+        };
+        let mut batch = vec![first];
+        batch.extend(self.inner.borrow_mut().ready.drain(..));
+        Ok(batch)
+    }
+
     /// The next event, reading more of the body when none is ready.
     pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
         let mut pump = self.inner.borrow_mut();

@@ -132,6 +132,7 @@ impl Provider for Vertex {
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
+        gemini_format::tool_ids::name_calls_with(format!("call_{:016x}_", host::random_u64()));
         let config = settings::resolve(host::secret, host::setting)?;
         let AccountConfig {
             auth,
@@ -189,8 +190,8 @@ impl Provider for Vertex {
 }
 
 impl CompletionStream for Answer<HttpBody> {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
-        self.next_event()
+    fn next(&self) -> Result<Vec<Event>, ProviderError> {
+        self.next_batch()
     }
 }
 

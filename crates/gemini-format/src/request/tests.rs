@@ -34,6 +34,7 @@ fn request(model: &str, messages: Vec<Message>) -> ChatRequest {
         tools: vec![],
         tool_choice: None,
         stream: true,
+        reasoning_effort: None,
         extra: None,
     }
 }
@@ -94,18 +95,20 @@ fn tool_calls_and_results_round_trip() {
     let mut assistant = message(Role::Assistant, vec![]);
     assistant.tool_calls = vec![
         ToolCall {
-            id: "call_0~ts~c2lnbmF0dXJl".into(),
+            id: "call_0".into(),
             name: "get_weather".into(),
             arguments: r#"{"city":"Paris"}"#.into(),
+            provider_data: Some("c2lnbmF0dXJl".into()),
         },
         ToolCall {
             id: "call_1".into(),
             name: "get_time".into(),
             arguments: "".into(),
+            provider_data: None,
         },
     ];
     let mut weather = text(Role::Tool, r#"{"temp":18}"#);
-    weather.tool_call_id = Some("call_0~ts~c2lnbmF0dXJl".into());
+    weather.tool_call_id = Some("call_0".into());
     let mut time = text(Role::Tool, "12:00");
     time.tool_call_id = Some("call_1".into());
     let body = build(&request(
@@ -141,6 +144,7 @@ fn a_reused_call_id_names_the_latest_call() {
             id: "call_0".into(),
             name: name.into(),
             arguments: "{}".into(),
+            provider_data: None,
         }];
         assistant
     };
@@ -187,6 +191,7 @@ fn unknown_tool_results_and_bad_arguments_are_refused() {
         id: "c".into(),
         name: "f".into(),
         arguments: "{not json".into(),
+        provider_data: None,
     }];
     assert!(
         bad(&request(
@@ -444,6 +449,7 @@ fn lost_thought_signatures_get_the_documented_dummy() {
         id: id.into(),
         name: "get_weather".into(),
         arguments: "{}".into(),
+        provider_data: None,
     };
     let with_calls = |ids: &[&str]| {
         let mut assistant = text(Role::Assistant, "");

@@ -94,15 +94,17 @@ fn function_calls_get_stable_indices_and_ids() {
         vec![
             Event::ToolCall(ToolCallDelta {
                 index: 0,
-                id: Some("call_0~ts~c2ln".into()),
+                id: Some("call_0".into()),
                 name: Some("get_weather".into()),
                 arguments: r#"{"city":"Paris"}"#.into(),
+                provider_data: Some("c2ln".into()),
             }),
             Event::ToolCall(ToolCallDelta {
                 index: 1,
                 id: Some("fc-1".into()),
                 name: Some("get_time".into()),
                 arguments: "{}".into(),
+                provider_data: None,
             }),
             Event::Usage(Usage {
                 prompt_tokens: 10,

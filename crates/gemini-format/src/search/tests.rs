@@ -27,6 +27,7 @@ fn request(model: &str, extra: Option<&str>) -> ChatRequest {
         tools: vec![],
         tool_choice: None,
         stream: false,
+        reasoning_effort: None,
         extra: extra.map(str::to_string),
     }
 }

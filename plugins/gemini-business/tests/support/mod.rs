@@ -247,6 +247,7 @@ pub fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
         tools: vec![],
         tool_choice: None,
         stream: true,
+        reasoning_effort: None,
         extra: None,
     }
 }

@@ -182,6 +182,7 @@ fn function_calls_stream_whole() {
                 id: Some("call_0".into()),
                 name: Some("get_weather".into()),
                 arguments: r#"{"city":"Paris"}"#.into(),
+                provider_data: None,
             }),
             Event::Finish(FinishReason::ToolCalls),
         ]

@@ -191,7 +191,7 @@ struct Answer {
 }
 
 impl CompletionStream for Answer {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
+    fn next(&self) -> Result<Vec<Event>, ProviderError> {
         if let Some(pace) = self.pace {
             std::thread::sleep(pace);
         }
@@ -199,9 +199,9 @@ impl CompletionStream for Answer {
             compute();
         }
         if let Some(chunk) = &self.endless {
-            return Ok(Some(Event::Text(chunk.clone())));
+            return Ok(vec![Event::Text(chunk.clone())]);
         }
-        Ok(self.events.borrow_mut().pop_front())
+        Ok(self.events.borrow_mut().pop_front().into_iter().collect())
     }
 }
 

@@ -48,8 +48,8 @@ impl Provider for ReadsFiles {
 struct Nothing;
 
 impl CompletionStream for Nothing {
-    fn next(&self) -> Result<Option<Event>, ProviderError> {
-        Ok(None)
+    fn next(&self) -> Result<Vec<Event>, ProviderError> {
+        Ok(Vec::new())
     }
 }
 
