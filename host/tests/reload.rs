@@ -350,3 +350,44 @@ secrets = { api-key = { env = "SOME_GEMINI_KEY" } }
         "the last good configuration keeps serving the plugin"
     );
 }
+
+/// A reload pass that panics must not end hot reload. The input is a real
+/// one: an `expires-offset` whose hours overflow its parser's arithmetic (a
+/// panic in the debug build the tests run; in a release build the value is
+/// refused). Before the watcher caught a pass's panic, the reload task died
+/// with it: the gateway kept serving the old state, but no later edit applied.
+#[tokio::test]
+async fn a_reload_pass_that_panics_does_not_end_hot_reload() {
+    let gateway = start(&["misbehave"]);
+    let overflowing = r#"
+[[plugins.misbehave.accounts]]
+id = "a"
+[[plugins.misbehave.accounts]]
+id = "seeded"
+for-each = { json-array = "SEEDED_ACCOUNTS", expires-offset = "+99999999:00" }
+[models]
+"alias" = { plugin = "misbehave", model = "misbehave-echo" }
+"#;
+    gateway.rewrite_config(overflowing);
+    eventually("the pass over the bad value ends", &gateway, || async {
+        gateway.logs().contains("panicked at")
+            || !status(&gateway).await["config"]["error"].is_null()
+    })
+    .await;
+    let answer = gateway
+        .chat_ok(&user_request("alias", "still here", false))
+        .await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "still here");
+
+    gateway.rewrite_config(&config("misbehave-snoop"));
+    eventually("a later good edit applies", &gateway, || async {
+        let answer = gateway
+            .chat_ok(&user_request("alias", "token", false))
+            .await;
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("env=[")
+    })
+    .await;
+}
