@@ -6,6 +6,7 @@ mod answers;
 pub mod auth;
 pub mod body;
 mod chat;
+mod chat_core;
 pub mod cors;
 pub mod error;
 mod heartbeat;
