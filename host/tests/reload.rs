@@ -391,3 +391,62 @@ for-each = { json-array = "SEEDED_ACCOUNTS", expires-offset = "+99999999:00" }
     })
     .await;
 }
+
+/// An editor or a slow copy writing `plugins.toml` in place, in two steps:
+/// the first part parses on its own (the account is there, the `[models]`
+/// route is not yet), the rest follows half a second later. The part must
+/// never be applied: the route answers all along, and the log shows one
+/// reload, of the whole file.
+#[tokio::test]
+async fn a_config_file_written_in_two_steps_is_applied_whole() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let gateway = start(&["misbehave"]);
+    let header = std::fs::read_to_string(gateway.dir().join(".server-section")).unwrap();
+    let whole = format!("{header}{}", config("misbehave-snoop"));
+    let (first, rest) = whole.split_at(whole.find("[models]").unwrap());
+    let path = gateway.dir().join("plugins.toml");
+
+    let written = AtomicBool::new(false);
+    let write = async {
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(first.as_bytes()).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        file.write_all(rest.as_bytes()).unwrap();
+        drop(file);
+        written.store(true, Ordering::SeqCst);
+    };
+    // Asks for the route all through the edit, until the whole file is live.
+    let ask = async {
+        let mut refusals = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < PATIENCE {
+            let response = gateway.chat(&user_request("alias", "token", false)).await;
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            if status != 200 {
+                refusals.push(format!("{status}: {text}"));
+            } else if written.load(Ordering::SeqCst) && text.contains("env=[") {
+                return refusals;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the whole file did not apply within {PATIENCE:?}\n--- gateway log ---\n{}",
+            gateway.logs()
+        );
+    };
+    let ((), refusals) = tokio::join!(write, ask);
+    assert!(
+        refusals.is_empty(),
+        "the route was refused while the file was half written: {refusals:?}\n--- gateway log ---\n{}",
+        gateway.logs()
+    );
+    let log = gateway.wait_for_log("configuration reloaded");
+    assert_eq!(
+        log.matches("configuration reloaded").count(),
+        1,
+        "one reload, of the whole file:\n{log}"
+    );
+}
