@@ -263,4 +263,3 @@ fn completion(events: Vec<Event>, model: &str, shape: &Shape) -> axum::Json<Comp
         usage: usage.as_ref().map(Into::into),
     })
 }
-

@@ -164,7 +164,12 @@ pub fn refused(error: ApiError, model: &str, stream: bool) -> Response {
 
 /// Runs `call` and answers through `door`. Errors are rendered by
 /// `ApiError`'s response (the door's router reshapes them).
-pub async fn run<D: Door>(state: AppState, headers: HeaderMap, call: ChatCall, door: D) -> Response {
+pub async fn run<D: Door>(
+    state: AppState,
+    headers: HeaderMap,
+    call: ChatCall,
+    door: D,
+) -> Response {
     let (model, stream) = (call.model.clone(), call.stream);
     match serve(state, headers, call, door).await {
         Ok(response) => response,

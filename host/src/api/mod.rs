@@ -1,4 +1,6 @@
-//! The HTTP surface: OpenAI's API, health, and errors in OpenAI's shape.
+//! The HTTP surface: OpenAI's API and the other front doors
+//! ([`front_doors`]: Anthropic, Gemini, Responses, images), health, and errors
+//! in each protocol's shape.
 
 mod access_log;
 pub mod admin;
@@ -9,6 +11,7 @@ mod chat;
 mod chat_core;
 pub mod cors;
 pub mod error;
+mod front_doors;
 mod heartbeat;
 mod media;
 mod models;
@@ -64,24 +67,45 @@ pub struct Surface {
     pub body_bytes_in_flight: usize,
 }
 
-pub fn router(state: AppState, surface: &Surface) -> Router {
-    let openai = Router::new()
-        .route("/chat/completions", post(chat::chat_completions))
-        .route("/models", get(models::list_models))
+/// A front door's routes behind the callers' key check and the body limits
+/// (one budget shared by every door), errors in `dialect`'s shape.
+fn guarded(
+    routes: Router<AppState>,
+    state: &AppState,
+    limits: &body::BodyLimits,
+    dialect: error::Dialect,
+) -> Router<AppState> {
+    routes
         .layer(middleware::from_fn_with_state(
             // After the key check: nobody without a key makes the gateway
             // buffer a body.
-            body::BodyLimits::new(
-                state.max_body_bytes,
-                surface.body_read_timeout,
-                surface.body_bytes_in_flight,
-            ),
+            limits.clone(),
             body::read_within,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,
-        ));
+        ))
+        .layer(middleware::from_fn_with_state(dialect, error::reshape))
+}
+
+pub fn router(state: AppState, surface: &Surface) -> Router {
+    let limits = body::BodyLimits::new(
+        state.max_body_bytes,
+        surface.body_read_timeout,
+        surface.body_bytes_in_flight,
+    );
+    let openai = Router::new()
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/models", get(models::list_models));
+    let openai = guarded(openai, &state, &limits, error::Dialect::OpenAi);
+    let anthropic = Router::new()
+        .route("/v1/messages", post(front_doors::anthropic::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(front_doors::anthropic::count_tokens),
+        );
+    let anthropic = guarded(anthropic, &state, &limits, error::Dialect::Anthropic);
     let admin = Router::new()
         .route("/status", get(admin::status))
         .route("/accounts", get(admin::accounts))
@@ -99,6 +123,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
     let api = Router::new()
         .nest("/v1", openai.clone())
         .merge(openai)
+        .merge(anthropic)
         .layer(middleware::from_fn_with_state(
             surface.cors.clone(),
             cors::cors,
