@@ -27,6 +27,11 @@ impl<T: Clone> Recorder<T> {
         self.seq.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// The number of the newest request (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
     pub fn record(&self, request: T) {
         lock(&self.log).push(request);
     }
