@@ -106,6 +106,13 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
             post(front_doors::anthropic::count_tokens),
         );
     let anthropic = guarded(anthropic, &state, &limits, error::Dialect::Anthropic);
+    let gemini = Router::new()
+        .route("/v1beta/models", get(front_doors::gemini::list_models))
+        .route(
+            "/v1beta/models/{*target}",
+            get(front_doors::gemini::get_model).post(front_doors::gemini::model_method),
+        );
+    let gemini = guarded(gemini, &state, &limits, error::Dialect::Google);
     let admin = Router::new()
         .route("/status", get(admin::status))
         .route("/accounts", get(admin::accounts))
@@ -124,6 +131,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .nest("/v1", openai.clone())
         .merge(openai)
         .merge(anthropic)
+        .merge(gemini)
         .layer(middleware::from_fn_with_state(
             surface.cors.clone(),
             cors::cors,

@@ -9,6 +9,7 @@
 //! wiring it through is a change here, not in every door.
 
 pub mod anthropic;
+pub mod gemini;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -46,17 +47,26 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{high:016x}{low:08x}")
 }
 
+/// Until the contract carries provider data (0.2.0), the plugins keep it in
+/// the tool call's id after this mark (`call_0~ts~<signature>`), since every
+/// client echoes ids back verbatim; doors that show it separately (Gemini's
+/// `thoughtSignature`) split it off and put it back here.
+const PROVIDER_DATA_MARK: &str = "~ts~";
+
 /// A tool call of an earlier turn, as the contract holds it. `provider_data`
-/// is what the caller sent back with it (a Gemini thought signature); the
-/// contract carries it from version 0.2.0 on, until then the plugins keep it
-/// inside the call's id.
+/// is what the caller sent back with it (a Gemini thought signature).
 pub fn tool_call(
     id: String,
     name: String,
     arguments: String,
     provider_data: Option<String>,
 ) -> ToolCall {
-    let _ = provider_data;
+    let id = match provider_data {
+        Some(data) if !data.is_empty() && !id.contains(PROVIDER_DATA_MARK) => {
+            format!("{id}{PROVIDER_DATA_MARK}{data}")
+        }
+        _ => id,
+    };
     ToolCall {
         id,
         name,
@@ -64,9 +74,18 @@ pub fn tool_call(
     }
 }
 
+/// A call id as the caller sees it, and the provider data it carries.
+pub fn split_call_id(id: &str) -> (&str, Option<&str>) {
+    match id.split_once(PROVIDER_DATA_MARK) {
+        Some((id, data)) if !data.is_empty() => (id, Some(data)),
+        Some((id, _)) => (id, None),
+        None => (id, None),
+    }
+}
+
 /// The provider data a plugin attached to a tool call, to hand to the caller.
-pub fn provider_data(_call: &ToolCallDelta) -> Option<&str> {
-    None
+pub fn provider_data(call: &ToolCallDelta) -> Option<&str> {
+    call.id.as_deref().and_then(|id| split_call_id(id).1)
 }
 
 /// Thinking from an earlier assistant turn, with its signature; `None` while
