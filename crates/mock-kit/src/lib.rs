@@ -16,7 +16,7 @@ mod serve;
 pub use gate::Gate;
 pub use pace::{Ending, Pacing, paced_body};
 pub use record::Recorder;
-pub use scenario::{SCENARIO_HEADER, SCENARIO_MARK, requested_scenario};
+pub use scenario::{SCENARIO_HEADER, SCENARIO_MARK, requested_scenario, scenario_of};
 pub use serve::{Served, serve, serve_on};
 
 /// A poisoned lock only means a handler panicked; the data is still usable.

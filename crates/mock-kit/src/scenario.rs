@@ -14,14 +14,18 @@ pub const SCENARIO_MARK: &str = "#scenario=";
 
 /// The scenario a request asks for, by header or by mark in its body.
 pub fn requested_scenario(headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    if let Some(name) = headers
+    let header = headers
         .get(SCENARIO_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|name| !name.is_empty())
-    {
-        return Some(name.to_string());
+        .and_then(|value| value.to_str().ok());
+    scenario_of(header, body)
+}
+
+/// [`requested_scenario`] for a mock that keeps the header's value itself.
+pub fn scenario_of(header: Option<&str>, body: &[u8]) -> Option<String> {
+    match header.filter(|name| !name.is_empty()) {
+        Some(name) => Some(name.to_string()),
+        None => marked(body),
     }
-    marked(body)
 }
 
 /// `#scenario=<name>` anywhere in `body`.
