@@ -10,6 +10,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod responses;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
