@@ -17,7 +17,7 @@ pub use gate::Gate;
 pub use pace::{Ending, Pacing, paced_body};
 pub use record::Recorder;
 pub use scenario::{SCENARIO_HEADER, SCENARIO_MARK, requested_scenario, scenario_of};
-pub use serve::{Served, serve, serve_on};
+pub use serve::{Served, serve, serve_on, serve_with};
 
 /// A poisoned lock only means a handler panicked; the data is still usable.
 pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -18,10 +18,17 @@ pub async fn serve(router: axum::Router) -> Served {
 
 /// Serves `router` on `127.0.0.1:port` (0: any free port).
 pub async fn serve_on(port: u16, router: axum::Router) -> Served {
+    serve_with(port, |_| router).await
+}
+
+/// Serves the router `make` builds once the address is known, for a mock
+/// whose answers carry its own URL (`make` gets the `base_url`).
+pub async fn serve_with(port: u16, make: impl FnOnce(&str) -> axum::Router) -> Served {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind a loopback port for the mock");
     let addr = listener.local_addr().expect("the mock's address");
+    let router = make(&format!("http://{addr}"));
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
