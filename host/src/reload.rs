@@ -25,6 +25,13 @@ use crate::runtime::{LoadedPlugin, Runtime};
 /// is not read half-written.
 const SETTLE: Duration = Duration::from_millis(150);
 
+/// How long a `plugins.toml` written in place must stay unchanged before a
+/// pass after the watcher's events applies it. A pass runs at least the
+/// watcher's debounce after the last write, so a shorter window would never
+/// hold anything back; a writer pausing for less than this is read whole.
+pub const CONFIG_SETTLE: Duration = Duration::from_secs(1);
+const _: () = assert!(CONFIG_SETTLE.as_millis() > crate::watcher::DEBOUNCE.as_millis());
+
 pub type Environment = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 /// What the admin API shows about the live state and the last reload.
@@ -172,9 +179,10 @@ impl Reloader {
         self.pass(false).await
     }
 
-    /// A pass after the file watcher saw a change: a `plugins.toml` changed
-    /// a moment ago may still be being written, so it waits for the next
-    /// pass (the console writes its files whole, and uses [`Self::reload`]).
+    /// A pass after the file watcher saw `plugins.toml` written in place: a
+    /// file changed less than [`CONFIG_SETTLE`] ago may still be being
+    /// written, so it waits for a later pass (the console writes its files
+    /// whole, and uses [`Self::reload`], as the watcher does for renames).
     pub async fn reload_changed(&mut self) -> bool {
         self.pass(true).await
     }
@@ -187,10 +195,10 @@ impl Reloader {
         unsettled
     }
 
-    /// Applies a changed `plugins.toml`. Returns `true` when the file was
-    /// changed a moment ago and may still be being written (an editor that
-    /// truncates then writes): it is read again on the next pass, so half a
-    /// file that happens to parse is never applied.
+    /// Applies a changed `plugins.toml`. With `settle`, returns `true` when
+    /// the file changed less than [`CONFIG_SETTLE`] ago and may still be
+    /// being written (an editor that truncates then writes): it is read again
+    /// on a later pass, so half a file that happens to parse is not applied.
     fn refresh_config(&mut self, settle: bool) -> bool {
         let Some(path) = &self.config_path else {
             return false;
@@ -199,7 +207,7 @@ impl Reloader {
             .and_then(|m| m.modified())
             .ok()
             .and_then(|at| at.elapsed().ok())
-            .is_some_and(|age| age < SETTLE);
+            .is_some_and(|age| age < CONFIG_SETTLE);
         if settle && fresh && self.config_text.is_some() {
             return true;
         }

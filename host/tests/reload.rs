@@ -350,3 +350,103 @@ secrets = { api-key = { env = "SOME_GEMINI_KEY" } }
         "the last good configuration keeps serving the plugin"
     );
 }
+
+/// A reload pass that panics must not end hot reload. The input is a real
+/// one: an `expires-offset` whose hours overflow its parser's arithmetic (a
+/// panic in the debug build the tests run; in a release build the value is
+/// refused). Before the watcher caught a pass's panic, the reload task died
+/// with it: the gateway kept serving the old state, but no later edit applied.
+#[tokio::test]
+async fn a_reload_pass_that_panics_does_not_end_hot_reload() {
+    let gateway = start(&["misbehave"]);
+    let overflowing = r#"
+[[plugins.misbehave.accounts]]
+id = "a"
+[[plugins.misbehave.accounts]]
+id = "seeded"
+for-each = { json-array = "SEEDED_ACCOUNTS", expires-offset = "+99999999:00" }
+[models]
+"alias" = { plugin = "misbehave", model = "misbehave-echo" }
+"#;
+    gateway.rewrite_config(overflowing);
+    eventually("the pass over the bad value ends", &gateway, || async {
+        gateway.logs().contains("panicked at")
+            || !status(&gateway).await["config"]["error"].is_null()
+    })
+    .await;
+    let answer = gateway
+        .chat_ok(&user_request("alias", "still here", false))
+        .await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "still here");
+
+    gateway.rewrite_config(&config("misbehave-snoop"));
+    eventually("a later good edit applies", &gateway, || async {
+        let answer = gateway
+            .chat_ok(&user_request("alias", "token", false))
+            .await;
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("env=[")
+    })
+    .await;
+}
+
+/// An editor or a slow copy writing `plugins.toml` in place, in two steps:
+/// the first part parses on its own (the account is there, the `[models]`
+/// route is not yet), the rest follows half a second later. The part must
+/// never be applied: the route answers all along, and the log shows one
+/// reload, of the whole file.
+#[tokio::test]
+async fn a_config_file_written_in_two_steps_is_applied_whole() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let gateway = start(&["misbehave"]);
+    let header = std::fs::read_to_string(gateway.dir().join(".server-section")).unwrap();
+    let whole = format!("{header}{}", config("misbehave-snoop"));
+    let (first, rest) = whole.split_at(whole.find("[models]").unwrap());
+    let path = gateway.dir().join("plugins.toml");
+
+    let written = AtomicBool::new(false);
+    let write = async {
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(first.as_bytes()).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        file.write_all(rest.as_bytes()).unwrap();
+        drop(file);
+        written.store(true, Ordering::SeqCst);
+    };
+    // Asks for the route all through the edit, until the whole file is live.
+    let ask = async {
+        let mut refusals = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < PATIENCE {
+            let response = gateway.chat(&user_request("alias", "token", false)).await;
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            if status != 200 {
+                refusals.push(format!("{status}: {text}"));
+            } else if written.load(Ordering::SeqCst) && text.contains("env=[") {
+                return refusals;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the whole file did not apply within {PATIENCE:?}\n--- gateway log ---\n{}",
+            gateway.logs()
+        );
+    };
+    let ((), refusals) = tokio::join!(write, ask);
+    assert!(
+        refusals.is_empty(),
+        "the route was refused while the file was half written: {refusals:?}\n--- gateway log ---\n{}",
+        gateway.logs()
+    );
+    let log = gateway.wait_for_log("configuration reloaded");
+    assert_eq!(
+        log.matches("configuration reloaded").count(),
+        1,
+        "one reload, of the whole file:\n{log}"
+    );
+}

@@ -5,19 +5,10 @@
 //!   element (`[{…}` `,\r\n{…}` … `]`);
 //! - `generateContent`: one JSON document.
 //!
-//! A body is produced by a task that sends each piece through a channel with
-//! a pause between pieces, so it is really streamed; a channel of capacity one
-//! keeps the task in step with the reader.
+//! The pieces go out through mock-kit's paced body, really streamed.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use axum::body::Body;
 use bytes::Bytes;
-use futures::SinkExt;
 use serde_json::Value;
-
-use crate::Shared;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -105,49 +96,6 @@ pub fn document_pieces(document: &Value, split: bool) -> Vec<Bytes> {
         Bytes::copy_from_slice(&text.as_bytes()[..middle]),
         Bytes::copy_from_slice(&text.as_bytes()[middle..]),
     ]
-}
-
-/// When and how the pieces go out.
-#[derive(Debug, Clone, Default)]
-pub struct Pacing {
-    /// Before the first piece (the headers are already sent).
-    pub first_delay: Duration,
-    /// Between pieces.
-    pub piece_delay: Duration,
-    /// After the first piece, wait for this release ticket.
-    pub hold: Option<u64>,
-    pub abort: bool,
-}
-
-/// A body that sends `pieces` as `pacing` says.
-pub fn deliver(shared: Arc<Shared>, pieces: Vec<Bytes>, pacing: Pacing) -> Body {
-    let (mut sender, receiver) =
-        futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
-    tokio::spawn(async move {
-        if !pacing.first_delay.is_zero() {
-            tokio::time::sleep(pacing.first_delay).await;
-        }
-        for (index, piece) in pieces.into_iter().enumerate() {
-            if index == 1
-                && let Some(ticket) = pacing.hold
-            {
-                shared.wait_for_release(ticket).await;
-            }
-            if index > 0 {
-                tokio::time::sleep(pacing.piece_delay).await;
-            }
-            if sender.send(Ok(piece)).await.is_err() {
-                return; // The client went away.
-            }
-        }
-        if pacing.abort {
-            // Let the last piece reach the socket before the connection dies.
-            tokio::time::sleep(pacing.piece_delay.max(Duration::from_millis(20))).await;
-            let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock disconnect");
-            let _ = sender.send(Err(reset)).await;
-        }
-    });
-    Body::from_stream(receiver)
 }
 
 #[cfg(test)]

@@ -39,13 +39,13 @@ pub mod scenario;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub(crate) use mock_kit::lock;
+use mock_kit::{Gate, Recorder, Served};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::watch;
 
 pub use content::{THOUGHT_SIGNATURE, echo_text};
 pub use faults::KeyFault;
@@ -137,62 +137,25 @@ impl RecordedRequest {
 /// State shared by the server's handlers and the test's handle.
 pub(crate) struct Shared {
     options: MockOptions,
-    log: Mutex<Vec<RecordedRequest>>,
+    log: Recorder<RecordedRequest>,
     limits: Mutex<keys::Limits>,
     /// Run-time faults by key; checked before the key's prefix.
     faults: Mutex<HashMap<String, KeyFault>>,
-    seq: AtomicU64,
-    /// Bumped by `release()`; a held stream waits for a value above its ticket.
-    releases: watch::Sender<u64>,
-    /// Streams waiting for a release right now.
-    held: watch::Sender<usize>,
+    /// Holds `hold` streams until the test releases them.
+    gate: Arc<Gate>,
 }
 
 impl Shared {
-    fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// The ticket a request takes on arrival: any later `release()` frees it.
-    pub(crate) fn release_ticket(&self) -> u64 {
-        *self.releases.borrow()
-    }
-
-    pub(crate) async fn wait_for_release(&self, ticket: u64) {
-        let mut releases = self.releases.subscribe();
-        self.held.send_modify(|held| *held += 1);
-        let _ = releases.wait_for(|released| *released > ticket).await;
-        self.held.send_modify(|held| *held -= 1);
-    }
-
-    fn record(&self, request: RecordedRequest) {
-        lock(&self.log).push(request);
-    }
-
     fn set_status(&self, seq: u64, status: u16) {
-        if let Some(entry) = lock(&self.log)
-            .iter_mut()
-            .rev()
-            .find(|entry| entry.seq == seq)
-        {
-            entry.status = Some(status);
-        }
-    }
-
-    fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.log).clone()
+        self.log.update(
+            |entry| entry.seq == seq,
+            |entry| entry.status = Some(status),
+        );
     }
 
     pub(crate) fn fault_of(&self, key: &str) -> Option<KeyFault> {
         lock(&self.faults).get(key).copied()
     }
-}
-
-/// A poisoned lock only means a handler panicked; the data is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running mock; the server stops when this is dropped.
@@ -201,7 +164,7 @@ pub struct MockUpstream {
     pub base_url: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    server: Served,
 }
 
 /// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
@@ -211,26 +174,17 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
 
 /// Starts a mock on `127.0.0.1:port` (0: any free port).
 pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind a loopback port for the mock");
-    let addr = listener.local_addr().expect("the mock's address");
     let shared = Arc::new(Shared {
         options,
-        log: Mutex::new(Vec::new()),
+        log: Recorder::default(),
         limits: Mutex::new(keys::Limits::default()),
         faults: Mutex::new(HashMap::new()),
-        seq: AtomicU64::new(0),
-        releases: watch::Sender::new(0),
-        held: watch::Sender::new(0),
+        gate: Arc::default(),
     });
-    let app = routes::router(shared.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let server = mock_kit::serve_on(port, routes::router(shared.clone())).await;
     MockUpstream {
-        base_url: format!("http://{addr}"),
-        addr,
+        base_url: server.base_url.clone(),
+        addr: server.addr,
         shared,
         server,
     }
@@ -239,7 +193,7 @@ pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
 impl MockUpstream {
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.requests()
+        self.shared.log.all()
     }
 
     /// The keys of the generation calls, in order: the rotation the gateway did.
@@ -254,7 +208,7 @@ impl MockUpstream {
     /// `(key, status)` of every answered generation call, in arrival order
     /// (a held stream shows up once its status is sent).
     pub fn generation_statuses(&self) -> Vec<(String, u16)> {
-        lock(&self.shared.log)
+        self.requests()
             .iter()
             .filter(|request| request.is_generation())
             .filter_map(|request| Some((request.key.clone().unwrap_or_default(), request.status?)))
@@ -283,35 +237,34 @@ impl MockUpstream {
 
     /// Forgets the recorded requests (not the keys' rate-limit state).
     pub fn clear_requests(&self) {
-        lock(&self.shared.log).clear();
+        self.shared.log.clear();
     }
 
     /// Lets every `hold` stream that arrived before this call go on.
     pub fn release(&self) {
-        self.shared.releases.send_modify(|released| *released += 1);
+        self.shared.gate.release();
     }
 
     /// How many streams are waiting for [`release`](Self::release) now.
     pub fn held(&self) -> usize {
-        *self.shared.held.borrow()
+        self.shared.gate.held()
     }
 
     /// Waits until at least `count` streams are held (wrap it in a timeout).
     pub async fn wait_for_held(&self, count: usize) {
-        let mut held = self.shared.held.subscribe();
-        let _ = held.wait_for(|held| *held >= count).await;
+        self.shared.gate.wait_for_held(count).await;
     }
 
     /// `base_url` + `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
+        self.server.url(path)
     }
 }
 
 impl Drop for MockUpstream {
     fn drop(&mut self) {
-        self.server.abort();
-        // Free anything still held so its task can end.
+        // Free anything still held so its task can end (the server stops
+        // when `server` drops).
         self.release();
     }
 }

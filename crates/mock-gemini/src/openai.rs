@@ -9,11 +9,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::content::split_pieces;
-use crate::framing::{self, Pacing};
 use crate::google_errors;
 use crate::keys::Cost;
 use crate::routes::{Call, error_response, json_response};
 use crate::scenario::Scenario;
+use mock_kit::{Pacing, paced_body};
 
 pub async fn chat(call: &Call) -> Response {
     let body = match call.json_body() {
@@ -80,7 +80,7 @@ pub async fn chat(call: &Call) -> Response {
     Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "text/event-stream")
-        .body(framing::deliver(call.shared.clone(), pieces, pacing))
+        .body(paced_body(pieces, pacing))
         .unwrap_or_default()
 }
 

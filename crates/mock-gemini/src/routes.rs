@@ -11,11 +11,13 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::content::{self, Meta};
-use crate::framing::{self, Ending, Framing, Pacing};
+use crate::framing::{self, Ending, Framing};
 use crate::google_errors::{self, GoogleError};
 use crate::keys::Cost;
 use crate::scenario::Scenario;
 use crate::{RecordedRequest, Shared, lock, openai};
+use mock_kit::Ending::Reset;
+use mock_kit::{Pacing, paced_body};
 
 /// Largest request body read.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -144,17 +146,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return mock_log(&shared, &parts.method);
     }
     if route == Route::MockRelease {
-        shared.releases.send_modify(|released| *released += 1);
-        return json_response(200, &json!({ "held": *shared.held.borrow() }));
+        shared.gate.release();
+        return json_response(200, &json!({ "held": shared.gate.held() }));
     }
     let bytes = to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
     let body_json: Option<Value> = serde_json::from_slice(&bytes).ok();
     let key = api_key(&parts.headers, query.as_deref());
-    let scenario_header = parts
-        .headers
-        .get("x-mock-scenario")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let scenario_header = mock_kit::requested_scenario(&parts.headers, &bytes);
     let (model, action) = match &route {
         Route::Call { model, action } => (Some(model.clone()), Some(action.clone())),
         Route::GetModel(model) => (Some(model.clone()), Some("getModel".into())),
@@ -176,8 +174,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ),
         _ => None,
     };
-    let seq = shared.next_seq();
-    shared.record(RecordedRequest {
+    let seq = shared.log.next_seq();
+    shared.log.record(RecordedRequest {
         seq,
         method: parts.method.to_string(),
         path: path.clone(),
@@ -224,12 +222,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 
 fn mock_log(shared: &Shared, method: &Method) -> Response {
     if method == Method::DELETE {
-        lock(&shared.log).clear();
+        shared.log.clear();
         return json_response(200, &json!({}));
     }
     json_response(
         200,
-        &serde_json::to_value(shared.requests()).unwrap_or_default(),
+        &serde_json::to_value(shared.log.all()).unwrap_or_default(),
     )
 }
 
@@ -374,7 +372,7 @@ impl Call {
         let options = &self.shared.options;
         let scenario = self.scenario;
         // Taken on arrival, so a release() that comes before the hold point counts.
-        let ticket = self.shared.release_ticket();
+        let ticket = self.shared.gate.ticket();
         match scenario {
             Scenario::Overloaded => return Err(google_errors::overloaded()),
             Scenario::Internal => return Err(google_errors::internal()),
@@ -396,7 +394,7 @@ impl Call {
         };
         let mut pacing = Pacing {
             piece_delay: options.chunk_delay,
-            hold: (scenario == Scenario::Hold).then_some(ticket),
+            hold: (scenario == Scenario::Hold).then(|| (self.shared.gate.clone(), ticket)),
             ..Pacing::default()
         };
         let pieces = if framing == Framing::Json {
@@ -406,7 +404,7 @@ impl Call {
                 }
                 // A non-streamed answer has no first byte before it is done.
                 Scenario::SlowFirstByte => tokio::time::sleep(options.slow_first_byte).await,
-                Scenario::Disconnect => pacing.abort = true,
+                Scenario::Disconnect => pacing.ending = Reset,
                 _ => {}
             }
             let split = matches!(scenario, Scenario::Hold | Scenario::Disconnect);
@@ -415,7 +413,7 @@ impl Call {
                 crate::grounding::ground_whole(&mut whole);
             }
             let mut pieces = framing::document_pieces(&whole, split);
-            if pacing.abort {
+            if pacing.ending == Reset {
                 pieces.truncate(1);
             }
             pieces
@@ -446,13 +444,15 @@ impl Call {
                     }
                 }
             }
-            pacing.abort = matches!(ending, Ending::Abort);
+            if matches!(ending, Ending::Abort) {
+                pacing.ending = Reset;
+            }
             if scenario == Scenario::SlowFirstByte {
                 pacing.first_delay = options.slow_first_byte;
             }
             framing::stream_pieces(framing, &chunks, &ending)
         };
-        let body = framing::deliver(self.shared.clone(), pieces, pacing);
+        let body = paced_body(pieces, pacing);
         Ok(Response::builder()
             .status(200)
             .header(header::CONTENT_TYPE, framing.content_type())

@@ -19,8 +19,8 @@
 //! with `{"city":"Paris"}` (arguments streamed in pieces); once the tool's
 //! result comes back the answer is `tool said: <result>`.
 //!
-//! Scenarios ([`scenario`]): `#scenario=<name>` in the last user turn, or the
-//! model `mock-<name>`: `reasoning` (`reasoning_content` deltas first),
+//! Scenarios ([`scenario`]), by mock-kit's convention (`x-mock-scenario`
+//! header, or `#scenario=<name>` in the prompt), else the model `mock-<name>`: `reasoning` (`reasoning_content` deltas first),
 //! `reasoning-openrouter` (`reasoning` deltas), `rate-limit` (429 with
 //! `Retry-After`), `quota` (429 `insufficient_quota`), `auth` (401),
 //! `forbidden` (403), `filter` (400 `content_filter`), `bad-request` (400),
@@ -33,17 +33,16 @@
 //! Every request is recorded: [`MockUpstream::requests`].
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::StreamExt;
+use mock_kit::{Ending, Pacing, Recorder, Served, paced_body};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -110,14 +109,7 @@ impl RecordedRequest {
 
 struct Shared {
     options: MockOptions,
-    log: Mutex<Vec<RecordedRequest>>,
-    seq: AtomicU64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    log: Recorder<RecordedRequest>,
 }
 
 /// A running mock; the server stops when this is dropped.
@@ -126,27 +118,19 @@ pub struct MockUpstream {
     pub base_url: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    server: Served,
 }
 
 /// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind a loopback port for the mock");
-    let addr = listener.local_addr().expect("the mock's address");
     let shared = Arc::new(Shared {
         options,
-        log: Mutex::new(Vec::new()),
-        seq: AtomicU64::new(0),
+        log: Recorder::default(),
     });
-    let app = Router::new().fallback(handle).with_state(shared.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let server = mock_kit::serve(Router::new().fallback(handle).with_state(shared.clone())).await;
     MockUpstream {
-        base_url: format!("http://{addr}"),
-        addr,
+        base_url: server.base_url.clone(),
+        addr: server.addr,
         shared,
         server,
     }
@@ -155,7 +139,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
 impl MockUpstream {
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.log).clone()
+        self.shared.log.all()
     }
 
     /// The chat calls so far.
@@ -167,30 +151,21 @@ impl MockUpstream {
     }
 
     pub fn clear_requests(&self) {
-        lock(&self.shared.log).clear();
+        self.shared.log.clear();
     }
 
     /// `base_url` + `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
+        self.server.url(path)
     }
 }
 
-impl Drop for MockUpstream {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-/// The scenario a chat asks for: `#scenario=<name>` in the last user turn, or
-/// the model `mock-<name>`; `echo` otherwise.
-pub fn scenario(body: &Value) -> String {
-    let marked = last_user_text(body).and_then(|text| {
-        let (_, rest) = text.split_once("#scenario=")?;
-        Some(rest.split_whitespace().next()?.to_string())
-    });
+/// The scenario a chat asks for, by mock-kit's convention (the
+/// `x-mock-scenario` header, or `#scenario=<name>` in the body), else the
+/// model `mock-<name>`; `echo` otherwise.
+pub fn scenario(headers: &HeaderMap, raw: &[u8], body: &Value) -> String {
     let named = body["model"].as_str().and_then(|m| m.strip_prefix("mock-"));
-    marked
+    mock_kit::requested_scenario(headers, raw)
         .or(named.map(String::from))
         .unwrap_or_else(|| "echo".into())
 }
@@ -221,7 +196,7 @@ fn error(status: u16, kind: &str, code: Option<&str>, message: &str) -> Response
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let seq = shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    let seq = shared.log.next_seq();
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, 64 << 20).await.unwrap_or_default();
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();
@@ -238,13 +213,19 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         scenario: None,
         status: 0,
     };
-    let response = route(&shared, &mut record, body).await;
+    let response = route(&shared, &mut record, &parts.headers, &bytes, body).await;
     record.status = response.status().as_u16();
-    lock(&shared.log).push(record);
+    shared.log.record(record);
     response
 }
 
-async fn route(shared: &Shared, record: &mut RecordedRequest, body: Option<Value>) -> Response {
+async fn route(
+    shared: &Shared,
+    record: &mut RecordedRequest,
+    headers: &HeaderMap,
+    raw: &[u8],
+    body: Option<Value>,
+) -> Response {
     let key = record.key().map(str::to_string);
     match key.as_deref() {
         Some(key) if key.starts_with("bad") => {
@@ -276,7 +257,7 @@ async fn route(shared: &Shared, record: &mut RecordedRequest, body: Option<Value
         }
         (Method::POST, "/v1/chat/completions") => match body {
             Some(body) if body["messages"].is_array() && body["model"].is_string() => {
-                let scenario = scenario(&body);
+                let scenario = scenario(headers, raw, &body);
                 record.scenario = Some(scenario.clone());
                 chat(shared, &body, &scenario)
             }
@@ -447,7 +428,7 @@ fn chat(shared: &Shared, body: &Value, scenario: &str) -> Response {
         "total_tokens": prompt_tokens + pieces.len(),
         "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
     });
-    let id = format!("chatcmpl-mock-{}", shared.seq.load(Ordering::Relaxed));
+    let id = format!("chatcmpl-mock-{}", shared.log.last_seq());
     if body["stream"] != true {
         return json_response(200, &whole(&id, &model, &pieces, finish, &usage));
     }
@@ -534,10 +515,11 @@ fn stream(
         }
         format!("data: {chunk}\n\n")
     };
-    let mut frames: Vec<Result<String, std::io::Error>> = vec![Ok(chunk(
+    let mut ending = Ending::Clean;
+    let mut frames: Vec<String> = vec![chunk(
         json!({"role": "assistant", "content": "", "refusal": null}),
         Value::Null,
-    ))];
+    )];
     for piece in &pieces {
         let delta = match piece {
             Piece::Reasoning(field, t) => json!({ *field: t }),
@@ -549,45 +531,45 @@ fn stream(
                 json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]})
             }
         };
-        frames.push(Ok(chunk(delta, Value::Null)));
+        frames.push(chunk(delta, Value::Null));
         match scenario {
             "cut" => {
-                frames.push(Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "cut",
-                )));
+                ending = Ending::Reset;
                 break;
             }
             "cut-clean" => break,
             "stream-error" => {
                 let error = json!({"error": {"message": "Provider returned error", "code": 502}});
-                frames.push(Ok(format!("data: {error}\n\n")));
+                frames.push(format!("data: {error}\n\n"));
                 break;
             }
             _ => {}
         }
     }
     if !matches!(scenario, "cut" | "cut-clean" | "stream-error") {
-        frames.push(Ok(chunk(json!({}), json!(finish))));
+        frames.push(chunk(json!({}), json!(finish)));
         if let Some(usage) = usage {
             let last = json!({
                 "id": id, "object": "chat.completion.chunk", "created": 1_700_000_000u64,
                 "model": model, "system_fingerprint": "fp_mock", "choices": [], "usage": usage,
             });
-            frames.push(Ok(format!("data: {last}\n\n")));
+            frames.push(format!("data: {last}\n\n"));
         }
-        frames.push(Ok("data: [DONE]\n\n".into()));
+        frames.push("data: [DONE]\n\n".into());
     }
     let delay = shared.options.chunk_delay;
-    let body = futures::stream::iter(frames).then(move |frame| async move {
-        tokio::time::sleep(delay).await;
-        frame.map(Bytes::from)
-    });
+    let pacing = Pacing {
+        first_delay: delay,
+        piece_delay: delay,
+        hold: None,
+        ending,
+    };
+    let body = paced_body(frames.into_iter().map(Bytes::from).collect(), pacing);
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(body))
+        .body(body)
         .unwrap()
 }
 

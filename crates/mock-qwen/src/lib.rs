@@ -32,6 +32,7 @@ use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use mock_kit::{Recorder, Served};
 use tokio::sync::watch;
 
 pub use jwt::{sha256_hex, test_jwt};
@@ -190,7 +191,7 @@ pub struct State {
     released: watch::Sender<bool>,
     /// Streams waiting at their hold point right now.
     holding: AtomicUsize,
-    requests: Mutex<Vec<RecordedRequest>>,
+    requests: Recorder<RecordedRequest>,
     counter: AtomicU64,
     chats: Mutex<HashSet<String>>,
     task_polls: Mutex<HashMap<String, u32>>,
@@ -204,15 +205,11 @@ impl State {
         self.counter.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// The scenario a request asks for.
+    /// The scenario a request asks for (mock-kit's convention), else the
+    /// mock's default.
     pub fn scenario(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
-        if let Some(name) = headers.get("x-mock-scenario").and_then(|v| v.to_str().ok()) {
-            return Some(name.trim().to_string());
-        }
-        if let Some(name) = magic_word(body) {
-            return Some(name);
-        }
-        self.scenario.lock().unwrap().clone()
+        mock_kit::requested_scenario(headers, body)
+            .or_else(|| self.scenario.lock().unwrap().clone())
     }
 
     pub async fn wait_if_held(&self) {
@@ -292,18 +289,6 @@ impl State {
     }
 }
 
-/// `#scenario=<name>` in a body (names are `[a-z0-9_]`).
-fn magic_word(body: &[u8]) -> Option<String> {
-    const MARK: &[u8] = b"#scenario=";
-    let at = body.windows(MARK.len()).position(|w| w == MARK)? + MARK.len();
-    let name: String = body[at..]
-        .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-        .map(|b| *b as char)
-        .collect();
-    (!name.is_empty()).then_some(name)
-}
-
 pub fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -323,47 +308,45 @@ pub struct MockUpstream {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
     state: Arc<State>,
-    task: tokio::task::JoinHandle<()>,
+    _server: Served,
 }
 
 /// Binds 127.0.0.1:0 and serves in a tokio task.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let base_url = format!("http://{}", listener.local_addr().expect("local address"));
-    let state = Arc::new(State {
-        hold: AtomicBool::new(options.hold),
-        scenario: Mutex::new(options.scenario.clone()),
-        options,
-        base_url: base_url.clone(),
-        released: watch::channel(false).0,
-        holding: AtomicUsize::new(0),
-        requests: Mutex::new(Vec::new()),
-        counter: AtomicU64::new(0),
-        chats: Mutex::new(HashSet::new()),
-        task_polls: Mutex::new(HashMap::new()),
-        sessions: Mutex::new(HashMap::new()),
-    });
-    let app = Router::new()
-        .merge(cn::routes())
-        .merge(intl::routes())
-        .layer(middleware::from_fn_with_state(state.clone(), record))
-        .with_state(state.clone());
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let mut shared = None;
+    let server = mock_kit::serve_with(0, |base_url| {
+        let state = Arc::new(State {
+            hold: AtomicBool::new(options.hold),
+            scenario: Mutex::new(options.scenario.clone()),
+            options,
+            base_url: base_url.to_string(),
+            released: watch::channel(false).0,
+            holding: AtomicUsize::new(0),
+            requests: Recorder::default(),
+            counter: AtomicU64::new(0),
+            chats: Mutex::new(HashSet::new()),
+            task_polls: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+        });
+        shared = Some(state.clone());
+        Router::new()
+            .merge(cn::routes())
+            .merge(intl::routes())
+            .layer(middleware::from_fn_with_state(state.clone(), record))
+            .with_state(state)
+    })
+    .await;
     MockUpstream {
-        base_url,
-        state,
-        task,
+        base_url: server.base_url.clone(),
+        state: shared.expect("the router was built"),
+        _server: server,
     }
 }
 
 impl MockUpstream {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state.requests.lock().unwrap().clone()
+        self.state.requests.all()
     }
 
     /// The requests to one path.
@@ -418,12 +401,6 @@ impl MockUpstream {
     }
 }
 
-impl Drop for MockUpstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Records each request (body included) before it is handled.
 async fn record(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
@@ -451,22 +428,7 @@ async fn record(
         body: bytes.clone(),
         account: state.identify(&parts.headers),
     };
-    state.requests.lock().unwrap().push(recorded);
+    state.requests.record(recorded);
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn magic_words_name_scenarios() {
-        assert_eq!(
-            magic_word(b"{\"content\":\"hi #scenario=utf8_split please\"}").as_deref(),
-            Some("utf8_split")
-        );
-        assert_eq!(magic_word(b"#scenario="), None);
-        assert_eq!(magic_word(b"nothing"), None);
-    }
 }

@@ -35,11 +35,11 @@ pub mod scenario;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use mock_kit::{Gate, Recorder, Served, lock};
 use serde_json::Value;
-use tokio::sync::watch;
 
 pub use content::echo_text;
 pub use scenario::Scenario;
@@ -146,25 +146,14 @@ struct Issued {
 /// State shared by the server's handlers and the test's handle.
 pub(crate) struct Shared {
     options: MockOptions,
-    log: Mutex<Vec<RecordedRequest>>,
-    seq: AtomicU64,
+    log: Recorder<RecordedRequest>,
     tokens: Mutex<Vec<Issued>>,
     token_calls: AtomicU64,
-    /// Bumped by `release()`; a held stream waits for a value above its ticket.
-    releases: watch::Sender<u64>,
-    /// Streams waiting for a release right now.
-    held: watch::Sender<usize>,
+    /// Holds `hold` streams until the test releases them.
+    gate: Arc<Gate>,
 }
 
 impl Shared {
-    fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::SeqCst) + 1
-    }
-
-    fn record(&self, request: RecordedRequest) {
-        lock(&self.log).push(request);
-    }
-
     /// The number of this token request, from 1.
     fn next_token_call(&self) -> u64 {
         self.token_calls.fetch_add(1, Ordering::SeqCst) + 1
@@ -187,20 +176,6 @@ impl Shared {
             .iter()
             .any(|issued| issued.token == token && issued.expires > now)
     }
-
-    pub(crate) async fn wait_for_release(&self, ticket: u64) {
-        let mut releases = self.releases.subscribe();
-        self.held.send_modify(|held| *held += 1);
-        let _ = releases.wait_for(|released| *released > ticket).await;
-        self.held.send_modify(|held| *held -= 1);
-    }
-}
-
-/// A poisoned lock only means a handler panicked; the data is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running mock; the server stops when this is dropped.
@@ -209,33 +184,24 @@ pub struct MockUpstream {
     pub base_url: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    _server: Served,
 }
 
 /// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port for the mock");
-    let addr = listener.local_addr().expect("the mock's address");
     let shared = Arc::new(Shared {
         options,
-        log: Mutex::new(Vec::new()),
-        seq: AtomicU64::new(0),
+        log: Recorder::default(),
         tokens: Mutex::new(Vec::new()),
         token_calls: AtomicU64::new(0),
-        releases: watch::Sender::new(0),
-        held: watch::Sender::new(0),
+        gate: Arc::default(),
     });
-    let app = routes::router(shared.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let server = mock_kit::serve(routes::router(shared.clone())).await;
     MockUpstream {
-        base_url: format!("http://{addr}"),
-        addr,
+        base_url: server.base_url.clone(),
+        addr: server.addr,
         shared,
-        server,
+        _server: server,
     }
 }
 
@@ -259,7 +225,7 @@ impl MockUpstream {
 
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.log).clone()
+        self.shared.log.all()
     }
 
     /// The token requests, in order.
@@ -297,30 +263,29 @@ impl MockUpstream {
 
     /// Forgets the recorded requests (not the issued tokens).
     pub fn clear_requests(&self) {
-        lock(&self.shared.log).clear();
+        self.shared.log.clear();
     }
 
     /// Lets every `hold` stream that arrived before this call go on.
     pub fn release(&self) {
-        self.shared.releases.send_modify(|released| *released += 1);
+        self.shared.gate.release();
     }
 
     /// How many streams wait for [`release`](Self::release) now.
     pub fn held(&self) -> usize {
-        *self.shared.held.borrow()
+        self.shared.gate.held()
     }
 
     /// Waits until at least `count` streams are held (wrap it in a timeout).
     pub async fn wait_for_held(&self, count: usize) {
-        let mut held = self.shared.held.subscribe();
-        let _ = held.wait_for(|held| *held >= count).await;
+        self.shared.gate.wait_for_held(count).await;
     }
 }
 
 impl Drop for MockUpstream {
     fn drop(&mut self) {
-        self.server.abort();
-        // Free anything still held so its task can end.
+        // Free anything still held so its task can end (the server stops
+        // when `_server` drops).
         self.release();
     }
 }

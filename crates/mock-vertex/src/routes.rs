@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::SinkExt as _;
+use mock_kit::{Pacing, paced_body};
 use serde_json::{Value, json};
 
 use crate::content::{self, Answer};
@@ -75,13 +75,13 @@ fn route(path: &str) -> Route {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let ticket = *shared.releases.borrow();
+    let ticket = shared.gate.ticket();
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .unwrap_or_default();
     let mut record = RecordedRequest {
-        seq: shared.next_seq(),
+        seq: shared.log.next_seq(),
         kind: RequestKind::Other,
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
@@ -128,7 +128,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ),
     };
     record.status = response.status().as_u16();
-    shared.record(record);
+    shared.log.record(record);
     response
 }
 
@@ -227,7 +227,11 @@ fn generate(shared: &Arc<Shared>, record: &mut RecordedRequest, ticket: u64) -> 
     }
 
     let model = record.model.clone().unwrap_or_default();
-    let scenario = Scenario::select(record.header("x-mock-scenario"), &model);
+    let asked = mock_kit::scenario_of(
+        record.header(mock_kit::SCENARIO_HEADER),
+        record.body.as_bytes(),
+    );
+    let scenario = Scenario::select(asked.as_deref(), &model);
     record.scenario = Some(scenario);
     let resource = match (&record.project, &record.location) {
         (Some(project), Some(location)) => {
@@ -379,42 +383,21 @@ fn streamed(
     if framing == Framing::JsonArray && !matches!(ending, Ending::Abort) {
         pieces.push("]".into());
     }
-    let hold = scenario == Scenario::Hold;
-    let abort = matches!(ending, Ending::Abort);
-    let delay = shared.options.chunk_delay;
-
-    // Capacity one keeps the writer in step with the reader.
-    let (mut sender, receiver) =
-        futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
-    tokio::spawn(async move {
-        for (index, piece) in pieces.into_iter().enumerate() {
-            if index > 0 {
-                tokio::time::sleep(delay).await;
-            }
-            if sender.send(Ok(Bytes::from(piece))).await.is_err() {
-                return; // The client went away.
-            }
-            if hold && index == 0 {
-                shared.wait_for_release(ticket).await;
-            }
-        }
-        if abort {
-            tokio::time::sleep(delay).await;
-            let _ = sender
-                .send(Err(std::io::Error::other("mock: connection dropped")))
-                .await;
-        }
-    });
+    let pacing = Pacing {
+        piece_delay: shared.options.chunk_delay,
+        hold: (scenario == Scenario::Hold).then(|| (shared.gate.clone(), ticket)),
+        ending: match ending {
+            Ending::Abort => mock_kit::Ending::Reset,
+            _ => mock_kit::Ending::Clean,
+        },
+        ..Pacing::default()
+    };
+    let body = paced_body(pieces.into_iter().map(Bytes::from).collect(), pacing);
     let content_type = match framing {
         Framing::Sse => "text/event-stream",
         Framing::JsonArray => "application/json; charset=UTF-8",
     };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, content_type)],
-        Body::from_stream(receiver),
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 #[cfg(test)]

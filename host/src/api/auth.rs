@@ -1,8 +1,9 @@
 //! Who may call the gateway: one of the keys in `API_KEY` (comma-separated;
 //! the seeds' names `API_MASTER_KEY` and `PASSWORD` are read when it is
-//! unset) or the Space's `HF_TOKEN`, as `Authorization: Bearer <key>`, or as
-//! Google clients send it, `x-goog-api-key: <key>` or `?key=<key>`. With no
-//! key set, only clients on the loopback interface are served.
+//! unset) or the Space's `HF_TOKEN`, as `Authorization: Bearer <key>`, as
+//! Anthropic's clients send it, `x-api-key: <key>`, or as Google's do,
+//! `x-goog-api-key: <key>` or `?key=<key>`. With no key set, only clients on
+//! the loopback interface are served.
 
 use std::net::SocketAddr;
 
@@ -183,7 +184,7 @@ pub async fn require_caller(
         Some(key) if auth.accepts(key) => next.run(request).await,
         Some(_) => ApiError::unauthenticated("Incorrect API key provided.").into_response(),
         None => ApiError::unauthenticated(
-            "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.",
+            "You didn't provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key`, `x-goog-api-key`, `?key=`).",
         )
         .into_response(),
     }
@@ -257,8 +258,9 @@ fn is_loopback_authority(authority: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The key a caller sent: `Authorization: Bearer`, else `x-goog-api-key`
-/// (Google's SDKs and hajimi's clients), else a `key` query parameter.
+/// The key a caller sent: `Authorization: Bearer`, else `x-api-key`
+/// (Anthropic's SDKs), else `x-goog-api-key` (Google's SDKs and hajimi's
+/// clients), else a `key` query parameter.
 pub fn presented_key(request: &Request) -> Option<String> {
     let headers = request.headers();
     let bearer = headers
@@ -269,12 +271,11 @@ pub fn presented_key(request: &Request) -> Option<String> {
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
         });
-    let goog = || {
-        headers
-            .get("x-goog-api-key")
-            .and_then(|value| value.to_str().ok())
-    };
-    if let Some(key) = bearer.or_else(goog) {
+    let named = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let header_key = bearer
+        .or_else(|| named("x-api-key"))
+        .or_else(|| named("x-goog-api-key"));
+    if let Some(key) = header_key {
         return Some(key.trim().to_string());
     }
     #[derive(serde::Deserialize)]
@@ -377,6 +378,12 @@ mod tests {
                 .header("authorization", "Bearer b"),
         );
         assert_eq!(presented_key(&r).as_deref(), Some("b"));
+        let r = request(
+            Request::builder()
+                .uri("/v1/messages")
+                .header("x-api-key", "sk-ant"),
+        );
+        assert_eq!(presented_key(&r).as_deref(), Some("sk-ant"));
         let r = request(Request::builder().uri("/v1/models?monkey=x"));
         assert_eq!(presented_key(&r), None);
     }

@@ -1,5 +1,7 @@
 //! Errors as clients of the OpenAI API expect them:
-//! `{"error":{"message","type","param","code"}}` with the right status.
+//! `{"error":{"message","type","param","code"}}` with the right status, and
+//! the same errors in Anthropic's and Google's shapes for their front doors
+//! ([`Dialect`], [`reshape`]).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -156,8 +158,98 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        // So a front door of another protocol can render it in its shape.
+        response.extensions_mut().insert(self);
         response
     }
+}
+
+/// Whose error shape a response takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `{"error":{"message","type","param","code"}}`.
+    OpenAi,
+    /// `{"type":"error","error":{"type","message"}}`, Anthropic's types.
+    Anthropic,
+    /// `{"error":{"code","message","status"}}`, Google's canonical status names.
+    Google,
+}
+
+impl ApiError {
+    /// The error's JSON in `dialect`'s shape (also the body of a stream's
+    /// error event).
+    pub fn to_json_as(&self, dialect: Dialect) -> Vec<u8> {
+        let value = match dialect {
+            Dialect::OpenAi => return self.to_json(),
+            Dialect::Anthropic => serde_json::json!({
+                "type": "error",
+                "error": { "type": self.anthropic_type(), "message": self.message },
+            }),
+            Dialect::Google => serde_json::json!({
+                "error": {
+                    "code": self.status.as_u16(),
+                    "message": self.message,
+                    "status": self.google_status(),
+                },
+            }),
+        };
+        serde_json::to_vec(&value).unwrap_or_default()
+    }
+
+    /// Anthropic's error type for this status (its SDKs pick their error
+    /// class by status; the type is what a caller reads).
+    fn anthropic_type(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 | 408 | 415 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            504 => "timeout_error",
+            _ => "api_error",
+        }
+    }
+
+    /// Google's canonical status name for this status.
+    fn google_status(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 | 413 | 415 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            408 | 504 => "DEADLINE_EXCEEDED",
+            429 => "RESOURCE_EXHAUSTED",
+            501 => "UNIMPLEMENTED",
+            502 | 503 => "UNAVAILABLE",
+            _ => "INTERNAL",
+        }
+    }
+}
+
+/// Middleware for a front door of another protocol: every error answered
+/// below it (the key check, body limits, the handler's own) is rendered in
+/// `dialect`'s shape, with its status and headers kept.
+pub async fn reshape(
+    axum::extract::State(dialect): axum::extract::State<Dialect>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if dialect == Dialect::OpenAi {
+        return response;
+    }
+    let Some(error) = response.extensions().get::<ApiError>().cloned() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(error.to_json_as(dialect)))
 }
 
 impl From<ResolveError> for ApiError {

@@ -12,8 +12,13 @@ use futures::stream::{self, Stream, StreamExt};
 /// One heartbeat: an SSE comment.
 pub const COMMENT: &[u8] = b": keep-alive\n\n";
 
-/// `frames`, with a heartbeat each time `every` passes without one.
-pub fn keep_alive<S>(frames: S, every: Duration) -> impl Stream<Item = Bytes> + Send
+/// `frames`, with `beat` (normally [`COMMENT`]; whatever the protocol's
+/// framing ignores) each time `every` passes without one.
+pub fn keep_alive<S>(
+    frames: S,
+    every: Duration,
+    beat: &'static [u8],
+) -> impl Stream<Item = Bytes> + Send
 where
     S: Stream<Item = Bytes> + Send + 'static,
 {
@@ -23,7 +28,7 @@ where
         match tokio::time::timeout(every, frames.next()).await {
             Ok(Some(frame)) => Some((frame, frames)),
             Ok(None) => None,
-            Err(_) => Some((Bytes::from_static(COMMENT), frames)),
+            Err(_) => Some((Bytes::from_static(beat), frames)),
         }
     })
 }
@@ -52,7 +57,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(130)).await;
             Bytes::from_static(b"data: x\n\n")
         });
-        let out: Vec<Bytes> = keep_alive(late, Duration::from_millis(40)).collect().await;
+        let out: Vec<Bytes> = keep_alive(late, Duration::from_millis(40), COMMENT)
+            .collect()
+            .await;
         let (last, beats) = out.split_last().unwrap();
         assert_eq!(&last[..], b"data: x\n\n");
         assert!(beats.len() >= 2, "{out:?}");

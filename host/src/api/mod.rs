@@ -1,4 +1,6 @@
-//! The HTTP surface: OpenAI's API, health, and errors in OpenAI's shape.
+//! The HTTP surface: OpenAI's API and the other front doors
+//! ([`front_doors`]: Anthropic, Gemini, Responses, images), health, and errors
+//! in each protocol's shape.
 
 mod access_log;
 pub mod admin;
@@ -6,8 +8,10 @@ mod answers;
 pub mod auth;
 pub mod body;
 mod chat;
+mod chat_core;
 pub mod cors;
 pub mod error;
+mod front_doors;
 mod heartbeat;
 mod media;
 mod models;
@@ -66,24 +70,53 @@ pub struct Surface {
     pub body_bytes_in_flight: usize,
 }
 
-pub fn router(state: AppState, surface: &Surface) -> Router {
-    let openai = Router::new()
-        .route("/chat/completions", post(chat::chat_completions))
-        .route("/models", get(models::list_models))
+/// A front door's routes behind the callers' key check and the body limits
+/// (one budget shared by every door), errors in `dialect`'s shape.
+fn guarded(
+    routes: Router<AppState>,
+    state: &AppState,
+    limits: &body::BodyLimits,
+    dialect: error::Dialect,
+) -> Router<AppState> {
+    routes
         .layer(middleware::from_fn_with_state(
             // After the key check: nobody without a key makes the gateway
             // buffer a body.
-            body::BodyLimits::new(
-                state.max_body_bytes,
-                surface.body_read_timeout,
-                surface.body_bytes_in_flight,
-            ),
+            limits.clone(),
             body::read_within,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,
-        ));
+        ))
+        .layer(middleware::from_fn_with_state(dialect, error::reshape))
+}
+
+pub fn router(state: AppState, surface: &Surface) -> Router {
+    let limits = body::BodyLimits::new(
+        state.max_body_bytes,
+        surface.body_read_timeout,
+        surface.body_bytes_in_flight,
+    );
+    let openai = Router::new()
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/models", get(models::list_models))
+        .route("/responses", post(front_doors::responses::responses));
+    let openai = guarded(openai, &state, &limits, error::Dialect::OpenAi);
+    let anthropic = Router::new()
+        .route("/v1/messages", post(front_doors::anthropic::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(front_doors::anthropic::count_tokens),
+        );
+    let anthropic = guarded(anthropic, &state, &limits, error::Dialect::Anthropic);
+    let gemini = Router::new()
+        .route("/v1beta/models", get(front_doors::gemini::list_models))
+        .route(
+            "/v1beta/models/{*target}",
+            get(front_doors::gemini::get_model).post(front_doors::gemini::model_method),
+        );
+    let gemini = guarded(gemini, &state, &limits, error::Dialect::Google);
     let admin = Router::new()
         .route("/status", get(admin::status))
         .route("/accounts", get(admin::accounts))
@@ -101,6 +134,8 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
     let api = Router::new()
         .nest("/v1", openai.clone())
         .merge(openai)
+        .merge(anthropic)
+        .merge(gemini)
         .layer(middleware::from_fn_with_state(
             surface.cors.clone(),
             cors::cors,

@@ -33,6 +33,11 @@ const KEEP_FOR: Duration = Duration::from_secs(24 * 3600);
 pub struct CallerTag([u8; 16]);
 
 impl CallerTag {
+    /// The tag `require_caller` put on the request (a keyless one without).
+    pub fn from_extension(extension: Option<axum::Extension<CallerTag>>) -> Self {
+        extension.map_or_else(|| CallerTag::of_key(None), |axum::Extension(tag)| tag)
+    }
+
     pub fn of_key(key: Option<&str>) -> Self {
         let digest = Sha256::digest(key.unwrap_or("").as_bytes());
         let mut tag = [0; 16];

@@ -1,0 +1,27 @@
+//! What every mock upstream shares, so each mock is only its protocol:
+//!
+//! - [`serve`]: a router on an ephemeral loopback port, stopped on drop;
+//! - [`Recorder`]: every request in arrival order, numbered from 1;
+//! - [`Gate`]: answers held until the test releases them;
+//! - [`paced_body`]: a body sent piece by piece, N ms apart, optionally held
+//!   after its first piece or cut off with a connection reset;
+//! - [`requested_scenario`]: the one scenario convention (see there).
+
+mod gate;
+mod pace;
+mod record;
+mod scenario;
+mod serve;
+
+pub use gate::Gate;
+pub use pace::{Ending, Pacing, paced_body};
+pub use record::Recorder;
+pub use scenario::{SCENARIO_HEADER, SCENARIO_MARK, requested_scenario, scenario_of};
+pub use serve::{Served, serve, serve_on, serve_with};
+
+/// A poisoned lock only means a handler panicked; the data is still usable.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

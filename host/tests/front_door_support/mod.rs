@@ -1,0 +1,99 @@
+//! What the front-door tests share: a gateway with the `gemini` plugin on a
+//! mock Gemini API, one with `gemini-business` on its mock (for images), and
+//! running an SDK script against either.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use mock_gemini::MockUpstream;
+use wasmgate_testkit::{Gateway, Value, sdk};
+
+/// The callers' key every front-door test uses.
+pub const KEY: &str = "sk-front-door-test-0123456789";
+
+/// A gateway serving every model with the `gemini` plugin on `mock`.
+pub fn gemini_gateway(mock: &MockUpstream) -> Gateway {
+    Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini"])
+        .config(&format!(
+            r#"
+[runtime]
+first-event-timeout-secs = 5
+
+[plugins.gemini]
+allowed-hosts = ["generativelanguage.googleapis.com"]
+[[plugins.gemini.accounts]]
+id = "key"
+secrets = {{ api-key = {{ env = "TEST_GEMINI_KEY" }} }}
+settings = {{ base-url = "{}" }}
+
+[models]
+"*" = "gemini"
+"#,
+            mock.base_url
+        ))
+        .env("TEST_GEMINI_KEY", "good-1")
+        .env("API_KEY", KEY)
+        .start()
+}
+
+/// A gateway with `gemini-business` on `mock`: `gemini-imagen` draws.
+/// `answers` is the body of its `[answers]` section.
+pub fn business_gateway(
+    mock: &mock_gemini_business::MockUpstream,
+    answers: &str,
+    env: &[(&str, &str)],
+) -> Gateway {
+    let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini-business"])
+        .config(&format!(
+            r#"
+[answers]
+{answers}
+
+[plugins.gemini-business]
+allowed-hosts = ["business.gemini.google", "biz-discoveryengine.googleapis.com"]
+[[plugins.gemini-business.accounts]]
+id = "seed"
+secrets = {{ accounts-config = {{ env = "ACCOUNTS_CONFIG" }} }}
+settings = {{ base-url = "{}", index = "0" }}
+
+[models]
+"gemini-*" = "gemini-business"
+"#,
+            mock.base_url
+        ))
+        .env("API_KEY", KEY)
+        .env("ACCOUNTS_CONFIG", &mock.accounts_config());
+    for (name, value) in env {
+        builder = builder.env(name, value);
+    }
+    builder.start()
+}
+
+/// Runs `case` of `tests/sdk/<script>` against `gateway` with the right key
+/// (`key` overrides it) and returns what it printed last, as JSON. `None`
+/// when the SDKs cannot run here (outside CI). The script runs off the
+/// test's runtime, which keeps serving the mock upstream meanwhile.
+pub async fn run_case(
+    script: &str,
+    gateway: &Gateway,
+    case: &str,
+    key: Option<&str>,
+) -> Option<Value> {
+    let (script, url, case) = (script.to_string(), gateway.url.clone(), case.to_string());
+    let key = key.unwrap_or(KEY).to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        sdk::run_script(&script, &url, &[("CASE", &case), ("API_KEY", &key)])
+    })
+    .await
+    .expect("the script's thread")?;
+    Some(run.json())
+}
+
+/// The generation requests the mock received, in order.
+pub fn generations(mock: &MockUpstream) -> Vec<mock_gemini::RecordedRequest> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| r.is_generation())
+        .collect()
+}
