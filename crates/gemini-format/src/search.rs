@@ -7,8 +7,8 @@
 //! caller's function declarations (Gemini combines built-in tools with
 //! function calling; a model that does not answers 400 and that is passed on).
 //!
-//! Citations (`groundingMetadata`) are not sent back: the contract has no
-//! annotation event yet (see `docs/protocols/gemini-api.md`).
+//! Citations (`groundingMetadata`) come back as `citation` events, mapped in
+//! `response.rs` (see `docs/protocols/gemini-api.md`).
 
 use serde_json::{Map, Value, json};
 use wasmgate_plugin_sdk::ChatRequest;

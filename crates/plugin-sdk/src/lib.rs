@@ -68,6 +68,7 @@ pub mod host;
 pub mod http;
 mod names;
 pub mod openai_json;
+pub mod prompt;
 pub mod pump;
 pub mod retry_after;
 pub mod sse;

@@ -472,12 +472,20 @@ mod tests {
                 "messages":[{"role":"system","content":"be brief"},
                   {"role":"user","content":[{"type":"text","text":"what is this?"},
                     {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]},
-                  {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+                  {"role":"assistant","content":null,"reasoning_content":"thinking",
+                   "tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"},
+                     "extra_content":{"google":{"thought_signature":"c2ln"}}}]},
                   {"role":"tool","tool_call_id":"call_1","content":"42"}],
                 "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],
                 "tool_choice":"auto"}"#,
         )
         .unwrap();
+        let call = &request.messages[2].tool_calls[0];
+        assert_eq!(call.provider_data.as_deref(), Some("c2ln"));
+        assert!(matches!(
+            &request.messages[2].content[0],
+            ContentPart::Reasoning(ReasoningPart { text, signature: None }) if text == "thinking"
+        ));
         assert_eq!(request.model, "upstream");
         assert_eq!(request.messages.len(), 4);
         assert_eq!(request.messages[0].role, Role::System);
@@ -491,7 +499,11 @@ mod tests {
         assert_eq!(request.messages[2].tool_calls[0].name, "f");
         assert_eq!(request.stop, ["END"]);
         assert_eq!(request.sampling.max_tokens, Some(10));
-        assert!(request.extra.unwrap().contains("reasoning_effort"));
+        assert!(matches!(
+            request.reasoning_effort,
+            Some(ReasoningEffort::Low)
+        ));
+        assert_eq!(request.extra, None, "a typed field, not a pass-through one");
         assert!(matches!(request.tool_choice, Some(ToolChoice::Auto)));
     }
 
@@ -514,6 +526,10 @@ mod tests {
             (
                 r#"{"model":"m","n":2,"messages":[{"role":"user","content":"x"}]}"#,
                 "n = 1",
+            ),
+            (
+                r#"{"model":"m","reasoning_effort":"extreme","messages":[{"role":"user","content":"x"}]}"#,
+                "reasoning_effort",
             ),
         ] {
             let err = parse(body).unwrap_err();
