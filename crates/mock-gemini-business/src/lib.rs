@@ -200,7 +200,6 @@ pub(crate) struct GeneratedFile {
 pub(crate) struct State {
     pub keys: Vec<token::IssuedKey>,
     pub sessions: HashMap<String, Session>,
-    pub records: Vec<RecordedRequest>,
     pub next_scenarios: Vec<Scenario>,
     pub counter: u64,
 }
@@ -215,6 +214,7 @@ impl State {
 pub(crate) struct Shared {
     pub options: MockOptions,
     pub state: Mutex<State>,
+    pub records: mock_kit::Recorder<RecordedRequest>,
     pub released: watch::Sender<bool>,
 }
 
@@ -231,7 +231,8 @@ pub struct MockUpstream {
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    /// Stops the server when the mock is dropped.
+    _server: mock_kit::Served,
 }
 
 /// Starts the mock on `127.0.0.1:0`, serving in a tokio task.
@@ -240,20 +241,14 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     let shared = Arc::new(Shared {
         options,
         state: Mutex::new(State::default()),
+        records: mock_kit::Recorder::default(),
         released,
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let address = listener.local_addr().expect("local address");
-    let app = routes::router(shared.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let server = mock_kit::serve(routes::router(shared.clone())).await;
     MockUpstream {
-        base_url: format!("http://{address}"),
+        base_url: server.base_url.clone(),
         shared,
-        server,
+        _server: server,
     }
 }
 
@@ -277,7 +272,7 @@ impl MockUpstream {
 
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().records.clone()
+        self.shared.records.all()
     }
 
     /// The requests to one method or route, e.g. `"widgetStreamAssist"`,
@@ -321,11 +316,5 @@ impl MockUpstream {
             .get(&id)
             .map(|s| s.queries.clone())
             .unwrap_or_default()
-    }
-}
-
-impl Drop for MockUpstream {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }

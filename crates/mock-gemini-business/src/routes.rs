@@ -66,7 +66,7 @@ async fn dispatch(
     };
     let response = route(&shared, &mut record);
     record.status = response.status().as_u16();
-    shared.lock().records.push(record);
+    shared.records.record(record);
     response
 }
 
