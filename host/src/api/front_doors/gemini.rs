@@ -814,3 +814,79 @@ impl StreamEncoder for ChunkStream {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_responses_answer_the_call_of_their_id_else_the_earliest_of_their_name() {
+        let request = json!({ "contents": [
+            { "role": "user", "parts": [{ "text": "weather in Paris and Rome?" }] },
+            { "role": "model", "parts": [
+                { "functionCall": { "name": "get_weather", "args": { "city": "Paris" } }, "thoughtSignature": "c2ln" },
+                { "functionCall": { "name": "get_weather", "args": { "city": "Rome" } } },
+                { "functionCall": { "id": "fc-9", "name": "get_time", "args": {} } },
+            ] },
+            { "role": "user", "parts": [
+                { "functionResponse": { "id": "fc-9", "name": "get_time", "response": { "t": 1 } } },
+                { "functionResponse": { "name": "get_weather", "response": { "sky": "sun" } } },
+                { "functionResponse": { "name": "get_weather", "response": { "sky": "rain" } } },
+            ] },
+        ] });
+        let chat = convert(&request, "m", false).unwrap();
+        let calls = &chat.messages[1].tool_calls;
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls[0].arguments, r#"{"city":"Paris"}"#);
+        let answered: Vec<(&str, &str)> = chat.messages[2..]
+            .iter()
+            .map(|m| {
+                let ContentPart::Text(text) = &m.content[0] else {
+                    panic!()
+                };
+                (m.tool_call_id.as_deref().unwrap(), text.as_str())
+            })
+            .collect();
+        assert_eq!(answered[0], (calls[2].id.as_str(), r#"{"t":1}"#));
+        assert_eq!(answered[1], (calls[0].id.as_str(), r#"{"sky":"sun"}"#));
+        assert_eq!(answered[2], (calls[1].id.as_str(), r#"{"sky":"rain"}"#));
+
+        let orphan = json!({ "contents": [
+            { "role": "user", "parts": [{ "functionResponse": { "name": "f", "response": {} } }] },
+        ] });
+        let error = convert(&orphan, "m", false).unwrap_err();
+        assert!(
+            error.message.contains("answers no earlier functionCall"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn generation_config_maps_what_the_contract_has_and_passes_the_rest_on() {
+        let request = json!({
+            "contents": [{ "parts": [{ "text": "hi" }] }],
+            "generationConfig": { "temperature": 0.2, "maxOutputTokens": 50, "stopSequences": ["END"],
+                "thinkingConfig": { "thinkingBudget": 0 }, "responseMimeType": "application/json" },
+            "tools": [{ "googleSearch": {} }],
+        });
+        let chat = convert(&request, "m", false).unwrap();
+        assert_eq!(chat.sampling.temperature, Some(0.2));
+        assert_eq!(chat.sampling.max_tokens, Some(50));
+        assert_eq!(chat.stop, ["END"]);
+        let extra: Value = serde_json::from_str(chat.extra.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            extra["generationConfig"]["thinkingConfig"]["thinkingBudget"],
+            0
+        );
+        assert_eq!(
+            extra["generationConfig"]["responseMimeType"],
+            "application/json"
+        );
+        assert!(extra["generationConfig"].get("temperature").is_none());
+        assert_eq!(extra["web_search_options"], json!({}));
+        let two = json!({ "contents": [{ "parts": [{ "text": "hi" }] }],
+            "generationConfig": { "candidateCount": 2 } });
+        assert_eq!(convert(&two, "m", false).unwrap_err().status, 400);
+    }
+}
