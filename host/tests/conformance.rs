@@ -6,8 +6,8 @@
 //! upstream behave a given way. The behaviours are the generic functions
 //! below; `conformance!` turns each into one test per plugin.
 //!
-//! Plugins not in the suite yet (qwen, gemini-business, gemini-web) keep
-//! these behaviours in their own test files.
+//! Plugins not in the suite yet (gemini-business, gemini-web) keep these
+//! behaviours in their own test files.
 
 use std::time::Duration;
 
@@ -44,7 +44,8 @@ trait Fixture: Sized {
     /// by the upstream as expired or invalid; returns that account's id.
     async fn start_first_expired() -> (Self, String);
     fn gateway(&self) -> &Gateway;
-    /// A one-message request (`text`) the upstream answers as `upstream` says.
+    /// A one-message request (`text`) the upstream answers as `upstream`
+    /// says (a mock whose behaviour is a switch is switched here).
     fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value;
     /// A one-message request the upstream answers plainly.
     fn plain(&self, text: &str, stream: bool) -> Value;
@@ -56,8 +57,9 @@ trait Fixture: Sized {
     fn release(&self);
 }
 
-/// The client reads the first piece of text while the upstream still holds
-/// the rest: answers are streamed, not collected first.
+/// The client reads the first piece of the answer (text or thought) while
+/// the upstream still holds the rest: answers are streamed, not collected
+/// first.
 async fn the_first_chunk_arrives_before_the_rest<F: Fixture>() {
     let fixture = F::start().await;
     let body = fixture.request(Upstream::HoldAfterFirstPiece, "streaming matters", true);
@@ -65,13 +67,22 @@ async fn the_first_chunk_arrives_before_the_rest<F: Fixture>() {
     assert_eq!(response.status(), 200);
     let mut stream = response.bytes_stream();
     let mut received = String::new();
-    while streamed_text(&complete_frames(&received)).is_empty() {
+    let started = |text: &str| {
+        let frames = complete_frames(text);
+        !streamed_text(&frames).is_empty() || !streamed_reasoning(&frames).is_empty()
+    };
+    while !started(&received) {
         let chunk = tokio::time::timeout(Duration::from_secs(20), stream.next())
             .await
             .expect("the first piece arrives while the upstream holds the rest")
             .expect("the stream is open")
             .unwrap();
         received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // A mock may reach its hold point a moment after it sent the first piece.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while fixture.held() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(fixture.held(), 1, "the upstream has not sent the rest yet");
     fixture.release();
@@ -269,6 +280,7 @@ macro_rules! conformance {
 conformance!(gemini, fixtures::Gemini);
 conformance!(vertex, fixtures::Vertex);
 conformance!(openai_compatible, fixtures::OpenAiCompatible);
+conformance!(qwen, fixtures::Qwen);
 
 /// The fixtures: each plugin's mock, accounts and scenario names.
 mod fixtures {
@@ -490,6 +502,101 @@ settings = {{ base-url = "{}/v1/" }}
         }
         fn answer(&self, text: &str) -> String {
             echo(text)
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+
+    /// `qwen` (its tongyi site) against mock-qwen: two cookie accounts, the
+    /// scenario by `#scenario=` in the prompt; the answer is the mock's own.
+    pub struct Qwen {
+        mock: mock_qwen::MockUpstream,
+        gateway: Gateway,
+    }
+
+    const QWEN_SECOND_COOKIE: &str = "tongyi_sso_ticket=ticket-2; t=2222";
+
+    impl Qwen {
+        /// Mock accounts `cn-1` and `cn-2`, the first `expired` or not.
+        async fn with_accounts(first_expired: bool) -> Self {
+            let first = mock_qwen::CnAccount::new(
+                "cn-1",
+                mock_qwen::DEFAULT_CN_COOKIE,
+                mock_qwen::DEFAULT_CN_XSRF,
+            );
+            let mock = mock_qwen::spawn(mock_qwen::MockOptions {
+                cn_accounts: vec![
+                    if first_expired {
+                        first.expired()
+                    } else {
+                        first
+                    },
+                    mock_qwen::CnAccount::new("cn-2", QWEN_SECOND_COOKIE, "xsrf-2"),
+                ],
+                ..mock_qwen::MockOptions::default()
+            })
+            .await;
+            let mut config = String::from(
+                "[runtime]\nfirst-event-timeout-secs = 5\n[plugins.qwen]\nallowed-hosts = [\"api.tongyi.com\", \"chat.qwen.ai\"]\n",
+            );
+            for id in ["cn-1", "cn-2"] {
+                let variable = id.to_uppercase().replace('-', "_");
+                config.push_str(&format!(
+                    "[[plugins.qwen.accounts]]\nid = \"{id}\"\nsecrets = {{ cookie = {{ env = \"QWEN_COOKIE_{variable}\" }}, xsrf-token = {{ env = \"QWEN_XSRF_{variable}\" }} }}\nsettings = {{ base-url = \"{}\" }}\n",
+                    mock.base_url
+                ));
+            }
+            config.push_str("[models]\n\"qwen*\" = \"qwen\"\n");
+            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["qwen"])
+                .config(&config)
+                .env("QWEN_COOKIE_CN_1", mock_qwen::DEFAULT_CN_COOKIE)
+                .env("QWEN_XSRF_CN_1", mock_qwen::DEFAULT_CN_XSRF)
+                .env("QWEN_COOKIE_CN_2", QWEN_SECOND_COOKIE)
+                .env("QWEN_XSRF_CN_2", "xsrf-2")
+                .env("ADMIN_KEY", ADMIN_KEY)
+                .start();
+            Qwen { mock, gateway }
+        }
+    }
+
+    impl Fixture for Qwen {
+        async fn start() -> Self {
+            Self::with_accounts(false).await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            let fixture = Self::start().await;
+            let body = user_request("qwen-max", "x #scenario=ratelimit", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            (Self::with_accounts(true).await, "cn-1".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let (model, scenario) = match upstream {
+                Upstream::HoldAfterFirstPiece => {
+                    // mock-qwen holds every stream while its hold is on.
+                    self.mock.hold();
+                    ("qwen-max", "")
+                }
+                Upstream::CutMidway => ("qwen-max", " #scenario=disconnect"),
+                Upstream::Thinking => ("qwen-max-thinking", ""),
+                Upstream::Filtered => ("qwen-max", " #scenario=refused"),
+            };
+            user_request(model, &format!("{text}{scenario}"), stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("qwen-max", text, stream)
+        }
+        fn answer(&self, _text: &str) -> String {
+            mock_qwen::MockOptions::default().answer
         }
         fn held(&self) -> usize {
             self.mock.held()
