@@ -24,8 +24,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::{
-    decode_base64, estimate_tokens, new_chat, new_id, parse_json, reasoning_part, set_extra,
-    split_call_id, tool_call, url_part,
+    decode_base64, estimate_tokens, new_chat, new_id, parse_json, provider_data, reasoning_part,
+    set_extra, split_call_id, tool_call, url_part,
 };
 use crate::api::AppState;
 use crate::api::chat_core::{self, ChatCall, Door, Shape, StreamEncoder};
@@ -550,49 +550,60 @@ fn inline_data(media: &crate::runtime::bindings::Media) -> Value {
 /// Tool calls assembled from their pieces, in the order they began.
 #[derive(Default)]
 struct Calls {
-    calls: Vec<(u32, String, String, String)>,
+    calls: Vec<AssembledCall>,
+}
+
+#[derive(Default)]
+struct AssembledCall {
+    index: u32,
+    id: String,
+    name: String,
+    arguments: String,
+    /// The thought signature, as the plugin attached it.
+    provider_data: Option<String>,
 }
 
 impl Calls {
     fn add(&mut self, delta: &crate::runtime::bindings::ToolCallDelta) {
-        let at = match self
-            .calls
-            .iter()
-            .position(|(index, ..)| *index == delta.index)
-        {
+        let at = match self.calls.iter().position(|call| call.index == delta.index) {
             Some(at) => at,
             None => {
-                self.calls
-                    .push((delta.index, String::new(), String::new(), String::new()));
+                self.calls.push(AssembledCall {
+                    index: delta.index,
+                    ..AssembledCall::default()
+                });
                 self.calls.len() - 1
             }
         };
-        let (_, id, name, arguments) = &mut self.calls[at];
-        if let Some(given) = &delta.id {
-            *id = given.clone();
+        let call = &mut self.calls[at];
+        if let Some(id) = &delta.id {
+            call.id = id.clone();
         }
-        if let Some(given) = &delta.name {
-            name.push_str(given);
+        if let Some(name) = &delta.name {
+            call.name.push_str(name);
         }
-        arguments.push_str(&delta.arguments);
+        call.arguments.push_str(&delta.arguments);
+        if let Some(data) = provider_data(delta) {
+            call.provider_data = Some(data.to_string());
+        }
     }
 
     /// `functionCall` parts, each with its thought signature.
     fn parts(&self) -> Vec<Value> {
         self.calls
             .iter()
-            .map(|(_, id, name, arguments)| {
-                let (shown_id, signature) = split_call_id(id);
-                let args = serde_json::from_str::<Value>(arguments)
+            .map(|call| {
+                let (shown_id, _) = split_call_id(&call.id);
+                let args = serde_json::from_str::<Value>(&call.arguments)
                     .ok()
                     .filter(Value::is_object)
                     .unwrap_or_else(|| json!({}));
-                let mut part = json!({ "functionCall": { "name": name, "args": args } });
+                let mut part = json!({ "functionCall": { "name": call.name, "args": args } });
                 if !shown_id.is_empty() {
                     part["functionCall"]["id"] = shown_id.into();
                 }
-                if let Some(signature) = signature {
-                    part["thoughtSignature"] = signature.into();
+                if let Some(signature) = &call.provider_data {
+                    part["thoughtSignature"] = signature.as_str().into();
                 }
                 part
             })
