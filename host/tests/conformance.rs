@@ -6,8 +6,8 @@
 //! upstream behave a given way. The behaviours are the generic functions
 //! below; `conformance!` turns each into one test per plugin.
 //!
-//! Plugins not in the suite yet (gemini-business, gemini-web) keep these
-//! behaviours in their own test files.
+//! gemini-web is not in the suite yet and keeps these behaviours in its own
+//! test file.
 
 use std::time::Duration;
 
@@ -85,6 +85,12 @@ async fn the_first_chunk_arrives_before_the_rest<F: Fixture>() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(fixture.held(), 1, "the upstream has not sent the rest yet");
+    let answer = fixture.answer("streaming matters");
+    let so_far = streamed_text(&complete_frames(&received));
+    assert!(
+        so_far.len() < answer.len() && answer.starts_with(&so_far),
+        "only the first piece so far: {so_far:?}"
+    );
     fixture.release();
     while let Some(chunk) = stream.next().await {
         received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
@@ -281,6 +287,7 @@ conformance!(gemini, fixtures::Gemini);
 conformance!(vertex, fixtures::Vertex);
 conformance!(openai_compatible, fixtures::OpenAiCompatible);
 conformance!(qwen, fixtures::Qwen);
+conformance!(gemini_business, fixtures::GeminiBusiness);
 
 /// The fixtures: each plugin's mock, accounts and scenario names.
 mod fixtures {
@@ -597,6 +604,89 @@ settings = {{ base-url = "{}/v1/" }}
         }
         fn answer(&self, _text: &str) -> String {
             mock_qwen::MockOptions::default().answer
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+
+    /// `gemini-business` against mock-gemini-business: two cookie accounts
+    /// (the mock says which are expired or limited), the scenario by a
+    /// `[mock:<token>]` marker in the prompt; every answer carries thoughts.
+    pub struct GeminiBusiness {
+        mock: mock_gemini_business::MockUpstream,
+        gateway: Gateway,
+    }
+
+    impl GeminiBusiness {
+        async fn with_accounts(
+            change: impl Fn(usize, &mut mock_gemini_business::MockAccount),
+        ) -> Self {
+            let mut accounts: Vec<_> = (1..=2)
+                .map(mock_gemini_business::MockAccount::numbered)
+                .collect();
+            for (index, account) in accounts.iter_mut().enumerate() {
+                change(index, account);
+            }
+            let mock = mock_gemini_business::spawn(mock_gemini_business::MockOptions {
+                accounts,
+                ..mock_gemini_business::MockOptions::default()
+            })
+            .await;
+            let mut config = String::from(
+                "[runtime]\nfirst-event-timeout-secs = 10\n[plugins.gemini-business]\nallowed-hosts = [\"business.gemini.google\", \"biz-discoveryengine.googleapis.com\"]\n",
+            );
+            for (index, id) in ["first", "second"].iter().enumerate() {
+                config.push_str(&format!(
+                    "[[plugins.gemini-business.accounts]]\nid = \"{id}\"\nsecrets = {{ accounts-config = {{ env = \"ACCOUNTS_CONFIG\" }} }}\nsettings = {{ base-url = \"{}\", index = \"{index}\" }}\n",
+                    mock.base_url
+                ));
+            }
+            config.push_str("[models]\n\"gemini-*\" = \"gemini-business\"\n");
+            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["gemini-business"])
+                .config(&config)
+                .env("ACCOUNTS_CONFIG", &mock.accounts_config())
+                .env("ADMIN_KEY", ADMIN_KEY)
+                .start();
+            GeminiBusiness { mock, gateway }
+        }
+    }
+
+    impl Fixture for GeminiBusiness {
+        async fn start() -> Self {
+            Self::with_accounts(|_, _| {}).await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            let fixture = Self::with_accounts(|_, account| account.rate_limited = true).await;
+            let body = fixture.plain("x", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            let fixture =
+                Self::with_accounts(|index, account| account.cookies_expired = index == 0).await;
+            (fixture, "first".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let marker = match upstream {
+                Upstream::HoldAfterFirstPiece => " [mock:hold]",
+                Upstream::CutMidway => " [mock:cut]",
+                Upstream::Thinking => "",
+                Upstream::Filtered => " [mock:skip]",
+            };
+            user_request("gemini-auto", &format!("{text}{marker}"), stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("gemini-auto", text, stream)
+        }
+        fn answer(&self, _text: &str) -> String {
+            mock_gemini_business::MockOptions::default().answer.concat()
         }
         fn held(&self) -> usize {
             self.mock.held()

@@ -25,8 +25,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 pub use scenario::{Scenario, scenarios_in};
 
 /// The key every `getoxsrf` hands out (the protocol notes' test key).
@@ -215,7 +213,9 @@ pub(crate) struct Shared {
     pub options: MockOptions,
     pub state: Mutex<State>,
     pub records: mock_kit::Recorder<RecordedRequest>,
-    pub released: watch::Sender<bool>,
+    /// Holds streams after their first piece (see
+    /// [`MockOptions::hold_after_first_piece`]).
+    pub gate: Arc<mock_kit::Gate>,
 }
 
 impl Shared {
@@ -237,12 +237,11 @@ pub struct MockUpstream {
 
 /// Starts the mock on `127.0.0.1:0`, serving in a tokio task.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let (released, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         options,
         state: Mutex::new(State::default()),
         records: mock_kit::Recorder::default(),
-        released,
+        gate: Arc::default(),
     });
     let server = mock_kit::serve(routes::router(shared.clone())).await;
     MockUpstream {
@@ -292,7 +291,12 @@ impl MockUpstream {
     /// Lets held streams go on (see [`MockOptions::hold_after_first_piece`]);
     /// later streams are not held either.
     pub fn release(&self) {
-        self.shared.released.send_replace(true);
+        self.shared.gate.release();
+    }
+
+    /// How many streams wait for [`Self::release`] now.
+    pub fn held(&self) -> usize {
+        self.shared.gate.held()
     }
 
     /// Makes the next ask run into `scenario` (once).
