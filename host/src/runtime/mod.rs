@@ -6,6 +6,7 @@ pub mod cache;
 mod engine;
 mod limits;
 mod linker;
+pub mod phases;
 mod plugin;
 mod session;
 mod state;
