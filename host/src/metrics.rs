@@ -307,6 +307,7 @@ impl Metrics {
                 ));
             }
         }
+        crate::runtime::phases::render(out);
     }
 }
 

@@ -229,6 +229,11 @@ pub async fn run() -> anyhow::Result<()> {
 /// Warns when every instance slot filled to its memory cap would need more
 /// memory than the machine has: the caps then promise what cannot be kept.
 fn warn_if_instances_outgrow_memory(runtime: &crate::config::RuntimeSection) {
+    // The default cap overcommits on purpose (see config::instances): only
+    // an operator's own setting is checked.
+    let Some(max_instances) = runtime.max_instances else {
+        return;
+    };
     let total_mib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|info| {
@@ -243,7 +248,7 @@ fn warn_if_instances_outgrow_memory(runtime: &crate::config::RuntimeSection) {
                 })
         })
         .map(|kib| kib / 1024);
-    let needed = u64::from(runtime.max_instances) * runtime.max_memory_mib;
+    let needed = u64::from(max_instances) * runtime.max_memory_mib;
     if let Some(total) = total_mib
         && needed > total
     {

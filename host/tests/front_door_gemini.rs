@@ -135,3 +135,85 @@ async fn errors_reach_the_sdk_with_googles_status() {
     expect("badKey", 401, "UNAUTHENTICATED");
     expect("midStream", 502, "UNAVAILABLE");
 }
+
+/// The other doors sit on the same surface as OpenAI's: under the path
+/// prefix, behind CORS and the body limit, each refusing in its own shape.
+#[tokio::test]
+async fn the_doors_share_the_prefix_cors_and_body_limit_and_refuse_in_their_own_shapes() {
+    use wasmgate_testkit::{json, reqwest};
+    let mock = mock_gemini::spawn(MockOptions::default()).await;
+    let gateway = front_door_support::gemini_builder(&mock)
+        .env("PATH_PREFIX", "team")
+        .env("CORS_ORIGINS", "https://chat.example")
+        .server_option("max-body-bytes = 4096")
+        .start();
+    let key = front_door_support::KEY;
+    let url = |path: &str| format!("{}{path}", gateway.url);
+    let client = reqwest::Client::new();
+
+    let answer = client
+        .post(url("/team/v1beta/models/gemini-2.5-flash:generateContent"))
+        .query(&[("key", key)])
+        .json(&json!({ "contents": [{ "parts": [{ "text": "Say hi" }] }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers().contains_key("x-wasmgate-plugin"));
+    let body: wasmgate_testkit::Value = answer.json().await.unwrap();
+    assert_eq!(
+        body["candidates"][0]["content"]["parts"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["text"],
+        "echo: Say hi"
+    );
+
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, url("/v1/messages"))
+        .header("origin", "https://chat.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "x-api-key, anthropic-version",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://chat.example"
+    );
+
+    let too_big = client
+        .post(url("/v1/messages"))
+        .header("x-api-key", key)
+        .json(&json!({ "model": "gemini-2.5-flash", "max_tokens": 10,
+            "messages": [{ "role": "user", "content": "x".repeat(5000) }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
+    let body: wasmgate_testkit::Value = too_big.json().await.unwrap();
+    assert_eq!(body["type"], "error", "{body}");
+    assert_eq!(body["error"]["type"], "request_too_large", "{body}");
+
+    let no_key = client.get(url("/team/v1beta/models")).send().await.unwrap();
+    assert_eq!(no_key.status(), 401);
+    let body: wasmgate_testkit::Value = no_key.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "UNAUTHENTICATED", "{body}");
+    assert_eq!(body["error"]["code"], 401);
+
+    let unknown_method = client
+        .post(url("/v1beta/models/gemini-2.5-flash:embedContent"))
+        .header("x-goog-api-key", key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_method.status(), 404);
+    let body: wasmgate_testkit::Value = unknown_method.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "NOT_FOUND", "{body}");
+}

@@ -25,8 +25,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 pub use scenario::{Scenario, scenarios_in};
 
 /// The key every `getoxsrf` hands out (the protocol notes' test key).
@@ -200,7 +198,6 @@ pub(crate) struct GeneratedFile {
 pub(crate) struct State {
     pub keys: Vec<token::IssuedKey>,
     pub sessions: HashMap<String, Session>,
-    pub records: Vec<RecordedRequest>,
     pub next_scenarios: Vec<Scenario>,
     pub counter: u64,
 }
@@ -215,7 +212,10 @@ impl State {
 pub(crate) struct Shared {
     pub options: MockOptions,
     pub state: Mutex<State>,
-    pub released: watch::Sender<bool>,
+    pub records: mock_kit::Recorder<RecordedRequest>,
+    /// Holds streams after their first piece (see
+    /// [`MockOptions::hold_after_first_piece`]).
+    pub gate: Arc<mock_kit::Gate>,
 }
 
 impl Shared {
@@ -231,29 +231,23 @@ pub struct MockUpstream {
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    /// Stops the server when the mock is dropped.
+    _server: mock_kit::Served,
 }
 
 /// Starts the mock on `127.0.0.1:0`, serving in a tokio task.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let (released, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         options,
         state: Mutex::new(State::default()),
-        released,
+        records: mock_kit::Recorder::default(),
+        gate: Arc::default(),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let address = listener.local_addr().expect("local address");
-    let app = routes::router(shared.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let server = mock_kit::serve(routes::router(shared.clone())).await;
     MockUpstream {
-        base_url: format!("http://{address}"),
+        base_url: server.base_url.clone(),
         shared,
-        server,
+        _server: server,
     }
 }
 
@@ -277,7 +271,7 @@ impl MockUpstream {
 
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().records.clone()
+        self.shared.records.all()
     }
 
     /// The requests to one method or route, e.g. `"widgetStreamAssist"`,
@@ -297,7 +291,12 @@ impl MockUpstream {
     /// Lets held streams go on (see [`MockOptions::hold_after_first_piece`]);
     /// later streams are not held either.
     pub fn release(&self) {
-        self.shared.released.send_replace(true);
+        self.shared.gate.release();
+    }
+
+    /// How many streams wait for [`Self::release`] now.
+    pub fn held(&self) -> usize {
+        self.shared.gate.held()
     }
 
     /// Makes the next ask run into `scenario` (once).
@@ -321,11 +320,5 @@ impl MockUpstream {
             .get(&id)
             .map(|s| s.queries.clone())
             .unwrap_or_default()
-    }
-}
-
-impl Drop for MockUpstream {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }

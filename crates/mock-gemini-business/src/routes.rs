@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -15,9 +15,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use crate::scenario::{Scenario, scenarios_in};
-use crate::stream::{self, Element, Pacing};
+use crate::stream::{self, Element};
 use crate::token::{self, IssuedKey};
 use crate::{GENERATED_PNG, GeneratedFile, RecordedRequest, Session, Shared, TRICKY_PARTS};
+use mock_kit::{Pacing, paced_body};
 
 const SESSION_PREFIX: &str = "collections/default_collection/engines/agentspace-engine/sessions/";
 const PROJECT_PREFIX: &str = "projects/000000000000/locations/global/";
@@ -66,7 +67,7 @@ async fn dispatch(
     };
     let response = route(&shared, &mut record);
     record.status = response.status().as_u16();
-    shared.lock().records.push(record);
+    shared.records.record(record);
     response
 }
 
@@ -502,13 +503,19 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
             turn,
         )
     };
+    // `hold_after_first_piece` holds until the first release (later streams
+    // are not held); `[mock:hold]` holds this stream until the next one.
+    let ticket = shared.gate.ticket();
+    let hold = has(Scenario::Hold) || (shared.options.hold_after_first_piece && ticket == 0);
     let pacing = Pacing {
-        delay: shared.options.delay,
-        hold: shared
-            .options
-            .hold_after_first_piece
-            .then(|| shared.released.subscribe()),
-        cut,
+        piece_delay: shared.options.delay,
+        hold: hold.then(|| (shared.gate.clone(), ticket)),
+        ending: if cut {
+            mock_kit::Ending::Reset
+        } else {
+            mock_kit::Ending::Clean
+        },
+        ..Pacing::default()
     };
     let mut pieces = stream::pieces(&elements, closed, shared.options.chunk_size);
     if has(Scenario::UnterminatedMidElement) {
@@ -519,11 +526,10 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
             &whole[..whole.len() - last / 2],
         )];
     }
-    let receiver = stream::spawn_writer(pieces, pacing);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
-        Body::from_stream(receiver),
+        paced_body(pieces, pacing),
     )
         .into_response()
 }

@@ -50,10 +50,13 @@ pub enum Scenario {
     ErrorElementOnly,
     /// `downloadFile` answers 503 twice, then the file. Token `download-503-twice`.
     DownloadUnavailableTwice,
+    /// The stream's first piece, then nothing until
+    /// [`crate::MockUpstream::release`]. Token `hold`.
+    Hold,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 19] = [
+    pub const ALL: [Scenario; 20] = [
         Scenario::RateLimited,
         Scenario::RateLimitedInStream,
         Scenario::Forbidden,
@@ -73,6 +76,7 @@ impl Scenario {
         Scenario::ErrorElement,
         Scenario::ErrorElementOnly,
         Scenario::DownloadUnavailableTwice,
+        Scenario::Hold,
     ];
 
     pub fn token(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Scenario {
             Scenario::ErrorElement => "error-element",
             Scenario::ErrorElementOnly => "error-element-only",
             Scenario::DownloadUnavailableTwice => "download-503-twice",
+            Scenario::Hold => "hold",
         }
     }
 

@@ -2,13 +2,8 @@
 //! writes it: `[`, pretty-printed objects separated by `,` and newlines,
 //! `]`, flushed element by element (or re-cut into pieces of a fixed size).
 
-use std::time::Duration;
-
 use bytes::Bytes;
-use futures::SinkExt;
-use futures::channel::mpsc;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 /// One element of the answer.
 #[derive(Debug, Clone)]
@@ -143,51 +138,6 @@ pub fn pieces(elements: &[Element], closed: bool, chunk_size: Option<usize>) -> 
             .collect(),
         _ => pieces.into_iter().map(Bytes::from).collect(),
     }
-}
-
-pub type BodyItem = Result<Bytes, std::io::Error>;
-
-/// How the pieces are sent.
-#[derive(Debug, Clone)]
-pub struct Pacing {
-    pub delay: Duration,
-    /// Wait for this to become true after the first piece.
-    pub hold: Option<watch::Receiver<bool>>,
-    /// After the last piece, break the connection instead of ending the body.
-    pub cut: bool,
-}
-
-/// Sends `pieces` into a channel a body is streamed from, with a pause
-/// between them.
-pub fn spawn_writer(pieces: Vec<Bytes>, pacing: Pacing) -> mpsc::Receiver<BodyItem> {
-    let (mut sender, receiver) = mpsc::channel::<BodyItem>(1);
-    tokio::spawn(async move {
-        for (i, piece) in pieces.into_iter().enumerate() {
-            if i > 0 && !pacing.delay.is_zero() {
-                tokio::time::sleep(pacing.delay).await;
-            }
-            if sender.send(Ok(piece)).await.is_err() {
-                return;
-            }
-            if i == 0
-                && let Some(mut hold) = pacing.hold.clone()
-            {
-                let _ = hold.wait_for(|released| *released).await;
-            }
-        }
-        if pacing.cut {
-            // Let what was sent reach the client before the connection drops.
-            tokio::time::sleep(pacing.delay.max(Duration::from_millis(20))).await;
-            // An error item makes the server abort the response mid-body.
-            let _ = sender
-                .send(Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "mock: stream cut",
-                )))
-                .await;
-        }
-    });
-    receiver
 }
 
 #[cfg(test)]

@@ -47,7 +47,6 @@ mod state;
 mod streaming;
 mod wire;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -302,27 +301,30 @@ pub struct MockUpstream {
     /// `http://127.0.0.1:PORT`, for every origin setting of the plugin.
     pub base_url: String,
     shared: Arc<Shared>,
+    /// Stops the server when the mock is dropped.
+    _server: mock_kit::Served,
 }
 
 /// Binds 127.0.0.1 on a free port and serves in a background task.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("binding the mock on 127.0.0.1");
-    let address = listener.local_addr().expect("mock address");
-    let base_url = format!("http://{address}");
-    let shared = Arc::new(Shared::new(options, base_url.clone()));
-    let app = routes::router(shared.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    MockUpstream { base_url, shared }
+    let mut built = None;
+    let server = mock_kit::serve_with(0, |base_url| {
+        let shared = Arc::new(Shared::new(options, base_url.to_string()));
+        built = Some(shared.clone());
+        routes::router(shared)
+    })
+    .await;
+    MockUpstream {
+        base_url: server.base_url.clone(),
+        shared: built.expect("the router was built"),
+        _server: server,
+    }
 }
 
 impl MockUpstream {
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.records.lock().unwrap().clone()
+        self.shared.records.all()
     }
 
     /// The requests whose path ends with `suffix` (e.g. `"/StreamGenerate"`).
@@ -334,7 +336,7 @@ impl MockUpstream {
     }
 
     pub fn clear_requests(&self) {
-        self.shared.records.lock().unwrap().clear();
+        self.shared.records.clear();
     }
 
     /// Lets held streams continue (and later ones run through).

@@ -75,7 +75,7 @@ async fn record(State(shared): AppState, request: Request, next: Next) -> Respon
             .collect(),
         body: bytes.to_vec(),
     };
-    shared.records.lock().unwrap().push(recorded);
+    shared.records.record(recorded);
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }

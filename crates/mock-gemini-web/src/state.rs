@@ -13,7 +13,7 @@ pub struct Shared {
     pub options: MockOptions,
     pub base_url: String,
     state: Mutex<State>,
-    pub records: Mutex<Vec<RecordedRequest>>,
+    pub records: mock_kit::Recorder<RecordedRequest>,
     /// Held streams wait until this is true.
     pub released: AtomicBool,
     pub release_notify: Notify,
@@ -30,7 +30,7 @@ impl Shared {
             options,
             base_url,
             state: Mutex::new(state),
-            records: Mutex::new(Vec::new()),
+            records: mock_kit::Recorder::default(),
             release_notify: Notify::new(),
             holding: AtomicUsize::new(0),
             ids: AtomicU64::new(1),

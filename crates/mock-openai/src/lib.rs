@@ -20,14 +20,17 @@
 //! result comes back the answer is `tool said: <result>`.
 //!
 //! Scenarios ([`scenario`]), by mock-kit's convention (`x-mock-scenario`
-//! header, or `#scenario=<name>` in the prompt), else the model `mock-<name>`: `reasoning` (`reasoning_content` deltas first),
+//! header, or `#scenario=<name>` in the prompt), else the model
+//! `mock-<name>`: `reasoning` (`reasoning_content` deltas first),
 //! `reasoning-openrouter` (`reasoning` deltas), `rate-limit` (429 with
 //! `Retry-After`), `quota` (429 `insufficient_quota`), `auth` (401),
 //! `forbidden` (403), `filter` (400 `content_filter`), `bad-request` (400),
 //! `server-error` (500), `overloaded` (503), `cut` (the connection breaks
 //! after the first piece), `cut-clean` (the body ends after the first piece,
 //! with no finish and no `[DONE]`), `stream-error` (an in-stream
-//! `{"error": …}` chunk, as OpenRouter sends), `length` (finish `length`).
+//! `{"error": …}` chunk, as OpenRouter sends), `length` (finish `length`),
+//! `hold` (a stream's first text piece, then nothing until
+//! [`MockUpstream::release`]).
 //! A model neither listed nor `mock-*` is 404 `model_not_found`.
 //!
 //! Every request is recorded: [`MockUpstream::requests`].
@@ -42,7 +45,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use mock_kit::{Ending, Pacing, Recorder, Served, paced_body};
+use mock_kit::{Ending, Gate, Pacing, Recorder, Served, paced_body};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -110,6 +113,7 @@ impl RecordedRequest {
 struct Shared {
     options: MockOptions,
     log: Recorder<RecordedRequest>,
+    gate: Arc<Gate>,
 }
 
 /// A running mock; the server stops when this is dropped.
@@ -126,6 +130,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     let shared = Arc::new(Shared {
         options,
         log: Recorder::default(),
+        gate: Arc::default(),
     });
     let server = mock_kit::serve(Router::new().fallback(handle).with_state(shared.clone())).await;
     MockUpstream {
@@ -157,6 +162,23 @@ impl MockUpstream {
     /// `base_url` + `path`.
     pub fn url(&self, path: &str) -> String {
         self.server.url(path)
+    }
+
+    /// Lets every `hold` stream that arrived before this call go on.
+    pub fn release(&self) {
+        self.shared.gate.release();
+    }
+
+    /// How many streams wait for [`release`](Self::release) now.
+    pub fn held(&self) -> usize {
+        self.shared.gate.held()
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        // Free anything still held so its task can end.
+        self.release();
     }
 }
 
@@ -557,11 +579,17 @@ fn stream(
         }
         frames.push("data: [DONE]\n\n".into());
     }
+    let hold = (scenario == "hold").then(|| (shared.gate.clone(), shared.gate.ticket()));
+    if hold.is_some() && frames.len() > 1 {
+        // The hold comes after the first text piece, not after the role alone.
+        let text = frames.remove(1);
+        frames[0].push_str(&text);
+    }
     let delay = shared.options.chunk_delay;
     let pacing = Pacing {
         first_delay: delay,
         piece_delay: delay,
-        hold: None,
+        hold,
         ending,
     };
     let body = paced_body(frames.into_iter().map(Bytes::from).collect(), pacing);

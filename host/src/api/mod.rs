@@ -101,7 +101,11 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
     let openai = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
         .route("/models", get(models::list_models))
-        .route("/responses", post(front_doors::responses::responses));
+        .route("/responses", post(front_doors::responses::responses))
+        .route(
+            "/images/generations",
+            post(front_doors::images::generations),
+        );
     let openai = guarded(openai, &state, &limits, error::Dialect::OpenAi);
     let anthropic = Router::new()
         .route("/v1/messages", post(front_doors::anthropic::messages))

@@ -32,6 +32,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 use super::proxy::{ProxyClient, resolves_publicly};
 use crate::config::HostPattern;
 use crate::config::hosts::Scheme;
+use crate::runtime::phases::{self, Phase};
 
 /// One granted host pattern.
 #[derive(Debug, Clone)]
@@ -240,12 +241,14 @@ impl WasiHttpHooks for EgressHooks {
             });
         }
         Box::new(async move {
+            let started = phases::start();
             let response = if trusted {
                 egress.trusted.request(request).await
             } else {
                 egress.public.request(request).await
             }
             .map_err(classify)?;
+            phases::finish(Phase::Egress, started);
             let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
             let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });

@@ -80,7 +80,8 @@ pub struct RuntimeSection {
     /// Wall-clock time allowed between two events of an answer, in seconds.
     pub idle_timeout_secs: f64,
     /// Plugin instances alive at once; further requests wait for a slot.
-    pub max_instances: u32,
+    /// Unset: derived from the machine's memory, see [`Self::max_instances()`].
+    pub max_instances: Option<u32>,
     /// Size one answer may reach (text, tool calls, images), streamed or
     /// not, in MiB; a plugin that goes past it fails its request.
     pub max_answer_mib: u64,
@@ -91,6 +92,15 @@ pub struct RuntimeSection {
     pub max_slot_wait_secs: f64,
 }
 
+impl RuntimeSection {
+    /// The instance cap: the setting, or the default derived from the
+    /// machine's memory and `max-memory-mib`.
+    pub fn max_instances(&self) -> u32 {
+        self.max_instances
+            .unwrap_or_else(|| super::instances::default_max_instances(self.max_memory_mib))
+    }
+}
+
 impl Default for RuntimeSection {
     fn default() -> Self {
         RuntimeSection {
@@ -98,7 +108,7 @@ impl Default for RuntimeSection {
             max_cpu_ms: 5_000,
             first_event_timeout_secs: 120.0,
             idle_timeout_secs: 120.0,
-            max_instances: 256,
+            max_instances: None,
             max_answer_mib: 32,
             max_request_secs: 1800.0,
             max_slot_wait_secs: 30.0,
@@ -288,7 +298,7 @@ impl ConfigFile {
                 "[runtime] max-memory-mib must be between 1 and 4096".into(),
             ));
         }
-        if runtime.max_instances == 0 {
+        if runtime.max_instances == Some(0) {
             return Err((None, "[runtime] max-instances must be at least 1".into()));
         }
         if runtime.max_answer_mib == 0 || runtime.max_answer_mib > 1024 {

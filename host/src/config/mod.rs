@@ -6,6 +6,7 @@ mod answers;
 mod datetime;
 mod file;
 pub mod hosts;
+pub mod instances;
 mod proxy;
 mod routes;
 mod secrets;

@@ -42,7 +42,7 @@ impl From<&crate::config::RuntimeSection> for RuntimeLimits {
             max_cpu: Duration::from_millis(section.max_cpu_ms),
             first_event_timeout: Duration::from_secs_f64(section.first_event_timeout_secs),
             idle_timeout: Duration::from_secs_f64(section.idle_timeout_secs),
-            max_instances: section.max_instances,
+            max_instances: section.max_instances(),
             max_answer_bytes: (section.max_answer_mib as usize) << 20,
             max_request: Duration::from_secs_f64(section.max_request_secs),
             max_slot_wait: Duration::from_secs_f64(section.max_slot_wait_secs),

@@ -7,6 +7,7 @@ mod contract;
 mod engine;
 mod limits;
 mod linker;
+pub mod phases;
 mod plugin;
 mod session;
 mod state;

@@ -5,13 +5,18 @@
 #![allow(dead_code)] // each test file uses part of it
 
 use mock_gemini::MockUpstream;
-use wasmgate_testkit::{Gateway, Value, sdk};
+use wasmgate_testkit::{Gateway, GatewayBuilder, Value, sdk};
 
 /// The callers' key every front-door test uses.
 pub const KEY: &str = "sk-front-door-test-0123456789";
 
 /// A gateway serving every model with the `gemini` plugin on `mock`.
 pub fn gemini_gateway(mock: &MockUpstream) -> Gateway {
+    gemini_builder(mock).start()
+}
+
+/// [`gemini_gateway`], to add options to before it starts.
+pub fn gemini_builder(mock: &MockUpstream) -> GatewayBuilder {
     Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .plugins(&["gemini"])
         .config(&format!(
@@ -33,7 +38,6 @@ settings = {{ base-url = "{}" }}
         ))
         .env("TEST_GEMINI_KEY", "good-1")
         .env("API_KEY", KEY)
-        .start()
 }
 
 /// A gateway with `gemini-business` on `mock`: `gemini-imagen` draws.

@@ -37,11 +37,16 @@ class Completion {
 
   /** The next event; undefined at the end. A broken stream is an error. */
   next() {
-    while (this.queue.length === 0 && !this.done) this.pull();
-    return this.queue.shift();
+    return guard(() => this.pull());
   }
 
   pull() {
+    while (this.queue.length === 0 && !this.done) this.read();
+    return this.queue.shift();
+  }
+
+  /** Reads the next piece of the body and decodes what it completes. */
+  read() {
     let chunk;
     try {
       chunk = this.response.nextChunk();
@@ -86,7 +91,7 @@ class Completion {
   }
 }
 
-export const plugin = {
+export const plugin = guarded({
   manifest() {
     return {
       name: 'openai-js',
@@ -116,7 +121,27 @@ export const plugin = {
   },
 
   Completion,
-};
+});
+
+/**
+ * Calls `fn`, turning any exception into a typed error: the bindings map only
+ * thrown values with a `payload` to the function's `err`, and a bug should
+ * reach the gateway as `internal`, with its message, like any refusal.
+ */
+function guard(fn) {
+  try {
+    return fn();
+  } catch (error) {
+    throw asProviderError(error);
+  }
+}
+
+/** The exported functions, each under `guard`. */
+function guarded(exports) {
+  const wrapped = { ...exports };
+  for (const name of ['manifest', 'models', 'chat']) wrapped[name] = (...args) => guard(() => exports[name](...args));
+  return wrapped;
+}
 
 function baseUrl() {
   const url = setting('base-url');

@@ -764,3 +764,74 @@ impl StreamEncoder for MessageStream {
         sse_event("error", &body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: Value) -> Result<ChatRequest, ApiError> {
+        to_chat_request(&parse_json(body.to_string().as_bytes())?)
+    }
+
+    #[test]
+    fn tool_results_become_tool_messages_ahead_of_the_rest_of_their_turn() {
+        let chat = parse(json!({
+            "model": "m", "max_tokens": 10, "system": [{ "type": "text", "text": "be brief" }],
+            "messages": [
+                { "role": "user", "content": "weather?" },
+                { "role": "assistant", "content": [
+                    { "type": "text", "text": "Let me look." },
+                    { "type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": { "city": "Paris" } },
+                ] },
+                { "role": "user", "content": [
+                    { "type": "tool_result", "tool_use_id": "toolu_1", "is_error": true,
+                      "content": [{ "type": "text", "text": "no network" }] },
+                    { "type": "text", "text": "try again" },
+                ] },
+            ],
+        }))
+        .unwrap();
+        let roles: Vec<Role> = chat.messages.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::System,
+                Role::User,
+                Role::Assistant,
+                Role::Tool,
+                Role::User
+            ]
+        );
+        assert_eq!(
+            chat.messages[2].tool_calls[0].arguments,
+            r#"{"city":"Paris"}"#
+        );
+        assert_eq!(chat.messages[3].tool_call_id.as_deref(), Some("toolu_1"));
+        assert!(matches!(&chat.messages[3].content[0], ContentPart::Text(t) if t == "Error:"));
+    }
+
+    #[test]
+    fn bad_requests_say_what_is_wrong() {
+        let base = |extra: Value| {
+            let mut body = json!({ "model": "m", "max_tokens": 10,
+                "messages": [{ "role": "user", "content": "hi" }] });
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parse(body).unwrap_err().message
+        };
+        assert!(base(json!({ "max_tokens": null })).contains("max_tokens"));
+        assert!(
+            base(json!({ "messages": [{ "role": "system", "content": "x" }] })).contains("role")
+        );
+        assert!(
+            base(json!({ "messages": [{ "role": "user", "content": [
+            { "type": "tool_use", "id": "a", "name": "f", "input": {} }] }] }))
+            .contains("assistant turns")
+        );
+        assert!(
+            base(json!({ "tools": [{ "type": "web_search_20250305", "name": "web_search" }] }))
+                .contains("not supported")
+        );
+    }
+}

@@ -24,8 +24,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::{
-    decode_base64, estimate_tokens, new_chat, new_id, parse_json, reasoning_part, set_extra,
-    split_call_id, tool_call, url_part,
+    decode_base64, estimate_tokens, new_chat, new_id, parse_json, provider_data, reasoning_part,
+    set_extra, split_call_id, tool_call, url_part,
 };
 use crate::api::AppState;
 use crate::api::chat_core::{self, ChatCall, Door, Shape, StreamEncoder};
@@ -553,49 +553,60 @@ fn inline_data(media: &crate::runtime::bindings::Media) -> Value {
 /// Tool calls assembled from their pieces, in the order they began.
 #[derive(Default)]
 struct Calls {
-    calls: Vec<(u32, String, String, String)>,
+    calls: Vec<AssembledCall>,
+}
+
+#[derive(Default)]
+struct AssembledCall {
+    index: u32,
+    id: String,
+    name: String,
+    arguments: String,
+    /// The thought signature, as the plugin attached it.
+    provider_data: Option<String>,
 }
 
 impl Calls {
     fn add(&mut self, delta: &crate::runtime::bindings::ToolCallDelta) {
-        let at = match self
-            .calls
-            .iter()
-            .position(|(index, ..)| *index == delta.index)
-        {
+        let at = match self.calls.iter().position(|call| call.index == delta.index) {
             Some(at) => at,
             None => {
-                self.calls
-                    .push((delta.index, String::new(), String::new(), String::new()));
+                self.calls.push(AssembledCall {
+                    index: delta.index,
+                    ..AssembledCall::default()
+                });
                 self.calls.len() - 1
             }
         };
-        let (_, id, name, arguments) = &mut self.calls[at];
-        if let Some(given) = &delta.id {
-            *id = given.clone();
+        let call = &mut self.calls[at];
+        if let Some(id) = &delta.id {
+            call.id = id.clone();
         }
-        if let Some(given) = &delta.name {
-            name.push_str(given);
+        if let Some(name) = &delta.name {
+            call.name.push_str(name);
         }
-        arguments.push_str(&delta.arguments);
+        call.arguments.push_str(&delta.arguments);
+        if let Some(data) = provider_data(delta) {
+            call.provider_data = Some(data.to_string());
+        }
     }
 
     /// `functionCall` parts, each with its thought signature.
     fn parts(&self) -> Vec<Value> {
         self.calls
             .iter()
-            .map(|(_, id, name, arguments)| {
-                let (shown_id, signature) = split_call_id(id);
-                let args = serde_json::from_str::<Value>(arguments)
+            .map(|call| {
+                let (shown_id, _) = split_call_id(&call.id);
+                let args = serde_json::from_str::<Value>(&call.arguments)
                     .ok()
                     .filter(Value::is_object)
                     .unwrap_or_else(|| json!({}));
-                let mut part = json!({ "functionCall": { "name": name, "args": args } });
+                let mut part = json!({ "functionCall": { "name": call.name, "args": args } });
                 if !shown_id.is_empty() {
                     part["functionCall"]["id"] = shown_id.into();
                 }
-                if let Some(signature) = signature {
-                    part["thoughtSignature"] = signature.into();
+                if let Some(signature) = &call.provider_data {
+                    part["thoughtSignature"] = signature.as_str().into();
                 }
                 part
             })
@@ -823,5 +834,81 @@ impl StreamEncoder for ChunkStream {
         out.extend_from_slice(&json);
         out.push(b']');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_responses_answer_the_call_of_their_id_else_the_earliest_of_their_name() {
+        let request = json!({ "contents": [
+            { "role": "user", "parts": [{ "text": "weather in Paris and Rome?" }] },
+            { "role": "model", "parts": [
+                { "functionCall": { "name": "get_weather", "args": { "city": "Paris" } }, "thoughtSignature": "c2ln" },
+                { "functionCall": { "name": "get_weather", "args": { "city": "Rome" } } },
+                { "functionCall": { "id": "fc-9", "name": "get_time", "args": {} } },
+            ] },
+            { "role": "user", "parts": [
+                { "functionResponse": { "id": "fc-9", "name": "get_time", "response": { "t": 1 } } },
+                { "functionResponse": { "name": "get_weather", "response": { "sky": "sun" } } },
+                { "functionResponse": { "name": "get_weather", "response": { "sky": "rain" } } },
+            ] },
+        ] });
+        let chat = convert(&request, "m", false).unwrap();
+        let calls = &chat.messages[1].tool_calls;
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls[0].arguments, r#"{"city":"Paris"}"#);
+        let answered: Vec<(&str, &str)> = chat.messages[2..]
+            .iter()
+            .map(|m| {
+                let ContentPart::Text(text) = &m.content[0] else {
+                    panic!()
+                };
+                (m.tool_call_id.as_deref().unwrap(), text.as_str())
+            })
+            .collect();
+        assert_eq!(answered[0], (calls[2].id.as_str(), r#"{"t":1}"#));
+        assert_eq!(answered[1], (calls[0].id.as_str(), r#"{"sky":"sun"}"#));
+        assert_eq!(answered[2], (calls[1].id.as_str(), r#"{"sky":"rain"}"#));
+
+        let orphan = json!({ "contents": [
+            { "role": "user", "parts": [{ "functionResponse": { "name": "f", "response": {} } }] },
+        ] });
+        let error = convert(&orphan, "m", false).unwrap_err();
+        assert!(
+            error.message.contains("answers no earlier functionCall"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn generation_config_maps_what_the_contract_has_and_passes_the_rest_on() {
+        let request = json!({
+            "contents": [{ "parts": [{ "text": "hi" }] }],
+            "generationConfig": { "temperature": 0.2, "maxOutputTokens": 50, "stopSequences": ["END"],
+                "thinkingConfig": { "thinkingBudget": 0 }, "responseMimeType": "application/json" },
+            "tools": [{ "googleSearch": {} }],
+        });
+        let chat = convert(&request, "m", false).unwrap();
+        assert_eq!(chat.sampling.temperature, Some(0.2));
+        assert_eq!(chat.sampling.max_tokens, Some(50));
+        assert_eq!(chat.stop, ["END"]);
+        let extra: Value = serde_json::from_str(chat.extra.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            extra["generationConfig"]["thinkingConfig"]["thinkingBudget"],
+            0
+        );
+        assert_eq!(
+            extra["generationConfig"]["responseMimeType"],
+            "application/json"
+        );
+        assert!(extra["generationConfig"].get("temperature").is_none());
+        assert_eq!(extra["web_search_options"], json!({}));
+        let two = json!({ "contents": [{ "parts": [{ "text": "hi" }] }],
+            "generationConfig": { "candidateCount": 2 } });
+        assert_eq!(convert(&two, "m", false).unwrap_err().status, 400);
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod images;
 pub mod responses;
 
 use serde::de::DeserializeOwned;

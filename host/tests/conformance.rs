@@ -1,0 +1,698 @@
+//! What every provider plugin must show through the real gateway, written
+//! once and run for each plugin against its mock upstream.
+//!
+//! A plugin joins the suite by implementing [`Fixture`]: how to start its
+//! mock and a gateway with two accounts on it, and which request makes the
+//! upstream behave a given way. The behaviours are the generic functions
+//! below; `conformance!` turns each into one test per plugin.
+//!
+//! gemini-web is not in the suite yet and keeps these behaviours in its own
+//! test file.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use wasmgate_testkit::{
+    Gateway, Value, bounded_stream, failure, json, parse_sse, streamed_reasoning, streamed_text,
+    user_request,
+};
+
+const ADMIN_KEY: &str = "admin-conformance-suite";
+
+/// How the upstream answers a request.
+#[derive(Clone, Copy, Debug)]
+enum Upstream {
+    /// The first piece of the answer, then nothing until the mock releases it.
+    HoldAfterFirstPiece,
+    /// Some of the answer, then the connection breaks.
+    CutMidway,
+    /// Thoughts before the answer.
+    Thinking,
+    /// The prompt is refused by the upstream's content filter.
+    Filtered,
+}
+
+/// One shipped plugin and its mock, as the suite drives them.
+trait Fixture: Sized {
+    /// The mock, and a gateway serving the plugin from two healthy accounts
+    /// on it (with [`ADMIN_KEY`]).
+    async fn start() -> Self;
+    /// As [`Fixture::start`], with every account rate-limited by the
+    /// upstream; returns the request that meets the limit.
+    async fn start_rate_limited() -> (Self, Value);
+    /// As [`Fixture::start`], with the first account's credentials refused
+    /// by the upstream as expired or invalid; returns that account's id.
+    async fn start_first_expired() -> (Self, String);
+    fn gateway(&self) -> &Gateway;
+    /// A one-message request (`text`) the upstream answers as `upstream`
+    /// says (a mock whose behaviour is a switch is switched here).
+    fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value;
+    /// A one-message request the upstream answers plainly.
+    fn plain(&self, text: &str, stream: bool) -> Value;
+    /// The answer the upstream gives to `text`.
+    fn answer(&self, text: &str) -> String;
+    /// How many answers the mock holds now.
+    fn held(&self) -> usize;
+    /// Lets held answers go on.
+    fn release(&self);
+}
+
+/// The client reads the first piece of the answer (text or thought) while
+/// the upstream still holds the rest: answers are streamed, not collected
+/// first.
+async fn the_first_chunk_arrives_before_the_rest<F: Fixture>() {
+    let fixture = F::start().await;
+    let body = fixture.request(Upstream::HoldAfterFirstPiece, "streaming matters", true);
+    let response = fixture.gateway().chat(&body).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut received = String::new();
+    let started = |text: &str| {
+        let frames = complete_frames(text);
+        !streamed_text(&frames).is_empty() || !streamed_reasoning(&frames).is_empty()
+    };
+    while !started(&received) {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .expect("the first piece arrives while the upstream holds the rest")
+            .expect("the stream is open")
+            .unwrap();
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // A mock may reach its hold point a moment after it sent the first piece.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while fixture.held() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fixture.held(), 1, "the upstream has not sent the rest yet");
+    let answer = fixture.answer("streaming matters");
+    let so_far = streamed_text(&complete_frames(&received));
+    assert!(
+        so_far.len() < answer.len() && answer.starts_with(&so_far),
+        "only the first piece so far: {so_far:?}"
+    );
+    fixture.release();
+    while let Some(chunk) = stream.next().await {
+        received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    let frames = parse_sse(&received);
+    assert_eq!(streamed_text(&frames), fixture.answer("streaming matters"));
+    assert_eq!(frames.last().unwrap(), "[DONE]");
+}
+
+/// An answer the upstream breaks off mid-way ends in an error frame, never
+/// in a silent success.
+async fn a_stream_cut_midway_ends_in_an_error_frame<F: Fixture>() {
+    let fixture = F::start().await;
+    let body = fixture.request(Upstream::CutMidway, "hello there", true);
+    let (status, frames) = bounded_stream(fixture.gateway(), &body).await;
+    assert_eq!(status, 200, "{frames:?}");
+    let text = streamed_text(&frames);
+    assert!(
+        !text.is_empty() && fixture.answer("hello there").starts_with(&text),
+        "the first pieces arrived: {text:?}"
+    );
+    let last = frames.last().expect("frames");
+    assert!(
+        last["error"]["message"].is_string(),
+        "ends with an error frame: {frames:?}"
+    );
+    assert!(!frames.iter().any(|f| f == "[DONE]"), "{frames:?}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["choices"][0]["finish_reason"] != "stop"),
+        "{frames:?}"
+    );
+}
+
+/// The upstream's thoughts come back as `reasoning_content`, apart from the
+/// answer, streamed or whole.
+async fn thoughts_come_back_as_reasoning<F: Fixture>() {
+    let fixture = F::start().await;
+    let (status, frames) = bounded_stream(
+        fixture.gateway(),
+        &fixture.request(Upstream::Thinking, "ponder", true),
+    )
+    .await;
+    assert_eq!(status, 200, "{frames:?}");
+    assert!(!streamed_reasoning(&frames).is_empty(), "{frames:?}");
+    assert_eq!(streamed_text(&frames), fixture.answer("ponder"));
+
+    let whole = fixture
+        .gateway()
+        .chat_ok(&fixture.request(Upstream::Thinking, "ponder", false))
+        .await;
+    let message = &whole["choices"][0]["message"];
+    assert_eq!(message["content"], json!(fixture.answer("ponder")));
+    assert!(
+        message["reasoning_content"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{whole}"
+    );
+}
+
+/// With every account rate-limited the caller gets 429 and a `Retry-After`
+/// saying when to come back, streamed or not.
+async fn every_account_rate_limited_is_429_with_retry_after<F: Fixture>() {
+    let (fixture, body) = F::start_rate_limited().await;
+    for stream in [false, true] {
+        let mut body = body.clone();
+        body["stream"] = json!(stream);
+        let (status, retry_after, error) = failure(fixture.gateway(), &body).await;
+        assert_eq!(status, 429, "stream {stream}: {error}");
+        assert!(
+            retry_after.is_some_and(|secs| secs >= 1),
+            "stream {stream}: Retry-After {retry_after:?}"
+        );
+        assert_eq!(error["error"]["code"], "rate_limit_exceeded", "{error}");
+    }
+}
+
+/// A prompt the upstream's content filter refuses is the caller's problem:
+/// 400 `content_filter`, and the account is not blamed.
+async fn a_filtered_prompt_is_400_content_filter<F: Fixture>() {
+    let fixture = F::start().await;
+    for stream in [false, true] {
+        let body = fixture.request(Upstream::Filtered, "bad", stream);
+        let (status, _, error) = failure(fixture.gateway(), &body).await;
+        assert_eq!(status, 400, "stream {stream}: {error}");
+        assert_eq!(error["error"]["code"], "content_filter", "{error}");
+    }
+    let states = account_states(fixture.gateway()).await;
+    assert!(
+        states.iter().all(|(_, state)| state == "healthy"),
+        "no account is blamed for the caller's content: {states:?}"
+    );
+}
+
+/// An account whose credentials the upstream refuses is benched, and the
+/// other account serves the callers.
+async fn expired_credentials_bench_the_account<F: Fixture>() {
+    let (fixture, expired) = F::start_first_expired().await;
+    for _ in 0..3 {
+        let answer = fixture
+            .gateway()
+            .chat_ok(&fixture.plain("still served", false))
+            .await;
+        assert_eq!(
+            answer["choices"][0]["message"]["content"],
+            json!(fixture.answer("still served"))
+        );
+    }
+    let states = account_states(fixture.gateway()).await;
+    let benched = states
+        .iter()
+        .find(|(id, _)| *id == expired)
+        .unwrap_or_else(|| panic!("no account {expired}: {states:?}"));
+    assert_ne!(benched.1, "healthy", "{states:?}");
+}
+
+/// `(account id, state)` of every account, from the admin API.
+async fn account_states(gateway: &Gateway) -> Vec<(String, String)> {
+    let pools: Value = gateway
+        .admin(
+            wasmgate_testkit::reqwest::Method::GET,
+            "/admin/api/accounts",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    pools
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|pool| pool["accounts"].as_array().unwrap().clone())
+        .map(|account| {
+            (
+                account["id"].as_str().unwrap().to_string(),
+                account["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The frames of the complete events in a partly read SSE body.
+fn complete_frames(text: &str) -> Vec<Value> {
+    match text.rfind("\n\n") {
+        Some(end) => parse_sse(&text[..end + 2]),
+        None => Vec::new(),
+    }
+}
+
+/// One test per behaviour for a fixture.
+macro_rules! conformance {
+    ($module:ident, $fixture:ty) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test]
+            async fn the_first_chunk_arrives_before_the_rest() {
+                super::the_first_chunk_arrives_before_the_rest::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn a_stream_cut_midway_ends_in_an_error_frame() {
+                super::a_stream_cut_midway_ends_in_an_error_frame::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn thoughts_come_back_as_reasoning() {
+                super::thoughts_come_back_as_reasoning::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn every_account_rate_limited_is_429_with_retry_after() {
+                super::every_account_rate_limited_is_429_with_retry_after::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn a_filtered_prompt_is_400_content_filter() {
+                super::a_filtered_prompt_is_400_content_filter::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn expired_credentials_bench_the_account() {
+                super::expired_credentials_bench_the_account::<$fixture>().await;
+            }
+        }
+    };
+}
+
+conformance!(gemini, fixtures::Gemini);
+conformance!(vertex, fixtures::Vertex);
+conformance!(openai_compatible, fixtures::OpenAiCompatible);
+conformance!(qwen, fixtures::Qwen);
+conformance!(gemini_business, fixtures::GeminiBusiness);
+
+/// The fixtures: each plugin's mock, accounts and scenario names.
+mod fixtures {
+    use super::*;
+
+    fn echo(text: &str) -> String {
+        format!("echo: {text}")
+    }
+
+    /// `gemini` against mock-gemini: keys pick the account's fate by their
+    /// prefix, the model name picks the scenario.
+    pub struct Gemini {
+        mock: mock_gemini::MockUpstream,
+        gateway: Gateway,
+    }
+
+    impl Gemini {
+        async fn with_keys(keys: &str) -> Self {
+            let mock = mock_gemini::spawn(mock_gemini::MockOptions::default()).await;
+            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["gemini"])
+                .config(&format!(
+                    r#"
+[runtime]
+first-event-timeout-secs = 5
+[plugins.gemini]
+allowed-hosts = ["generativelanguage.googleapis.com"]
+[[plugins.gemini.accounts]]
+id = "key"
+secrets = {{ api-key = {{ env-list = "TEST_GEMINI_KEYS" }} }}
+settings = {{ base-url = "{}" }}
+[models]
+"*" = "gemini"
+"#,
+                    mock.base_url
+                ))
+                .env("TEST_GEMINI_KEYS", keys)
+                .env("ADMIN_KEY", ADMIN_KEY)
+                .start();
+            Gemini { mock, gateway }
+        }
+    }
+
+    impl Fixture for Gemini {
+        async fn start() -> Self {
+            Self::with_keys("good-1,good-2").await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            let fixture = Self::with_keys("limited-0-a,limited-0-b").await;
+            let body = fixture.plain("x", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            let fixture = Self::with_keys("bad-1,good-2").await;
+            (fixture, "key-1".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let model = match upstream {
+                Upstream::HoldAfterFirstPiece => "hold",
+                Upstream::CutMidway => "disconnect",
+                Upstream::Thinking => "thinking",
+                Upstream::Filtered => "blocked_prompt",
+            };
+            user_request(model, text, stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("gemini-2.5-flash", text, stream)
+        }
+        fn answer(&self, text: &str) -> String {
+            echo(text)
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+
+    /// `vertex` against mock-vertex: express keys (a wrong one is refused),
+    /// the model `mock-<scenario>` picks the scenario.
+    pub struct Vertex {
+        mock: mock_vertex::MockUpstream,
+        gateway: Gateway,
+    }
+
+    impl Vertex {
+        async fn with_keys(keys: &str) -> Self {
+            let mock = mock_vertex::spawn(mock_vertex::MockOptions::default()).await;
+            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["vertex"])
+                .config(&format!(
+                    r#"
+[runtime]
+first-event-timeout-secs = 5
+[plugins.vertex]
+allowed-hosts = []
+[[plugins.vertex.accounts]]
+id = "express"
+secrets = {{ express-api-key = {{ env-list = "TEST_VERTEX_KEYS" }} }}
+settings = {{ base-url = "{}" }}
+[models]
+"vertex-*" = {{ plugin = "vertex", model = "*" }}
+"#,
+                    mock.base_url
+                ))
+                .env("TEST_VERTEX_KEYS", keys)
+                .env("ADMIN_KEY", ADMIN_KEY)
+                .start();
+            Vertex { mock, gateway }
+        }
+    }
+
+    impl Fixture for Vertex {
+        async fn start() -> Self {
+            let key = mock_vertex::MockOptions::default().express_key;
+            Self::with_keys(&format!("{key},{key}")).await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            // Vertex limits by project, so every key meets the same 429.
+            let fixture = Self::start().await;
+            let body = user_request("vertex-mock-429", "x", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            let key = mock_vertex::MockOptions::default().express_key;
+            let fixture = Self::with_keys(&format!("revoked-key,{key}")).await;
+            (fixture, "express-1".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let model = match upstream {
+                Upstream::HoldAfterFirstPiece => "vertex-mock-hold",
+                Upstream::CutMidway => "vertex-mock-disconnect",
+                Upstream::Thinking => "vertex-mock-thinking",
+                Upstream::Filtered => "vertex-mock-blocked_prompt",
+            };
+            user_request(model, text, stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("vertex-gemini-2.5-flash", text, stream)
+        }
+        fn answer(&self, text: &str) -> String {
+            echo(text)
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+
+    /// `openai-compatible` against mock-openai: keys pick the account's fate
+    /// by their prefix (`limited-*`, `bad-*`), the model `mock-<scenario>`
+    /// picks the scenario.
+    pub struct OpenAiCompatible {
+        mock: mock_openai::MockUpstream,
+        gateway: Gateway,
+    }
+
+    impl OpenAiCompatible {
+        async fn with_keys(keys: &str) -> Self {
+            let mock = mock_openai::spawn(mock_openai::MockOptions::default()).await;
+            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["openai-compatible"])
+                .config(&format!(
+                    r#"
+[runtime]
+first-event-timeout-secs = 5
+[[plugins.openai-compatible.accounts]]
+id = "upstream"
+secrets = {{ api-key = {{ env-list = "TEST_OAI_KEYS" }} }}
+settings = {{ base-url = "{}/v1/" }}
+[models]
+"*" = "openai-compatible"
+"#,
+                    mock.base_url
+                ))
+                .env("TEST_OAI_KEYS", keys)
+                .env("ADMIN_KEY", ADMIN_KEY)
+                .start();
+            OpenAiCompatible { mock, gateway }
+        }
+    }
+
+    impl Fixture for OpenAiCompatible {
+        async fn start() -> Self {
+            Self::with_keys("good-a,good-b").await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            let fixture = Self::with_keys("limited-a,limited-b").await;
+            let body = fixture.plain("x", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            let fixture = Self::with_keys("bad-a,good-b").await;
+            (fixture, "upstream-1".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let model = match upstream {
+                Upstream::HoldAfterFirstPiece => "mock-hold",
+                Upstream::CutMidway => "mock-cut",
+                Upstream::Thinking => "mock-reasoning",
+                Upstream::Filtered => "mock-filter",
+            };
+            user_request(model, text, stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("gpt-4o-mini", text, stream)
+        }
+        fn answer(&self, text: &str) -> String {
+            echo(text)
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+
+    /// `qwen` (its tongyi site) against mock-qwen: two cookie accounts, the
+    /// scenario by `#scenario=` in the prompt; the answer is the mock's own.
+    pub struct Qwen {
+        mock: mock_qwen::MockUpstream,
+        gateway: Gateway,
+    }
+
+    const QWEN_SECOND_COOKIE: &str = "tongyi_sso_ticket=ticket-2; t=2222";
+
+    impl Qwen {
+        /// Mock accounts `cn-1` and `cn-2`, the first `expired` or not.
+        async fn with_accounts(first_expired: bool) -> Self {
+            let first = mock_qwen::CnAccount::new(
+                "cn-1",
+                mock_qwen::DEFAULT_CN_COOKIE,
+                mock_qwen::DEFAULT_CN_XSRF,
+            );
+            let mock = mock_qwen::spawn(mock_qwen::MockOptions {
+                cn_accounts: vec![
+                    if first_expired {
+                        first.expired()
+                    } else {
+                        first
+                    },
+                    mock_qwen::CnAccount::new("cn-2", QWEN_SECOND_COOKIE, "xsrf-2"),
+                ],
+                ..mock_qwen::MockOptions::default()
+            })
+            .await;
+            let mut config = String::from(
+                "[runtime]\nfirst-event-timeout-secs = 5\n[plugins.qwen]\nallowed-hosts = [\"api.tongyi.com\", \"chat.qwen.ai\"]\n",
+            );
+            for id in ["cn-1", "cn-2"] {
+                let variable = id.to_uppercase().replace('-', "_");
+                config.push_str(&format!(
+                    "[[plugins.qwen.accounts]]\nid = \"{id}\"\nsecrets = {{ cookie = {{ env = \"QWEN_COOKIE_{variable}\" }}, xsrf-token = {{ env = \"QWEN_XSRF_{variable}\" }} }}\nsettings = {{ base-url = \"{}\" }}\n",
+                    mock.base_url
+                ));
+            }
+            config.push_str("[models]\n\"qwen*\" = \"qwen\"\n");
+            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["qwen"])
+                .config(&config)
+                .env("QWEN_COOKIE_CN_1", mock_qwen::DEFAULT_CN_COOKIE)
+                .env("QWEN_XSRF_CN_1", mock_qwen::DEFAULT_CN_XSRF)
+                .env("QWEN_COOKIE_CN_2", QWEN_SECOND_COOKIE)
+                .env("QWEN_XSRF_CN_2", "xsrf-2")
+                .env("ADMIN_KEY", ADMIN_KEY)
+                .start();
+            Qwen { mock, gateway }
+        }
+    }
+
+    impl Fixture for Qwen {
+        async fn start() -> Self {
+            Self::with_accounts(false).await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            let fixture = Self::start().await;
+            let body = user_request("qwen-max", "x #scenario=ratelimit", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            (Self::with_accounts(true).await, "cn-1".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let (model, scenario) = match upstream {
+                Upstream::HoldAfterFirstPiece => {
+                    // mock-qwen holds every stream while its hold is on.
+                    self.mock.hold();
+                    ("qwen-max", "")
+                }
+                Upstream::CutMidway => ("qwen-max", " #scenario=disconnect"),
+                Upstream::Thinking => ("qwen-max-thinking", ""),
+                Upstream::Filtered => ("qwen-max", " #scenario=refused"),
+            };
+            user_request(model, &format!("{text}{scenario}"), stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("qwen-max", text, stream)
+        }
+        fn answer(&self, _text: &str) -> String {
+            mock_qwen::MockOptions::default().answer
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+
+    /// `gemini-business` against mock-gemini-business: two cookie accounts
+    /// (the mock says which are expired or limited), the scenario by a
+    /// `[mock:<token>]` marker in the prompt; every answer carries thoughts.
+    pub struct GeminiBusiness {
+        mock: mock_gemini_business::MockUpstream,
+        gateway: Gateway,
+    }
+
+    impl GeminiBusiness {
+        async fn with_accounts(
+            change: impl Fn(usize, &mut mock_gemini_business::MockAccount),
+        ) -> Self {
+            let mut accounts: Vec<_> = (1..=2)
+                .map(mock_gemini_business::MockAccount::numbered)
+                .collect();
+            for (index, account) in accounts.iter_mut().enumerate() {
+                change(index, account);
+            }
+            let mock = mock_gemini_business::spawn(mock_gemini_business::MockOptions {
+                accounts,
+                ..mock_gemini_business::MockOptions::default()
+            })
+            .await;
+            let mut config = String::from(
+                "[runtime]\nfirst-event-timeout-secs = 10\n[plugins.gemini-business]\nallowed-hosts = [\"business.gemini.google\", \"biz-discoveryengine.googleapis.com\"]\n",
+            );
+            for (index, id) in ["first", "second"].iter().enumerate() {
+                config.push_str(&format!(
+                    "[[plugins.gemini-business.accounts]]\nid = \"{id}\"\nsecrets = {{ accounts-config = {{ env = \"ACCOUNTS_CONFIG\" }} }}\nsettings = {{ base-url = \"{}\", index = \"{index}\" }}\n",
+                    mock.base_url
+                ));
+            }
+            config.push_str("[models]\n\"gemini-*\" = \"gemini-business\"\n");
+            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["gemini-business"])
+                .config(&config)
+                .env("ACCOUNTS_CONFIG", &mock.accounts_config())
+                .env("ADMIN_KEY", ADMIN_KEY)
+                .start();
+            GeminiBusiness { mock, gateway }
+        }
+    }
+
+    impl Fixture for GeminiBusiness {
+        async fn start() -> Self {
+            Self::with_accounts(|_, _| {}).await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            let fixture = Self::with_accounts(|_, account| account.rate_limited = true).await;
+            let body = fixture.plain("x", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            let fixture =
+                Self::with_accounts(|index, account| account.cookies_expired = index == 0).await;
+            (fixture, "first".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let marker = match upstream {
+                Upstream::HoldAfterFirstPiece => " [mock:hold]",
+                Upstream::CutMidway => " [mock:cut]",
+                Upstream::Thinking => "",
+                Upstream::Filtered => " [mock:skip]",
+            };
+            user_request("gemini-auto", &format!("{text}{marker}"), stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("gemini-auto", text, stream)
+        }
+        fn answer(&self, _text: &str) -> String {
+            mock_gemini_business::MockOptions::default().answer.concat()
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+}
