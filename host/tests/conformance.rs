@@ -6,8 +6,6 @@
 //! upstream behave a given way. The behaviours are the generic functions
 //! below; `conformance!` turns each into one test per plugin.
 //!
-//! gemini-web is not in the suite yet and keeps these behaviours in its own
-//! test file.
 
 use std::time::Duration;
 
@@ -92,11 +90,19 @@ async fn the_first_chunk_arrives_before_the_rest<F: Fixture>() {
         "only the first piece so far: {so_far:?}"
     );
     fixture.release();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("the rest follows the release")
+    {
         received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
     }
+    assert_eq!(
+        fixture.held(),
+        0,
+        "nothing is held once the answer is whole"
+    );
     let frames = parse_sse(&received);
-    assert_eq!(streamed_text(&frames), fixture.answer("streaming matters"));
+    assert_eq!(streamed_text(&frames), answer);
     assert_eq!(frames.last().unwrap(), "[DONE]");
 }
 
@@ -288,6 +294,7 @@ conformance!(vertex, fixtures::Vertex);
 conformance!(openai_compatible, fixtures::OpenAiCompatible);
 conformance!(qwen, fixtures::Qwen);
 conformance!(gemini_business, fixtures::GeminiBusiness);
+conformance!(gemini_web, fixtures::GeminiWeb);
 
 /// The fixtures: each plugin's mock, accounts and scenario names.
 mod fixtures {
@@ -687,6 +694,95 @@ settings = {{ base-url = "{}/v1/" }}
         }
         fn answer(&self, _text: &str) -> String {
             mock_gemini_business::MockOptions::default().answer.concat()
+        }
+        fn held(&self) -> usize {
+            self.mock.held()
+        }
+        fn release(&self) {
+            self.mock.release()
+        }
+    }
+
+    /// `gemini-web` against mock-gemini-web: two accounts with cookies (the
+    /// mock's session, or a stranger's it treats as signed out), the scenario
+    /// by a `[mock:<token>]` marker in the prompt; the answer is the mock's own.
+    pub struct GeminiWeb {
+        mock: mock_gemini_web::MockUpstream,
+        gateway: Gateway,
+    }
+
+    impl GeminiWeb {
+        /// Accounts `first` and `second` on the mock's session, unless
+        /// `first_signed_out`.
+        async fn with_accounts(first_signed_out: bool) -> Self {
+            let mock = mock_gemini_web::spawn(mock_gemini_web::MockOptions::default()).await;
+            let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+                .plugins(&["gemini-web"])
+                .env("ADMIN_KEY", ADMIN_KEY);
+            let mut config = String::from(
+                "[runtime]\nfirst-event-timeout-secs = 20\n[plugins.gemini-web]\nallowed-hosts = [\"gemini.google.com\", \"accounts.google.com\", \"content-push.googleapis.com\", \"*.googleusercontent.com\"]\n",
+            );
+            for id in ["first", "second"] {
+                let (psid, psidts) = if first_signed_out && id == "first" {
+                    (
+                        "mock-psid-stranger".to_string(),
+                        "mock-psidts-stranger".to_string(),
+                    )
+                } else {
+                    (
+                        mock_gemini_web::DEFAULT_PSID.to_string(),
+                        mock_gemini_web::DEFAULT_PSIDTS.to_string(),
+                    )
+                };
+                let variable = id.to_uppercase();
+                builder = builder
+                    .env(&format!("WEB_PSID_{variable}"), &psid)
+                    .env(&format!("WEB_PSIDTS_{variable}"), &psidts);
+                config.push_str(&format!(
+                    "[[plugins.gemini-web.accounts]]\nid = \"{id}\"\nsecrets = {{ psid = {{ env = \"WEB_PSID_{variable}\" }}, psidts = {{ env = \"WEB_PSIDTS_{variable}\" }} }}\nsettings = {{ base-url = \"{}\" }}\n",
+                    mock.base_url
+                ));
+            }
+            config.push_str("[models]\n\"gemini-*\" = \"gemini-web\"\n");
+            let gateway = builder.config(&config).start();
+            GeminiWeb { mock, gateway }
+        }
+    }
+
+    impl Fixture for GeminiWeb {
+        async fn start() -> Self {
+            Self::with_accounts(false).await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            // Both accounts share the mock's session, so both meet its limit.
+            let fixture = Self::start().await;
+            let body = user_request("gemini-3-flash", "x [mock:1060]", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            (Self::with_accounts(true).await, "first".into())
+        }
+        fn gateway(&self) -> &Gateway {
+            &self.gateway
+        }
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let (model, marker) = match upstream {
+                Upstream::HoldAfterFirstPiece => {
+                    // mock-gemini-web holds every stream while its hold is on.
+                    self.mock.set_hold(true);
+                    ("gemini-3-flash", "")
+                }
+                Upstream::CutMidway => ("gemini-3-flash", " [mock:cut]"),
+                Upstream::Thinking => ("gemini-3-flash-thinking", ""),
+                Upstream::Filtered => ("gemini-3-flash", " [mock:1003]"),
+            };
+            user_request(model, &format!("{text}{marker}"), stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("gemini-3-flash", text, stream)
+        }
+        fn answer(&self, _text: &str) -> String {
+            mock_gemini_web::DEFAULT_ANSWER.to_string()
         }
         fn held(&self) -> usize {
             self.mock.held()
