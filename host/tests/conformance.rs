@@ -6,8 +6,6 @@
 //! upstream behave a given way. The behaviours are the generic functions
 //! below; `conformance!` turns each into one test per plugin.
 //!
-//! gemini-web is not in the suite yet and keeps these behaviours in its own
-//! test file.
 
 use std::time::Duration;
 
@@ -92,11 +90,19 @@ async fn the_first_chunk_arrives_before_the_rest<F: Fixture>() {
         "only the first piece so far: {so_far:?}"
     );
     fixture.release();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("the rest follows the release")
+    {
         received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
     }
+    assert_eq!(
+        fixture.held(),
+        0,
+        "nothing is held once the answer is whole"
+    );
     let frames = parse_sse(&received);
-    assert_eq!(streamed_text(&frames), fixture.answer("streaming matters"));
+    assert_eq!(streamed_text(&frames), answer);
     assert_eq!(frames.last().unwrap(), "[DONE]");
 }
 
@@ -211,18 +217,9 @@ async fn expired_credentials_bench_the_account<F: Fixture>() {
 
 /// `(account id, state)` of every account, from the admin API.
 async fn account_states(gateway: &Gateway) -> Vec<(String, String)> {
-    let pools: Value = gateway
-        .admin(
-            wasmgate_testkit::reqwest::Method::GET,
-            "/admin/api/accounts",
-        )
-        .send()
+    gateway
+        .accounts()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    pools
         .as_object()
         .unwrap()
         .values()
@@ -288,10 +285,46 @@ conformance!(vertex, fixtures::Vertex);
 conformance!(openai_compatible, fixtures::OpenAiCompatible);
 conformance!(qwen, fixtures::Qwen);
 conformance!(gemini_business, fixtures::GeminiBusiness);
+conformance!(gemini_web, fixtures::GeminiWeb);
 
 /// The fixtures: each plugin's mock, accounts and scenario names.
 mod fixtures {
     use super::*;
+
+    /// The fixture methods every fixture (`mock` and `gateway` fields)
+    /// answers the same way.
+    macro_rules! handles {
+        () => {
+            fn gateway(&self) -> &Gateway {
+                &self.gateway
+            }
+            fn held(&self) -> usize {
+                self.mock.held()
+            }
+            fn release(&self) {
+                self.mock.release()
+            }
+        };
+    }
+
+    /// A gateway serving `plugin` with `config` (its `[plugins.…]` and
+    /// `[models]` sections) and these variables, and [`ADMIN_KEY`].
+    fn gateway(plugin: &str, config: &str, variables: &[(String, String)]) -> Gateway {
+        let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+            .plugins(&[plugin])
+            .config(&format!(
+                "[runtime]\nfirst-event-timeout-secs = 10\n{config}"
+            ))
+            .env("ADMIN_KEY", ADMIN_KEY);
+        for (name, value) in variables {
+            builder = builder.env(name, value);
+        }
+        builder.start()
+    }
+
+    fn variable(name: &str, value: &str) -> (String, String) {
+        (name.to_string(), value.to_string())
+    }
 
     fn echo(text: &str) -> String {
         format!("echo: {text}")
@@ -307,12 +340,8 @@ mod fixtures {
     impl Gemini {
         async fn with_keys(keys: &str) -> Self {
             let mock = mock_gemini::spawn(mock_gemini::MockOptions::default()).await;
-            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-                .plugins(&["gemini"])
-                .config(&format!(
-                    r#"
-[runtime]
-first-event-timeout-secs = 5
+            let config = format!(
+                r#"
 [plugins.gemini]
 allowed-hosts = ["generativelanguage.googleapis.com"]
 [[plugins.gemini.accounts]]
@@ -322,11 +351,9 @@ settings = {{ base-url = "{}" }}
 [models]
 "*" = "gemini"
 "#,
-                    mock.base_url
-                ))
-                .env("TEST_GEMINI_KEYS", keys)
-                .env("ADMIN_KEY", ADMIN_KEY)
-                .start();
+                mock.base_url
+            );
+            let gateway = gateway("gemini", &config, &[variable("TEST_GEMINI_KEYS", keys)]);
             Gemini { mock, gateway }
         }
     }
@@ -344,9 +371,7 @@ settings = {{ base-url = "{}" }}
             let fixture = Self::with_keys("bad-1,good-2").await;
             (fixture, "key-1".into())
         }
-        fn gateway(&self) -> &Gateway {
-            &self.gateway
-        }
+        handles!();
         fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
             let model = match upstream {
                 Upstream::HoldAfterFirstPiece => "hold",
@@ -362,12 +387,6 @@ settings = {{ base-url = "{}" }}
         fn answer(&self, text: &str) -> String {
             echo(text)
         }
-        fn held(&self) -> usize {
-            self.mock.held()
-        }
-        fn release(&self) {
-            self.mock.release()
-        }
     }
 
     /// `vertex` against mock-vertex: express keys (a wrong one is refused),
@@ -380,12 +399,8 @@ settings = {{ base-url = "{}" }}
     impl Vertex {
         async fn with_keys(keys: &str) -> Self {
             let mock = mock_vertex::spawn(mock_vertex::MockOptions::default()).await;
-            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-                .plugins(&["vertex"])
-                .config(&format!(
-                    r#"
-[runtime]
-first-event-timeout-secs = 5
+            let config = format!(
+                r#"
 [plugins.vertex]
 allowed-hosts = []
 [[plugins.vertex.accounts]]
@@ -395,11 +410,9 @@ settings = {{ base-url = "{}" }}
 [models]
 "vertex-*" = {{ plugin = "vertex", model = "*" }}
 "#,
-                    mock.base_url
-                ))
-                .env("TEST_VERTEX_KEYS", keys)
-                .env("ADMIN_KEY", ADMIN_KEY)
-                .start();
+                mock.base_url
+            );
+            let gateway = gateway("vertex", &config, &[variable("TEST_VERTEX_KEYS", keys)]);
             Vertex { mock, gateway }
         }
     }
@@ -420,9 +433,7 @@ settings = {{ base-url = "{}" }}
             let fixture = Self::with_keys(&format!("revoked-key,{key}")).await;
             (fixture, "express-1".into())
         }
-        fn gateway(&self) -> &Gateway {
-            &self.gateway
-        }
+        handles!();
         fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
             let model = match upstream {
                 Upstream::HoldAfterFirstPiece => "vertex-mock-hold",
@@ -438,12 +449,6 @@ settings = {{ base-url = "{}" }}
         fn answer(&self, text: &str) -> String {
             echo(text)
         }
-        fn held(&self) -> usize {
-            self.mock.held()
-        }
-        fn release(&self) {
-            self.mock.release()
-        }
     }
 
     /// `openai-compatible` against mock-openai: keys pick the account's fate
@@ -457,12 +462,8 @@ settings = {{ base-url = "{}" }}
     impl OpenAiCompatible {
         async fn with_keys(keys: &str) -> Self {
             let mock = mock_openai::spawn(mock_openai::MockOptions::default()).await;
-            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-                .plugins(&["openai-compatible"])
-                .config(&format!(
-                    r#"
-[runtime]
-first-event-timeout-secs = 5
+            let config = format!(
+                r#"
 [[plugins.openai-compatible.accounts]]
 id = "upstream"
 secrets = {{ api-key = {{ env-list = "TEST_OAI_KEYS" }} }}
@@ -470,11 +471,13 @@ settings = {{ base-url = "{}/v1/" }}
 [models]
 "*" = "openai-compatible"
 "#,
-                    mock.base_url
-                ))
-                .env("TEST_OAI_KEYS", keys)
-                .env("ADMIN_KEY", ADMIN_KEY)
-                .start();
+                mock.base_url
+            );
+            let gateway = gateway(
+                "openai-compatible",
+                &config,
+                &[variable("TEST_OAI_KEYS", keys)],
+            );
             OpenAiCompatible { mock, gateway }
         }
     }
@@ -492,9 +495,7 @@ settings = {{ base-url = "{}/v1/" }}
             let fixture = Self::with_keys("bad-a,good-b").await;
             (fixture, "upstream-1".into())
         }
-        fn gateway(&self) -> &Gateway {
-            &self.gateway
-        }
+        handles!();
         fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
             let model = match upstream {
                 Upstream::HoldAfterFirstPiece => "mock-hold",
@@ -509,12 +510,6 @@ settings = {{ base-url = "{}/v1/" }}
         }
         fn answer(&self, text: &str) -> String {
             echo(text)
-        }
-        fn held(&self) -> usize {
-            self.mock.held()
-        }
-        fn release(&self) {
-            self.mock.release()
         }
     }
 
@@ -548,25 +543,23 @@ settings = {{ base-url = "{}/v1/" }}
             })
             .await;
             let mut config = String::from(
-                "[runtime]\nfirst-event-timeout-secs = 5\n[plugins.qwen]\nallowed-hosts = [\"api.tongyi.com\", \"chat.qwen.ai\"]\n",
+                "[plugins.qwen]\nallowed-hosts = [\"api.tongyi.com\", \"chat.qwen.ai\"]\n",
             );
             for id in ["cn-1", "cn-2"] {
-                let variable = id.to_uppercase().replace('-', "_");
+                let suffix = id.to_uppercase().replace('-', "_");
                 config.push_str(&format!(
-                    "[[plugins.qwen.accounts]]\nid = \"{id}\"\nsecrets = {{ cookie = {{ env = \"QWEN_COOKIE_{variable}\" }}, xsrf-token = {{ env = \"QWEN_XSRF_{variable}\" }} }}\nsettings = {{ base-url = \"{}\" }}\n",
+                    "[[plugins.qwen.accounts]]\nid = \"{id}\"\nsecrets = {{ cookie = {{ env = \"QWEN_COOKIE_{suffix}\" }}, xsrf-token = {{ env = \"QWEN_XSRF_{suffix}\" }} }}\nsettings = {{ base-url = \"{}\" }}\n",
                     mock.base_url
                 ));
             }
             config.push_str("[models]\n\"qwen*\" = \"qwen\"\n");
-            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-                .plugins(&["qwen"])
-                .config(&config)
-                .env("QWEN_COOKIE_CN_1", mock_qwen::DEFAULT_CN_COOKIE)
-                .env("QWEN_XSRF_CN_1", mock_qwen::DEFAULT_CN_XSRF)
-                .env("QWEN_COOKIE_CN_2", QWEN_SECOND_COOKIE)
-                .env("QWEN_XSRF_CN_2", "xsrf-2")
-                .env("ADMIN_KEY", ADMIN_KEY)
-                .start();
+            let variables = [
+                variable("QWEN_COOKIE_CN_1", mock_qwen::DEFAULT_CN_COOKIE),
+                variable("QWEN_XSRF_CN_1", mock_qwen::DEFAULT_CN_XSRF),
+                variable("QWEN_COOKIE_CN_2", QWEN_SECOND_COOKIE),
+                variable("QWEN_XSRF_CN_2", "xsrf-2"),
+            ];
+            let gateway = gateway("qwen", &config, &variables);
             Qwen { mock, gateway }
         }
     }
@@ -583,9 +576,7 @@ settings = {{ base-url = "{}/v1/" }}
         async fn start_first_expired() -> (Self, String) {
             (Self::with_accounts(true).await, "cn-1".into())
         }
-        fn gateway(&self) -> &Gateway {
-            &self.gateway
-        }
+        handles!();
         fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
             let (model, scenario) = match upstream {
                 Upstream::HoldAfterFirstPiece => {
@@ -604,12 +595,6 @@ settings = {{ base-url = "{}/v1/" }}
         }
         fn answer(&self, _text: &str) -> String {
             mock_qwen::MockOptions::default().answer
-        }
-        fn held(&self) -> usize {
-            self.mock.held()
-        }
-        fn release(&self) {
-            self.mock.release()
         }
     }
 
@@ -637,7 +622,7 @@ settings = {{ base-url = "{}/v1/" }}
             })
             .await;
             let mut config = String::from(
-                "[runtime]\nfirst-event-timeout-secs = 10\n[plugins.gemini-business]\nallowed-hosts = [\"business.gemini.google\", \"biz-discoveryengine.googleapis.com\"]\n",
+                "[plugins.gemini-business]\nallowed-hosts = [\"business.gemini.google\", \"biz-discoveryengine.googleapis.com\"]\n",
             );
             for (index, id) in ["first", "second"].iter().enumerate() {
                 config.push_str(&format!(
@@ -646,12 +631,8 @@ settings = {{ base-url = "{}/v1/" }}
                 ));
             }
             config.push_str("[models]\n\"gemini-*\" = \"gemini-business\"\n");
-            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-                .plugins(&["gemini-business"])
-                .config(&config)
-                .env("ACCOUNTS_CONFIG", &mock.accounts_config())
-                .env("ADMIN_KEY", ADMIN_KEY)
-                .start();
+            let variables = [variable("ACCOUNTS_CONFIG", &mock.accounts_config())];
+            let gateway = gateway("gemini-business", &config, &variables);
             GeminiBusiness { mock, gateway }
         }
     }
@@ -670,9 +651,7 @@ settings = {{ base-url = "{}/v1/" }}
                 Self::with_accounts(|index, account| account.cookies_expired = index == 0).await;
             (fixture, "first".into())
         }
-        fn gateway(&self) -> &Gateway {
-            &self.gateway
-        }
+        handles!();
         fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
             let marker = match upstream {
                 Upstream::HoldAfterFirstPiece => " [mock:hold]",
@@ -688,11 +667,83 @@ settings = {{ base-url = "{}/v1/" }}
         fn answer(&self, _text: &str) -> String {
             mock_gemini_business::MockOptions::default().answer.concat()
         }
-        fn held(&self) -> usize {
-            self.mock.held()
+    }
+
+    /// `gemini-web` against mock-gemini-web: two accounts with cookies (the
+    /// mock's session, or a stranger's it treats as signed out), the scenario
+    /// by a `[mock:<token>]` marker in the prompt; the answer is the mock's own.
+    pub struct GeminiWeb {
+        mock: mock_gemini_web::MockUpstream,
+        gateway: Gateway,
+    }
+
+    impl GeminiWeb {
+        /// Accounts `first` and `second` on the mock's session, unless
+        /// `first_signed_out`.
+        async fn with_accounts(first_signed_out: bool) -> Self {
+            let mock = mock_gemini_web::spawn(mock_gemini_web::MockOptions::default()).await;
+            let mut variables = Vec::new();
+            let mut config = String::from(
+                "[plugins.gemini-web]\nallowed-hosts = [\"gemini.google.com\", \"accounts.google.com\", \"content-push.googleapis.com\", \"*.googleusercontent.com\"]\n",
+            );
+            for id in ["first", "second"] {
+                let (psid, psidts) = if first_signed_out && id == "first" {
+                    (
+                        "mock-psid-stranger".to_string(),
+                        "mock-psidts-stranger".to_string(),
+                    )
+                } else {
+                    (
+                        mock_gemini_web::DEFAULT_PSID.to_string(),
+                        mock_gemini_web::DEFAULT_PSIDTS.to_string(),
+                    )
+                };
+                let suffix = id.to_uppercase();
+                variables.push((format!("WEB_PSID_{suffix}"), psid));
+                variables.push((format!("WEB_PSIDTS_{suffix}"), psidts));
+                config.push_str(&format!(
+                    "[[plugins.gemini-web.accounts]]\nid = \"{id}\"\nsecrets = {{ psid = {{ env = \"WEB_PSID_{suffix}\" }}, psidts = {{ env = \"WEB_PSIDTS_{suffix}\" }} }}\nsettings = {{ base-url = \"{}\" }}\n",
+                    mock.base_url
+                ));
+            }
+            config.push_str("[models]\n\"gemini-*\" = \"gemini-web\"\n");
+            let gateway = gateway("gemini-web", &config, &variables);
+            GeminiWeb { mock, gateway }
         }
-        fn release(&self) {
-            self.mock.release()
+    }
+
+    impl Fixture for GeminiWeb {
+        async fn start() -> Self {
+            Self::with_accounts(false).await
+        }
+        async fn start_rate_limited() -> (Self, Value) {
+            // Both accounts share the mock's session, so both meet its limit.
+            let fixture = Self::start().await;
+            let body = user_request("gemini-3-flash", "x [mock:1060]", false);
+            (fixture, body)
+        }
+        async fn start_first_expired() -> (Self, String) {
+            (Self::with_accounts(true).await, "first".into())
+        }
+        handles!();
+        fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
+            let (model, marker) = match upstream {
+                Upstream::HoldAfterFirstPiece => {
+                    // mock-gemini-web holds every stream while its hold is on.
+                    self.mock.set_hold(true);
+                    ("gemini-3-flash", "")
+                }
+                Upstream::CutMidway => ("gemini-3-flash", " [mock:cut]"),
+                Upstream::Thinking => ("gemini-3-flash-thinking", ""),
+                Upstream::Filtered => ("gemini-3-flash", " [mock:1003]"),
+            };
+            user_request(model, &format!("{text}{marker}"), stream)
+        }
+        fn plain(&self, text: &str, stream: bool) -> Value {
+            user_request("gemini-3-flash", text, stream)
+        }
+        fn answer(&self, _text: &str) -> String {
+            mock_gemini_web::DEFAULT_ANSWER.to_string()
         }
     }
 }

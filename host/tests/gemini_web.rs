@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use futures::StreamExt;
 use mock_gemini_web::{
     DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, Glitch, MOCK_PNG, MockOptions,
     MockUpstream, PAGE_PUSH_ID, Split,
@@ -258,49 +257,6 @@ async fn thoughts_arrive_as_reasoning_content() {
     let message = &completion["choices"][0]["message"];
     assert_eq!(message["reasoning_content"], DEFAULT_THOUGHTS);
     assert_eq!(message["content"], DEFAULT_ANSWER);
-}
-
-#[tokio::test]
-async fn the_first_chunk_reaches_the_client_before_the_upstream_releases_the_rest() {
-    let mock = mock_gemini_web::spawn(MockOptions {
-        hold: true,
-        ..MockOptions::default()
-    })
-    .await;
-    let gateway = gateway(&mock, &[web()]);
-    let response = gateway
-        .chat(&user_request("gemini-3-flash", "streaming matters", true))
-        .await;
-    assert_eq!(response.status(), 200);
-    let mut body = response.bytes_stream();
-    let mut received = String::new();
-    // Read until the first piece of the answer has reached us...
-    while streamed_text(&parse_sse(&received)).is_empty() {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
-            .await
-            .expect("the first chunk arrives while the rest is held")
-            .expect("the stream is open")
-            .unwrap();
-        received.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    // ...while the upstream still holds the rest of it.
-    assert_eq!(mock.held(), 1, "the upstream has not sent the rest");
-    let so_far = streamed_text(&parse_sse(&received));
-    assert!(
-        so_far.len() < DEFAULT_ANSWER.len() && DEFAULT_ANSWER.starts_with(&so_far),
-        "only the first piece so far: {so_far:?}"
-    );
-    mock.release();
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), body.next())
-        .await
-        .expect("the rest follows the release")
-    {
-        received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
-    }
-    assert_eq!(mock.held(), 0);
-    let frames = parse_sse(&received);
-    assert_eq!(streamed_text(&frames), DEFAULT_ANSWER);
-    assert_eq!(frames.last().unwrap(), "[DONE]");
 }
 
 #[tokio::test]

@@ -203,16 +203,22 @@ async fn editing_models_remaps_a_name() {
     assert_eq!(answer["choices"][0]["message"]["content"], "remap me");
 
     gateway.rewrite_config(&config("misbehave-snoop"));
-    eventually("the alias points at the new model", &gateway, || async {
-        let answer = gateway
-            .chat_ok(&user_request("alias", "token", false))
-            .await;
-        answer["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("env=[")
+    eventually("the alias points at the new model", &gateway, || {
+        alias_is_remapped(&gateway)
     })
     .await;
+}
+
+/// Whether `alias` reaches `misbehave-snoop` (its answers start `env=[`), as
+/// `config("misbehave-snoop")` says, rather than the echo.
+async fn alias_is_remapped(gateway: &Gateway) -> bool {
+    let answer = gateway
+        .chat_ok(&user_request("alias", "token", false))
+        .await;
+    answer["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("env=[")
 }
 
 #[tokio::test]
@@ -380,14 +386,8 @@ for-each = { json-array = "SEEDED_ACCOUNTS", expires-offset = "+99999999:00" }
     assert_eq!(answer["choices"][0]["message"]["content"], "still here");
 
     gateway.rewrite_config(&config("misbehave-snoop"));
-    eventually("a later good edit applies", &gateway, || async {
-        let answer = gateway
-            .chat_ok(&user_request("alias", "token", false))
-            .await;
-        answer["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("env=[")
+    eventually("a later good edit applies", &gateway, || {
+        alias_is_remapped(&gateway)
     })
     .await;
 }

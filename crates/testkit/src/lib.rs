@@ -438,14 +438,7 @@ impl Gateway {
     /// would: for tests that run unrelated failure scenarios one after the
     /// other on the same accounts. The gateway needs an `ADMIN_KEY`.
     pub async fn reset_accounts(&self) {
-        let pools: Value = self
-            .admin(reqwest::Method::GET, "/admin/api/accounts")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let pools = self.accounts().await;
         for (plugin, pool) in pools.as_object().unwrap() {
             for account in pool["accounts"].as_array().unwrap() {
                 let id = account["id"].as_str().unwrap();
@@ -458,6 +451,18 @@ impl Gateway {
                 assert_eq!(response.status(), 200, "resetting {plugin}/{id}");
             }
         }
+    }
+
+    /// `GET /admin/api/accounts`: every plugin's pool and its accounts' state.
+    /// The gateway needs an `ADMIN_KEY`.
+    pub async fn accounts(&self) -> Value {
+        self.admin(reqwest::Method::GET, "/admin/api/accounts")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// A request to the admin API with the gateway's `ADMIN_KEY`.
