@@ -180,16 +180,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         method: parts.method.to_string(),
         path: path.clone(),
         query: query.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: mock_kit::header_pairs(&parts.headers),
         key: key.as_ref().map(|(key, _)| key.clone()),
         key_source: key.as_ref().map(|(_, source)| source.to_string()),
         model: model.clone(),
