@@ -432,6 +432,11 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
         }
     }
     let mut scenarios = scenarios_in(&query);
+    // mock-kit's convention names one scenario by its token too.
+    scenarios.extend(
+        mock_kit::scenario_of(None, query.as_bytes())
+            .and_then(|token| Scenario::from_token(&token)),
+    );
     {
         let mut state = shared.lock();
         scenarios.append(&mut state.next_scenarios);
