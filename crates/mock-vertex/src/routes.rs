@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::content::{self, Answer};
 use crate::scenario::Scenario;
-use crate::{RecordedRequest, RequestKind, Shared, google_errors, oauth, percent_decode};
+use crate::{RecordedRequest, RequestKind, Shared, google_errors, oauth};
 
 /// Largest request body read.
 const BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -40,7 +40,7 @@ fn route(path: &str) -> Route {
     let segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
-        .map(percent_decode)
+        .map(mock_kit::percent_decode)
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let (version, scope, rest) = match segments.as_slice() {
