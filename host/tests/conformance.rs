@@ -599,8 +599,8 @@ settings = {{ base-url = "{}/v1/" }}
     }
 
     /// `gemini-business` against mock-gemini-business: two cookie accounts
-    /// (the mock says which are expired or limited), the scenario by a
-    /// `[mock:<token>]` marker in the prompt; every answer carries thoughts.
+    /// (the mock says which are expired or limited), the scenario by
+    /// `#scenario=` in the prompt; every answer carries thoughts.
     pub struct GeminiBusiness {
         mock: mock_gemini_business::MockUpstream,
         gateway: Gateway,
@@ -654,10 +654,10 @@ settings = {{ base-url = "{}/v1/" }}
         handles!();
         fn request(&self, upstream: Upstream, text: &str, stream: bool) -> Value {
             let marker = match upstream {
-                Upstream::HoldAfterFirstPiece => " [mock:hold]",
-                Upstream::CutMidway => " [mock:cut]",
+                Upstream::HoldAfterFirstPiece => " #scenario=hold",
+                Upstream::CutMidway => " #scenario=cut",
                 Upstream::Thinking => "",
-                Upstream::Filtered => " [mock:skip]",
+                Upstream::Filtered => " #scenario=skip",
             };
             user_request("gemini-auto", &format!("{text}{marker}"), stream)
         }
@@ -671,7 +671,7 @@ settings = {{ base-url = "{}/v1/" }}
 
     /// `gemini-web` against mock-gemini-web: two accounts with cookies (the
     /// mock's session, or a stranger's it treats as signed out), the scenario
-    /// by a `[mock:<token>]` marker in the prompt; the answer is the mock's own.
+    /// by `#scenario=` in the prompt; the answer is the mock's own.
     pub struct GeminiWeb {
         mock: mock_gemini_web::MockUpstream,
         gateway: Gateway,
@@ -719,7 +719,7 @@ settings = {{ base-url = "{}/v1/" }}
         async fn start_rate_limited() -> (Self, Value) {
             // Both accounts share the mock's session, so both meet its limit.
             let fixture = Self::start().await;
-            let body = user_request("gemini-3-flash", "x [mock:1060]", false);
+            let body = user_request("gemini-3-flash", "x #scenario=1060", false);
             (fixture, body)
         }
         async fn start_first_expired() -> (Self, String) {
@@ -733,9 +733,9 @@ settings = {{ base-url = "{}/v1/" }}
                     self.mock.set_hold(true);
                     ("gemini-3-flash", "")
                 }
-                Upstream::CutMidway => ("gemini-3-flash", " [mock:cut]"),
+                Upstream::CutMidway => ("gemini-3-flash", " #scenario=cut"),
                 Upstream::Thinking => ("gemini-3-flash-thinking", ""),
-                Upstream::Filtered => ("gemini-3-flash", " [mock:1003]"),
+                Upstream::Filtered => ("gemini-3-flash", " #scenario=1003"),
             };
             user_request(model, &format!("{text}{marker}"), stream)
         }

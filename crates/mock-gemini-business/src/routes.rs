@@ -18,7 +18,7 @@ use crate::scenario::{Scenario, scenarios_in};
 use crate::stream::{self, Element};
 use crate::token::{self, IssuedKey};
 use crate::{GENERATED_PNG, GeneratedFile, RecordedRequest, Session, Shared, TRICKY_PARTS};
-use mock_kit::{Pacing, paced_body};
+use mock_kit::{Pacing, form_decode, paced_body};
 
 const SESSION_PREFIX: &str = "collections/default_collection/engines/agentspace-engine/sessions/";
 const PROJECT_PREFIX: &str = "projects/000000000000/locations/global/";
@@ -50,15 +50,7 @@ async fn dispatch(
         method: method.to_string(),
         path: uri.path().to_string(),
         query: uri.query().map(str::to_string),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: mock_kit::header_pairs(&headers),
         body: body.to_vec(),
         account: None,
         jwt: None,
@@ -171,31 +163,8 @@ fn now() -> i64 {
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(key) == name).then(|| percent_decode(value))
+        (form_decode(key) == name).then(|| form_decode(value))
     })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push((high * 16 + low) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn cookie(headers: &[(String, String)], name: &str) -> Option<String> {
@@ -440,6 +409,11 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
         }
     }
     let mut scenarios = scenarios_in(&query);
+    // mock-kit's convention names one scenario by its token too.
+    scenarios.extend(
+        mock_kit::scenario_of(None, query.as_bytes())
+            .and_then(|token| Scenario::from_token(&token)),
+    );
     {
         let mut state = shared.lock();
         scenarios.append(&mut state.next_scenarios);
@@ -768,7 +742,7 @@ mod tests {
             Some("a b")
         );
         assert_eq!(query_param(Some("alt=media"), "fileId"), None);
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(form_decode("100%"), "100%");
+        assert_eq!(form_decode("%zz"), "%zz");
     }
 }

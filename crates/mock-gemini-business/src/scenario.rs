@@ -1,5 +1,5 @@
-//! What an ask should run into, chosen by a magic token in the prompt
-//! (`[mock:429]`), by `POST /__mock/scenario {"scenario": "429"}`, or by
+//! What an ask should run into, chosen by a token in the prompt (mock-kit's
+//! `#scenario=429`, or the older `[mock:429]`, several allowed), by `POST /__mock/scenario {"scenario": "429"}`, or by
 //! [`crate::MockUpstream::set_next_scenario`] (the last two apply to the
 //! next ask only).
 

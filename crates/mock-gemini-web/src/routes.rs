@@ -63,16 +63,7 @@ async fn record(State(shared): AppState, request: Request, next: Next) -> Respon
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: mock_kit::header_pairs(&parts.headers),
         body: bytes.to_vec(),
     };
     shared.records.record(recorded);

@@ -1,4 +1,6 @@
-//! Which answer a StreamGenerate prompt asks for (tokens like `[mock:1037]`).
+//! Which answer a StreamGenerate prompt asks for: mock-kit's
+//! `#scenario=<token>`, or the older `[mock:<token>]` (e.g. `1037`, `cut`,
+//! `http:500`, `after:1096`).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scenario {
@@ -18,7 +20,9 @@ pub enum Scenario {
 }
 
 pub fn pick(prompt: &str) -> Scenario {
-    for token in tokens(prompt) {
+    let marked = mock_kit::scenario_of(None, prompt.as_bytes());
+    let tokens = marked.iter().map(String::as_str).chain(tokens(prompt));
+    for token in tokens {
         let scenario = match token {
             "echo" => Scenario::Echo,
             "rejected" => Scenario::Rejected,
@@ -72,5 +76,10 @@ mod tests {
         assert_eq!(pick("Please generate an image of a cat"), Scenario::Image);
         assert_eq!(pick("[mock:unknown] [mock:echo]"), Scenario::Echo);
         assert_eq!(pick("[mock:image-edit]"), Scenario::ImageEdit);
+        assert_eq!(pick("hi #scenario=1037"), Scenario::InBandError(1037));
+        assert_eq!(
+            pick("#scenario=http:429 [mock:cut]"),
+            Scenario::HttpStatus(429)
+        );
     }
 }

@@ -49,7 +49,7 @@ fn route(path: &str) -> Route {
         ["v1beta", "openai", "models"] => Route::OpenAiModels,
         [version, "models"] if is_version(version) => Route::ListModels,
         [version, "models", rest] if is_version(version) => {
-            let rest = percent_decode(rest);
+            let rest = mock_kit::percent_decode(rest);
             match rest.rsplit_once(':') {
                 Some((model, action)) => Route::Call {
                     model: model.to_string(),
@@ -72,26 +72,7 @@ pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .split('&')
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
         .find(|(key, _)| *key == name)
-        .map(|(_, value)| percent_decode(&value.replace('+', " ")))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let Some(hex) = text.get(index + 1..index + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+        .map(|(_, value)| mock_kit::form_decode(value))
 }
 
 /// The key and how it came: `x-goog-api-key`, `?key=`, or a bearer token.
@@ -180,16 +161,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         method: parts.method.to_string(),
         path: path.clone(),
         query: query.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: mock_kit::header_pairs(&parts.headers),
         key: key.as_ref().map(|(key, _)| key.clone()),
         key_source: key.as_ref().map(|(_, source)| source.to_string()),
         model: model.clone(),

@@ -5,15 +5,21 @@
 //! - [`Gate`]: answers held until the test releases them;
 //! - [`paced_body`]: a body sent piece by piece, N ms apart, optionally held
 //!   after its first piece or cut off with a connection reset;
-//! - [`requested_scenario`]: the one scenario convention (see there).
+//! - [`requested_scenario`]: the one scenario convention (see there);
+//! - [`header_pairs`], [`find_header`]: headers as a record keeps them;
+//! - [`percent_decode`], [`form_decode`]: paths, queries and forms.
 
+mod encoding;
 mod gate;
+mod headers;
 mod pace;
 mod record;
 mod scenario;
 mod serve;
 
+pub use encoding::{form_decode, percent_decode};
 pub use gate::Gate;
+pub use headers::{find_header, header_pairs};
 pub use pace::{Ending, Pacing, paced_body};
 pub use record::Recorder;
 pub use scenario::{SCENARIO_HEADER, SCENARIO_MARK, requested_scenario, scenario_of};

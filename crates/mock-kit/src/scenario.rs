@@ -4,8 +4,10 @@
 //! <name>`. A test going through the gateway cannot set the upstream's
 //! headers (the plugin builds the request), so it writes `#scenario=<name>`
 //! in the prompt, which reaches the upstream in the body. The header wins.
-//! Names are `[A-Za-z0-9_-]`. Each mock documents its names and what it does
-//! when none is asked for (some also read the model name).
+//! Names are `[A-Za-z0-9_:-]` (`429`, `cut-clean`, `http:500`). Each mock
+//! documents its names and what it does when none is asked for (some also
+//! read the model name; gemini-business and gemini-web also read their
+//! older `[mock:<name>]` markers).
 
 use axum::http::HeaderMap;
 
@@ -34,7 +36,7 @@ fn marked(body: &[u8]) -> Option<String> {
     let at = body.windows(mark.len()).position(|w| w == mark)?;
     let name: String = body[at + mark.len()..]
         .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'))
         .map(|&b| b as char)
         .collect();
     (!name.is_empty()).then_some(name)
@@ -55,6 +57,10 @@ mod tests {
         assert_eq!(
             requested_scenario(&headers, b"#scenario=cut"),
             Some("hold".into())
+        );
+        assert_eq!(
+            requested_scenario(&HeaderMap::new(), b"\"hi #scenario=http:500\""),
+            Some("http:500".into())
         );
         assert_eq!(requested_scenario(&HeaderMap::new(), b"#scenario="), None);
         assert_eq!(requested_scenario(&HeaderMap::new(), b"no mark"), None);

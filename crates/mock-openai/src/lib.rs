@@ -93,11 +93,7 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        let found = self
-            .headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name));
-        found.map(|(_, value)| value.as_str())
+        mock_kit::find_header(&self.headers, name)
     }
 
     /// The bearer key, if one was sent.
@@ -222,15 +218,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, 64 << 20).await.unwrap_or_default();
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let headers = parts.headers.iter().map(|(name, value)| {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        (name.as_str().to_string(), value)
-    });
     let mut record = RecordedRequest {
         seq,
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
-        headers: headers.collect(),
+        headers: mock_kit::header_pairs(&parts.headers),
         body: body.clone(),
         scenario: None,
         status: 0,

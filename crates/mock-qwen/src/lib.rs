@@ -171,10 +171,7 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        mock_kit::find_header(&self.headers, name)
     }
 
     pub fn json(&self) -> Option<serde_json::Value> {
@@ -415,16 +412,7 @@ async fn record(
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: mock_kit::header_pairs(&parts.headers),
         body: bytes.clone(),
         account: state.identify(&parts.headers),
     };

@@ -163,13 +163,9 @@ pub fn parse_form(body: &str) -> HashMap<String, String> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(name), form_decode(value))
+            (mock_kit::form_decode(name), mock_kit::form_decode(value))
         })
         .collect()
-}
-
-fn form_decode(text: &str) -> String {
-    crate::percent_decode(&text.replace('+', " "))
 }
 
 #[cfg(test)]

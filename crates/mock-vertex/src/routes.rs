@@ -6,14 +6,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mock_kit::{Pacing, paced_body};
 use serde_json::{Value, json};
 
 use crate::content::{self, Answer};
 use crate::scenario::Scenario;
-use crate::{RecordedRequest, RequestKind, Shared, google_errors, oauth, percent_decode};
+use crate::{RecordedRequest, RequestKind, Shared, google_errors, oauth};
 
 /// Largest request body read.
 const BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -40,7 +40,7 @@ fn route(path: &str) -> Route {
     let segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
-        .map(percent_decode)
+        .map(mock_kit::percent_decode)
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let (version, scope, rest) = match segments.as_slice() {
@@ -86,7 +86,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
-        headers: headers_of(&parts.headers),
+        headers: mock_kit::header_pairs(&parts.headers),
         body: String::from_utf8_lossy(&body).into_owned(),
         api_version: None,
         project: None,
@@ -130,18 +130,6 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     record.status = response.status().as_u16();
     shared.log.record(record);
     response
-}
-
-fn headers_of(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
