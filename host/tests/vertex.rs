@@ -636,27 +636,45 @@ async fn the_shipped_entry_loads_and_lists_the_models() {
 // Search (issue #19): `-search` models and `web_search_options` turn on
 // Google Search grounding through the shared format crate.
 
-/// Sends `body` streamed or not; the answer's text and the request Vertex saw.
+/// Sends `body` streamed or not; the answer's text and the request Vertex
+/// saw. A grounded answer cites its sources as OpenAI annotations
+/// (contract 0.2.0's citations); any other has none.
 async fn searched(
     gateway: &Gateway,
     mock: &MockUpstream,
     body: &Value,
 ) -> (String, mock_vertex::RecordedRequest) {
-    let text = if body["stream"] == true {
+    let (text, annotations) = if body["stream"] == true {
         let (status, frames) = gateway.chat_stream(body).await;
         assert_eq!(status, 200, "{frames:?}");
-        streamed_text(&frames)
+        let annotations: Vec<Value> = frames
+            .iter()
+            .filter_map(|frame| frame["choices"][0]["delta"]["annotations"].as_array())
+            .flatten()
+            .cloned()
+            .collect();
+        (streamed_text(&frames), annotations)
     } else {
         let completion = gateway.chat_ok(body).await;
-        assert!(
-            completion["choices"][0]["message"]
-                .get("annotations")
-                .is_none(),
-            "citations wait for the next contract: {completion}"
-        );
-        content(&completion).to_string()
+        let message = &completion["choices"][0]["message"];
+        let annotations = message["annotations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (content(&completion).to_string(), annotations)
     };
-    (text, mock.generation_requests().pop().unwrap())
+    let call = mock.generation_requests().pop().unwrap();
+    if call.carries_search_tool() {
+        assert_eq!(annotations.len(), 1, "{annotations:?}");
+        assert_eq!(annotations[0]["type"], "url_citation");
+        assert_eq!(
+            annotations[0]["url_citation"]["url"],
+            mock_vertex::grounding::SOURCE_URI
+        );
+    } else {
+        assert!(annotations.is_empty(), "{annotations:?}");
+    }
+    (text, call)
 }
 
 #[tokio::test]
