@@ -19,6 +19,7 @@ export function requestBody(request) {
   if (request.stop.length > 0) body.stop = request.stop;
   if (request.tools.length > 0) body.tools = request.tools.map(tool);
   if (request.toolChoice) body.tool_choice = toolChoice(request.toolChoice);
+  if (request.reasoningEffort !== undefined) body.reasoning_effort = request.reasoningEffort;
   Object.assign(body, sampling(request.sampling));
   // The caller's fields the gateway does not map (`response_format`, vendor
   // options…) pass on as they came, without overriding ours.
@@ -31,7 +32,10 @@ export function requestBody(request) {
 
 /** A message: `content` a string when it is all text, else a list of parts. */
 function message(m) {
-  const parts = m.content.map((part) => {
+  // Earlier thinking is not sent back: OpenAI-style APIs take none (DeepSeek
+  // refuses a request that carries it).
+  const sent = m.content.filter((part) => part.tag !== 'reasoning');
+  const parts = sent.map((part) => {
     switch (part.tag) {
       case 'text': return { type: 'text', text: part.val };
       case 'image': return { type: 'image_url', image_url: { url: dataUrl(part.val) } };
@@ -111,6 +115,10 @@ export function decodeChunk(chunk, out) {
   const reasoning = nonEmpty(delta.reasoning_content) ?? nonEmpty(delta.reasoning);
   if (reasoning) out.push({ tag: 'reasoning', val: reasoning });
   if (nonEmpty(delta.content)) out.push({ tag: 'text', val: delta.content });
+  for (const annotation of delta.annotations ?? []) {
+    const cited = annotation?.type === 'url_citation' && citation(annotation.url_citation);
+    if (cited) out.push({ tag: 'citation', val: cited });
+  }
   for (const call of delta.tool_calls ?? []) {
     out.push({
       tag: 'tool-call',
@@ -126,6 +134,18 @@ export function decodeChunk(chunk, out) {
   if (counted) out.push({ tag: 'usage', val: counted });
   const finish = choice.finish_reason;
   return finish ? FINISH[finish] ?? 'other' : undefined;
+}
+
+/** A `url_citation` annotation: the source, and the span of the answer it backs. */
+function citation(c) {
+  if (typeof c?.url !== 'string' || c.url === '') return undefined;
+  const index = (v) => (Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : undefined);
+  return {
+    url: c.url,
+    title: typeof c.title === 'string' ? c.title : undefined,
+    startIndex: index(c.start_index),
+    endIndex: index(c.end_index),
+  };
 }
 
 function usage(u) {

@@ -7,9 +7,9 @@
 // its account's secrets and settings, a log, and outgoing HTTP to the hosts
 // it was granted. `build.mjs` turns this module into a component.
 
-import { get as secret } from 'wasmgate:provider/secrets@0.1.0';
-import { get as setting } from 'wasmgate:provider/config@0.1.0';
-import { log } from 'wasmgate:provider/log@0.1.0';
+import { get as secret } from 'wasmgate:provider/secrets@0.2.0';
+import { get as setting } from 'wasmgate:provider/config@0.2.0';
+import { log } from 'wasmgate:provider/log@0.2.0';
 import { now } from 'wasi:clocks/wall-clock@0.2.12';
 
 import { ProviderError } from './errors.js';
@@ -17,7 +17,7 @@ import { HttpError, parseUrl, send } from './http.js';
 import { decodeChunk, modelInfo, models, refusal, requestBody, retryAfterMs } from './openai.js';
 import { SseDecoder } from './sse.js';
 
-const VERSION = '0.1.0';
+const VERSION = '0.2.0';
 /** Redirects followed before giving up (307/308 keep the method and body). */
 const MAX_REDIRECTS = 3;
 /** How much of a refusal's body is read for its message. */
@@ -35,14 +35,17 @@ class Completion {
     this.done = false;
   }
 
-  /** The next event; undefined at the end. A broken stream is an error. */
+  /**
+   * The events read so far, waiting for the upstream until there is at least
+   * one; an empty list at the end. A broken stream is an error.
+   */
   next() {
     return guard(() => this.pull());
   }
 
   pull() {
     while (this.queue.length === 0 && !this.done) this.read();
-    return this.queue.shift();
+    return this.queue.splice(0);
   }
 
   /** Reads the next piece of the body and decodes what it completes. */

@@ -67,3 +67,26 @@ test('refusals map to the contract by OpenAI code, then by status', () => {
   assert.equal(retryAfterMs('7'), 7000n);
   assert.equal(retryAfterMs('Thu, 01 Jan 1970 00:00:10 GMT', 4000), 6000n);
 });
+
+test('contract 0.2.0: reasoning effort goes up, earlier thinking does not, citations come back', () => {
+  const body = requestBody({
+    model: 'm',
+    messages: [
+      { role: 'assistant', content: [{ tag: 'reasoning', val: { text: 'hm', signature: 'sig' } }, { tag: 'text', val: 'Hi' }], toolCalls: [] },
+    ],
+    sampling: {},
+    stop: [],
+    tools: [],
+    stream: true,
+    reasoningEffort: 'high',
+  });
+  assert.equal(body.reasoning_effort, 'high');
+  assert.equal(body.messages[0].content, 'Hi');
+  const out = [];
+  decodeChunk({ choices: [{ delta: { content: 'See', annotations: [
+    { type: 'url_citation', url_citation: { url: 'https://example.com/a', title: 'A', start_index: 0, end_index: 3 } },
+    { type: 'file_citation', file_citation: {} },
+  ] } }] }, out);
+  assert.deepEqual(out[1], { tag: 'citation', val: { url: 'https://example.com/a', title: 'A', startIndex: 0, endIndex: 3 } });
+  assert.equal(out.length, 2);
+});
