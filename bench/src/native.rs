@@ -159,6 +159,7 @@ fn parse(body: &[u8]) -> Option<ChatRequest> {
         tools: Vec::new(),
         tool_choice: None,
         stream: value["stream"].as_bool().unwrap_or(false),
+        reasoning_effort: None,
         extra: None,
     })
 }
