@@ -48,7 +48,6 @@ mod streaming;
 mod wire;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub use frames::{frame, html_escape};
@@ -338,21 +337,17 @@ impl MockUpstream {
 
     /// Lets held streams continue (and later ones run through).
     pub fn release(&self) {
-        self.shared.released.store(true, Ordering::SeqCst);
-        self.shared.release_notify.notify_waiters();
+        self.shared.hold.release();
     }
 
     /// How many streams are waiting at their hold point for [`Self::release`].
     pub fn held(&self) -> usize {
-        self.shared.holding.load(Ordering::SeqCst)
+        self.shared.hold.held()
     }
 
     /// Holds the next streams after their first snapshot.
     pub fn set_hold(&self, hold: bool) {
-        self.shared.released.store(!hold, Ordering::SeqCst);
-        if !hold {
-            self.shared.release_notify.notify_waiters();
-        }
+        self.shared.hold.set_hold(hold);
     }
 
     /// The newest `__Secure-1PSIDTS` the mock issued (or started with).

@@ -1,11 +1,9 @@
 //! What the mock remembers: the session's cookies and token, rotations,
 //! uploads, conversations, the hold switch and the request log.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
-
-use tokio::sync::Notify;
 
 use crate::{Glitch, MockOptions, RecordedRequest, RotateBehaviour, Turn, Upload};
 
@@ -14,11 +12,8 @@ pub struct Shared {
     pub base_url: String,
     state: Mutex<State>,
     pub records: mock_kit::Recorder<RecordedRequest>,
-    /// Held streams wait until this is true.
-    pub released: AtomicBool,
-    pub release_notify: Notify,
-    /// Streams waiting at their hold point right now.
-    pub holding: AtomicUsize,
+    /// Streams stop at their hold point while it holds.
+    pub hold: mock_kit::HoldSwitch,
     ids: AtomicU64,
 }
 
@@ -26,13 +21,11 @@ impl Shared {
     pub fn new(options: MockOptions, base_url: String) -> Self {
         let state = State::new(&options);
         Shared {
-            released: AtomicBool::new(!options.hold),
+            hold: mock_kit::HoldSwitch::new(options.hold),
             options,
             base_url,
             state: Mutex::new(state),
             records: mock_kit::Recorder::default(),
-            release_notify: Notify::new(),
-            holding: AtomicUsize::new(0),
             ids: AtomicU64::new(1),
         }
     }
@@ -52,19 +45,6 @@ impl Shared {
     pub fn hex_id(&self, prefix: &str) -> String {
         let n = self.next_id();
         format!("{prefix}{:016x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-
-    /// Waits while streams are held (counted in [`Shared::holding`]).
-    pub async fn wait_for_release(&self) {
-        self.holding.fetch_add(1, Ordering::SeqCst);
-        loop {
-            let notified = self.release_notify.notified();
-            if self.released.load(Ordering::SeqCst) {
-                break;
-            }
-            notified.await;
-        }
-        self.holding.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! - [`serve`]: a router on an ephemeral loopback port, stopped on drop;
 //! - [`Recorder`]: every request in arrival order, numbered from 1;
-//! - [`Gate`]: answers held until the test releases them;
+//! - [`Gate`]: answers held until the test releases them, and
+//!   [`HoldSwitch`], a mock-wide hold that stays released once released;
 //! - [`paced_body`]: a body sent piece by piece, N ms apart, optionally held
 //!   after its first piece or cut off with a connection reset;
 //! - [`requested_scenario`]: the one scenario convention (see there);
@@ -16,6 +17,7 @@ mod pace;
 mod record;
 mod scenario;
 mod serve;
+mod switch;
 
 pub use encoding::{form_decode, percent_decode};
 pub use gate::Gate;
@@ -24,6 +26,7 @@ pub use pace::{Ending, Pacing, paced_body};
 pub use record::Recorder;
 pub use scenario::{SCENARIO_HEADER, SCENARIO_MARK, requested_scenario, scenario_of};
 pub use serve::{Served, serve, serve_on, serve_with};
+pub use switch::HoldSwitch;
 
 /// A poisoned lock only means a handler panicked; the data is still usable.
 pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -22,7 +22,7 @@ pub mod jwt;
 mod script;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,8 +32,7 @@ use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use mock_kit::{Recorder, Served};
-use tokio::sync::watch;
+use mock_kit::{HoldSwitch, Recorder, Served};
 
 pub use jwt::{sha256_hex, test_jwt};
 
@@ -184,10 +183,8 @@ pub struct State {
     pub options: MockOptions,
     pub base_url: String,
     scenario: Mutex<Option<String>>,
-    hold: AtomicBool,
-    released: watch::Sender<bool>,
-    /// Streams waiting at their hold point right now.
-    holding: AtomicUsize,
+    /// Streams stop at their hold point while it holds.
+    hold: HoldSwitch,
     requests: Recorder<RecordedRequest>,
     counter: AtomicU64,
     chats: Mutex<HashSet<String>>,
@@ -210,23 +207,7 @@ impl State {
     }
 
     pub async fn wait_if_held(&self) {
-        if !self.hold.load(Ordering::SeqCst) {
-            return;
-        }
-        let mut released = self.released.subscribe();
-        if *released.borrow() {
-            return;
-        }
-        // Counted until released, or until the stream is dropped.
-        struct Holding<'a>(&'a AtomicUsize);
-        impl Drop for Holding<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.holding.fetch_add(1, Ordering::SeqCst);
-        let _holding = Holding(&self.holding);
-        let _ = released.wait_for(|released| *released).await;
+        self.hold.wait().await;
     }
 
     pub fn cn_account(&self, headers: &HeaderMap) -> Option<&CnAccount> {
@@ -313,12 +294,10 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     let mut shared = None;
     let server = mock_kit::serve_with(0, |base_url| {
         let state = Arc::new(State {
-            hold: AtomicBool::new(options.hold),
+            hold: HoldSwitch::new(options.hold),
             scenario: Mutex::new(options.scenario.clone()),
             options,
             base_url: base_url.to_string(),
-            released: watch::channel(false).0,
-            holding: AtomicUsize::new(0),
             requests: Recorder::default(),
             counter: AtomicU64::new(0),
             chats: Mutex::new(HashSet::new()),
@@ -367,19 +346,18 @@ impl MockUpstream {
 
     /// Lets held streams (and those still to come) go on.
     pub fn release(&self) {
-        self.state.released.send_replace(true);
+        self.state.hold.release();
     }
 
     /// How many streams are waiting at their hold point for [`Self::release`]:
     /// a test reads it to know the upstream has not sent the rest yet.
     pub fn held(&self) -> usize {
-        self.state.holding.load(Ordering::SeqCst)
+        self.state.hold.held()
     }
 
     /// Holds streams after their first piece again (until the next release).
     pub fn hold(&self) {
-        self.state.released.send_replace(false);
-        self.state.hold.store(true, Ordering::SeqCst);
+        self.state.hold.set_hold(true);
     }
 
     /// The scenario of requests that name none.
