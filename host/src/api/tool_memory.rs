@@ -186,39 +186,23 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::{Message, Role, Sampling, ToolCall};
+    use crate::runtime::bindings::{Message, Role, ToolCall};
 
     fn request_with_call(id: &str) -> ChatRequest {
-        ChatRequest {
-            model: "m".into(),
-            messages: vec![Message {
-                role: Role::Assistant,
-                content: vec![],
-                name: None,
-                tool_calls: vec![ToolCall {
-                    id: id.into(),
-                    name: "f".into(),
-                    arguments: "{}".into(),
-                    provider_data: None,
-                }],
-                tool_call_id: None,
-            }],
-            sampling: Sampling {
-                temperature: None,
-                top_p: None,
-                top_k: None,
-                max_tokens: None,
-                seed: None,
-                presence_penalty: None,
-                frequency_penalty: None,
-            },
-            stop: vec![],
-            tools: vec![],
-            tool_choice: None,
-            stream: false,
-            reasoning_effort: None,
-            extra: None,
-        }
+        let call = ToolCall {
+            id: id.into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+            provider_data: None,
+        };
+        let assistant = Message {
+            role: Role::Assistant,
+            content: vec![],
+            name: None,
+            tool_calls: vec![call],
+            tool_call_id: None,
+        };
+        crate::api::front_doors::new_chat("m", vec![assistant], false)
     }
 
     fn restored(memory: &ToolMemory, caller: &CallerTag, id: &str) -> Option<String> {
