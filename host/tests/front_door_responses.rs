@@ -179,3 +179,26 @@ async fn errors_reach_the_sdk_as_its_typed_errors() {
     assert_eq!(mid["failed"], true, "{out}");
     assert_eq!(mid["class"], "APIError", "{mid}");
 }
+
+#[tokio::test]
+async fn web_search_answers_carry_their_sources_as_url_citations() {
+    let mock = mock_gemini::spawn(MockOptions::default()).await;
+    let gateway = gemini_gateway(&mock);
+    let Some(out) = run_case(SCRIPT, &gateway, "search", None).await else {
+        return;
+    };
+    let text_length = out["wholeText"].as_str().unwrap().chars().count() as u64;
+    for annotations in [&out["whole"], &out["streamed"], &out["added"]] {
+        let citation = &annotations[0];
+        assert_eq!(citation["type"], "url_citation", "{out}");
+        assert_eq!(citation["url"], mock_gemini::grounding::SOURCE_URI);
+        assert_eq!(citation["title"], mock_gemini::grounding::SOURCE_TITLE);
+        assert_eq!(citation["start_index"], 0);
+        assert_eq!(citation["end_index"], text_length, "{out}");
+    }
+    let sent = generations(&mock)[0].body.clone().unwrap();
+    assert!(
+        sent["tools"].to_string().contains("googleSearch"),
+        "{sent}"
+    );
+}

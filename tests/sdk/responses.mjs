@@ -87,6 +87,30 @@ const cases = {
     return { text: response.output_text };
   },
 
+  async search() {
+    const whole = await client.responses.create({
+      model: 'gemini-2.5-flash',
+      input: 'What is wasmgate?',
+      tools: [{ type: 'web_search' }],
+    });
+    const stream = client.responses.stream({
+      model: 'gemini-2.5-flash',
+      input: 'What is wasmgate?',
+      tools: [{ type: 'web_search' }],
+    });
+    const added = [];
+    stream.on('response.output_text.annotation.added', (e) => added.push(e.annotation));
+    const streamed = await stream.finalResponse();
+    const annotations = (response) =>
+      response.output.filter((item) => item.type === 'message').flatMap((item) => item.content[0].annotations);
+    return {
+      whole: annotations(whole),
+      wholeText: whole.output_text,
+      streamed: annotations(streamed),
+      added,
+    };
+  },
+
   async errors() {
     const ask = (fields) => client.responses.create({ model: 'gemini-2.5-flash', input: 'hi', ...fields });
     const unknownModel = await failure(ask({ model: 'no-such-model' }));

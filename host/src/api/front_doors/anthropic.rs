@@ -551,11 +551,18 @@ impl Door for Anthropic {
                 }
                 Event::Usage(u) => usage = Some(u),
                 Event::Finish(reason) => finish = Some(reason),
-                // Signatures and citations: not carried by this door yet.
-                Event::Text(_)
-                | Event::Reasoning(_)
-                | Event::ReasoningSignature(_)
-                | Event::Citation(_) => {}
+                Event::ReasoningSignature(signature) => {
+                    if shape.reasoning == ReasoningMode::Drop {
+                        continue;
+                    }
+                    if !last_is(&blocks, "thinking") {
+                        blocks.push(json!({ "type": "thinking", "thinking": "", "signature": "" }));
+                    }
+                    if let Some(block) = blocks.last_mut() {
+                        block["signature"] = signature.into();
+                    }
+                }
+                Event::Text(_) | Event::Reasoning(_) | Event::Citation(_) => {}
             }
         }
         for block in &mut blocks {
@@ -647,6 +654,23 @@ impl MessageStream {
         )
     }
 
+    /// A signature over the thinking so far, on its thinking block (opened
+    /// if the plugin signed without thinking text), as `signature_delta`.
+    fn signature(&mut self, signature: &str) -> Vec<u8> {
+        if self.shape.reasoning == ReasoningMode::Drop {
+            return Vec::new();
+        }
+        let (mut out, index) = self.ensure(
+            Open::Thinking,
+            || json!({ "type": "thinking", "thinking": "", "signature": "" }),
+        );
+        out.extend(Self::delta(
+            index,
+            json!({ "type": "signature_delta", "signature": signature }),
+        ));
+        out
+    }
+
     fn text(&mut self, text: &str) -> Vec<u8> {
         let (mut out, index) = self.ensure(Open::Text, || json!({ "type": "text", "text": "" }));
         out.extend(Self::delta(
@@ -730,11 +754,11 @@ impl StreamEncoder for MessageStream {
                 self.finish = Some(reason);
                 Vec::new()
             }
-            // Signatures and citations: not carried by this door yet.
-            Event::Text(_)
-            | Event::Reasoning(_)
-            | Event::ReasoningSignature(_)
-            | Event::Citation(_) => Vec::new(),
+            Event::ReasoningSignature(signature) => self.signature(&signature),
+            // Anthropic's citations point into documents and searches of its
+            // own; a plugin's web sources have no place in them.
+            Event::Citation(_) => Vec::new(),
+            Event::Text(_) | Event::Reasoning(_) => Vec::new(),
         }
     }
 
@@ -833,5 +857,43 @@ mod tests {
             base(json!({ "tools": [{ "type": "web_search_20250305", "name": "web_search" }] }))
                 .contains("not supported")
         );
+    }
+
+    #[tokio::test]
+    async fn a_reasoning_signature_ends_its_thinking_block_streamed_and_whole() {
+        use crate::api::chat_core::Images;
+        let shape = Shape {
+            reasoning: ReasoningMode::ReasoningContent,
+            images: Images::Inline,
+        };
+        let door = Anthropic { model: "m".into() };
+        let events = || {
+            vec![
+                Event::Reasoning("hmm".into()),
+                Event::ReasoningSignature("sig-1".into()),
+                Event::Text("hi".into()),
+            ]
+        };
+        let mut stream = door.encoder(&shape);
+        let mut out = stream.begin();
+        for event in events() {
+            out.extend(stream.event(event));
+        }
+        out.extend(stream.end());
+        let text = String::from_utf8(out).unwrap();
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {text}"))
+        };
+        assert!(at(r#""thinking_delta""#) < at(r#""signature":"sig-1""#));
+        assert!(at(r#""signature_delta""#) < at(r#""content_block":{"text":"","type":"text"}"#));
+        let whole = door.whole(events(), &shape);
+        let body = axum::body::to_bytes(whole.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let message: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(message["content"][0]["type"], "thinking");
+        assert_eq!(message["content"][0]["signature"], "sig-1");
+        assert_eq!(message["content"][1]["text"], "hi");
     }
 }

@@ -684,11 +684,23 @@ impl Door for Gemini {
                 Event::Image(media) => parts.push(inline_data(&media)),
                 Event::Usage(u) => usage = Some(u),
                 Event::Finish(reason) => finish = Some(reason),
-                // Signatures and citations: not carried by this door yet.
-                Event::Text(_)
-                | Event::Reasoning(_)
-                | Event::ReasoningSignature(_)
-                | Event::Citation(_) => {}
+                Event::ReasoningSignature(signature) => {
+                    if shape.reasoning == ReasoningMode::Drop {
+                        continue;
+                    }
+                    match parts
+                        .iter_mut()
+                        .rev()
+                        .find(|part| part.get("thought").is_some())
+                    {
+                        Some(part) => part["thoughtSignature"] = signature.into(),
+                        None => parts.push(json!({
+                            "text": "", "thought": true, "thoughtSignature": signature,
+                        })),
+                    }
+                }
+                // Grounding sources: not carried by this door yet.
+                Event::Text(_) | Event::Reasoning(_) | Event::Citation(_) => {}
             }
         }
         parts.extend(calls.parts());
@@ -794,11 +806,12 @@ impl StreamEncoder for ChunkStream {
                 self.finish = Some(reason);
                 Vec::new()
             }
-            // Signatures and citations: not carried by this door yet.
-            Event::Text(_)
-            | Event::Reasoning(_)
-            | Event::ReasoningSignature(_)
-            | Event::Citation(_) => Vec::new(),
+            Event::ReasoningSignature(signature) if !self.drop_thoughts => self.part(json!({
+                "text": "", "thought": true, "thoughtSignature": signature,
+            })),
+            // Grounding sources: not carried by this door yet.
+            Event::ReasoningSignature(_) | Event::Citation(_) => Vec::new(),
+            Event::Text(_) | Event::Reasoning(_) => Vec::new(),
         }
     }
 

@@ -28,7 +28,7 @@ use crate::api::error::ApiError;
 use crate::api::tool_memory::CallerTag;
 use crate::config::ReasoningMode;
 use crate::runtime::bindings::{
-    ChatRequest, ContentPart, Event, FinishReason, Message, Role, Tool, ToolChoice, Usage,
+    ChatRequest, Citation, ContentPart, Event, FinishReason, Message, Role, Tool, ToolChoice, Usage,
 };
 
 pub async fn responses(
@@ -487,15 +487,18 @@ impl ResponseWriter {
         let mut out = Vec::new();
         match open {
             Open::Reasoning => {
+                // Signed reasoning without text has no summary part to end.
                 let part = self.output[output_index]["summary"][0].clone();
-                out.extend(self.emit(
+                if !part.is_null() {
+                    out.extend(self.emit(
                     "response.reasoning_summary_text.done",
                     json!({ "item_id": item_id, "output_index": output_index, "summary_index": 0, "text": part["text"] }),
                 ));
-                out.extend(self.emit(
+                    out.extend(self.emit(
                     "response.reasoning_summary_part.done",
                     json!({ "item_id": item_id, "output_index": output_index, "summary_index": 0, "part": part }),
                 ));
+                }
             }
             Open::Message => {
                 let part = self.output[output_index]["content"][0].clone();
@@ -577,6 +580,61 @@ impl ResponseWriter {
             json!({ "item_id": item_id, "output_index": output_index, "summary_index": 0, "delta": text }),
         ));
         out
+    }
+
+    /// Signed reasoning: the reasoning item's `encrypted_content`, which a
+    /// caller sends back with the item on its next turn.
+    fn signature(&mut self, signature: String) -> Vec<u8> {
+        if self.shape.reasoning == ReasoningMode::Drop {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if !matches!(self.open, Some(Open::Reasoning)) {
+            out.extend(self.add_item(
+                json!({ "type": "reasoning", "id": new_id("rs_"), "summary": [] }),
+                Open::Reasoning,
+            ));
+        }
+        let at = self.at();
+        self.output[at]["encrypted_content"] = signature.into();
+        out
+    }
+
+    /// A source of the answer as a `url_citation` annotation on the message
+    /// its text is in (the open one, else the last).
+    fn citation(&mut self, citation: &Citation) -> Vec<u8> {
+        let Some(at) = self
+            .output
+            .iter()
+            .rposition(|item| item["type"] == "message")
+        else {
+            return Vec::new();
+        };
+        let mut annotation = json!({
+            "type": "url_citation",
+            "url": citation.url,
+            "title": citation.title.clone().unwrap_or_else(|| citation.url.clone()),
+        });
+        if let Some(start) = citation.start_index {
+            annotation["start_index"] = start.into();
+        }
+        if let Some(end) = citation.end_index {
+            annotation["end_index"] = end.into();
+        }
+        let annotations = &mut self.output[at]["content"][0]["annotations"];
+        let Some(list) = annotations.as_array_mut() else {
+            return Vec::new();
+        };
+        list.push(annotation.clone());
+        let annotation_index = list.len() - 1;
+        let item_id = self.output[at]["id"].clone();
+        self.emit(
+            "response.output_text.annotation.added",
+            json!({
+                "item_id": item_id, "output_index": at, "content_index": 0,
+                "annotation_index": annotation_index, "annotation": annotation,
+            }),
+        )
     }
 
     fn call(&mut self, delta: &crate::runtime::bindings::ToolCallDelta) -> Vec<u8> {
@@ -702,11 +760,9 @@ impl StreamEncoder for ResponseWriter {
                 self.finish = Some(reason);
                 Vec::new()
             }
-            // Signatures and citations: not carried by this door yet.
-            Event::Text(_)
-            | Event::Reasoning(_)
-            | Event::ReasoningSignature(_)
-            | Event::Citation(_) => Vec::new(),
+            Event::ReasoningSignature(signature) => self.signature(signature),
+            Event::Citation(citation) => self.citation(&citation),
+            Event::Text(_) | Event::Reasoning(_) => Vec::new(),
         }
     }
 
@@ -732,5 +788,45 @@ impl StreamEncoder for ResponseWriter {
                 "error": body["error"],
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::chat_core::Images;
+    use crate::runtime::bindings::Citation;
+
+    #[tokio::test]
+    async fn signed_reasoning_and_citations_land_on_their_items() {
+        let shape = Shape {
+            reasoning: ReasoningMode::ReasoningContent,
+            images: Images::Inline,
+        };
+        let door = Responses {
+            model: "m".into(),
+            echo: Echo::of(&json!({})),
+        };
+        let events = vec![
+            Event::Reasoning("hmm".into()),
+            Event::ReasoningSignature("sig-1".into()),
+            Event::Text("hello world".into()),
+            Event::Citation(Citation {
+                url: "https://example.com/a".into(),
+                title: None,
+                start_index: Some(0),
+                end_index: Some(5),
+            }),
+        ];
+        let whole = door.whole(events, &shape);
+        let body = axum::body::to_bytes(whole.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let response: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(response["output"][0]["encrypted_content"], "sig-1");
+        let annotation = &response["output"][1]["content"][0]["annotations"][0];
+        assert_eq!(annotation["type"], "url_citation");
+        assert_eq!(annotation["url"], "https://example.com/a");
+        assert_eq!(annotation["end_index"], 5);
     }
 }
