@@ -70,16 +70,7 @@ where
 }
 
 async fn status(gateway: &Gateway) -> Value {
-    gateway
-        .client()
-        .get(format!("{}/admin/api/status", gateway.url))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    gateway.admin_get("/admin/api/status").await
 }
 
 /// Starts a slow stream (one word every 100 ms) and reads until its first word.

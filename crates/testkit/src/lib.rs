@@ -456,7 +456,12 @@ impl Gateway {
     /// `GET /admin/api/accounts`: every plugin's pool and its accounts' state.
     /// The gateway needs an `ADMIN_KEY`.
     pub async fn accounts(&self) -> Value {
-        self.admin(reqwest::Method::GET, "/admin/api/accounts")
+        self.admin_get("/admin/api/accounts").await
+    }
+
+    /// The JSON of an admin API `GET` (with the gateway's `ADMIN_KEY`).
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.admin(reqwest::Method::GET, path)
             .send()
             .await
             .unwrap()
