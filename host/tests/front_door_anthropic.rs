@@ -170,6 +170,13 @@ async fn a_tool_call_and_its_result_make_a_second_turn_with_the_signature() {
         .unwrap_or_else(|| panic!("the call in history: {sent}"))
         .clone();
     assert_eq!(call_part["thoughtSignature"], THOUGHT_SIGNATURE, "{sent}");
+    // Sent back without it, the signature still reaches the upstream.
+    assert!(text_of(&out["third"]).contains("Rain"), "{out}");
+    let rebuilt = generations(&mock)[3].body.clone().unwrap();
+    assert_eq!(
+        rebuilt["contents"][1]["parts"][0]["thoughtSignature"], THOUGHT_SIGNATURE,
+        "{rebuilt}"
+    );
     assert!(
         sent["contents"][2]["parts"][0]["functionResponse"]["response"]
             .to_string()

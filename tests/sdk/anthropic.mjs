@@ -143,7 +143,20 @@ const cases = {
     const streamed = await client.messages
       .stream({ model: 'mock-tool-call', max_tokens: 200, tools: [weather], messages: [question] })
       .finalMessage();
-    return { first, second, streamed };
+    // A client that rebuilds the call from its id, name and input only: the
+    // gateway remembers what the upstream attached to that id.
+    const rebuilt = { type: 'tool_use', id: call.id, name: call.name, input: call.input };
+    const third = await client.messages.create({
+      model: 'mock-tool-call',
+      max_tokens: 200,
+      tools: [weather],
+      messages: [
+        question,
+        { role: 'assistant', content: [rebuilt] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'Rain' }] },
+      ],
+    });
+    return { first, second, streamed, third };
   },
 
   async image() {
