@@ -251,6 +251,47 @@ async fn streamed_and_whole_answers_are_exact_with_usage() {
     );
 }
 
+/// The JS plugin passes each piece on as it reads it: the caller gets the
+/// first piece of the answer while the upstream still holds the rest.
+#[tokio::test]
+async fn the_first_piece_arrives_while_the_upstream_holds_the_rest() {
+    use futures::StreamExt;
+    let mock = mock_openai::spawn(MockOptions::default()).await;
+    let Some((gateway, _)) = serve(&mock, Some(KEY)).await else {
+        return;
+    };
+    let response = gateway
+        .chat(&user_request("mock-hold", "streaming matters", true))
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut received = String::new();
+    while streamed_text(&wasmgate_testkit::parse_sse(&complete(&received))).is_empty() {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+            .await
+            .expect("the first piece arrives while the upstream holds the rest")
+            .expect("the stream is open")
+            .unwrap();
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(mock.held(), 1, "the upstream still holds the rest");
+    mock.release();
+    while let Some(chunk) = body.next().await {
+        received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    let frames = wasmgate_testkit::parse_sse(&received);
+    assert_eq!(streamed_text(&frames), "echo: streaming matters");
+    assert_eq!(frames.last().unwrap(), "[DONE]");
+}
+
+/// The whole SSE events in what has arrived so far.
+fn complete(received: &str) -> String {
+    match received.rfind("\n\n") {
+        Some(end) => received[..end + 2].to_string(),
+        None => String::new(),
+    }
+}
+
 #[tokio::test]
 async fn the_upstream_gets_the_key_and_an_openai_body() {
     let mock = mock_openai::spawn(MockOptions::default()).await;
