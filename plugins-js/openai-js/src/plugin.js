@@ -33,6 +33,8 @@ class Completion {
     // Held back until the stream ends: usage arrives after the finish chunk.
     this.finish = undefined;
     this.done = false;
+    // A failure read after some events: raised once those have been yielded.
+    this.failure = undefined;
   }
 
   /**
@@ -44,19 +46,21 @@ class Completion {
   }
 
   pull() {
-    while (this.queue.length === 0 && !this.done) this.read();
+    while (this.queue.length === 0 && !this.done) {
+      try {
+        this.read();
+      } catch (error) {
+        this.done = true;
+        this.failure = error;
+      }
+    }
+    if (this.queue.length === 0 && this.failure) throw this.failure;
     return this.queue.splice(0);
   }
 
   /** Reads the next piece of the body and decodes what it completes. */
   read() {
-    let chunk;
-    try {
-      chunk = this.response.nextChunk();
-    } catch (error) {
-      this.done = true;
-      throw asProviderError(error);
-    }
+    const chunk = this.response.nextChunk();
     const text = chunk ? this.decoder.decode(chunk, { stream: true }) : this.decoder.decode();
     const events = this.sse.push(text);
     if (!chunk) {
@@ -80,7 +84,6 @@ class Completion {
     if (!chunk && !this.done) {
       // The body ended without `[DONE]`: fine after a finish reason, else cut off.
       if (this.finish === undefined) {
-        this.done = true;
         throw new ProviderError('upstream', { status: 0, message: "the upstream's stream was cut off" });
       }
       this.end(this.finish);
