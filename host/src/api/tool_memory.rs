@@ -121,8 +121,11 @@ pub struct Recorder {
     memory: Arc<ToolMemory>,
     caller: CallerTag,
     /// Per call index: its id and provider data so far.
-    calls: Mutex<HashMap<u32, (Option<String>, Option<String>)>>,
+    calls: Mutex<HashMap<u32, CallSoFar>>,
 }
+
+/// A streamed call's id and provider data, as far as its pieces told.
+type CallSoFar = (Option<String>, Option<String>);
 
 impl Recorder {
     pub fn new(memory: Arc<ToolMemory>, caller: CallerTag) -> Self {

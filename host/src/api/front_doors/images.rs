@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 
 use super::{new_chat, parse_json};
 use crate::api::AppState;
-use crate::api::tool_memory::CallerTag;
 use crate::api::chat_core::{self, ChatCall, Door, Images, Shape, StreamEncoder};
 use crate::api::error::ApiError;
+use crate::api::tool_memory::CallerTag;
 use crate::runtime::bindings::{ContentPart, Event, Message, Role, Usage};
 
 #[derive(Debug, Deserialize)]
