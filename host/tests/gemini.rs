@@ -400,11 +400,10 @@ async fn a_thought_signature_round_trips_even_when_the_client_drops_it() {
         let call = if stream {
             let (status, frames) = gateway.chat_stream(&ask).await;
             assert_eq!(status, 200);
-            let delta = frames
+            frames
                 .iter()
                 .find_map(|f| f["choices"][0]["delta"]["tool_calls"].get(0).cloned())
-                .expect("a streamed tool call");
-            delta
+                .expect("a streamed tool call")
         } else {
             gateway.chat_ok(&ask).await["choices"][0]["message"]["tool_calls"][0].clone()
         };
