@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     decode_base64, estimate_tokens, new_chat, new_id, parse_json, provider_data, reasoning_part,
-    set_extra, split_call_id, tool_call, url_part,
+    set_extra, tool_call, url_part,
 };
 use crate::api::AppState;
 use crate::api::chat_core::{self, ChatCall, Door, Shape, StreamEncoder};
@@ -181,9 +181,7 @@ fn invalid(param: &str, why: impl std::fmt::Display) -> ApiError {
 
 /// A tool call already made, for matching its `functionResponse`.
 struct MadeCall {
-    /// The id the caller sees (without provider data).
-    shown_id: String,
-    /// The id as the contract holds it.
+    /// The call's own id, else `call_<n>` in the order calls were made.
     id: String,
     name: String,
     answered: bool,
@@ -248,17 +246,16 @@ fn convert(request: &Value, model: &str, stream: bool) -> Result<ChatRequest, Ap
                     .get("name")
                     .and_then(Value::as_str)
                     .ok_or_else(|| invalid(&param, "functionCall.name is required."))?;
-                let shown_id = call
+                let id = call
                     .get("id")
                     .and_then(Value::as_str)
                     .filter(|id| !id.is_empty())
                     .map_or_else(|| format!("call_{}", calls.len()), str::to_string);
                 let arguments = field(call, "args", "arguments")
                     .map_or_else(|| "{}".to_string(), Value::to_string);
-                let made = tool_call(shown_id.clone(), name.to_string(), arguments, signature);
+                let made = tool_call(id.clone(), name.to_string(), arguments, signature);
                 calls.push(MadeCall {
-                    shown_id,
-                    id: made.id.clone(),
+                    id,
                     name: name.to_string(),
                     answered: false,
                 });
@@ -271,7 +268,7 @@ fn convert(request: &Value, model: &str, stream: bool) -> Result<ChatRequest, Ap
                 let id = response.get("id").and_then(Value::as_str);
                 let at = calls
                     .iter()
-                    .position(|call| !call.answered && id.is_some_and(|id| call.shown_id == id))
+                    .position(|call| !call.answered && id.is_some_and(|id| call.id == id))
                     .or_else(|| {
                         // Gemini rarely names calls: the earliest unanswered one of that name.
                         calls
@@ -596,14 +593,13 @@ impl Calls {
         self.calls
             .iter()
             .map(|call| {
-                let (shown_id, _) = split_call_id(&call.id);
                 let args = serde_json::from_str::<Value>(&call.arguments)
                     .ok()
                     .filter(Value::is_object)
                     .unwrap_or_else(|| json!({}));
                 let mut part = json!({ "functionCall": { "name": call.name, "args": args } });
-                if !shown_id.is_empty() {
-                    part["functionCall"]["id"] = shown_id.into();
+                if !call.id.is_empty() {
+                    part["functionCall"]["id"] = call.id.as_str().into();
                 }
                 if let Some(signature) = &call.provider_data {
                     part["thoughtSignature"] = signature.as_str().into();

@@ -4,9 +4,10 @@
 //! [`super::chat_core`], and writes the events back in its protocol, errors
 //! included (their shape comes from the router's `error::reshape` layer).
 //!
-//! What a protocol carries that the contract has no place for yet (tool-call
-//! provider data, signed reasoning) goes through the few helpers below, so
-//! wiring it through is a change here, not in every door.
+//! Tool calls' provider data (a Gemini thought signature) and signed
+//! reasoning go through the few helpers below (`tool_call`,
+//! `provider_data`, `reasoning_part`), so every door treats them alike; the
+//! per-caller memory of provider data by tool-call id is `chat_core`'s.
 
 pub mod anthropic;
 pub mod gemini;
@@ -49,12 +50,6 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{high:016x}{low:08x}")
 }
 
-/// Until the contract carries provider data (0.2.0), the plugins keep it in
-/// the tool call's id after this mark (`call_0~ts~<signature>`), since every
-/// client echoes ids back verbatim; doors that show it separately (Gemini's
-/// `thoughtSignature`) split it off and put it back here.
-const PROVIDER_DATA_MARK: &str = "~ts~";
-
 /// A tool call of an earlier turn, as the contract holds it. `provider_data`
 /// is what the caller sent back with it (a Gemini thought signature).
 pub fn tool_call(
@@ -71,21 +66,9 @@ pub fn tool_call(
     }
 }
 
-/// A call id as the caller sees it, and the provider data it carries.
-pub fn split_call_id(id: &str) -> (&str, Option<&str>) {
-    match id.split_once(PROVIDER_DATA_MARK) {
-        Some((id, data)) if !data.is_empty() => (id, Some(data)),
-        Some((id, _)) => (id, None),
-        None => (id, None),
-    }
-}
-
-/// The provider data a plugin attached to a tool call, to hand to the caller
-/// (or, from a plugin of contract 0.1.0's habits, what its id carried).
+/// The provider data a plugin attached to a tool call, to hand to the caller.
 pub fn provider_data(call: &ToolCallDelta) -> Option<&str> {
-    call.provider_data
-        .as_deref()
-        .or_else(|| call.id.as_deref().and_then(|id| split_call_id(id).1))
+    call.provider_data.as_deref()
 }
 
 /// Thinking from an earlier assistant turn, with its signature.
