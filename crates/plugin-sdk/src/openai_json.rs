@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::{ContentPart, Message, ProviderError, Role, Sampling, Tool, ToolCallDelta};
-use crate::{ReasoningEffort, ToolChoice, Usage};
+use crate::{Event, FinishReason, ReasoningEffort, ToolChoice, Usage};
 
 /// A message: `content` is a string when it is all text (`null` for an
 /// assistant turn that only called tools), else a list of `text`,
@@ -137,6 +137,37 @@ pub fn usage(u: &Value) -> Option<Usage> {
         reasoning_tokens: count(&u["completion_tokens_details"]["reasoning_tokens"]),
         total_tokens: count(&u["total_tokens"]).unwrap_or(prompt.saturating_add(completion)),
     })
+}
+
+/// One streamed `chat.completion.chunk`'s events into `out` (reasoning as
+/// `reasoning_content` or OpenRouter's `reasoning`, text, tool calls, usage);
+/// its finish reason, for the caller to yield last (usage may come after it).
+pub fn chunk_events(
+    chunk: &Value,
+    out: &mut Vec<Event>,
+) -> Result<Option<FinishReason>, ProviderError> {
+    if let Some(error) = chunk.get("error") {
+        let message = format!("failed mid-answer: {}", error_text(error));
+        return Err(ProviderError::upstream(0, message));
+    }
+    let (choice, usage) = (&chunk["choices"][0], chunk.get("usage"));
+    let delta = &choice["delta"];
+    let text = |key: &str| Some(delta[key].as_str().filter(|t| !t.is_empty())?.to_string());
+    let reasoning = text("reasoning_content").or_else(|| text("reasoning"));
+    out.extend(reasoning.map(Event::Reasoning));
+    out.extend(text("content").map(Event::Text));
+    let calls = delta["tool_calls"].as_array().into_iter().flatten();
+    out.extend(calls.map(|call| Event::ToolCall(tool_call_delta(call))));
+    out.extend(usage.and_then(self::usage).map(Event::Usage));
+    let finish = choice["finish_reason"].as_str();
+    Ok(finish.map(FinishReason::from_name))
+}
+
+/// An error object's message (or the error itself), at most 500 characters.
+pub fn error_text(error: &Value) -> String {
+    let text = error["message"].as_str().or(error.as_str());
+    let text = text.map_or_else(|| error.to_string(), str::to_string);
+    text.chars().take(500).collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 use wasmgate_plugin_sdk::answer::{self, SseAnswer, SseDecoder};
 use wasmgate_plugin_sdk::{ChatRequest, Completion, Event, FinishReason, ModelInfo};
 use wasmgate_plugin_sdk::{PluginManifest, Provider, ProviderError, SecretSpec, SettingSpec};
-use wasmgate_plugin_sdk::{headers, host, http, retry_after, sse::SseEvent};
+use wasmgate_plugin_sdk::{headers, host, http, openai_json, retry_after, sse::SseEvent};
 
 pub struct OpenAiCompatible;
 
@@ -96,7 +96,7 @@ impl SseDecoder for Chunks {
             return Ok(true);
         }
         let chunk: Value = serde_json::from_str(data).unwrap_or_default();
-        self.0 = wire::decode(&chunk, out)?.or(self.0);
+        self.0 = openai_json::chunk_events(&chunk, out)?.or(self.0);
         Ok(false)
     }
 

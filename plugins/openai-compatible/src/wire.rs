@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 use wasmgate_plugin_sdk::openai_json::{self as oa, object};
-use wasmgate_plugin_sdk::{ChatRequest, Event, FinishReason, ModelInfo, ProviderError};
+use wasmgate_plugin_sdk::{ChatRequest, ModelInfo, ProviderError};
 
 /// The body of `POST {base}/chat/completions`, always streamed with usage.
 pub fn body(r: &ChatRequest) -> Result<Value, ProviderError> {
@@ -31,37 +31,11 @@ pub fn body(r: &ChatRequest) -> Result<Value, ProviderError> {
     Ok(Value::Object(body))
 }
 
-/// One chunk's events into `out`; its finish reason, yielded last (usage comes after it).
-pub fn decode(chunk: &Value, out: &mut Vec<Event>) -> Result<Option<FinishReason>, ProviderError> {
-    if let Some(error) = chunk.get("error") {
-        let message = format!("failed mid-answer: {}", text_of(error));
-        return Err(ProviderError::upstream(0, message));
-    }
-    let (choice, usage) = (&chunk["choices"][0], chunk.get("usage"));
-    let delta = &choice["delta"];
-    let text = |key: &str| Some(delta[key].as_str().filter(|t| !t.is_empty())?.to_string());
-    let reasoning = text("reasoning_content").or_else(|| text("reasoning"));
-    out.extend(reasoning.map(Event::Reasoning));
-    out.extend(text("content").map(Event::Text));
-    let calls = delta["tool_calls"].as_array().into_iter().flatten();
-    out.extend(calls.map(|call| Event::ToolCall(oa::tool_call_delta(call))));
-    out.extend(usage.and_then(oa::usage).map(Event::Usage));
-    let finish = choice["finish_reason"].as_str();
-    Ok(finish.map(FinishReason::from_name))
-}
-
-/// An error object's message (or the error itself), at most 500 characters.
-fn text_of(error: &Value) -> String {
-    let text = error["message"].as_str().or(error.as_str());
-    let text = text.map_or_else(|| error.to_string(), str::to_string);
-    text.chars().take(500).collect()
-}
-
 /// The typed error of a non-2xx answer, checking OpenAI's error codes first.
 pub fn refusal(status: u16, body: &str, retry_after_ms: Option<u64>) -> ProviderError {
     let json: Value = serde_json::from_str(body).unwrap_or(json!(body));
     let error = json.get("error").unwrap_or(&json);
-    let message = format!("HTTP {status}: {}", text_of(error));
+    let message = format!("HTTP {status}: {}", oa::error_text(error));
     let said = format!("{} {} {message}", error["code"], error["type"]).to_ascii_lowercase();
     let has = |word: &str| said.contains(word);
     let filtered = ["content_filter", "content_policy", "moderation", "flagged"];

@@ -2,6 +2,7 @@
 
 use plugin_openai_compatible::wire;
 use serde_json::{Value, json};
+use wasmgate_plugin_sdk::openai_json;
 use wasmgate_plugin_sdk::{
     ChatRequest, ContentPart, Event, FinishReason, Message, ProviderError, ReasoningEffort, Role,
     Sampling, Tool, ToolChoice,
@@ -79,7 +80,7 @@ fn sampling_stop_tools_and_extra_are_mapped() {
 
 fn decode(chunk: Value) -> (String, Option<FinishReason>) {
     let mut events = Vec::new();
-    let finish = wire::decode(&chunk, &mut events).unwrap();
+    let finish = openai_json::chunk_events(&chunk, &mut events).unwrap();
     (format!("{events:?}"), finish)
 }
 
@@ -123,7 +124,7 @@ fn chunks_become_text_reasoning_tool_calls_usage_and_finish() {
     assert_eq!((events.as_str(), finish.is_none()), ("[]", true));
     let mut events = Vec::new();
     let chunk = json!({"error": {"message": "overloaded", "code": 502}});
-    let err = wire::decode(&chunk, &mut events).unwrap_err();
+    let err = openai_json::chunk_events(&chunk, &mut events).unwrap_err();
     assert!(
         matches!(err, ProviderError::Upstream(ref f) if f.message.contains("overloaded")),
         "{err:?}"
