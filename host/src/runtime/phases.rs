@@ -23,12 +23,13 @@ pub enum Phase {
     /// A plugin's outgoing request, from `send_request` until the upstream's
     /// response head (wall time: includes the upstream's own time).
     Egress,
-    /// The first `next()` of an answer.
+    /// The first call of `next()` into the guest: its first batch of
+    /// events (reading and decoding the first piece of the upstream's body).
     FirstEvent,
-    /// Every later `next()`.
+    /// Every later call of `next()` into the guest (a batch each).
     NextEvent,
-    /// From one event handed to the host until the next `next()` starts:
-    /// the front door writing the event's frame and passing it to hyper.
+    /// From one event handed to the host until the next is asked for: the
+    /// front door writing the event's frame and passing it to hyper.
     BetweenEvents,
     /// CPU time the guest ran per instance (its own code, by the thread's
     /// CPU clock; the same figure the CPU budget uses).

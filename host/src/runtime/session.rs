@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceAny;
@@ -15,6 +15,7 @@ use super::bindings::{
 };
 use super::engine::Runtime;
 use super::limits::{CpuMeter, MemoryCap};
+use super::phases::{self, Phase};
 use super::state::{AccountContext, MAX_FIELDS_BYTES, MAX_WASI_RESOURCES, PluginState};
 use crate::capabilities::egress::{EgressHooks, Grants};
 use crate::capabilities::redact::MAX_ERROR_BYTES;
@@ -77,7 +78,20 @@ pub struct Session {
     /// Bytes of answer produced so far, against `max_answer_bytes`.
     answer_bytes: usize,
     max_answer_bytes: usize,
+    /// Calls of `next()` made into the guest so far.
+    pulls: u32,
+    /// When the last event was handed out, for the phase timing.
+    handed_out_at: Option<Instant>,
     _slot: OwnedSemaphorePermit,
+}
+
+/// The CPU time the guest ran, for the phase timing.
+impl Drop for Session {
+    fn drop(&mut self) {
+        if phases::enabled() {
+            phases::record(Phase::GuestCpu, self.store.data().cpu.used());
+        }
+    }
 }
 
 impl Session {
@@ -87,6 +101,7 @@ impl Session {
         context: AccountContext,
         grants: Arc<Grants>,
     ) -> Result<Session, CallError> {
+        let instantiating = phases::start();
         // A slot is waited for, but not forever: a crowd of slow requests
         // makes the rest fail fast with a 503 rather than queue without end.
         let wait = runtime.limits.max_slot_wait;
@@ -133,6 +148,7 @@ impl Session {
                 return Err(CallError::Trap(store.data().redact(&said, MAX_ERROR_BYTES)));
             }
         };
+        phases::finish(Phase::Instantiate, instantiating);
         Ok(Session {
             store,
             provider,
@@ -141,6 +157,8 @@ impl Session {
             poisoned: false,
             answer_bytes: 0,
             max_answer_bytes: limits.max_answer_bytes,
+            pulls: 0,
+            handed_out_at: None,
             _slot: slot,
         })
     }
@@ -167,8 +185,10 @@ impl Session {
     ) -> Result<(), CallError> {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
+        let started = phases::start();
         let result =
             tokio::time::timeout(deadline, plugin.call_chat(&mut self.store, request)).await;
+        phases::finish(Phase::Chat, started);
         let completion = self.settle_typed(deadline, result)?;
         self.completion = Some(completion);
         Ok(())
@@ -177,6 +197,18 @@ impl Session {
     /// The next event of the answer, `None` at its end. The plugin yields
     /// events in batches (all it has read); they are handed out one by one.
     pub async fn next(&mut self, deadline: Duration) -> Result<Option<Event>, CallError> {
+        if let Some(handed_out_at) = self.handed_out_at.take() {
+            phases::record(Phase::BetweenEvents, handed_out_at.elapsed());
+        }
+        let next = self.pull(deadline).await;
+        if let Ok(Some(_)) = &next {
+            self.handed_out_at = phases::start();
+        }
+        next
+    }
+
+    /// [`Session::next`] without the phase timing.
+    async fn pull(&mut self, deadline: Duration) -> Result<Option<Event>, CallError> {
         if let Some(event) = self.pending.pop_front() {
             return Ok(Some(event));
         }
@@ -185,8 +217,16 @@ impl Session {
             return Ok(None);
         };
         let guest = self.provider.wasmgate_provider_plugin().completion();
+        let started = phases::start();
         let result =
             tokio::time::timeout(deadline, guest.call_next(&mut self.store, completion)).await;
+        let phase = if self.pulls == 0 {
+            Phase::FirstEvent
+        } else {
+            Phase::NextEvent
+        };
+        phases::finish(phase, started);
+        self.pulls += 1;
         let batch = match self.settle_typed(deadline, result) {
             Ok(batch) if !batch.is_empty() => batch,
             other => {
