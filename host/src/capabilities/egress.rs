@@ -230,6 +230,7 @@ impl WasiHttpHooks for EgressHooks {
                     );
                     return Err(HttpError::DestinationIpProhibited);
                 }
+                let request = gathered(request).await?;
                 let response = proxy.request(request).await.map_err(|err| {
                     tracing::warn!(plugin = &*plugin, proxy = %proxy.url, host, "through the proxy: {}", classify_text(&err));
                     classify(err)
@@ -242,6 +243,7 @@ impl WasiHttpHooks for EgressHooks {
         }
         Box::new(async move {
             let started = phases::start();
+            let request = gathered(request).await?;
             let response = if trusted {
                 egress.trusted.request(request).await
             } else {
@@ -254,6 +256,64 @@ impl WasiHttpHooks for EgressHooks {
                 Box::new(async { Ok(()) });
             Ok((response, done))
         })
+    }
+}
+
+/// Request bodies up to this size are read whole before the request goes
+/// out; a larger one streams on after its first part.
+const GATHERED_BODY_BYTES: usize = 1 << 20;
+
+/// The request with its body read up front when it is small (a chat
+/// request's JSON): it then goes out with a `content-length` in one write,
+/// instead of chunked, with the connection's task waiting on the plugin for
+/// each piece. The plugin writes its body right after sending the request,
+/// so this waits only for what is already on its way.
+async fn gathered(request: http::Request<WasiBody>) -> Result<http::Request<WasiBody>, HttpError> {
+    let (parts, mut body) = request.into_parts();
+    let mut prefix = bytes::BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => {
+                let whole = http_body_util::Full::new(prefix.freeze())
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                return Ok(http::Request::from_parts(parts, whole));
+            }
+            Some(frame) => {
+                if let Ok(data) = frame?.into_data() {
+                    prefix.extend_from_slice(&data);
+                }
+                // Trailers on a request body are dropped, as hyper's HTTP/1 does.
+                if prefix.len() > GATHERED_BODY_BYTES {
+                    let rest = Prefixed {
+                        prefix: Some(prefix.freeze()),
+                        rest: body,
+                    };
+                    return Ok(http::Request::from_parts(parts, rest.boxed_unsync()));
+                }
+            }
+        }
+    }
+}
+
+/// A body whose first part was already read.
+struct Prefixed {
+    prefix: Option<bytes::Bytes>,
+    rest: WasiBody,
+}
+
+impl http_body::Body for Prefixed {
+    type Data = bytes::Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, HttpError>>> {
+        if let Some(prefix) = self.prefix.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(prefix))));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
     }
 }
 
