@@ -24,8 +24,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::{
-    decode_base64, estimate_tokens, new_chat, new_id, parse_json, provider_data, reasoning_part,
-    set_extra, tool_call, url_part,
+    decode_base64, effort_for_budget, estimate_tokens, new_chat, new_id, parse_json, provider_data,
+    reasoning_part, set_extra, set_reasoning_effort, tool_call, url_part,
 };
 use crate::api::AppState;
 use crate::api::chat_core::{self, ChatCall, Door, Shape, StreamEncoder};
@@ -504,6 +504,26 @@ fn generation_config(config: &Value, chat: &mut ChatRequest) -> Result<(), ApiEr
             }
         }
     }
+    // The thinking asked for, also as the contract's reasoning effort (for
+    // plugins other than Gemini's, which get `thinkingConfig` as it came).
+    let thinking = rest
+        .get("thinkingConfig")
+        .or_else(|| rest.get("thinking_config"));
+    let effort = thinking.and_then(|thinking| {
+        let level = field(thinking, "thinkingLevel", "thinking_level").and_then(Value::as_str);
+        let budget = field(thinking, "thinkingBudget", "thinking_budget").and_then(Value::as_i64);
+        match (level, budget) {
+            (Some(level), _) => Some(level.to_ascii_lowercase()),
+            // -1 is Gemini's "as the model sees fit": no effort to name.
+            (None, Some(budget)) if budget >= 0 => {
+                Some(effort_for_budget(u32::try_from(budget).unwrap_or(u32::MAX)).to_string())
+            }
+            _ => None,
+        }
+    });
+    if let Some(effort) = effort {
+        set_reasoning_effort(chat, &effort);
+    }
     if !rest.is_empty() {
         set_extra(chat, "generationConfig", Value::Object(rest));
     }
@@ -916,6 +936,10 @@ mod tests {
         );
         assert!(extra["generationConfig"].get("temperature").is_none());
         assert_eq!(extra["web_search_options"], json!({}));
+        assert!(matches!(
+            chat.reasoning_effort,
+            Some(crate::runtime::bindings::ReasoningEffort::None)
+        ));
         let two = json!({ "contents": [{ "parts": [{ "text": "hi" }] }],
             "generationConfig": { "candidateCount": 2 } });
         assert_eq!(convert(&two, "m", false).unwrap_err().status, 400);
