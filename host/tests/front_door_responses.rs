@@ -197,8 +197,5 @@ async fn web_search_answers_carry_their_sources_as_url_citations() {
         assert_eq!(citation["end_index"], text_length, "{out}");
     }
     let sent = generations(&mock)[0].body.clone().unwrap();
-    assert!(
-        sent["tools"].to_string().contains("googleSearch"),
-        "{sent}"
-    );
+    assert!(sent["tools"].to_string().contains("googleSearch"), "{sent}");
 }
