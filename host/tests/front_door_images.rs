@@ -1,4 +1,5 @@
-//! OpenAI's image generations (`/v1/images/generations`) end to end, driven
+//! OpenAI's image generations and edits (`/v1/images/generations`,
+//! `/v1/images/edits`) end to end, driven
 //! by OpenAI's TypeScript SDK (`tests/sdk/images.mjs`): the real gateway, the
 //! `gemini-business` plugin built from source (its `gemini-imagen` draws),
 //! and its mock upstream.
@@ -70,4 +71,28 @@ async fn errors_reach_the_sdk_as_its_typed_errors() {
     expect("unknownModel", "NotFoundError", 404);
     expect("malformed", "BadRequestError", 400);
     expect("badKey", "AuthenticationError", 401);
+}
+
+#[tokio::test]
+async fn an_edit_uploads_the_image_with_the_prompt_and_returns_the_new_one() {
+    let mock = mock_gemini_business::spawn(mock_gemini_business::MockOptions::default()).await;
+    let gateway = business_gateway(&mock, "", &[]);
+    let Some(out) = run_case(SCRIPT, &gateway, "edit", None).await else {
+        return;
+    };
+    let png = base64::engine::general_purpose::STANDARD.encode(GENERATED_PNG);
+    assert_eq!(out["edited"], serde_json::json!([png]), "{out}");
+    // The picture to edit reached the upstream as an upload, byte for byte.
+    let uploads = mock.requests_to("widgetAddContextFile");
+    assert_eq!(uploads.len(), 1, "one upload");
+    let upload = uploads[0].json().unwrap();
+    let file = &upload["addContextFileRequest"];
+    assert_eq!(file["mimeType"], "image/png");
+    assert_eq!(file["fileContents"], out["sent"], "the caller's bytes");
+    // A mask cannot be honoured: refused, saying why.
+    assert_eq!(out["masked"]["status"], 400, "{out}");
+    assert!(
+        out["masked"]["message"].as_str().unwrap().contains("Masks"),
+        "{out}"
+    );
 }

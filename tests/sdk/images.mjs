@@ -1,7 +1,7 @@
 // OpenAI's image generations through the gateway, with OpenAI's own SDK.
 // CASE picks what to do; the last line printed is a JSON summary that
 // host/tests/front_door_images.rs asserts on.
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 const base = process.env.GATEWAY_URL;
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: process.env.API_KEY, maxRetries: 0 });
@@ -33,6 +33,33 @@ const cases = {
       fetchedStatus: fetched.status,
       fetchedType: fetched.headers.get('content-type'),
       fetchedBase64: Buffer.from(await fetched.arrayBuffer()).toString('base64'),
+    };
+  },
+
+  // An edit: the picture to change as a file, as the SDK uploads it
+  // (multipart). The input is a tiny PNG; the mock draws its own answer.
+  async edit() {
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    const edited = await client.images.edit({
+      model: 'gemini-imagen',
+      image: await toFile(png, 'square.png', { type: 'image/png' }),
+      prompt: 'redraw the square in blue',
+    });
+    const masked = await failure(
+      client.images.edit({
+        model: 'gemini-imagen',
+        image: await toFile(png, 'square.png', { type: 'image/png' }),
+        mask: await toFile(png, 'mask.png', { type: 'image/png' }),
+        prompt: 'redraw the square in blue',
+      }),
+    );
+    return {
+      sent: png.toString('base64'),
+      edited: edited.data.map((image) => image.b64_json ?? null),
+      masked,
     };
   },
 

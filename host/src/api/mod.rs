@@ -105,7 +105,8 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .route(
             "/images/generations",
             post(front_doors::images::generations),
-        );
+        )
+        .route("/images/edits", post(front_doors::images::edits));
     let openai = guarded(openai, &state, &limits, error::Dialect::OpenAi);
     let anthropic = Router::new()
         .route("/v1/messages", post(front_doors::anthropic::messages))
