@@ -10,8 +10,8 @@
 
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    Scheme,
+    ErrorCode, Fields, IncomingBody, IncomingResponse, Method as WasiMethod, OutgoingBody,
+    OutgoingRequest, Scheme,
 };
 use crate::bindings::wasi::io::streams::{InputStream, StreamError};
 
@@ -50,7 +50,30 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// An outgoing request, built with [`Request::get`] or [`Request::post`].
+/// An HTTP method a plugin sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// An outgoing request, built with [`Request::get`] or [`Request::post`],
+/// sent with [`Request::send`] (the component's host) or a
+/// [`Platform`](crate::platform::Platform)'s `send`.
+#[derive(Debug, Clone)]
 pub struct Request {
     method: Method,
     url: String,
@@ -75,7 +98,7 @@ impl Request {
         Self::new(Method::Delete, url)
     }
 
-    fn new(method: Method, url: impl Into<String>) -> Self {
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
         Request {
             method,
             url: url.into(),
@@ -84,6 +107,8 @@ impl Request {
         }
     }
 
+    /// Adds a header; the name is stored lower-case, the value as raw bytes
+    /// (a browser cookie may hold non-ASCII bytes).
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), value.as_ref().to_vec()));
@@ -100,43 +125,96 @@ impl Request {
         self
     }
 
-    /// Sends the request and waits for the response head; the body is read
-    /// from the returned [`Response`] as it arrives.
-    pub fn send(self) -> Result<Response, HttpError> {
-        let url = Url::parse(&self.url)?;
-        let headers = Fields::from_list(&self.headers)
-            .map_err(|e| HttpError::InvalidRequest(format!("header: {e:?}")))?;
-        let request = OutgoingRequest::new(headers);
-        let invalid = |what: &str| HttpError::InvalidRequest(format!("{what} of {}", url.origin()));
-        request
-            .set_method(&self.method)
-            .map_err(|()| invalid("method"))?;
-        request
-            .set_scheme(Some(&url.scheme))
-            .map_err(|()| invalid("scheme"))?;
-        request
-            .set_authority(Some(&url.authority))
-            .map_err(|()| invalid("authority"))?;
-        request
-            .set_path_with_query(Some(&url.path_and_query))
-            .map_err(|()| invalid("path"))?;
-        let outgoing_body = request.body().map_err(|()| invalid("body"))?;
-
-        let future = outgoing_handler::handle(request, None).map_err(from_error_code)?;
-        let written = write_body(outgoing_body, &self.body);
-
-        future.subscribe().block();
-        let response = match future.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(from_error_code(code)),
-            Some(Err(())) | None => {
-                return Err(HttpError::Protocol("response future lost".into()));
-            }
-        };
-        // Only now report a body-write failure: a denial shows on the future.
-        written?;
-        Response::new(response)
+    pub fn method(&self) -> Method {
+        self.method
     }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Every header, in order, lower-case names and raw values.
+    pub fn headers(&self) -> &[(String, Vec<u8>)] {
+        &self.headers
+    }
+
+    /// A header's first value as text (lossy), for tests and diagnostics.
+    pub fn header_text(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+    }
+
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Sends the request through the component's host (`wasi:http`) and
+    /// waits for the response head; the body is read from the returned
+    /// [`Response`] as it arrives.
+    pub fn send(self) -> Result<Response, HttpError> {
+        send_over_wasi(self)
+    }
+}
+
+fn send_over_wasi(request: Request) -> Result<Response, HttpError> {
+    let url = Url::parse(&request.url)?;
+    let headers = Fields::from_list(&request.headers)
+        .map_err(|e| HttpError::InvalidRequest(format!("header: {e:?}")))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let invalid = |what: &str| HttpError::InvalidRequest(format!("{what} of {}", url.origin()));
+    let method = match request.method {
+        Method::Get => WasiMethod::Get,
+        Method::Post => WasiMethod::Post,
+        Method::Put => WasiMethod::Put,
+        Method::Delete => WasiMethod::Delete,
+    };
+    outgoing
+        .set_method(&method)
+        .map_err(|()| invalid("method"))?;
+    let scheme = if url.https { Scheme::Https } else { Scheme::Http };
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    outgoing
+        .set_authority(Some(&url.authority))
+        .map_err(|()| invalid("authority"))?;
+    outgoing
+        .set_path_with_query(Some(&url.path_and_query))
+        .map_err(|()| invalid("path"))?;
+    let outgoing_body = outgoing.body().map_err(|()| invalid("body"))?;
+
+    let future = outgoing_handler::handle(outgoing, None).map_err(from_error_code)?;
+    let written = write_body(outgoing_body, &request.body);
+
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(code))) => return Err(from_error_code(code)),
+        Some(Err(())) | None => {
+            return Err(HttpError::Protocol("response future lost".into()));
+        }
+    };
+    // Only now report a body-write failure: a denial shows on the future.
+    written?;
+    let status = response.status();
+    let headers = response.headers().entries();
+    let body = response
+        .consume()
+        .map_err(|()| HttpError::Protocol("response body unavailable".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| HttpError::Protocol("response body stream unavailable".into()))?;
+    Ok(Response::new(
+        status,
+        headers,
+        Box::new(WasiBody {
+            stream: Some(stream),
+            _body: Some(body),
+            _response: response,
+        }),
+    ))
 }
 
 fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), HttpError> {
@@ -153,32 +231,31 @@ fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), HttpError> {
     OutgoingBody::finish(body, None).map_err(from_error_code)
 }
 
+/// A response body, read as it arrives: over `wasi:http` in the component,
+/// over a socket in native tests.
+pub trait Body {
+    /// The next piece, `None` at the end; a broken connection is an error.
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError>;
+}
+
 /// A response whose body streams in.
 pub struct Response {
     pub status: u16,
     headers: Vec<(String, Vec<u8>)>,
-    body: BodyReader,
+    body: Box<dyn Body>,
 }
 
 impl Response {
-    fn new(response: IncomingResponse) -> Result<Self, HttpError> {
-        let status = response.status();
-        let headers = response.headers().entries();
-        let body = response
-            .consume()
-            .map_err(|()| HttpError::Protocol("response body unavailable".into()))?;
-        let stream = body
-            .stream()
-            .map_err(|()| HttpError::Protocol("response body stream unavailable".into()))?;
-        Ok(Response {
+    /// A response from its head and its body (what a [`Platform`]'s `send`
+    /// builds).
+    ///
+    /// [`Platform`]: crate::platform::Platform
+    pub fn new(status: u16, headers: Vec<(String, Vec<u8>)>, body: Box<dyn Body>) -> Self {
+        Response {
             status,
             headers,
-            body: BodyReader {
-                stream: Some(stream),
-                _body: Some(body),
-                _response: response,
-            },
-        })
+            body,
+        }
     }
 
     /// The first value of a header, if it is text.
@@ -187,6 +264,14 @@ impl Response {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
+    }
+
+    /// Every value of a header, in order (`Set-Cookie` repeats).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
+            .filter_map(|(_, value)| std::str::from_utf8(value).ok())
     }
 
     /// Every header, in order, with raw values.
@@ -203,8 +288,9 @@ impl Response {
         self.body.next_chunk()
     }
 
-    /// The whole remaining body, up to `limit` bytes.
-    pub fn bytes(mut self, limit: usize) -> Result<Vec<u8>, HttpError> {
+    /// The whole remaining body, failing past `limit` bytes; the head stays
+    /// readable afterwards.
+    pub fn read_to_end(&mut self, limit: usize) -> Result<Vec<u8>, HttpError> {
         let mut all = Vec::new();
         while let Some(chunk) = self.next_chunk()? {
             all.extend_from_slice(&chunk);
@@ -217,22 +303,38 @@ impl Response {
         Ok(all)
     }
 
-    /// The whole remaining body as text (lossy), up to `limit` bytes.
-    pub fn text(self, limit: usize) -> Result<String, HttpError> {
-        self.bytes(limit)
+    /// The whole remaining body as text (lossy), failing past `limit` bytes.
+    pub fn read_text(&mut self, limit: usize) -> Result<String, HttpError> {
+        self.read_to_end(limit)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The whole remaining body, up to `limit` bytes.
+    pub fn bytes(mut self, limit: usize) -> Result<Vec<u8>, HttpError> {
+        self.read_to_end(limit)
+    }
+
+    /// The whole remaining body as text (lossy), up to `limit` bytes.
+    pub fn text(mut self, limit: usize) -> Result<String, HttpError> {
+        self.read_text(limit)
+    }
+}
+
+impl Body for Response {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        self.body.next_chunk()
     }
 }
 
 /// Field order matters: the stream must be dropped before its body, and the
 /// body before its response.
-struct BodyReader {
+struct WasiBody {
     stream: Option<InputStream>,
     _body: Option<IncomingBody>,
     _response: IncomingResponse,
 }
 
-impl BodyReader {
+impl Body for WasiBody {
     fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
         loop {
             let Some(stream) = &self.stream else {
@@ -276,19 +378,19 @@ fn from_error_code(code: ErrorCode) -> HttpError {
 }
 
 /// The parts of an `http(s)://authority/path?query` URL a request needs.
-struct Url {
-    scheme: Scheme,
-    authority: String,
-    path_and_query: String,
+pub(crate) struct Url {
+    pub(crate) https: bool,
+    pub(crate) authority: String,
+    pub(crate) path_and_query: String,
 }
 
 impl Url {
-    fn parse(url: &str) -> Result<Self, HttpError> {
+    pub(crate) fn parse(url: &str) -> Result<Self, HttpError> {
         let invalid = || HttpError::InvalidRequest(format!("not an http(s) URL: {url:?}"));
         let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "https" => Scheme::Https,
-            "http" => Scheme::Http,
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "https" => true,
+            "http" => false,
             _ => return Err(invalid()),
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -302,17 +404,14 @@ impl Url {
             p => p.to_string(),
         };
         Ok(Url {
-            scheme,
+            https,
             authority: authority.to_string(),
             path_and_query,
         })
     }
 
     fn origin(&self) -> String {
-        let scheme = match self.scheme {
-            Scheme::Http => "http",
-            _ => "https",
-        };
+        let scheme = if self.https { "https" } else { "http" };
         format!("{scheme}://{}", self.authority)
     }
 }
@@ -338,7 +437,7 @@ mod tests {
     #[test]
     fn urls_split_into_request_parts() {
         let url = Url::parse("http://127.0.0.1:8080/v1beta/models?key=x").unwrap();
-        assert!(matches!(url.scheme, Scheme::Http));
+        assert!(!url.https);
         assert_eq!(url.authority, "127.0.0.1:8080");
         assert_eq!(url.path_and_query, "/v1beta/models?key=x");
         assert_eq!(

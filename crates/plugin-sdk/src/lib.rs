@@ -9,9 +9,13 @@
 //! wasmgate_plugin_sdk::export_provider!(Gemini);
 //! ```
 //!
-//! Besides the generated bindings it offers what every plugin needs: a small
-//! blocking HTTP client over `wasi:http` ([`http`]), an incremental
-//! Server-Sent-Events parser ([`sse`]), and thin wrappers over the host's
+//! Besides the generated bindings it offers what every plugin needs: one
+//! trait for everything asked of the host ([`platform::Platform`]: HTTP,
+//! secrets, settings, state, clocks, randomness, log) with the component's
+//! implementation ([`platform::WasiHost`]) and, behind the `native` feature,
+//! one for native tests against a mock on loopback ([`native::NativeHost`]);
+//! one request/response/body type ([`http`]); an incremental
+//! Server-Sent-Events parser ([`sse`]); and thin wrappers over the host's
 //! capabilities ([`host`]).
 
 pub mod bindings {
@@ -67,7 +71,10 @@ pub mod headers;
 pub mod host;
 pub mod http;
 mod names;
+#[cfg(feature = "native")]
+pub mod native;
 pub mod openai_json;
+pub mod platform;
 pub mod prompt;
 pub mod pump;
 pub mod retry_after;
@@ -83,6 +90,7 @@ pub use bindings::wasmgate::provider::types::{
     PluginManifest, ProviderError, ReasoningEffort, ReasoningPart, RetryInfo, Role, Sampling,
     SecretSpec, SettingSpec, Tool, ToolCall, ToolCallDelta, ToolChoice, UpstreamFailure, Usage,
 };
+pub use platform::{Level, Platform, WasiHost};
 pub use pump::{Producer, Pump, Step};
 
 impl ProviderError {

@@ -5,17 +5,9 @@
 use crate::http::HttpError;
 use crate::sse::{SseEvent, SseParser};
 
-/// A body that arrives in pieces.
-pub trait ChunkSource {
-    /// The next piece, `None` at a clean end.
-    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError>;
-}
-
-impl ChunkSource for crate::http::Response {
-    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
-        crate::http::Response::next_chunk(self)
-    }
-}
+/// A body that arrives in pieces: the SDK's one body trait, under the name
+/// the SSE readers have always used.
+pub use crate::http::Body as ChunkSource;
 
 /// Pieces given up front, for tests.
 impl ChunkSource for std::collections::VecDeque<Result<Vec<u8>, HttpError>> {
