@@ -8,7 +8,8 @@ use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
 
 use crate::assembler::Assembler;
 use crate::page::PageValues;
-use crate::platform::{HttpResponse, Level};
+use wasmgate_plugin_sdk::http::Response as HttpResponse;
+use wasmgate_plugin_sdk::platform::Level;
 use crate::session::Session;
 
 /// Reading an interrupted answer back from the chat: polls and their

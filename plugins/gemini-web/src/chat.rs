@@ -7,7 +7,7 @@ use wasmgate_plugin_sdk::{ChatRequest, ProviderError};
 use crate::account::Account;
 use crate::answer::Answer;
 use crate::models::{self, ModelError};
-use crate::platform::{Level, Platform};
+use wasmgate_plugin_sdk::platform::{Level, Platform};
 use crate::prompt;
 use crate::session::Session;
 

@@ -6,8 +6,10 @@
 //! of a fresh chat, send StreamGenerate, and stream the cumulative snapshots
 //! out as deltas.
 //!
-//! Everything but [`component`] is plain Rust over the [`platform::Platform`]
-//! trait, so it runs natively in tests (against the mock upstream).
+//! Everything but [`component`] is plain Rust over the SDK's
+//! [`Platform`](wasmgate_plugin_sdk::platform::Platform) trait, so it runs
+//! natively in tests (against the mock upstream, over the SDK's native test
+//! host).
 
 // Protocol pieces (pure).
 pub mod assembler;
@@ -33,11 +35,10 @@ pub mod upload;
 pub mod account;
 pub mod answer;
 pub mod chat;
-pub mod platform;
 pub mod session;
 
-// The wasm component: the platform over wasi:http and the host imports. It
-// also compiles natively, where nothing exports it.
+// The wasm component: the flows over the SDK's WasiHost. It also compiles
+// natively, where nothing exports it.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod component;
 

@@ -14,7 +14,8 @@ use crate::images;
 use crate::json_path;
 use crate::models::{Discovered, Model};
 use crate::page::PageValues;
-use crate::platform::{HttpRequest, HttpResponse, Level, Platform};
+use wasmgate_plugin_sdk::http::{Request as HttpRequest, Response as HttpResponse};
+use wasmgate_plugin_sdk::platform::{Level, Platform};
 use crate::prompt::Attachment;
 use crate::rotation::{self, Outcome};
 use crate::rpc::{self, UserStatus};
@@ -58,7 +59,7 @@ impl Session {
             saved.as_deref(),
             &account.psid,
             account.psidts.as_deref(),
-            platform.now(),
+            platform.now_secs(),
         );
         let session = Session {
             account,
@@ -85,7 +86,7 @@ impl Session {
             saved.as_deref(),
             &self.account.psid,
             self.account.psidts.as_deref(),
-            self.platform.now(),
+            self.platform.now_secs(),
         );
         if fresh.get(PSIDTS) != self.jar.get(PSIDTS) {
             self.jar = fresh;
@@ -96,7 +97,7 @@ impl Session {
 
     /// Rotates `__Secure-1PSIDTS` when the interval has passed.
     pub fn rotate_if_due(&mut self) -> Result<(), ProviderError> {
-        if !rotation::is_due(&self.jar, self.platform.now(), self.account.rotation)
+        if !rotation::is_due(&self.jar, self.platform.now_secs(), self.account.rotation)
             || self.platform.state_get(ROTATING_KEY).is_some()
         {
             return Ok(());
@@ -118,7 +119,7 @@ impl Session {
             .header("cookie", self.jar.header())
             .body(rotation::ROTATE_BODY);
         let answer = platform.send(request).and_then(|mut response| {
-            let _ = response.bytes(SMALL_LIMIT)?;
+            let _ = response.read_to_end(SMALL_LIMIT)?;
             Ok(response)
         });
         platform.state_delete(ROTATING_KEY);
@@ -127,7 +128,7 @@ impl Session {
             Err(error) => {
                 // Not fatal: the current cookie may still serve; try later.
                 platform.log(Level::Warn, &format!("cookie rotation failed: {error}"));
-                self.jar.rotated_at = platform.now();
+                self.jar.rotated_at = platform.now_secs();
                 self.save_jar();
                 return Outcome::Failed(0);
             }
@@ -136,7 +137,7 @@ impl Session {
             &mut self.jar,
             answer.status,
             answer.header_values("set-cookie"),
-            platform.now(),
+            platform.now_secs(),
         );
         match &outcome {
             Outcome::Rotated => platform.log(Level::Info, "rotated __Secure-1PSIDTS"),
@@ -244,7 +245,7 @@ impl Session {
     /// call failed (0: no answer, or an unreadable one).
     fn user_status(&self, page: &PageValues) -> Result<UserStatus, u16> {
         let mut response = self.batch(page, rpc::USER_STATUS, "[]").map_err(|_| 0u16)?;
-        let body = response.bytes(PAGE_LIMIT).map_err(|_| 0u16)?;
+        let body = response.read_to_end(PAGE_LIMIT).map_err(|_| 0u16)?;
         if response.status != 200 {
             return Err(response.status);
         }
@@ -259,7 +260,7 @@ impl Session {
         let result = self
             .batch(page, rpc::SETTINGS, rpc::ACTIVITY_PAYLOAD)
             .and_then(|mut response| {
-                let _ = response.bytes(SMALL_LIMIT)?;
+                let _ = response.read_to_end(SMALL_LIMIT)?;
                 Ok(response.status)
             });
         match result {
@@ -304,7 +305,7 @@ impl Session {
     pub fn read_chat(&self, page: &PageValues, cid: &str, rcid: Option<&str>) -> Option<Candidate> {
         let payload = serde_json::json!([cid, 10, null, 1, [1], [4], null, 1]).to_string();
         let mut response = self.batch(page, rpc::READ_CHAT, &payload).ok()?;
-        let body = response.bytes(PAGE_LIMIT).ok()?;
+        let body = response.read_to_end(PAGE_LIMIT).ok()?;
         if response.status != 200 {
             self.platform.log(
                 Level::Debug,
@@ -347,7 +348,7 @@ impl Session {
                 .header("user-agent", USER_AGENT)
                 .header("cookie", self.jar.header());
             let mut page = self.platform.send(request)?;
-            let html = page.text(PAGE_LIMIT)?;
+            let html = page.read_text(PAGE_LIMIT)?;
             if self.jar.apply(page.header_values("set-cookie")) {
                 self.save_jar();
             }
@@ -403,7 +404,7 @@ impl Session {
         let mut response = self.platform.send(request)?;
         let status = response.status;
         let retry_after = response.header("retry-after").map(str::to_string);
-        let text = response.text(SMALL_LIMIT)?;
+        let text = response.read_text(SMALL_LIMIT)?;
         match status {
             200..=299 => upload::identifier(&text)
                 .map(|id| UploadedFile {
@@ -468,7 +469,7 @@ impl Session {
             }
             let status = response.status;
             let retry_after = response.header("retry-after").map(str::to_string);
-            let hint = body_hint(&response.text(SMALL_LIMIT).unwrap_or_default());
+            let hint = body_hint(&response.read_text(SMALL_LIMIT).unwrap_or_default());
             match failures::generate_status(status, retry_after.as_deref(), &self.account.id, &hint)
             {
                 GenerateStatus::StaleToken if !token_renewed => {
@@ -545,7 +546,7 @@ impl Session {
         let failed = |what: &str| ProviderError::upstream(0, format!("full-size image: {what}"));
         let payload = rpc::full_size_payload(image_id, cid, rid, rcid);
         let mut response = self.batch(page, rpc::FULL_SIZE_IMAGE, &payload)?;
-        let body = response.bytes(SMALL_LIMIT)?;
+        let body = response.read_to_end(SMALL_LIMIT)?;
         if response.status != 200 {
             return Err(failed(&format!("c8o8Fe answered HTTP {}", response.status)));
         }
@@ -588,7 +589,7 @@ impl Session {
             match response.status {
                 200..=299 => {
                     let content_type = response.header("content-type").map(str::to_string);
-                    let data = response.bytes(limit)?;
+                    let data = response.read_to_end(limit)?;
                     return Ok((content_type, data));
                 }
                 301 | 302 | 303 | 307 | 308 => {

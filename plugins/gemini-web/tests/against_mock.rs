@@ -1,18 +1,12 @@
 //! The plugin's flows against the mock upstream, natively: the same code the
-//! component runs, over a real loopback socket (hyper) instead of
-//! `wasi:http`, with an in-memory state store and a clock the test can move.
+//! component runs, over the SDK's native test host (a real loopback socket
+//! instead of `wasi:http`, an in-memory state store, a clock the test moves).
 //! What the gateway adds (account failover, OpenAI framing, HTTP statuses) is
 //! tested end to end elsewhere.
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use mock_gemini_web::{
     DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, ExpiredStyle, Glitch, MOCK_PNG,
     MockOptions, MockUpstream, RotateBehaviour, Split,
@@ -20,170 +14,32 @@ use mock_gemini_web::{
 use plugin_gemini_web::account::Account;
 use plugin_gemini_web::answer::Answer;
 use plugin_gemini_web::chat;
-use plugin_gemini_web::platform::{BodyStream, HttpRequest, HttpResponse, Level, Method, Platform};
 use tokio::runtime::Runtime;
-use wasmgate_plugin_sdk::http::HttpError;
+use wasmgate_plugin_sdk::native::NativeHost;
+use wasmgate_plugin_sdk::platform::Platform;
 use wasmgate_plugin_sdk::{
     ChatRequest, ContentPart, Event, FinishReason, Media, Message, ProviderError, Role, Sampling,
 };
 
-/// One account's view of the world: blocking HTTP over hyper, the state
-/// store, a movable clock, and a log.
-struct Native {
-    runtime: Arc<Runtime>,
-    state: RefCell<HashMap<String, String>>,
-    clock_offset: Cell<u64>,
-    counter: Cell<u64>,
-    logs: RefCell<Vec<String>>,
-    /// The body pieces of every response, as read.
-    chunks: Rc<RefCell<Vec<Vec<u8>>>>,
-}
-
-impl Native {
-    fn new(runtime: Arc<Runtime>) -> Rc<Self> {
-        Rc::new(Native {
-            runtime,
-            state: RefCell::default(),
-            clock_offset: Cell::new(0),
-            counter: Cell::new(0),
-            logs: RefCell::default(),
-            chunks: Rc::default(),
-        })
-    }
-
-    fn advance(&self, seconds: u64) {
-        self.clock_offset.set(self.clock_offset.get() + seconds);
-    }
-}
-
-impl Platform for Native {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let uri: hyper::Uri = request.url.parse().expect("a valid URL");
-        let authority = uri.authority().expect("an authority").to_string();
-        // Like the gateway's egress rule: only the mock (loopback) is granted.
-        if uri.host() != Some("127.0.0.1") {
-            return Err(HttpError::Denied(format!("{authority} is not granted")));
-        }
-        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let response = self.runtime.block_on(async {
-            let stream = tokio::net::TcpStream::connect(&authority)
-                .await
-                .map_err(|e| HttpError::Connect(e.to_string()))?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| HttpError::Protocol(e.to_string()))?;
-            tokio::spawn(connection);
-            let mut builder = hyper::Request::builder()
-                .method(match request.method {
-                    Method::Get => hyper::Method::GET,
-                    Method::Post => hyper::Method::POST,
-                })
-                .uri(path)
-                .header("host", &authority);
-            for (name, value) in &request.headers {
-                builder = builder.header(name.as_str(), value.as_str());
-            }
-            let outgoing = builder
-                .body(Full::new(Bytes::from(request.body.clone())))
-                .expect("a valid request");
-            sender
-                .send_request(outgoing)
-                .await
-                .map_err(|e| HttpError::Protocol(e.to_string()))
-        })?;
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
-            .collect();
-        Ok(HttpResponse {
-            status: response.status().as_u16(),
-            headers,
-            body: Box::new(NativeBody {
-                runtime: self.runtime.clone(),
-                body: response.into_body(),
-                chunks: self.chunks.clone(),
-            }),
-        })
-    }
-
-    fn state_get(&self, key: &str) -> Option<String> {
-        self.state.borrow().get(key).cloned()
-    }
-
-    fn state_set(&self, key: &str, value: &str, _ttl_seconds: Option<u32>) {
-        self.state
-            .borrow_mut()
-            .insert(key.to_string(), value.to_string());
-    }
-
-    fn state_delete(&self, key: &str) {
-        self.state.borrow_mut().remove(key);
-    }
-
-    fn now(&self) -> u64 {
-        let real = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("a clock after 1970")
-            .as_secs();
-        real + self.clock_offset.get()
-    }
-
-    fn random_u64(&self) -> u64 {
-        self.counter.set(self.counter.get() + 1);
-        self.counter.get().wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn log(&self, level: Level, message: &str) {
-        self.logs.borrow_mut().push(format!("{level:?}: {message}"));
-    }
-
-    fn sleep_ms(&self, ms: u64) {
-        // The clock moves; the test does not wait.
-        self.advance(ms.div_ceil(1000));
-    }
-}
-
-struct NativeBody {
-    runtime: Arc<Runtime>,
-    body: Incoming,
-    chunks: Rc<RefCell<Vec<Vec<u8>>>>,
-}
-
-impl BodyStream for NativeBody {
-    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
-        loop {
-            match self.runtime.block_on(self.body.frame()) {
-                None => return Ok(None),
-                Some(Err(error)) => return Err(HttpError::Protocol(error.to_string())),
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.chunks.borrow_mut().push(data.to_vec());
-                        return Ok(Some(data.to_vec()));
-                    }
-                }
-            }
-        }
-    }
-}
-
 struct Setup {
     mock: MockUpstream,
-    platform: Rc<Native>,
+    platform: Rc<NativeHost>,
+    /// Runs the mock upstream.
+    _runtime: Runtime,
 }
 
 fn setup(options: MockOptions) -> Setup {
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime"),
-    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let mock = runtime.block_on(mock_gemini_web::spawn(options));
-    let platform = Native::new(runtime.clone());
-    Setup { mock, platform }
+    Setup {
+        mock,
+        platform: Rc::new(NativeHost::default()),
+        _runtime: runtime,
+    }
 }
 
 impl Setup {
@@ -352,7 +208,7 @@ fn frames_split_inside_characters_and_digits_are_parsed() {
         });
         let collected = setup.chat("gemini-3-flash", "hi").unwrap();
         assert_eq!(collected.text, DEFAULT_ANSWER, "{split:?}");
-        let chunks = setup.platform.chunks.borrow();
+        let chunks = setup.platform.chunks();
         let cut_inside_a_character = chunks
             .iter()
             .any(|chunk| std::str::from_utf8(chunk).is_err());
@@ -742,7 +598,7 @@ fn rotation_replaces_the_cookie_and_later_requests_use_it() {
     setup.chat("gemini-3-flash", "before").unwrap();
     assert_eq!(setup.mock.rotations(), 0, "not due yet");
 
-    setup.platform.advance(601);
+    setup.platform.advance_secs(601);
     setup.chat("gemini-3-flash", "due").unwrap();
     assert_eq!(setup.mock.rotations(), 1);
     let rotated = setup.mock.current_psidts().unwrap();
@@ -782,7 +638,7 @@ fn a_psid_google_rotated_is_kept() {
         ..MockOptions::default()
     });
     setup.chat("gemini-3-flash", "first use").unwrap();
-    setup.platform.advance(601);
+    setup.platform.advance_secs(601);
     setup.chat("gemini-3-flash", "rotates").unwrap();
     let rotated = setup.mock.current_psid();
     assert_ne!(rotated, DEFAULT_PSID);
@@ -809,7 +665,7 @@ fn the_rotation_interval_is_a_setting() {
     );
     assert_eq!(setup.mock.rotations(), 2);
     let off = setup.account(&[("rotate-interval-secs", "off")]);
-    setup.platform.advance(100_000);
+    setup.platform.advance_secs(100_000);
     drain(&setup.start(off, &request("gemini-3-flash", "c")).unwrap());
     assert_eq!(setup.mock.rotations(), 2);
 }
@@ -821,7 +677,7 @@ fn a_throttled_rotation_keeps_the_current_cookie() {
         ..MockOptions::default()
     });
     setup.chat("gemini-3-flash", "first use").unwrap();
-    setup.platform.advance(601);
+    setup.platform.advance_secs(601);
     let collected = setup.chat("gemini-3-flash", "hi").unwrap();
     assert_eq!(collected.text, DEFAULT_ANSWER);
     let used = setup.stream_requests().pop().unwrap();
@@ -832,8 +688,7 @@ fn a_throttled_rotation_keeps_the_current_cookie() {
     assert!(
         setup
             .platform
-            .logs
-            .borrow()
+            .logs()
             .iter()
             .any(|l| l.contains("no new"))
     );
@@ -851,7 +706,7 @@ fn a_stale_psidts_is_revived_by_rotation() {
 #[test]
 fn a_newly_pasted_cookie_wins_over_the_saved_one() {
     let setup = setup(MockOptions::default());
-    setup.platform.advance(601);
+    setup.platform.advance_secs(601);
     setup.chat("gemini-3-flash", "rotate").unwrap();
     let rotated = setup.mock.current_psidts().unwrap();
     // The operator pastes a different cookie (say, after a new login); the
@@ -867,7 +722,7 @@ fn a_newly_pasted_cookie_wins_over_the_saved_one() {
     assert_ne!(rotated, "pasted-by-operator");
     // The new jar is saved: its rotation clock runs from now on.
     setup.mock.clear_requests();
-    setup.platform.advance(601);
+    setup.platform.advance_secs(601);
     let account = setup.account_with(DEFAULT_PSID, Some("pasted-by-operator"), &[]);
     let _ = setup.start(account, &request("gemini-3-flash", "y"));
     let rotation = setup.mock.requests_to("/RotateCookies").pop().unwrap();
@@ -887,7 +742,7 @@ fn expired_cookies_are_unauthorized_with_what_to_refresh() {
     assert!(!message.contains(DEFAULT_PSID) && !message.contains(DEFAULT_PSIDTS));
     // The page was tried, and a rotation attempted to revive the session.
     assert!(!setup.mock.requests_to("/RotateCookies").is_empty());
-    let logs = setup.platform.logs.borrow().join("\n");
+    let logs = setup.platform.logs().join("\n");
     assert!(!logs.contains(DEFAULT_PSID) && !logs.contains(DEFAULT_PSIDTS));
 }
 
@@ -919,10 +774,10 @@ fn a_401_from_rotation_is_logged_while_the_session_still_works() {
     let setup = setup(MockOptions::default());
     setup.chat("gemini-3-flash", "first use").unwrap();
     setup.mock.set_rotate(RotateBehaviour::Unauthorized);
-    setup.platform.advance(601);
+    setup.platform.advance_secs(601);
     let collected = setup.chat("gemini-3-flash", "hi").unwrap();
     assert_eq!(collected.text, DEFAULT_ANSWER);
-    let logs = setup.platform.logs.borrow().join("\n");
+    let logs = setup.platform.logs().join("\n");
     assert!(logs.contains("401"), "{logs}");
 }
 
