@@ -173,7 +173,11 @@ fn send_over_wasi(request: Request) -> Result<Response, HttpError> {
     outgoing
         .set_method(&method)
         .map_err(|()| invalid("method"))?;
-    let scheme = if url.https { Scheme::Https } else { Scheme::Http };
+    let scheme = if url.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     outgoing
         .set_scheme(Some(&scheme))
         .map_err(|()| invalid("scheme"))?;

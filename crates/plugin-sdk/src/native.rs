@@ -434,13 +434,18 @@ mod tests {
         assert!(sent.contains("content-length: 4\r\n"), "{sent}");
     }
 
+    /// Posts to a server that answers `reply` and closes.
+    fn answered_with(reply: &'static [u8]) -> Response {
+        let (url, _server) = serve_once(reply);
+        NativeHost::default()
+            .send(Request::post(url).body("body"))
+            .unwrap()
+    }
+
     #[test]
     fn a_sized_body_cut_short_is_an_error() {
-        let (url, _server) =
-            serve_once(b"HTTP/1.1 503 Unavailable\r\ncontent-length: 10\r\n\r\nfive!");
-        let mut response = NativeHost::default()
-            .send(Request::post(url).body("body"))
-            .unwrap();
+        let mut response =
+            answered_with(b"HTTP/1.1 503 Unavailable\r\ncontent-length: 10\r\n\r\nfive!");
         assert_eq!(response.status, 503);
         assert_eq!(response.next_chunk().unwrap().unwrap(), b"five!");
         assert!(matches!(response.next_chunk(), Err(HttpError::Protocol(_))));
@@ -449,11 +454,8 @@ mod tests {
 
     #[test]
     fn a_chunked_body_cut_short_is_an_error() {
-        let (url, _server) =
-            serve_once(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\none\r\n");
-        let mut response = NativeHost::default()
-            .send(Request::post(url).body("body"))
-            .unwrap();
+        let mut response =
+            answered_with(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\none\r\n");
         assert_eq!(response.next_chunk().unwrap().unwrap(), b"one");
         assert!(response.next_chunk().is_err());
     }

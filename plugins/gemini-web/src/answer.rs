@@ -8,9 +8,9 @@ use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
 
 use crate::assembler::Assembler;
 use crate::page::PageValues;
+use crate::session::Session;
 use wasmgate_plugin_sdk::http::Response as HttpResponse;
 use wasmgate_plugin_sdk::platform::Level;
-use crate::session::Session;
 
 /// Reading an interrupted answer back from the chat: polls and their
 /// spacing (the reference client polls every 10 s until its timeout).

@@ -7,9 +7,9 @@ use wasmgate_plugin_sdk::{ChatRequest, ProviderError};
 use crate::account::Account;
 use crate::answer::Answer;
 use crate::models::{self, ModelError};
-use wasmgate_plugin_sdk::platform::{Level, Platform};
 use crate::prompt;
 use crate::session::Session;
+use wasmgate_plugin_sdk::platform::{Level, Platform};
 
 /// Restores the session, rotates the cookie if due, reads the page values,
 /// uploads attachments, sends StreamGenerate and reads up to the first event

@@ -14,14 +14,14 @@ use crate::images;
 use crate::json_path;
 use crate::models::{Discovered, Model};
 use crate::page::PageValues;
-use wasmgate_plugin_sdk::http::{Request as HttpRequest, Response as HttpResponse};
-use wasmgate_plugin_sdk::platform::{Level, Platform};
 use crate::prompt::Attachment;
 use crate::rotation::{self, Outcome};
 use crate::rpc::{self, UserStatus};
 use crate::snapshot::GeneratedImage;
 use crate::snapshot::{self, Candidate};
 use crate::upload;
+use wasmgate_plugin_sdk::http::{Request as HttpRequest, Response as HttpResponse};
+use wasmgate_plugin_sdk::platform::{Level, Platform};
 
 /// State keys (the store is already scoped to this plugin and account).
 const JAR_KEY: &str = "cookies";

@@ -685,13 +685,7 @@ fn a_throttled_rotation_keeps_the_current_cookie() {
         used.cookie("__Secure-1PSIDTS").as_deref(),
         Some(DEFAULT_PSIDTS)
     );
-    assert!(
-        setup
-            .platform
-            .logs()
-            .iter()
-            .any(|l| l.contains("no new"))
-    );
+    assert!(setup.platform.logs().iter().any(|l| l.contains("no new")));
 }
 
 #[test]
