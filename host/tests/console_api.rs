@@ -789,10 +789,16 @@ async fn metrics_need_a_key_and_count_requests() {
         "wasmgate_reloads_total 0",
         "# TYPE wasmgate_request_duration_seconds histogram",
         "wasmgate_requests_in_flight{plugin=\"misbehave\"} 0",
-        "wasmgate_instances_max 256",
     ] {
         assert!(text.contains(needle), "{needle} in\n{text}");
     }
+    // The instance cap is derived from the machine's memory when unset.
+    let cap: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("wasmgate_instances_max "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("wasmgate_instances_max in\n{text}"));
+    assert!((32..=4096).contains(&cap), "{cap}");
     // CPU time inside the plugin, and its instances.
     let value = |prefix: &str| -> f64 {
         text.lines()
