@@ -93,6 +93,32 @@ pub use bindings::wasmgate::provider::types::{
 pub use platform::{Level, Platform, WasiHost};
 pub use pump::{Producer, Pump, Step};
 
+impl ChatRequest {
+    /// A request for `model` with `messages` and nothing else set: no
+    /// sampling options, stop sequences, tools, effort or extra fields.
+    pub fn new(model: impl Into<String>, messages: Vec<Message>, stream: bool) -> Self {
+        ChatRequest {
+            model: model.into(),
+            messages,
+            sampling: Sampling {
+                temperature: None,
+                top_p: None,
+                top_k: None,
+                max_tokens: None,
+                seed: None,
+                presence_penalty: None,
+                frequency_penalty: None,
+            },
+            stop: Vec::new(),
+            tools: Vec::new(),
+            tool_choice: None,
+            stream,
+            reasoning_effort: None,
+            extra: None,
+        }
+    }
+}
+
 impl ProviderError {
     /// An upstream failure with its HTTP status (0 when there was no answer).
     pub fn upstream(status: u16, message: impl Into<String>) -> Self {

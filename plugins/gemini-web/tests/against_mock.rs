@@ -18,7 +18,7 @@ use tokio::runtime::Runtime;
 use wasmgate_plugin_sdk::native::NativeHost;
 use wasmgate_plugin_sdk::platform::Platform;
 use wasmgate_plugin_sdk::{
-    ChatRequest, ContentPart, Event, FinishReason, Media, Message, ProviderError, Role, Sampling,
+    ChatRequest, ContentPart, Event, FinishReason, Media, Message, ProviderError, Role,
 };
 
 struct Setup {
@@ -106,25 +106,7 @@ fn request(model: &str, text: &str) -> ChatRequest {
 }
 
 fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
-    ChatRequest {
-        model: model.into(),
-        messages,
-        sampling: Sampling {
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-        },
-        stop: vec![],
-        tools: vec![],
-        tool_choice: None,
-        stream: true,
-        reasoning_effort: None,
-        extra: None,
-    }
+    ChatRequest::new(model, messages, true)
 }
 
 #[derive(Debug, Default)]

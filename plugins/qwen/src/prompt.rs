@@ -162,7 +162,7 @@ pub fn asked_thinking(request: &ChatRequest) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmgate_plugin_sdk::{Media, Sampling, ToolCall};
+    use wasmgate_plugin_sdk::{Media, ToolCall};
 
     fn message(role: Role, parts: Vec<ContentPart>) -> Message {
         Message {
@@ -175,25 +175,7 @@ mod tests {
     }
 
     fn request_of(messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            model: "qwen-max".into(),
-            messages,
-            sampling: Sampling {
-                temperature: None,
-                top_p: None,
-                top_k: None,
-                max_tokens: None,
-                seed: None,
-                presence_penalty: None,
-                frequency_penalty: None,
-            },
-            stop: vec![],
-            tools: vec![],
-            tool_choice: None,
-            stream: true,
-            reasoning_effort: None,
-            extra: None,
-        }
+        ChatRequest::new("qwen-max", messages, true)
     }
 
     fn text(role: Role, text: &str) -> Message {
@@ -303,29 +285,13 @@ mod tests {
 
     #[test]
     fn insisting_on_tools_is_refused() {
-        let mut request = ChatRequest {
-            model: "qwen-max".into(),
-            messages: vec![text(Role::User, "hi")],
-            sampling: Sampling {
-                temperature: None,
-                top_p: None,
-                top_k: None,
-                max_tokens: None,
-                seed: None,
-                presence_penalty: None,
-                frequency_penalty: None,
-            },
-            stop: vec![],
-            tools: vec![wasmgate_plugin_sdk::Tool {
-                name: "clock".into(),
-                description: None,
-                parameters: None,
-            }],
-            tool_choice: Some(ToolChoice::Auto),
-            stream: true,
-            reasoning_effort: None,
-            extra: None,
-        };
+        let mut request = request_of(vec![text(Role::User, "hi")]);
+        request.tools = vec![wasmgate_plugin_sdk::Tool {
+            name: "clock".into(),
+            description: None,
+            parameters: None,
+        }];
+        request.tool_choice = Some(ToolChoice::Auto);
         assert!(check_supported(&request).is_ok());
         request.tool_choice = Some(ToolChoice::Required);
         assert!(matches!(

@@ -18,25 +18,7 @@ fn text(role: Role, text: &str) -> Message {
 }
 
 fn request(model: &str, messages: Vec<Message>) -> ChatRequest {
-    ChatRequest {
-        model: model.into(),
-        messages,
-        sampling: Sampling {
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-        },
-        stop: vec![],
-        tools: vec![],
-        tool_choice: None,
-        stream: true,
-        reasoning_effort: None,
-        extra: None,
-    }
+    ChatRequest::new(model, messages, true)
 }
 
 fn build(request: &ChatRequest) -> Value {

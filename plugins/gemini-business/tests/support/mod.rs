@@ -15,9 +15,7 @@ use mock_gemini_business::MockUpstream;
 use plugin_gemini_business::env::Env;
 use plugin_gemini_business::transport::{Body, HttpCall, HttpReply, Method, Transport};
 use wasmgate_plugin_sdk::http::HttpError;
-use wasmgate_plugin_sdk::{
-    ChatRequest, ContentPart, Event, Message, ProviderError, Role, Sampling,
-};
+use wasmgate_plugin_sdk::{ChatRequest, ContentPart, Event, Message, ProviderError, Role};
 
 pub fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -231,25 +229,7 @@ pub fn request(model: &str, prompt: &str) -> ChatRequest {
 }
 
 pub fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
-    ChatRequest {
-        model: model.into(),
-        messages,
-        sampling: Sampling {
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-        },
-        stop: vec![],
-        tools: vec![],
-        tool_choice: None,
-        stream: true,
-        reasoning_effort: None,
-        extra: None,
-    }
+    ChatRequest::new(model, messages, true)
 }
 
 /// What a chat produced: its events, and the error that ended it, if any.
