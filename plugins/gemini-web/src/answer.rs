@@ -1,10 +1,9 @@
 //! The answer being streamed: pulls the StreamGenerate body as events are
-//! asked for, then downloads the generated images, then finishes.
+//! asked for, then downloads the generated images, then finishes. The
+//! queueing and the error after the events before it are the SDK's
+//! [`Pump`]'s; this is its producer.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-
-use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
+use wasmgate_plugin_sdk::{Event, FinishReason, Producer, ProviderError, Pump, Step};
 
 use crate::assembler::Assembler;
 use crate::page::PageValues;
@@ -17,16 +16,16 @@ use wasmgate_plugin_sdk::platform::Level;
 const READ_BACK_POLLS: u32 = 24;
 const READ_BACK_DELAY_MS: u64 = 5000;
 
-pub struct Answer {
-    state: RefCell<State>,
-}
+/// The completion handed to the host.
+pub type Answer = Pump<Reader>;
 
-struct State {
+/// One answer's source of events: the stream, a read-back if it ended
+/// early, then the images.
+pub struct Reader {
     session: Session,
     page: PageValues,
     response: Option<HttpResponse>,
     assembler: Assembler,
-    pending: VecDeque<Event>,
     phase: Phase,
 }
 
@@ -41,71 +40,68 @@ enum Phase {
     Done,
 }
 
-impl Answer {
+impl Reader {
     pub fn new(session: Session, page: PageValues, response: HttpResponse, model: &str) -> Self {
         let assembler = Assembler::new(&session.account.id, model);
-        Answer {
-            state: RefCell::new(State {
-                session,
-                page,
-                response: Some(response),
-                assembler,
-                pending: VecDeque::new(),
-                phase: Phase::Streaming,
-            }),
+        Reader {
+            session,
+            page,
+            response: Some(response),
+            assembler,
+            phase: Phase::Streaming,
         }
+    }
+
+    /// Reads the stream until its first events, so that a refusal (an
+    /// in-band error in the first frame) surfaces from `chat()`, where the
+    /// host can still try another account; the answer starts with them. A
+    /// read-back or the images are left to the answer.
+    pub fn prime(&mut self) -> Result<Vec<Event>, ProviderError> {
+        let mut first = Vec::new();
+        while first.is_empty() && self.phase == Phase::Streaming {
+            self.read_more(&mut first)?;
+        }
+        Ok(first)
     }
 
     /// Whether `prime` failed in a way a fresh attempt may fix.
     pub fn retryable(&self) -> bool {
-        self.state.borrow().assembler.retryable()
+        self.assembler.retryable()
     }
 
     /// The session back, to try again.
     pub fn into_session(self) -> Session {
-        self.state.into_inner().session
-    }
-
-    /// Reads until the first event, so that a refusal (an in-band error in
-    /// the first frame) surfaces from `chat()`, where the host can still
-    /// try another account.
-    pub fn prime(&self) -> Result<(), ProviderError> {
-        let mut state = self.state.borrow_mut();
-        while state.pending.is_empty() && state.phase == Phase::Streaming {
-            state.read_more()?;
-        }
-        Ok(())
+        self.session
     }
 }
 
-impl Answer {
-    /// The next event, `None` at the end.
-    pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
-        let mut state = self.state.borrow_mut();
-        loop {
-            if let Some(event) = state.pending.pop_front() {
-                return Ok(Some(event));
-            }
-            match state.phase {
-                Phase::Streaming => state.read_more()?,
-                Phase::ReadingBack(polls) => state.read_back(polls)?,
-                Phase::Images(index) => state.download(index)?,
-                Phase::Done => return Ok(None),
-            }
+impl Producer for Reader {
+    fn produce(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
+        match self.phase {
+            Phase::Streaming => self.read_more(out)?,
+            Phase::ReadingBack(polls) => self.read_back(polls, out)?,
+            Phase::Images(index) => self.download(index, out)?,
+            Phase::Done => {}
         }
+        Ok(match self.phase {
+            Phase::Done => Step::Done,
+            _ => Step::More,
+        })
     }
 }
 
-impl State {
-    fn read_more(&mut self) -> Result<(), ProviderError> {
-        let result = self.read_chunk();
+impl Reader {
+    fn read_more(&mut self, out: &mut Vec<Event>) -> Result<(), ProviderError> {
+        let result = self.read_chunk(out);
         if result.is_err() {
-            self.stop();
+            // Nothing more is read (a failed `prime` hands the reader back).
+            self.response = None;
+            self.phase = Phase::Done;
         }
         result
     }
 
-    fn read_chunk(&mut self) -> Result<(), ProviderError> {
+    fn read_chunk(&mut self, out: &mut Vec<Event>) -> Result<(), ProviderError> {
         if self.assembler.is_complete() {
             // The rest is bookkeeping: stop reading.
             self.response = None;
@@ -117,15 +113,12 @@ impl State {
             return Ok(());
         };
         match response.next_chunk() {
-            Ok(Some(bytes)) => {
-                let events = self.assembler.push(&bytes)?;
-                self.pending.extend(events);
-            }
+            Ok(Some(bytes)) => out.extend(self.assembler.push(&bytes)?),
             Ok(None) => {
                 self.response = None;
                 match self.assembler.finish() {
                     Ok(events) => {
-                        self.pending.extend(events);
+                        out.extend(events);
                         self.phase = Phase::Images(0);
                     }
                     Err(_) if self.assembler.recoverable().is_some() => {
@@ -152,15 +145,7 @@ impl State {
 
     /// One read of the saved turn; the answer continues from it once the
     /// upstream reports it complete.
-    fn read_back(&mut self, polls: u32) -> Result<(), ProviderError> {
-        let result = self.read_back_once(polls);
-        if result.is_err() {
-            self.stop();
-        }
-        result
-    }
-
-    fn read_back_once(&mut self, polls: u32) -> Result<(), ProviderError> {
+    fn read_back(&mut self, polls: u32, out: &mut Vec<Event>) -> Result<(), ProviderError> {
         if polls > 0 {
             self.session.sleep_ms(READ_BACK_DELAY_MS);
         } else {
@@ -173,7 +158,7 @@ impl State {
         let rcid = self.assembler.candidate_id().map(str::to_string);
         let found = self.session.read_chat(&self.page, &cid, rcid.as_deref());
         if let Some(events) = found.and_then(|candidate| self.assembler.recovered(candidate)) {
-            self.pending.extend(events);
+            out.extend(events);
             self.phase = Phase::Images(0);
             return Ok(());
         }
@@ -187,34 +172,22 @@ impl State {
         Ok(())
     }
 
-    fn download(&mut self, index: usize) -> Result<(), ProviderError> {
+    fn download(&mut self, index: usize, out: &mut Vec<Event>) -> Result<(), ProviderError> {
         let Some(image) = self.assembler.images().get(index).cloned() else {
-            self.pending.push_back(Event::Finish(FinishReason::Stop));
+            out.push(Event::Finish(FinishReason::Stop));
             self.phase = Phase::Done;
             return Ok(());
         };
         let reply = self.assembler.reply_ids();
-        match self
+        let media = self
             .session
             .download_generated(&self.page, &image, reply.as_ref())
-        {
-            Ok(media) => {
-                self.pending.push_back(Event::Image(media));
-                self.phase = Phase::Images(index + 1);
-                Ok(())
-            }
-            Err(error) => {
+            .inspect_err(|_| {
                 self.session
-                    .log(Level::Warn, "a generated image could not be downloaded");
-                self.stop();
-                Err(error)
-            }
-        }
-    }
-
-    fn stop(&mut self) {
-        self.response = None;
-        self.pending.clear();
-        self.phase = Phase::Done;
+                    .log(Level::Warn, "a generated image could not be downloaded")
+            })?;
+        out.push(Event::Image(media));
+        self.phase = Phase::Images(index + 1);
+        Ok(())
     }
 }

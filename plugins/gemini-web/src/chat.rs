@@ -5,7 +5,7 @@ use std::rc::Rc;
 use wasmgate_plugin_sdk::{ChatRequest, ProviderError};
 
 use crate::account::Account;
-use crate::answer::Answer;
+use crate::answer::{Answer, Reader};
 use crate::models::{self, ModelError};
 use crate::prompt;
 use crate::session::Session;
@@ -56,14 +56,14 @@ pub fn start(
     let mut attempt = 0;
     loop {
         let response = session.generate(&mut page, &model, &prompt.text, &files)?;
-        let answer = Answer::new(session, page.clone(), response, &model.name);
-        match answer.prime() {
-            Ok(()) => return Ok(answer),
+        let mut reader = Reader::new(session, page.clone(), response, &model.name);
+        match reader.prime() {
+            Ok(first) => return Ok(Answer::starting_with(first, Some(reader))),
             // Code 1013 or a stream that ended without output: the web
             // client reads the page again and retries.
-            Err(error) if answer.retryable() && attempt < RETRIES => {
+            Err(error) if reader.retryable() && attempt < RETRIES => {
                 attempt += 1;
-                session = answer.into_session();
+                session = reader.into_session();
                 session.log(
                     Level::Warn,
                     &format!("Gemini failed before answering ({error:?}); retry {attempt} of {RETRIES} with a fresh page"),

@@ -4,8 +4,7 @@
 use std::rc::Rc;
 
 use wasmgate_plugin_sdk::{
-    ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
-    ProviderError, WasiHost, host,
+    ChatRequest, Completion, ModelInfo, PluginManifest, Provider, ProviderError, WasiHost, host,
 };
 
 use crate::account::{self, Account};
@@ -16,7 +15,7 @@ use crate::models;
 pub struct GeminiWeb;
 
 impl Provider for GeminiWeb {
-    type Completion = Streaming;
+    type Completion = Answer;
 
     fn manifest() -> PluginManifest {
         PluginManifest {
@@ -52,17 +51,11 @@ impl Provider for GeminiWeb {
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
         let account = Account::from_config(host::account_id(), host::secret, host::setting)?;
-        let answer = chat::start(Rc::new(WasiHost), account, &request)?;
-        Ok(Completion::new(Streaming(answer)))
-    }
-}
-
-/// The completion resource.
-pub struct Streaming(Answer);
-
-impl CompletionStream for Streaming {
-    fn next(&self) -> Result<Vec<Event>, ProviderError> {
-        Ok(self.0.next_event()?.into_iter().collect())
+        Ok(Completion::new(chat::start(
+            Rc::new(WasiHost),
+            account,
+            &request,
+        )?))
     }
 }
 

@@ -92,7 +92,7 @@ pub enum GenerateStatus {
 
 pub fn generate_status(
     status: u16,
-    retry_after: Option<&str>,
+    retry_after_ms: Option<u64>,
     account: &str,
     body_hint: &str,
 ) -> GenerateStatus {
@@ -101,18 +101,19 @@ pub fn generate_status(
         _ => GenerateStatus::Failed(http_failure(
             "StreamGenerate",
             status,
-            retry_after,
+            retry_after_ms,
             account,
             body_hint,
         )),
     }
 }
 
-/// A failed HTTP answer at some step of the flow.
+/// A failed HTTP answer at some step of the flow (`retry_after_ms`: its
+/// `Retry-After`, read with the SDK's `retry_after::retry_after_ms`).
 pub fn http_failure(
     step: &str,
     status: u16,
-    retry_after: Option<&str>,
+    retry_after_ms: Option<u64>,
     account: &str,
     body_hint: &str,
 ) -> ProviderError {
@@ -122,7 +123,7 @@ pub fn http_failure(
             format!(
                 "Google answered {step} with HTTP 429: this IP or account is temporarily blocked"
             ),
-            retry_after.and_then(parse_retry_after),
+            retry_after_ms,
         ),
         _ if body_hint.is_empty() => {
             ProviderError::upstream(status, format!("{step} answered HTTP {status}"))
@@ -132,11 +133,6 @@ pub fn http_failure(
             format!("{step} answered HTTP {status}: {body_hint}"),
         ),
     }
-}
-
-/// `Retry-After` in seconds, as milliseconds.
-fn parse_retry_after(value: &str) -> Option<u64> {
-    value.trim().parse::<u64>().ok().map(|s| s * 1000)
 }
 
 /// A short, printable excerpt of an error body (never the request).
@@ -185,7 +181,7 @@ mod tests {
             generate_status(400, None, "a", ""),
             GenerateStatus::StaleToken
         ));
-        let GenerateStatus::Failed(error) = generate_status(429, Some("30"), "a", "") else {
+        let GenerateStatus::Failed(error) = generate_status(429, Some(30_000), "a", "") else {
             panic!()
         };
         let ProviderError::RateLimited(info) = error else {

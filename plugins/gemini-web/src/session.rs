@@ -22,6 +22,7 @@ use crate::snapshot::{self, Candidate};
 use crate::upload;
 use wasmgate_plugin_sdk::http::{Request as HttpRequest, Response as HttpResponse};
 use wasmgate_plugin_sdk::platform::{Level, Platform};
+use wasmgate_plugin_sdk::retry_after;
 
 /// State keys (the store is already scoped to this plugin and account).
 const JAR_KEY: &str = "cookies";
@@ -73,6 +74,12 @@ impl Session {
             session.save_jar();
         }
         session
+    }
+
+    /// How long a refusal asks to wait (`Retry-After`: seconds or a date).
+    fn retry_after_ms(&self, response: &HttpResponse) -> Option<u64> {
+        let value = response.header("retry-after")?;
+        retry_after::retry_after_ms(value, self.platform.now_secs())
     }
 
     fn save_jar(&self) {
@@ -367,7 +374,7 @@ impl Session {
                     return Err(http_failure(
                         "the Gemini page",
                         status,
-                        page.header("retry-after"),
+                        self.retry_after_ms(&page),
                         &self.account.id,
                         &body_hint(&html),
                     ));
@@ -403,7 +410,7 @@ impl Session {
             .body(body);
         let mut response = self.platform.send(request)?;
         let status = response.status;
-        let retry_after = response.header("retry-after").map(str::to_string);
+        let retry_after_ms = self.retry_after_ms(&response);
         let text = response.read_text(SMALL_LIMIT)?;
         match status {
             200..=299 => upload::identifier(&text)
@@ -418,7 +425,7 @@ impl Session {
             ))),
             429 => Err(ProviderError::rate_limited(
                 "the upload endpoint answered HTTP 429",
-                retry_after.and_then(|s| s.trim().parse::<u64>().ok().map(|s| s * 1000)),
+                retry_after_ms,
             )),
             _ => Err(ProviderError::upstream(
                 status,
@@ -468,10 +475,9 @@ impl Session {
                 return Ok(response);
             }
             let status = response.status;
-            let retry_after = response.header("retry-after").map(str::to_string);
+            let retry_after_ms = self.retry_after_ms(&response);
             let hint = body_hint(&response.read_text(SMALL_LIMIT).unwrap_or_default());
-            match failures::generate_status(status, retry_after.as_deref(), &self.account.id, &hint)
-            {
+            match failures::generate_status(status, retry_after_ms, &self.account.id, &hint) {
                 GenerateStatus::StaleToken if !token_renewed => {
                     self.platform.log(
                         Level::Debug,
