@@ -10,9 +10,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use wasmgate_testkit::js_plugin::{JS_PLUGIN, built_js_plugin};
 use wasmgate_testkit::{
-    Gateway, Value, bounded_stream, failure, json, parse_sse, streamed_reasoning, streamed_text,
-    user_request,
+    Gateway, GatewayBuilder, Value, bounded_stream, failure, json, parse_sse, streamed_reasoning,
+    streamed_text, user_request,
 };
 
 const ADMIN_KEY: &str = "admin-conformance-suite";
@@ -41,6 +42,11 @@ trait Fixture: Sized {
     /// As [`Fixture::start`], with the first account's credentials refused
     /// by the upstream as expired or invalid; returns that account's id.
     async fn start_first_expired() -> (Self, String);
+    /// Whether the plugin can be built here (a plugin built by other
+    /// tooling may be skipped outside CI).
+    fn available() -> bool {
+        true
+    }
     fn gateway(&self) -> &Gateway;
     /// A one-message request (`text`) the upstream answers as `upstream`
     /// says (a mock whose behaviour is a switch is switched here).
@@ -249,31 +255,49 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn the_first_chunk_arrives_before_the_rest() {
+                if !<$fixture>::available() {
+                    return;
+                }
                 super::the_first_chunk_arrives_before_the_rest::<$fixture>().await;
             }
 
             #[tokio::test]
             async fn a_stream_cut_midway_ends_in_an_error_frame() {
+                if !<$fixture>::available() {
+                    return;
+                }
                 super::a_stream_cut_midway_ends_in_an_error_frame::<$fixture>().await;
             }
 
             #[tokio::test]
             async fn thoughts_come_back_as_reasoning() {
+                if !<$fixture>::available() {
+                    return;
+                }
                 super::thoughts_come_back_as_reasoning::<$fixture>().await;
             }
 
             #[tokio::test]
             async fn every_account_rate_limited_is_429_with_retry_after() {
+                if !<$fixture>::available() {
+                    return;
+                }
                 super::every_account_rate_limited_is_429_with_retry_after::<$fixture>().await;
             }
 
             #[tokio::test]
             async fn a_filtered_prompt_is_400_content_filter() {
+                if !<$fixture>::available() {
+                    return;
+                }
                 super::a_filtered_prompt_is_400_content_filter::<$fixture>().await;
             }
 
             #[tokio::test]
             async fn expired_credentials_bench_the_account() {
+                if !<$fixture>::available() {
+                    return;
+                }
                 super::expired_credentials_bench_the_account::<$fixture>().await;
             }
         }
@@ -283,6 +307,7 @@ macro_rules! conformance {
 conformance!(gemini, fixtures::Gemini);
 conformance!(vertex, fixtures::Vertex);
 conformance!(openai_compatible, fixtures::OpenAiCompatible);
+conformance!(openai_js, fixtures::OpenAiJs);
 conformance!(qwen, fixtures::Qwen);
 conformance!(gemini_business, fixtures::GeminiBusiness);
 conformance!(gemini_web, fixtures::GeminiWeb);
@@ -307,19 +332,23 @@ mod fixtures {
         };
     }
 
-    /// A gateway serving `plugin` with `config` (its `[plugins.…]` and
+    /// A gateway serving `plugins` with `config` (its `[plugins.…]` and
     /// `[models]` sections) and these variables, and [`ADMIN_KEY`].
-    fn gateway(plugin: &str, config: &str, variables: &[(String, String)]) -> Gateway {
+    fn builder(plugins: &[&str], config: &str, variables: &[(String, String)]) -> GatewayBuilder {
         let mut builder = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-            .plugins(&[plugin])
+            .plugins(plugins)
             .config(&format!(
-                "[runtime]\nfirst-event-timeout-secs = 10\n{config}"
+                "[runtime]\nfirst-event-timeout-secs = 20\n{config}"
             ))
             .env("ADMIN_KEY", ADMIN_KEY);
         for (name, value) in variables {
             builder = builder.env(name, value);
         }
-        builder.start()
+        builder
+    }
+
+    fn gateway(plugin: &str, config: &str, variables: &[(String, String)]) -> Gateway {
+        builder(&[plugin], config, variables).start()
     }
 
     fn variable(name: &str, value: &str) -> (String, String) {
@@ -454,35 +483,51 @@ settings = {{ base-url = "{}" }}
     /// `openai-compatible` against mock-openai: keys pick the account's fate
     /// by their prefix (`limited-*`, `bad-*`), the model `mock-<scenario>`
     /// picks the scenario.
-    pub struct OpenAiCompatible {
+    /// The OpenAI-style plugins against mock-openai: keys pick the account's
+    /// fate by their prefix, the model name picks the scenario. The plugin is
+    /// `openai-compatible` (Rust), or `openai-js` (JavaScript, built with
+    /// componentize-js and dropped into the running gateway).
+    pub struct OpenAi<const JS: bool> {
         mock: mock_openai::MockUpstream,
         gateway: Gateway,
     }
 
-    impl OpenAiCompatible {
+    pub type OpenAiCompatible = OpenAi<false>;
+    pub type OpenAiJs = OpenAi<true>;
+
+    impl<const JS: bool> OpenAi<JS> {
         async fn with_keys(keys: &str) -> Self {
             let mock = mock_openai::spawn(mock_openai::MockOptions::default()).await;
+            let plugin = if JS { JS_PLUGIN } else { "openai-compatible" };
             let config = format!(
                 r#"
-[[plugins.openai-compatible.accounts]]
+[[plugins.{plugin}.accounts]]
 id = "upstream"
 secrets = {{ api-key = {{ env-list = "TEST_OAI_KEYS" }} }}
 settings = {{ base-url = "{}/v1/" }}
 [models]
-"*" = "openai-compatible"
+"*" = "{plugin}"
 "#,
                 mock.base_url
             );
-            let gateway = gateway(
-                "openai-compatible",
-                &config,
-                &[variable("TEST_OAI_KEYS", keys)],
-            );
-            OpenAiCompatible { mock, gateway }
+            let variables = [variable("TEST_OAI_KEYS", keys)];
+            let gateway = if JS {
+                let (gateway, _) = builder(&[], &config, &variables)
+                    .start_with_js_plugin()
+                    .await
+                    .expect("available() said the JS plugin builds");
+                gateway
+            } else {
+                builder(&[plugin], &config, &variables).start()
+            };
+            OpenAi { mock, gateway }
         }
     }
 
-    impl Fixture for OpenAiCompatible {
+    impl<const JS: bool> Fixture for OpenAi<JS> {
+        fn available() -> bool {
+            !JS || built_js_plugin().is_some()
+        }
         async fn start() -> Self {
             Self::with_keys("good-a,good-b").await
         }

@@ -1,114 +1,19 @@
 //! A provider plugin written in JavaScript (`plugins-js/openai-js`), built
-//! here with componentize-js from npm and served unchanged by the real
-//! gateway, against the loopback OpenAI-style upstream (`crates/mock-openai`).
-//!
-//! The component carries a whole JS engine (≈13 MB): its first compile is
-//! slow, so it is built and compiled once per test run (the first test to get
-//! there does it, the others wait) and every gateway after that loads it from
-//! the shared compile cache.
-//!
-//! `.ci/run` installs the npm packages. Under CI (`CI` set) a missing node or
-//! npm fails the tests; on a developer's machine without them they are
-//! skipped with a loud message.
+//! with componentize-js from npm (see `wasmgate_testkit::js_plugin`) and
+//! served unchanged by the real gateway, against the loopback OpenAI-style
+//! upstream (`crates/mock-openai`). The conformance suite runs it too.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
 
 use mock_openai::{MockOptions, MockUpstream};
+use wasmgate_testkit::js_plugin::JS_PLUGIN;
 use wasmgate_testkit::{
     Gateway, bounded_stream, failure, finish_reason, json, streamed_reasoning, streamed_text,
-    text_pieces, user_request, workspace,
+    text_pieces, user_request,
 };
 
 const KEY: &str = "sk-js-test-0123456789";
-const PLUGIN: &str = "openai-js";
-/// How long the first compile of the component may take: under a minute
-/// with the debug gateway's optimised Cranelift, but a busy two-core machine
-/// and an unoptimised one take minutes.
-const FIRST_COMPILE: Duration = Duration::from_secs(30 * 60);
-
-/// The plugin's component, built from `plugins-js/openai-js` into
-/// `target/testkit/js/` when its sources are newer than the last build
-/// (componentize-js does not build byte-identical output twice, and each new
-/// file is a new compile for the gateway). `None` when it cannot be built
-/// outside CI.
-fn built_component() -> Option<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let source = workspace().join("plugins-js/openai-js");
-        let out = workspace().join(format!("target/testkit/js/{PLUGIN}.wasm"));
-        if Command::new("node").arg("--version").output().is_err() {
-            return Err("node is not installed".into());
-        }
-        if !source.join("node_modules/.package-lock.json").exists() {
-            let installed = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&source)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !installed {
-                return Err(format!("cd {} && npm ci failed", source.display()));
-            }
-        }
-        let inputs = [
-            source.join("src"),
-            source.join("build.mjs"),
-            source.join("package-lock.json"),
-            workspace().join("wit"),
-        ];
-        if newest(&inputs) > modified(&out) {
-            let output = Command::new("node")
-                .arg("build.mjs")
-                .arg(&out)
-                .current_dir(&source)
-                .output()
-                .expect("running node");
-            if !output.status.success() {
-                // A broken plugin is a failure everywhere, not a skip.
-                panic!(
-                    "building the JS plugin failed:\n{}{}",
-                    String::from_utf8_lossy(&output.stdout),
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            }
-        }
-        Ok(out)
-    });
-    match built {
-        Ok(path) => Some(path.clone()),
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("the JS plugin tests cannot run under CI: {why}")
-        }
-        Err(why) => {
-            eprintln!(
-                "\n!!!!!!!! SKIPPED a JS plugin test: {why}. CI runs it; see plugins-js/openai-js. !!!!!!!!\n"
-            );
-            None
-        }
-    }
-}
-
-fn modified(path: &Path) -> SystemTime {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
-/// The newest modification time of these files and everything under these directories.
-fn newest(paths: &[PathBuf]) -> SystemTime {
-    let mut newest = SystemTime::UNIX_EPOCH;
-    let mut pending: Vec<PathBuf> = paths.to_vec();
-    while let Some(path) = pending.pop() {
-        newest = newest.max(modified(&path));
-        if let Ok(entries) = std::fs::read_dir(&path) {
-            pending.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
-        }
-    }
-    newest
-}
 
 fn config(base_url: &str, secrets: &str) -> String {
     format!(
@@ -116,86 +21,30 @@ fn config(base_url: &str, secrets: &str) -> String {
 [runtime]
 first-event-timeout-secs = 20
 
-[[plugins.{PLUGIN}.accounts]]
+[[plugins.{JS_PLUGIN}.accounts]]
 id = "upstream"
 {secrets}
 settings = {{ base-url = "{base_url}/v1" }}
 
 [models]
-"*" = "{PLUGIN}"
+"*" = "{JS_PLUGIN}"
 "#
     )
-}
-
-/// Drops the component into the gateway's `plugins/`, as an operator would,
-/// and waits until the gateway has loaded it; returns its "plugin loaded" line.
-async fn drop_in(gateway: &Gateway, component: &Path, patience: Duration) -> String {
-    let partial = gateway.dir().join(format!(".{PLUGIN}.wasm.partial"));
-    std::fs::copy(component, &partial).unwrap();
-    std::fs::rename(
-        &partial,
-        gateway.plugins_dir().join(format!("{PLUGIN}.wasm")),
-    )
-    .unwrap();
-    let started = Instant::now();
-    loop {
-        let logs = gateway.logs();
-        if let Some(line) = logs
-            .lines()
-            .find(|l| l.contains("plugin loaded") && l.contains(PLUGIN))
-        {
-            return line.to_string();
-        }
-        assert!(
-            !logs.contains("plugin not loaded"),
-            "the gateway refused the JS plugin:\n{logs}"
-        );
-        assert!(
-            started.elapsed() < patience,
-            "the JS plugin did not load within {patience:?}:\n{logs}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The first compile, done once per test run into the shared compile cache,
-/// while the other tests wait for it rather than compiling alongside.
-async fn compile_once(component: &Path) {
-    static COMPILED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    COMPILED
-        .get_or_init(|| async {
-            let mock = mock_openai::spawn(MockOptions::default()).await;
-            let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-                .config(&config(&mock.base_url, ""))
-                .start();
-            let started = Instant::now();
-            let line = drop_in(&gateway, component, FIRST_COMPILE).await;
-            eprintln!(
-                "{PLUGIN}.wasm ({} MiB) loaded in {:.1?}: {line}",
-                std::fs::metadata(component).unwrap().len() >> 20,
-                started.elapsed()
-            );
-        })
-        .await;
 }
 
 /// A gateway serving the JS plugin against `mock`, the account's key in
 /// `TEST_JS_KEY` when given; with the "plugin loaded" line of its log.
 async fn serve(mock: &MockUpstream, key: Option<&str>) -> Option<(Gateway, String)> {
-    let component = built_component()?;
-    compile_once(&component).await;
     let secrets = match key {
         Some(_) => r#"secrets = { api-key = { env-list = "TEST_JS_KEY" } }"#,
         None => "",
     };
-    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+    Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .config(&config(&mock.base_url, secrets))
         .env("TEST_JS_KEY", key.unwrap_or_default())
         .env("API_KEY", "sk-gateway-js-plugin-suite")
-        .start();
-    // Loaded from the cache: seconds, not the first compile's minutes.
-    let line = drop_in(&gateway, &component, Duration::from_secs(120)).await;
-    Some((gateway, line))
+        .start_with_js_plugin()
+        .await
 }
 
 #[tokio::test]
@@ -249,47 +98,6 @@ async fn streamed_and_whole_answers_are_exact_with_usage() {
             .headers()["x-wasmgate-plugin"],
         "openai-js@0.2.0"
     );
-}
-
-/// The JS plugin passes each piece on as it reads it: the caller gets the
-/// first piece of the answer while the upstream still holds the rest.
-#[tokio::test]
-async fn the_first_piece_arrives_while_the_upstream_holds_the_rest() {
-    use futures::StreamExt;
-    let mock = mock_openai::spawn(MockOptions::default()).await;
-    let Some((gateway, _)) = serve(&mock, Some(KEY)).await else {
-        return;
-    };
-    let response = gateway
-        .chat(&user_request("mock-hold", "streaming matters", true))
-        .await;
-    assert_eq!(response.status(), 200);
-    let mut body = response.bytes_stream();
-    let mut received = String::new();
-    while streamed_text(&wasmgate_testkit::parse_sse(&complete(&received))).is_empty() {
-        let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
-            .await
-            .expect("the first piece arrives while the upstream holds the rest")
-            .expect("the stream is open")
-            .unwrap();
-        received.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    assert_eq!(mock.held(), 1, "the upstream still holds the rest");
-    mock.release();
-    while let Some(chunk) = body.next().await {
-        received.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
-    }
-    let frames = wasmgate_testkit::parse_sse(&received);
-    assert_eq!(streamed_text(&frames), "echo: streaming matters");
-    assert_eq!(frames.last().unwrap(), "[DONE]");
-}
-
-/// The whole SSE events in what has arrived so far.
-fn complete(received: &str) -> String {
-    match received.rfind("\n\n") {
-        Some(end) => received[..end + 2].to_string(),
-        None => String::new(),
-    }
 }
 
 #[tokio::test]
@@ -470,17 +278,16 @@ async fn connection_counter() -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn the_plugin_reaches_only_its_granted_host() {
-    let Some(component) = built_component() else {
-        return;
-    };
-    compile_once(&component).await;
     // The account's upstream (granted) redirects to a host nobody granted.
     let (elsewhere, connections) = connection_counter().await;
     let upstream = redirecting_upstream(format!("{elsewhere}/v1/chat/completions")).await;
-    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+    let Some((gateway, _)) = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .config(&config(&upstream, ""))
-        .start();
-    drop_in(&gateway, &component, Duration::from_secs(120)).await;
+        .start_with_js_plugin()
+        .await
+    else {
+        return;
+    };
 
     let (status, _, error) = failure(&gateway, &user_request("gpt-4o-mini", "hi", false)).await;
     assert_eq!(status, 502, "{error}");
@@ -497,7 +304,7 @@ async fn the_plugin_reaches_only_its_granted_host() {
     );
     let logs = gateway.wait_for_log("egress denied");
     assert!(
-        logs.contains("egress denied") && logs.contains(PLUGIN),
+        logs.contains("egress denied") && logs.contains(JS_PLUGIN),
         "the denial is logged with the plugin:\n{logs}"
     );
 }
