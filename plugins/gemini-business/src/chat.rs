@@ -1,39 +1,39 @@
 //! One chat request: check the account and the request without touching the
 //! network, then session, uploads and the ask.
 
-use wasmgate_plugin_sdk::{ChatRequest, ProviderError};
+use wasmgate_plugin_sdk::{ChatRequest, Level, Platform, ProviderError};
 
 use crate::account::{AccountError, check_not_expired, load_account};
-use crate::completion::AnswerStream;
-use crate::env::Env;
+use crate::completion::{Answer, AnswerStream};
 use crate::errors::{Classifier, Quota};
 use crate::models;
 use crate::prompt::build_prompt;
 use crate::settings::Settings;
-use crate::transport::Transport;
 use crate::upstream::Upstream;
 use crate::wire;
 
-pub fn start<T: Transport, E: Env>(
-    transport: T,
-    env: E,
+pub fn start<'a, P: Platform>(
+    platform: &'a P,
     request: &ChatRequest,
-) -> Result<AnswerStream<T, E>, ProviderError> {
+) -> Result<AnswerStream<'a, P>, ProviderError> {
     let model = models::find(&request.model).ok_or_else(|| {
         ProviderError::ModelNotFound(format!("Gemini Business has no model `{}`", request.model))
     })?;
-    let account =
-        load_account(|name| env.secret(name), |name| env.setting(name)).map_err(account_error)?;
+    let account = load_account(|name| platform.secret(name), |name| platform.setting(name))
+        .map_err(account_error)?;
     // An expired account is refused before any network call, so the host
     // moves on to the next one.
-    check_not_expired(&account, env.now()).map_err(account_error)?;
+    check_not_expired(&account, platform.now_secs()).map_err(account_error)?;
     let prompt = build_prompt(&request.messages)
         .map_err(|err| ProviderError::BadRequest(err.to_string()))?;
     if !request.tools.is_empty() {
-        env.debug("function tools are not supported by Gemini Business; ignoring them");
+        platform.log(
+            Level::Debug,
+            "function tools are not supported by Gemini Business; ignoring them",
+        );
     }
 
-    let settings = Settings::read(|name| env.setting(name));
+    let settings = Settings::read(|name| platform.setting(name));
     let classifier = Classifier {
         quota: if model.generates_images() {
             Quota::Images
@@ -42,7 +42,7 @@ pub fn start<T: Transport, E: Env>(
         },
         cooldowns: settings.cooldowns,
     };
-    let upstream = Upstream::new(transport, env, account, settings, classifier);
+    let upstream = Upstream::new(platform, account, settings, classifier);
     let session = upstream.create_session()?;
     let mut file_ids = Vec::with_capacity(prompt.attachments.len());
     for (index, attachment) in prompt.attachments.iter().enumerate() {
@@ -57,9 +57,7 @@ pub fn start<T: Transport, E: Env>(
         upstream.locale(),
     );
     let stream = upstream.ask(&body)?;
-    let answer = AnswerStream::new(upstream, stream, session);
-    answer.prime()?;
-    Ok(answer)
+    Answer::new(upstream, stream, session).into_stream()
 }
 
 fn account_error(err: AccountError) -> ProviderError {

@@ -1,17 +1,20 @@
 //! The answer as events: text and reasoning as their elements arrive, then
 //! the generated images once the array is closed.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use wasmgate_plugin_sdk::{CompletionStream, Event, FinishReason, Media, ProviderError};
+use wasmgate_plugin_sdk::http::Response;
+use wasmgate_plugin_sdk::{
+    Event, FinishReason, Level, Media, Platform, Producer, ProviderError, Pump, Step,
+};
 
 use crate::answer::{FileRef, Piece, Tally, Verdict, interpret};
 use crate::array_stream::{ArrayScanner, ScanError};
-use crate::env::Env;
 use crate::errors::GoogleError;
-use crate::transport::{Body, Transport};
 use crate::upstream::Upstream;
+
+/// What the component hands the host: the pump over an [`Answer`].
+pub type AnswerStream<'a, P> = Pump<Answer<'a, P>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -20,18 +23,15 @@ enum Phase {
     Finished,
 }
 
-pub struct AnswerStream<T: Transport, E: Env> {
-    answer: RefCell<Answer<T, E>>,
-}
-
-struct Answer<T: Transport, E: Env> {
-    upstream: Upstream<T, E>,
-    body: T::Body,
+/// One answer being read: the streamed array, then the downloads of the
+/// files it generated.
+pub struct Answer<'a, P: Platform> {
+    upstream: Upstream<'a, P>,
+    body: Response,
     /// The session this request created, the fallback for downloads.
     session: String,
     scanner: ArrayScanner,
     tally: Tally,
-    pending: VecDeque<Event>,
     phase: Phase,
     downloads: VecDeque<FileRef>,
     /// `(fileId, full session path)` from the metadata call, fetched once.
@@ -41,72 +41,51 @@ struct Answer<T: Transport, E: Env> {
     stream_error: Option<GoogleError>,
 }
 
-impl<T: Transport, E: Env> AnswerStream<T, E> {
-    pub fn new(upstream: Upstream<T, E>, body: T::Body, session: String) -> Self {
-        AnswerStream {
-            answer: RefCell::new(Answer {
-                upstream,
-                body,
-                session,
-                scanner: ArrayScanner::new(),
-                tally: Tally::default(),
-                pending: VecDeque::new(),
-                phase: Phase::Streaming,
-                downloads: VecDeque::new(),
-                file_sessions: None,
-                stream_error: None,
-            }),
+impl<'a, P: Platform> Answer<'a, P> {
+    pub fn new(upstream: Upstream<'a, P>, body: Response, session: String) -> Self {
+        Answer {
+            upstream,
+            body,
+            session,
+            scanner: ArrayScanner::new(),
+            tally: Tally::default(),
+            phase: Phase::Streaming,
+            downloads: VecDeque::new(),
+            file_sessions: None,
+            stream_error: None,
         }
     }
 
-    /// Reads until the answer has something to say, so that a refusal
-    /// inside a 200 stream (an error element, a bare `uToken`) surfaces from
-    /// `chat`, where the host can still try another account.
-    pub fn prime(&self) -> Result<(), ProviderError> {
-        let mut answer = self.answer.borrow_mut();
-        while answer.pending.is_empty() && answer.phase == Phase::Streaming {
-            answer.guarded(Answer::read_more)?;
+    /// Reads until the answer has something to say or its array ended, so
+    /// that a refusal inside a 200 stream (an error element, a bare
+    /// `uToken`) surfaces from `chat`, where the host can still try another
+    /// account; then hands the rest to the pump. Generated files are
+    /// downloaded only once the client is reading the answer.
+    pub fn into_stream(mut self) -> Result<AnswerStream<'a, P>, ProviderError> {
+        let mut opening = Vec::new();
+        while opening.is_empty() && self.phase == Phase::Streaming {
+            self.read_more(&mut opening)?;
         }
-        Ok(())
-    }
-
-    pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
-        self.answer.borrow_mut().next_event()
+        Ok(Pump::starting_with(opening, Some(self)))
     }
 }
 
-impl<T: Transport + 'static, E: Env + 'static> CompletionStream for AnswerStream<T, E> {
-    fn next(&self) -> Result<Vec<Event>, ProviderError> {
-        Ok(self.next_event()?.into_iter().collect())
-    }
-}
-
-impl<T: Transport, E: Env> Answer<T, E> {
-    fn next_event(&mut self) -> Result<Option<Event>, ProviderError> {
-        loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Ok(Some(event));
-            }
-            match self.phase {
-                Phase::Streaming => self.guarded(Self::read_more)?,
-                Phase::Downloading => self.guarded(Self::download_next)?,
-                Phase::Finished => return Ok(None),
-            }
+impl<P: Platform> Producer for Answer<'_, P> {
+    fn produce(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
+        match self.phase {
+            Phase::Streaming => self.read_more(out)?,
+            Phase::Downloading => self.download_next(out)?,
+            Phase::Finished => {}
         }
-    }
-
-    /// Runs a step; after a failure the answer is over.
-    fn guarded(
-        &mut self,
-        step: fn(&mut Self) -> Result<(), ProviderError>,
-    ) -> Result<(), ProviderError> {
-        step(self).inspect_err(|_| {
-            self.phase = Phase::Finished;
-            self.pending.clear();
+        Ok(match self.phase {
+            Phase::Finished => Step::Done,
+            Phase::Streaming | Phase::Downloading => Step::More,
         })
     }
+}
 
-    fn read_more(&mut self) -> Result<(), ProviderError> {
+impl<P: Platform> Answer<'_, P> {
+    fn read_more(&mut self, out: &mut Vec<Event>) -> Result<(), ProviderError> {
         let chunk = self
             .body
             .next_chunk()
@@ -120,9 +99,10 @@ impl<T: Transport, E: Env> Answer<T, E> {
                 Err(ScanError::Truncated {
                     inside_element: false,
                 }) if self.tally.verdict() == Verdict::Answered => {
-                    self.upstream
-                        .env()
-                        .warn("the answer array ended without its closing `]`");
+                    self.upstream.platform().log(
+                        Level::Warn,
+                        "the answer array ended without its closing `]`",
+                    );
                 }
                 Err(err) => return Err(ProviderError::upstream(0, err.to_string())),
             }
@@ -138,26 +118,25 @@ impl<T: Transport, E: Env> Answer<T, E> {
             })?;
             self.tally.responded |= responded;
             for piece in pieces {
-                self.apply(piece)?;
+                self.apply(piece, out)?;
             }
         }
         Ok(())
     }
 
-    fn apply(&mut self, piece: Piece) -> Result<(), ProviderError> {
+    fn apply(&mut self, piece: Piece, out: &mut Vec<Event>) -> Result<(), ProviderError> {
         match piece {
             Piece::Text(text) => {
                 self.tally.text = true;
-                self.pending.push_back(Event::Text(text));
+                out.push(Event::Text(text));
             }
             Piece::Thought(text) => {
                 self.tally.thoughts = true;
-                self.pending.push_back(Event::Reasoning(text));
+                out.push(Event::Reasoning(text));
             }
             Piece::InlineImage { mime_type, data } => {
                 self.tally.images = true;
-                self.pending
-                    .push_back(Event::Image(Media { mime_type, data }));
+                out.push(Event::Image(Media { mime_type, data }));
             }
             Piece::GeneratedFile(file) => {
                 self.tally.add_file(file);
@@ -176,10 +155,13 @@ impl<T: Transport, E: Env> Answer<T, E> {
                 ) {
                     return Err(failure);
                 }
-                self.upstream.env().warn(&format!(
-                    "an error element in the answer, reading on: {}",
-                    crate::upstream::describe(&failure)
-                ));
+                self.upstream.platform().log(
+                    Level::Warn,
+                    &format!(
+                        "an error element in the answer, reading on: {}",
+                        crate::upstream::describe(&failure)
+                    ),
+                );
                 self.stream_error = Some(error);
             }
         }
@@ -227,14 +209,14 @@ impl<T: Transport, E: Env> Answer<T, E> {
         Ok(())
     }
 
-    fn download_next(&mut self) -> Result<(), ProviderError> {
+    fn download_next(&mut self, out: &mut Vec<Event>) -> Result<(), ProviderError> {
         let Some(file) = self.downloads.pop_front() else {
             let reason = if self.tally.skipped.is_some() {
                 FinishReason::ContentFilter
             } else {
                 FinishReason::Stop
             };
-            self.pending.push_back(Event::Finish(reason));
+            out.push(Event::Finish(reason));
             self.phase = Phase::Finished;
             return Ok(());
         };
@@ -243,8 +225,7 @@ impl<T: Transport, E: Env> Answer<T, E> {
         let mime_type = content_type
             .filter(|t| t.starts_with("image/") || t.starts_with("video/"))
             .unwrap_or_else(|| file.mime().to_string());
-        self.pending
-            .push_back(Event::Image(Media { mime_type, data }));
+        out.push(Event::Image(Media { mime_type, data }));
         Ok(())
     }
 

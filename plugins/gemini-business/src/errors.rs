@@ -102,20 +102,21 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// A non-2xx answer of `step`.
+    /// A non-2xx answer of `step`; `retry_after_ms` is what its
+    /// `Retry-After` header said.
     pub fn http(
         &self,
         step: Step,
         status: u16,
         body: &str,
-        retry_after: Option<&str>,
+        retry_after_ms: Option<u64>,
     ) -> ProviderError {
         let detail = parse_error_body(body).unwrap_or_default();
         let message = describe(step, status, &detail);
         match status {
             401 => ProviderError::Unauthorized(message),
             403 => ProviderError::Forbidden(message),
-            429 => self.rate_limited(message, retry_after, &detail),
+            429 => self.rate_limited(message, retry_after_ms, &detail),
             400 if detail
                 .message
                 .as_deref()
@@ -143,13 +144,10 @@ impl Classifier {
     fn rate_limited(
         &self,
         message: String,
-        retry_after: Option<&str>,
+        retry_after_ms: Option<u64>,
         error: &GoogleError,
     ) -> ProviderError {
-        let said_ms = retry_after
-            .and_then(parse_retry_after)
-            .map(|seconds| seconds.saturating_mul(1000))
-            .or_else(|| retry_info_ms(error));
+        let said_ms = retry_after_ms.or_else(|| retry_info_ms(error));
         let configured_ms = || {
             self.cooldowns
                 .for_quota(self.quota)
@@ -186,11 +184,6 @@ fn retry_info_ms(error: &GoogleError) -> Option<u64> {
 fn seconds_ms(text: &str) -> Option<u64> {
     let seconds: f64 = text.trim().strip_suffix('s')?.parse().ok()?;
     (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).ceil() as u64)
-}
-
-/// `Retry-After` in delta-seconds (the HTTP-date form is not used by Google).
-fn parse_retry_after(value: &str) -> Option<u64> {
-    value.trim().parse().ok()
 }
 
 /// `widgetStreamAssist: HTTP 429 RESOURCE_EXHAUSTED: Resource has been exhausted`
@@ -283,7 +276,7 @@ mod tests {
         let images = IMAGES.http(Step::Ask, 429, RATE_LIMIT_BODY, None);
         assert_eq!(retry_after(&images), None);
         // A header, a RetryInfo detail, a "retry in" message: each is used.
-        let told = TEXT.http(Step::Ask, 429, RATE_LIMIT_BODY, Some("30"));
+        let told = TEXT.http(Step::Ask, 429, RATE_LIMIT_BODY, Some(30_000));
         assert_eq!(retry_after(&told), Some(30_000));
         let info = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"42.5s"}]}}"#;
         assert_eq!(

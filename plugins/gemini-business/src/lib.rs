@@ -8,14 +8,15 @@
 //! JWT (cached in state for 270 s of its 300), create a session, upload
 //! attachments, ask with `widgetStreamAssist`, and turn the streamed JSON
 //! array into events. The protocol logic lives in plain modules tested
-//! natively; [`transport`] and [`env`] are the only doors to the host.
+//! natively; every flow reaches the host through the SDK's
+//! [`Platform`](wasmgate_plugin_sdk::Platform) (`WasiHost` in the component,
+//! the SDK's native test host in `tests/`).
 
 pub mod account;
 pub mod answer;
 pub mod array_stream;
 pub mod chat;
 pub mod completion;
-pub mod env;
 pub mod errors;
 pub mod expiry;
 pub mod jwt;
@@ -24,7 +25,6 @@ pub mod oxsrf;
 pub mod prompt;
 pub mod provider;
 pub mod settings;
-pub mod transport;
 pub mod upstream;
 pub mod wire;
 

@@ -3,20 +3,18 @@
 
 use wasmgate_plugin_sdk::{
     ChatRequest, Completion, ModelInfo, PluginManifest, Provider, ProviderError, SecretSpec,
-    SettingSpec,
+    SettingSpec, WasiHost,
 };
 
 use crate::account::names as secret;
 use crate::completion::AnswerStream;
-use crate::env::HostEnv;
 use crate::settings::names as setting;
-use crate::transport::WasiTransport;
 use crate::{chat, models, oxsrf, wire};
 
 pub struct GeminiBusiness;
 
 impl Provider for GeminiBusiness {
-    type Completion = AnswerStream<WasiTransport, HostEnv>;
+    type Completion = AnswerStream<'static, WasiHost>;
 
     fn manifest() -> PluginManifest {
         PluginManifest {
@@ -38,7 +36,7 @@ impl Provider for GeminiBusiness {
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
-        chat::start(WasiTransport, HostEnv, &request).map(Completion::new)
+        chat::start(&WasiHost, &request).map(Completion::new)
     }
 }
 

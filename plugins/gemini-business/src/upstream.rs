@@ -4,16 +4,16 @@
 use std::cell::RefCell;
 
 use serde_json::Value;
-use wasmgate_plugin_sdk::ProviderError;
+use wasmgate_plugin_sdk::http::{Request, Response};
+use wasmgate_plugin_sdk::retry_after::retry_after_ms;
+use wasmgate_plugin_sdk::{Level, Platform, ProviderError};
 
 use crate::account::Account;
-use crate::env::Env;
 use crate::errors::{Classifier, Step};
 use crate::jwt::{self, CachedJwt, REUSE_SECONDS};
 use crate::oxsrf;
 use crate::prompt::Attachment;
 use crate::settings::Settings;
-use crate::transport::{Body, HttpCall, HttpReply, Transport};
 use crate::wire::{self, APP_ORIGIN};
 
 /// State key of the cached JWT.
@@ -49,9 +49,8 @@ pub const BROWSER_HEADERS: &[(&str, &str)] = &[
 const DOWNLOAD_ATTEMPTS: u32 = 3;
 const DOWNLOAD_BACKOFF_MS: u64 = 1000;
 
-pub struct Upstream<T: Transport, E: Env> {
-    transport: T,
-    env: E,
+pub struct Upstream<'a, P: Platform> {
+    platform: &'a P,
     account: Account,
     settings: Settings,
     pub classifier: Classifier,
@@ -59,17 +58,15 @@ pub struct Upstream<T: Transport, E: Env> {
     jwt: RefCell<Option<CachedJwt>>,
 }
 
-impl<T: Transport, E: Env> Upstream<T, E> {
+impl<'a, P: Platform> Upstream<'a, P> {
     pub fn new(
-        transport: T,
-        env: E,
+        platform: &'a P,
         account: Account,
         settings: Settings,
         classifier: Classifier,
     ) -> Self {
         Upstream {
-            transport,
-            env,
+            platform,
             account,
             settings,
             classifier,
@@ -77,8 +74,8 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         }
     }
 
-    pub fn env(&self) -> &E {
-        &self.env
+    pub fn platform(&self) -> &'a P {
+        self.platform
     }
 
     pub fn config_id(&self) -> &str {
@@ -92,12 +89,12 @@ impl<T: Transport, E: Env> Upstream<T, E> {
     /// A usable JWT: the cached one unless `fresh` or too old, else a new
     /// one signed with a key from `getoxsrf`.
     pub fn jwt(&self, fresh: bool) -> Result<String, ProviderError> {
-        let now = self.env.now();
+        let now = self.platform.now_secs();
         let csesidx = &self.account.csesidx;
         if !fresh {
             let held = self.jwt.borrow().clone();
             let cached = held.or_else(|| {
-                let stored = self.env.state_get(JWT_STATE_KEY)?;
+                let stored = self.platform.state_get(JWT_STATE_KEY)?;
                 serde_json::from_str::<CachedJwt>(&stored).ok()
             });
             if let Some(cached) = cached.filter(|c| c.usable(csesidx, now)) {
@@ -106,7 +103,8 @@ impl<T: Transport, E: Env> Upstream<T, E> {
                 return Ok(token);
             }
         }
-        self.env.debug("fetching a signing key from getoxsrf");
+        self.platform
+            .log(Level::Debug, "fetching a signing key from getoxsrf");
         let key = self.fetch_signing_key()?;
         let cached = CachedJwt {
             token: jwt::sign(&key, csesidx, now),
@@ -114,7 +112,7 @@ impl<T: Transport, E: Env> Upstream<T, E> {
             issued_at: now,
         };
         if let Ok(stored) = serde_json::to_string(&cached) {
-            self.env
+            self.platform
                 .state_set(JWT_STATE_KEY, &stored, Some(REUSE_SECONDS as u32));
         }
         let token = cached.token.clone();
@@ -124,11 +122,11 @@ impl<T: Transport, E: Env> Upstream<T, E> {
 
     fn forget_jwt(&self) {
         *self.jwt.borrow_mut() = None;
-        self.env.state_delete(JWT_STATE_KEY);
+        self.platform.state_delete(JWT_STATE_KEY);
     }
 
     fn fetch_signing_key(&self) -> Result<jwt::SigningKey, ProviderError> {
-        let call = HttpCall::get(oxsrf::url(
+        let request = Request::get(oxsrf::url(
             &self.settings.auth_origin,
             &self.account.csesidx,
         ))
@@ -136,62 +134,64 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         .header("accept", "*/*")
         .header("user-agent", USER_AGENT)
         .header("referer", format!("{APP_ORIGIN}/"));
-        let mut reply = self.transport.send(call)?;
-        if !reply.is_success() {
-            return Err(self.failure(Step::SigningKey, reply));
+        let mut response = self.platform.send(request)?;
+        if !response.is_success() {
+            return Err(self.failure(Step::SigningKey, response));
         }
-        let body = reply.body.read_to_end(JSON_LIMIT)?;
-        oxsrf::parse_response(&String::from_utf8_lossy(&body))
-            .map_err(|err| ProviderError::upstream(reply.status, err.to_string()))
+        let body = response.read_text(JSON_LIMIT)?;
+        oxsrf::parse_response(&body)
+            .map_err(|err| ProviderError::upstream(response.status, err.to_string()))
     }
 
-    /// Sends a call built around the current JWT; on 401 gets a fresh JWT and
-    /// sends once more (a time-based cache alone would resend the refused
+    /// Sends a request built around the current JWT; on 401 gets a fresh JWT
+    /// and sends once more (a time-based cache alone would resend the refused
     /// token).
-    fn send_authorized(
-        &self,
-        build: impl Fn() -> HttpCall,
-    ) -> Result<HttpReply<T::Body>, ProviderError> {
+    fn send_authorized(&self, build: impl Fn() -> Request) -> Result<Response, ProviderError> {
         let with_jwt = |token: &str| {
-            let call = build()
+            let request = build()
                 .header("authorization", format!("Bearer {token}"))
                 .header("origin", APP_ORIGIN)
                 .header("referer", format!("{APP_ORIGIN}/"))
                 .header("user-agent", USER_AGENT);
             BROWSER_HEADERS
                 .iter()
-                .fold(call, |call, (name, value)| call.header(name, *value))
+                .fold(request, |request, (name, value)| {
+                    request.header(name, value)
+                })
         };
-        let reply = self.transport.send(with_jwt(&self.jwt(false)?))?;
-        if reply.status != 401 {
-            return Ok(reply);
+        let response = self.platform.send(with_jwt(&self.jwt(false)?))?;
+        if response.status != 401 {
+            return Ok(response);
         }
-        self.env.debug("the JWT was refused; signing a fresh one");
+        self.platform
+            .log(Level::Debug, "the JWT was refused; signing a fresh one");
         self.forget_jwt();
-        Ok(self.transport.send(with_jwt(&self.jwt(true)?))?)
+        Ok(self.platform.send(with_jwt(&self.jwt(true)?))?)
     }
 
     /// POSTs a widget method and returns its JSON answer.
     fn call_method(&self, step: Step, method: &str, body: &Value) -> Result<Value, ProviderError> {
         let url = wire::method_url(&self.settings.api_origin, method);
-        let mut reply = self.send_authorized(|| HttpCall::post_json(url.clone(), body))?;
-        if !reply.is_success() {
-            return Err(self.failure(step, reply));
+        let mut response = self.send_authorized(|| post_json(&url, body))?;
+        if !response.is_success() {
+            return Err(self.failure(step, response));
         }
-        let bytes = reply.body.read_to_end(JSON_LIMIT)?;
+        let bytes = response.read_to_end(JSON_LIMIT)?;
         serde_json::from_slice(&bytes).map_err(|_| {
-            ProviderError::upstream(reply.status, format!("{method}: the answer is not JSON"))
+            ProviderError::upstream(response.status, format!("{method}: the answer is not JSON"))
         })
     }
 
-    /// The typed error of a non-2xx reply.
-    fn failure(&self, step: Step, mut reply: HttpReply<T::Body>) -> ProviderError {
-        let body = reply.body.read_to_end(ERROR_BODY_LIMIT).unwrap_or_default();
+    /// The typed error of a non-2xx response.
+    fn failure(&self, step: Step, mut response: Response) -> ProviderError {
+        let body = response.read_text(ERROR_BODY_LIMIT).unwrap_or_default();
         self.classifier.http(
             step,
-            reply.status,
-            &String::from_utf8_lossy(&body),
-            reply.retry_after.as_deref(),
+            response.status,
+            &body,
+            response
+                .header("retry-after")
+                .and_then(|value| retry_after_ms(value, self.platform.now_secs())),
         )
     }
 
@@ -212,7 +212,8 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         attachment: &Attachment,
         salt: u32,
     ) -> Result<String, ProviderError> {
-        let file_name = wire::upload_file_name(self.env.now(), salt, &attachment.mime_type);
+        let file_name =
+            wire::upload_file_name(self.platform.now_secs(), salt, &attachment.mime_type);
         let body = wire::add_context_file(
             self.config_id(),
             session,
@@ -227,13 +228,13 @@ impl<T: Transport, E: Env> Upstream<T, E> {
     }
 
     /// Starts the ask; the returned body streams the answer array.
-    pub fn ask(&self, body: &Value) -> Result<T::Body, ProviderError> {
+    pub fn ask(&self, body: &Value) -> Result<Response, ProviderError> {
         let url = wire::method_url(&self.settings.api_origin, "widgetStreamAssist");
-        let reply = self.send_authorized(|| HttpCall::post_json(url.clone(), body))?;
-        if !reply.is_success() {
-            return Err(self.failure(Step::Ask, reply));
+        let response = self.send_authorized(|| post_json(&url, body))?;
+        if !response.is_success() {
+            return Err(self.failure(Step::Ask, response));
         }
-        Ok(reply.body)
+        Ok(response)
     }
 
     /// `(fileId, full session path)` of the session's generated files; on
@@ -243,10 +244,10 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         match self.call_method(Step::ListFiles, "widgetListSessionFileMetadata", &body) {
             Ok(answer) => wire::generated_file_sessions(&answer),
             Err(err) => {
-                self.env.warn(&format!(
-                    "listing generated files failed: {}",
-                    describe(&err)
-                ));
+                self.platform.log(
+                    Level::Warn,
+                    &format!("listing generated files failed: {}", describe(&err)),
+                );
                 Vec::new()
             }
         }
@@ -266,11 +267,14 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         loop {
             match self.download_once(session, file_id) {
                 Err(err) if attempt < DOWNLOAD_ATTEMPTS && is_transient(&err) => {
-                    self.env.warn(&format!(
-                        "download attempt {attempt} failed, retrying in {backoff} ms: {}",
-                        describe(&err)
-                    ));
-                    self.env.sleep_ms(backoff);
+                    self.platform.log(
+                        Level::Warn,
+                        &format!(
+                            "download attempt {attempt} failed, retrying in {backoff} ms: {}",
+                            describe(&err)
+                        ),
+                    );
+                    self.platform.sleep_ms(backoff);
                     backoff *= 2;
                     attempt += 1;
                 }
@@ -287,34 +291,43 @@ impl<T: Transport, E: Env> Upstream<T, E> {
         let api_origin = &self.settings.api_origin;
         let mut url = wire::download_url(api_origin, session, file_id);
         for _ in 0..=MAX_REDIRECTS {
-            let mut reply = if wire::same_origin(&url, api_origin) {
+            let mut response = if wire::same_origin(&url, api_origin) {
                 self.send_authorized(|| {
-                    HttpCall::get(url.clone()).header("content-type", "application/json")
+                    Request::get(url.clone()).header("content-type", "application/json")
                 })?
             } else {
-                self.transport
-                    .send(HttpCall::get(url.clone()).header("user-agent", USER_AGENT))?
+                self.platform
+                    .send(Request::get(url.clone()).header("user-agent", USER_AGENT))?
             };
-            if reply.is_redirect()
-                && let Some(next) = reply
-                    .location
-                    .as_deref()
+            if is_redirect(response.status)
+                && let Some(next) = response
+                    .header("location")
                     .and_then(|l| wire::resolve(&url, l))
             {
                 url = next;
                 continue;
             }
-            if !reply.is_success() {
-                return Err(self.failure(Step::Download, reply));
+            if !response.is_success() {
+                return Err(self.failure(Step::Download, response));
             }
-            let bytes = reply.body.read_to_end(MEDIA_LIMIT)?;
-            return Ok((bytes, reply.content_type));
+            let bytes = response.read_to_end(MEDIA_LIMIT)?;
+            let content_type = response.header("content-type").map(str::to_string);
+            return Ok((bytes, content_type));
         }
         Err(ProviderError::upstream(
             0,
             format!("downloadFile: more than {MAX_REDIRECTS} redirects"),
         ))
     }
+}
+
+/// A POST of a JSON body.
+fn post_json(url: &str, body: &Value) -> Request {
+    Request::post(url).json(body.to_string())
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 /// A failure worth another download attempt: the network or a 5xx, not a

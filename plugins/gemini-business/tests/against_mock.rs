@@ -2,45 +2,150 @@
 //! through the gateway): JWT caching and refresh, streamed parsing at every
 //! byte boundary, images, ACCOUNTS_CONFIG, expiry, typed refusals.
 
-mod support;
-
 use std::time::Duration;
 
 use mock_gemini_business::{
     GENERATED_PNG, MockAccount, MockOptions, MockUpstream, TRICKY_PARTS, spawn,
 };
-use support::{
-    HyperTransport, MemoryEnv, Outcome, request, request_with, run, runtime, user_message,
-};
+use plugin_gemini_business::chat;
 use tokio::runtime::Runtime;
-use wasmgate_plugin_sdk::{ContentPart, Event, FinishReason, Media, ProviderError};
+use wasmgate_plugin_sdk::http::Request;
+use wasmgate_plugin_sdk::native::NativeHost;
+use wasmgate_plugin_sdk::{
+    ChatRequest, ContentPart, Event, FinishReason, Media, Message, Platform, ProviderError, Role,
+};
 
 struct Setup {
+    /// Runs the mock upstream.
     _runtime: Runtime,
     mock: MockUpstream,
-    transport: HyperTransport,
 }
 
 fn setup(options: MockOptions) -> Setup {
-    let runtime = runtime();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let mock = runtime.block_on(spawn(options));
-    let transport = HyperTransport {
-        handle: runtime.handle().clone(),
-    };
     Setup {
         _runtime: runtime,
         mock,
-        transport,
     }
 }
 
 impl Setup {
-    fn account_env(&self, index: usize) -> MemoryEnv {
-        MemoryEnv::for_mock(&self.mock).with_account(&self.mock, index)
+    /// One gateway account pointed at the mock by `base-url` alone (it
+    /// routes the sign-in too), with no secrets yet. Its state lives as long
+    /// as the host, as the gateway keeps state per account.
+    fn host(&self) -> NativeHost {
+        NativeHost::default().with_setting("base-url", &self.mock.base_url)
     }
 
-    fn chat(&self, env: &MemoryEnv, model: &str, prompt: &str) -> Result<Outcome, ProviderError> {
-        run(&self.transport, env, &request(model, prompt))
+    /// An account with the per-variable secrets of mock account `index`.
+    fn account_host(&self, index: usize) -> NativeHost {
+        let account = self.mock.account(index);
+        let host = self
+            .host()
+            .with_secret("secure-c-ses", &account.secure_c_ses)
+            .with_secret("csesidx", &account.csesidx)
+            .with_secret("config-id", &account.config_id);
+        if let Some(oses) = &account.host_c_oses {
+            host.set_secret("host-c-oses", oses);
+        }
+        host
+    }
+
+    fn chat(&self, host: &NativeHost, model: &str, prompt: &str) -> Result<Outcome, ProviderError> {
+        run(host, &request(model, prompt))
+    }
+}
+
+fn user_message(parts: Vec<ContentPart>) -> Message {
+    Message {
+        role: Role::User,
+        content: parts,
+        name: None,
+        tool_calls: vec![],
+        tool_call_id: None,
+    }
+}
+
+fn request(model: &str, prompt: &str) -> ChatRequest {
+    request_with(
+        model,
+        vec![user_message(vec![ContentPart::Text(prompt.into())])],
+    )
+}
+
+fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
+    ChatRequest::new(model, messages, true)
+}
+
+/// What a chat produced: its events, and the error that ended it, if any.
+struct Outcome {
+    events: Vec<Event>,
+    error: Option<ProviderError>,
+}
+
+impl Outcome {
+    fn text(&self) -> String {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reasoning(&self) -> String {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Reasoning(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn images(&self) -> Vec<&Media> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Image(media) => Some(media),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the mock's generated PNG reached the client.
+    fn has_generated_image(&self) -> bool {
+        self.images().iter().any(|m| m.data == GENERATED_PNG)
+    }
+}
+
+/// Runs a chat to its end, batch by batch as the host pulls; `Err` when
+/// `chat` itself refused.
+fn run(host: &NativeHost, request: &ChatRequest) -> Result<Outcome, ProviderError> {
+    let answer = chat::start(host, request)?;
+    let mut events = Vec::new();
+    loop {
+        match answer.next_batch() {
+            Ok(batch) if batch.is_empty() => {
+                return Ok(Outcome {
+                    events,
+                    error: None,
+                });
+            }
+            Ok(batch) => events.extend(batch),
+            Err(err) => {
+                return Ok(Outcome {
+                    events,
+                    error: Some(err),
+                });
+            }
+        }
     }
 }
 
@@ -62,8 +167,8 @@ fn retry_after_ms(err: &ProviderError) -> Option<u64> {
 #[test]
 fn a_plain_answer_streams_text_and_reasoning() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
-    let outcome = s.chat(&env, "gemini-2.5-pro", "Hi").unwrap();
+    let host = s.account_host(0);
+    let outcome = s.chat(&host, "gemini-2.5-pro", "Hi").unwrap();
     assert!(finished(&outcome));
     assert_eq!(outcome.text(), "Hello, world!");
     assert_eq!(outcome.reasoning(), "Working out a greeting…");
@@ -81,10 +186,10 @@ fn a_plain_answer_streams_text_and_reasoning() {
 #[test]
 fn the_jwt_is_cached_then_refreshed_when_old_or_refused() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
+    let host = s.account_host(0);
 
-    assert!(finished(&s.chat(&env, "gemini-auto", "one").unwrap()));
-    assert!(finished(&s.chat(&env, "gemini-auto", "two").unwrap()));
+    assert!(finished(&s.chat(&host, "gemini-auto", "one").unwrap()));
+    assert!(finished(&s.chat(&host, "gemini-auto", "two").unwrap()));
     assert_eq!(
         s.mock.signing_keys_issued(),
         1,
@@ -94,15 +199,18 @@ fn the_jwt_is_cached_then_refreshed_when_old_or_refused() {
     assert_eq!(asks[0].jwt, asks[1].jwt);
 
     // 280 s later the cached token is too old to reuse.
-    let mut cached: serde_json::Value = serde_json::from_str(&env.stored("jwt").unwrap()).unwrap();
+    // (The mock checks tokens against the real clock, so the stored token is
+    // aged rather than the host's clock moved.)
+    let mut cached: serde_json::Value =
+        serde_json::from_str(&host.state_get("jwt").unwrap()).unwrap();
     cached["issued_at"] = (cached["issued_at"].as_u64().unwrap() - 280).into();
-    env.store("jwt", &cached.to_string());
-    assert!(finished(&s.chat(&env, "gemini-auto", "three").unwrap()));
+    host.state_set("jwt", &cached.to_string(), None);
+    assert!(finished(&s.chat(&host, "gemini-auto", "three").unwrap()));
     assert_eq!(s.mock.signing_keys_issued(), 2);
 
     // A refused token (keys revoked upstream) is replaced at once.
     s.mock.revoke_signing_keys();
-    assert!(finished(&s.chat(&env, "gemini-auto", "four").unwrap()));
+    assert!(finished(&s.chat(&host, "gemini-auto", "four").unwrap()));
     assert_eq!(s.mock.signing_keys_issued(), 3);
     let sessions = s.mock.requests_to("widgetCreateSession");
     let [.., refused, accepted] = &sessions[..] else {
@@ -113,7 +221,8 @@ fn the_jwt_is_cached_then_refreshed_when_old_or_refused() {
 
     // Also when the refusal comes on the ask itself.
     assert!(finished(
-        &s.chat(&env, "gemini-auto", "five [mock:401-once]").unwrap()
+        &s.chat(&host, "gemini-auto", "five [mock:401-once]")
+            .unwrap()
     ));
     assert_eq!(s.mock.signing_keys_issued(), 4);
     let statuses: Vec<u16> = s
@@ -132,8 +241,8 @@ fn an_answer_delivered_byte_by_byte_is_parsed_exactly() {
         delay: Duration::ZERO,
         ..MockOptions::default()
     });
-    let env = s.account_env(0);
-    let outcome = s.chat(&env, "gemini-2.5-flash", "[mock:tricky]").unwrap();
+    let host = s.account_host(0);
+    let outcome = s.chat(&host, "gemini-2.5-flash", "[mock:tricky]").unwrap();
     assert!(finished(&outcome), "{:?}", outcome.error);
     assert_eq!(outcome.text(), TRICKY_PARTS.concat());
     assert_eq!(outcome.reasoning(), "Working out a greeting…");
@@ -148,7 +257,7 @@ fn answers_cut_at_every_size_are_parsed_exactly() {
             ..MockOptions::default()
         });
         let outcome = s
-            .chat(&s.account_env(0), "gemini-auto", "[mock:tricky]")
+            .chat(&s.account_host(0), "gemini-auto", "[mock:tricky]")
             .unwrap();
         assert_eq!(outcome.text(), TRICKY_PARTS.concat(), "pieces of {size}");
     }
@@ -157,20 +266,13 @@ fn answers_cut_at_every_size_are_parsed_exactly() {
 #[test]
 fn a_generated_image_reaches_the_client() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
+    let host = s.account_host(0);
     let outcome = s
-        .chat(&env, "gemini-imagen", "draw an image of a cat")
+        .chat(&host, "gemini-imagen", "draw an image of a cat")
         .unwrap();
     assert!(finished(&outcome), "{:?}", outcome.error);
     assert_eq!(outcome.text(), "Here is your image.");
-    let images: Vec<&Media> = outcome
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Image(media) => Some(media),
-            _ => None,
-        })
-        .collect();
+    let images = outcome.images();
     assert_eq!(images.len(), 1);
     assert_eq!(images[0].mime_type, "image/png");
     assert_eq!(images[0].data, GENERATED_PNG);
@@ -191,21 +293,16 @@ fn a_generated_image_reaches_the_client() {
 #[test]
 fn image_downloads_survive_a_failed_listing_and_a_refused_token() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
+    let host = s.account_host(0);
     let outcome = s
         .chat(
-            &env,
+            &host,
             "gemini-imagen",
             "draw it [mock:metadata-500] [mock:download-401-once]",
         )
         .unwrap();
     assert!(finished(&outcome), "{:?}", outcome.error);
-    assert!(
-        outcome
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::Image(m) if m.data == GENERATED_PNG))
-    );
+    assert!(outcome.has_generated_image());
     let downloads = s.mock.requests_to(":downloadFile");
     assert_eq!(downloads.len(), 2);
     assert_eq!((downloads[0].status, downloads[1].status), (401, 200));
@@ -218,18 +315,13 @@ fn a_redirected_download_is_followed_without_the_jwt() {
     let s = setup(MockOptions::default());
     let outcome = s
         .chat(
-            &s.account_env(0),
+            &s.account_host(0),
             "gemini-imagen",
             "draw [mock:download-redirect]",
         )
         .unwrap();
     assert!(finished(&outcome), "{:?}", outcome.error);
-    assert!(
-        outcome
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::Image(m) if m.data == GENERATED_PNG))
-    );
+    assert!(outcome.has_generated_image());
     let fetched: Vec<_> = s
         .mock
         .requests()
@@ -251,10 +343,11 @@ fn accounts_config_with_three_accounts_spreads_requests_over_them() {
     // As the host would run them: three gateway accounts fed the same
     // variable, each with its own index and its own state.
     for index in 0..3 {
-        let env = MemoryEnv::for_mock(&s.mock)
-            .secret("accounts-config", &config)
-            .setting("index", &index.to_string());
-        assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+        let host = s
+            .host()
+            .with_secret("accounts-config", &config)
+            .with_setting("index", &index.to_string());
+        assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
     }
     let used: Vec<Option<String>> = s
         .mock
@@ -269,10 +362,11 @@ fn accounts_config_with_three_accounts_spreads_requests_over_them() {
 
     // A fourth declared account has no element: refused, without a call.
     let before = s.mock.requests().len();
-    let env = MemoryEnv::for_mock(&s.mock)
-        .secret("accounts-config", &config)
-        .setting("index", "3");
-    match s.chat(&env, "gemini-auto", "hi") {
+    let host = s
+        .host()
+        .with_secret("accounts-config", &config)
+        .with_setting("index", "3");
+    match s.chat(&host, "gemini-auto", "hi") {
         Err(ProviderError::Unauthorized(message)) => {
             assert_eq!(
                 message,
@@ -287,8 +381,10 @@ fn accounts_config_with_three_accounts_spreads_requests_over_them() {
 #[test]
 fn an_expired_account_is_skipped_without_a_call() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0).secret("expires-at", "2020-01-01 08:00:00");
-    match s.chat(&env, "gemini-auto", "hi") {
+    let host = s
+        .account_host(0)
+        .with_secret("expires-at", "2020-01-01 08:00:00");
+    match s.chat(&host, "gemini-auto", "hi") {
         Err(ProviderError::Unauthorized(message)) => {
             assert_eq!(message, "account expired at 2020-01-01 08:00:00")
         }
@@ -296,8 +392,10 @@ fn an_expired_account_is_skipped_without_a_call() {
     }
     assert!(s.mock.requests().is_empty());
     // The same account with a future expiry works.
-    let env = s.account_env(0).secret("expires-at", "2999-01-01 00:00:00");
-    assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+    let host = s
+        .account_host(0)
+        .with_secret("expires-at", "2999-01-01 00:00:00");
+    assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
 }
 
 #[test]
@@ -310,52 +408,54 @@ fn refusals_become_typed_errors() {
         accounts: vec![MockAccount::numbered(1), expired, restricted],
         ..MockOptions::default()
     });
-    let env = s.account_env(0);
+    let host = s.account_host(0);
 
-    match s.chat(&s.account_env(1), "gemini-auto", "hi") {
+    match s.chat(&s.account_host(1), "gemini-auto", "hi") {
         Err(ProviderError::Unauthorized(m)) => assert!(m.contains("EXPIRED_SIGN_IN"), "{m}"),
         other => panic!("{:?}", other.err()),
     }
     assert!(matches!(
-        s.chat(&s.account_env(2), "gemini-auto", "hi"),
+        s.chat(&s.account_host(2), "gemini-auto", "hi"),
         Err(ProviderError::Forbidden(_))
     ));
     assert!(matches!(
-        s.chat(&env, "gemini-auto", "[mock:403]"),
+        s.chat(&host, "gemini-auto", "[mock:403]"),
         Err(ProviderError::Forbidden(_))
     ));
 
     // The upstream names no retry time: none is reported (the host's
     // [pool] cooldown applies), for text and images alike.
-    let text = s.chat(&env, "gemini-auto", "[mock:429]").err().unwrap();
+    let text = s.chat(&host, "gemini-auto", "[mock:429]").err().unwrap();
     assert_eq!(retry_after_ms(&text), None);
     let image = s
-        .chat(&env, "gemini-imagen", "draw [mock:429]")
+        .chat(&host, "gemini-imagen", "draw [mock:429]")
         .err()
         .unwrap();
     assert_eq!(retry_after_ms(&image), None);
     // An error element inside a 200 stream still surfaces from chat().
     let in_stream = s
-        .chat(&env, "gemini-auto", "[mock:429-stream]")
+        .chat(&host, "gemini-auto", "[mock:429-stream]")
         .err()
         .unwrap();
     assert_eq!(retry_after_ms(&in_stream), None);
 
     assert!(matches!(
-        s.chat(&env, "gemini-auto", "[mock:utoken]"),
+        s.chat(&host, "gemini-auto", "[mock:utoken]"),
         Err(ProviderError::Unauthorized(_))
     ));
     assert!(matches!(
-        s.chat(&env, "gemini-auto", "[mock:skip]"),
+        s.chat(&host, "gemini-auto", "[mock:skip]"),
         Err(ProviderError::ContentFiltered(m))
             if m.contains("CUSTOMER_POLICY_VIOLATION") && m.contains("model armor: mock violation")
     ));
-    let thoughts_only = s.chat(&env, "gemini-auto", "[mock:thoughts-only]").unwrap();
+    let thoughts_only = s
+        .chat(&host, "gemini-auto", "[mock:thoughts-only]")
+        .unwrap();
     assert!(matches!(thoughts_only.error, Some(ProviderError::Upstream(ref f)) if f.status == 502));
 
     let before = s.mock.requests().len();
     assert!(matches!(
-        s.chat(&env, "gemini-veo", "hi"),
+        s.chat(&host, "gemini-veo", "hi"),
         Err(ProviderError::ModelNotFound(_))
     ));
     assert_eq!(s.mock.requests().len(), before);
@@ -363,23 +463,18 @@ fn refusals_become_typed_errors() {
 
 #[test]
 fn a_scenario_set_over_http_applies_to_the_next_ask_only() {
-    use plugin_gemini_business::transport::{HttpCall, Transport};
     let s = setup(MockOptions::default());
+    let host = s.account_host(0);
     let url = format!("{}/__mock/scenario", s.mock.base_url);
-    let reply = s
-        .transport
-        .send(HttpCall::post_json(
-            url,
-            &serde_json::json!({"scenario": "429"}),
-        ))
+    let response = host
+        .send(Request::post(url).json(r#"{"scenario": "429"}"#))
         .unwrap();
-    assert_eq!(reply.status, 200);
-    let env = s.account_env(0);
+    assert_eq!(response.status, 200);
     assert!(matches!(
-        s.chat(&env, "gemini-auto", "hi"),
+        s.chat(&host, "gemini-auto", "hi"),
         Err(ProviderError::RateLimited(_))
     ));
-    assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+    assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
 }
 
 #[test]
@@ -389,7 +484,7 @@ fn a_retry_after_header_wins_over_the_cooldown() {
         ..MockOptions::default()
     });
     let err = s
-        .chat(&s.account_env(0), "gemini-auto", "[mock:429]")
+        .chat(&s.account_host(0), "gemini-auto", "[mock:429]")
         .err()
         .unwrap();
     assert_eq!(retry_after_ms(&err), Some(30_000));
@@ -399,7 +494,7 @@ fn a_retry_after_header_wins_over_the_cooldown() {
 fn a_cut_stream_ends_in_an_error_after_its_text() {
     let s = setup(MockOptions::default());
     let outcome = s
-        .chat(&s.account_env(0), "gemini-auto", "[mock:cut]")
+        .chat(&s.account_host(0), "gemini-auto", "[mock:cut]")
         .unwrap();
     assert_eq!(outcome.text(), "Hello, world!");
     assert!(
@@ -415,20 +510,24 @@ fn the_answer_streams_before_the_upstream_finishes() {
         hold_after_first_piece: true,
         ..MockOptions::default()
     });
-    let env = s.account_env(0);
-    let answer = plugin_gemini_business::chat::start(
-        s.transport.clone(),
-        env,
-        &request("gemini-auto", "hi"),
-    )
-    .unwrap();
+    let host = s.account_host(0);
+    let answer = chat::start(&host, &request("gemini-auto", "hi")).unwrap();
     // The mock is holding after its first element: that element is here.
-    assert!(matches!(answer.next_event(), Ok(Some(Event::Reasoning(_)))));
+    assert!(matches!(
+        answer.next_batch().unwrap().as_slice(),
+        [Event::Reasoning(_)]
+    ));
     s.mock.release();
     let mut text = String::new();
-    while let Some(event) = answer.next_event().unwrap() {
-        if let Event::Text(t) = event {
-            text.push_str(&t);
+    loop {
+        let batch = answer.next_batch().unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for event in batch {
+            if let Event::Text(t) = event {
+                text.push_str(&t);
+            }
         }
     }
     assert_eq!(text, "Hello, world!");
@@ -437,18 +536,13 @@ fn the_answer_streams_before_the_upstream_finishes() {
 #[test]
 fn attachments_are_uploaded_into_the_session() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
+    let host = s.account_host(0);
     let image = ContentPart::Image(Media {
         mime_type: "image/png".into(),
         data: GENERATED_PNG.to_vec(),
     });
     let message = user_message(vec![ContentPart::Text("What is this?".into()), image]);
-    let outcome = run(
-        &s.transport,
-        &env,
-        &request_with("gemini-auto", vec![message]),
-    )
-    .unwrap();
+    let outcome = run(&host, &request_with("gemini-auto", vec![message])).unwrap();
     assert!(finished(&outcome));
     let upload = s.mock.requests_to("widgetAddContextFile")[0]
         .json()
@@ -469,7 +563,7 @@ fn attachments_are_uploaded_into_the_session() {
     });
     let message = user_message(vec![exe]);
     assert!(matches!(
-        run(&s.transport, &env, &request_with("gemini-auto", vec![message])),
+        run(&host, &request_with("gemini-auto", vec![message])),
         Err(ProviderError::BadRequest(m)) if m.contains("Unsupported file type")
     ));
 }
@@ -479,8 +573,8 @@ fn attachments_are_uploaded_into_the_session() {
 #[test]
 fn widget_calls_carry_the_browsers_header_set() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
-    assert!(finished(&s.chat(&env, "gemini-auto", "hi").unwrap()));
+    let host = s.account_host(0);
+    assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
     for method in ["widgetCreateSession", "widgetStreamAssist"] {
         let call = &s.mock.requests_to(method)[0];
         for (name, value) in [
@@ -505,12 +599,12 @@ fn widget_calls_carry_the_browsers_header_set() {
 #[test]
 fn a_removed_model_is_answered_by_its_successor() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
+    let host = s.account_host(0);
     for (asked, sent) in [
         ("gemini-3-pro-preview", "gemini-3.1-pro-preview"),
         ("Gemini-2.0-Flash", "gemini-2.5-flash"),
     ] {
-        let outcome = s.chat(&env, asked, "hi").unwrap();
+        let outcome = s.chat(&host, asked, "hi").unwrap();
         assert!(finished(&outcome), "{asked}: {:?}", outcome.error);
         let ask = s.mock.requests_to("widgetStreamAssist").pop().unwrap();
         assert_eq!(
@@ -525,13 +619,13 @@ fn a_removed_model_is_answered_by_its_successor() {
 #[test]
 fn an_unterminated_array_is_tolerated_only_between_elements() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
-    let outcome = s.chat(&env, "gemini-auto", "[mock:unterminated]").unwrap();
+    let host = s.account_host(0);
+    let outcome = s.chat(&host, "gemini-auto", "[mock:unterminated]").unwrap();
     assert!(finished(&outcome), "{:?}", outcome.error);
     assert_eq!(outcome.text(), "Hello, world!");
 
     let cut = s
-        .chat(&env, "gemini-auto", "[mock:unterminated-mid-element]")
+        .chat(&host, "gemini-auto", "[mock:unterminated-mid-element]")
         .unwrap();
     assert_eq!(cut.text(), "Hello, world!");
     assert!(
@@ -546,12 +640,14 @@ fn an_unterminated_array_is_tolerated_only_between_elements() {
 #[test]
 fn a_non_429_error_element_fails_only_an_answer_that_never_comes() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
-    let outcome = s.chat(&env, "gemini-auto", "[mock:error-element]").unwrap();
+    let host = s.account_host(0);
+    let outcome = s
+        .chat(&host, "gemini-auto", "[mock:error-element]")
+        .unwrap();
     assert!(finished(&outcome), "{:?}", outcome.error);
     assert_eq!(outcome.text(), "Hello, world!");
 
-    match s.chat(&env, "gemini-auto", "[mock:error-element-only]") {
+    match s.chat(&host, "gemini-auto", "[mock:error-element-only]") {
         Ok(outcome) => assert!(
             matches!(outcome.error, Some(ProviderError::Upstream(ref f)) if f.status == 500),
             "{:?}",
@@ -568,23 +664,27 @@ fn a_non_429_error_element_fails_only_an_answer_that_never_comes() {
 #[test]
 fn a_failing_download_is_retried_with_backoff() {
     let s = setup(MockOptions::default());
-    let env = s.account_env(0);
+    let host = s.account_host(0);
     let outcome = s
         .chat(
-            &env,
+            &host,
             "gemini-imagen",
             "draw a cat [mock:download-503-twice]",
         )
         .unwrap();
     assert!(finished(&outcome), "{:?}", outcome.error);
-    assert!(
-        outcome
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::Image(m) if m.data == GENERATED_PNG))
-    );
+    assert!(outcome.has_generated_image());
     assert_eq!(statuses_of(&s.mock, ":downloadFile"), [503, 503, 200]);
-    assert_eq!(env.slept(), [1000, 2000]);
+    // The host's clock moved by the two waits only (it never really waits).
+    assert_eq!(host.monotonic_ns(), 3_000_000_000);
+    let retries: Vec<String> = host
+        .logs()
+        .into_iter()
+        .filter(|line| line.contains("retrying in"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{retries:?}");
+    assert!(retries[0].contains("attempt 1 failed, retrying in 1000 ms"));
+    assert!(retries[1].contains("attempt 2 failed, retrying in 2000 ms"));
 }
 
 fn statuses_of(mock: &MockUpstream, method: &str) -> Vec<u16> {
