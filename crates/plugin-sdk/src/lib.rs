@@ -119,6 +119,25 @@ impl ChatRequest {
     }
 }
 
+impl Message {
+    /// A message of these parts and nothing else: no name, tool calls or
+    /// tool call id.
+    pub fn new(role: Role, content: Vec<ContentPart>) -> Self {
+        Message {
+            role,
+            content,
+            name: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// A message of one text part.
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        Self::new(role, vec![ContentPart::Text(text.into())])
+    }
+}
+
 impl ProviderError {
     /// An upstream failure with its HTTP status (0 when there was no answer).
     pub fn upstream(status: u16, message: impl Into<String>) -> Self {
