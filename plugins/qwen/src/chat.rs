@@ -1,30 +1,27 @@
 //! One chat on one account: pick the flow, start it, hand out its events.
 
-use wasmgate_plugin_sdk::{ChatRequest, Event, ModelInfo, ProviderError};
+use std::rc::Rc;
+
+use wasmgate_plugin_sdk::{ChatRequest, Event, ModelInfo, Platform, ProviderError, Pump};
 
 use crate::account::{Account, Flow};
-use crate::intl::{self, decoder::IntlDecoder};
+use crate::intl;
 use crate::models;
-use crate::platform::Platform;
 use crate::prompt;
-use crate::pump::SsePump;
-use crate::tongyi::{self, decoder::TongyiDecoder};
+use crate::tongyi;
 
+/// An answer under way, on the SDK's pump: each `next` hands over every
+/// event decoded so far.
+/// (Boxed: the two pumps are large, and of different sizes.)
 pub enum Answer {
-    Tongyi {
-        pump: SsePump<TongyiDecoder>,
-        /// Delete the session once the answer is over.
-        delete_session: bool,
-    },
-    ChatQwenAi {
-        pump: SsePump<IntlDecoder>,
-    },
+    Tongyi(Box<Pump<tongyi::AnswerStream>>),
+    ChatQwenAi(Box<Pump<intl::AnswerStream>>),
 }
 
 /// Starts a chat; returns once the upstream accepted it and the first piece
 /// of the answer is in (a refusal is an error here).
 pub fn start(
-    platform: &dyn Platform,
+    platform: Rc<dyn Platform>,
     account: &Account,
     request: &ChatRequest,
 ) -> Result<Answer, ProviderError> {
@@ -35,52 +32,34 @@ pub fn start(
             let choice = models::resolve(&request.model, Flow::Tongyi, None);
             let thinking = asked_thinking.unwrap_or(choice.thinking);
             let folded = prompt::fold_for_tongyi(&request.messages)?;
-            Ok(Answer::Tongyi {
-                pump: tongyi::start(platform, account, &choice, &folded, thinking)?,
-                delete_session: !account.keep_sessions,
-            })
+            let pump = tongyi::start(platform, account, &choice, &folded, thinking)?;
+            Ok(Answer::Tongyi(Box::new(pump)))
         }
         Flow::ChatQwenAi => {
             let folded = prompt::fold_for_chat_qwen_ai(&request.messages)?;
-            Ok(Answer::ChatQwenAi {
-                pump: intl::start(platform, account, &request.model, asked_thinking, &folded)?,
-            })
+            let pump = intl::start(&*platform, account, &request.model, asked_thinking, &folded)?;
+            Ok(Answer::ChatQwenAi(Box::new(pump)))
         }
     }
 }
 
 impl Answer {
-    /// The next event, `None` at the end. When the answer is over (or
-    /// failed) the tongyi session is deleted, best effort.
-    pub fn next_event(
-        &mut self,
-        platform: &dyn Platform,
-        account: &Account,
-    ) -> Result<Option<Event>, ProviderError> {
+    /// Every event decoded so far (reading when none is); empty at the end.
+    /// When a tongyi answer is over (or failed) its session is deleted,
+    /// best effort.
+    pub fn next_batch(&self) -> Result<Vec<Event>, ProviderError> {
         match self {
-            Answer::Tongyi {
-                pump,
-                delete_session,
-            } => {
-                let next = pump.next_event();
-                if !matches!(next, Ok(Some(_))) && *delete_session {
-                    *delete_session = false;
-                    if let Some(session_id) = pump.decoder.session_id.clone() {
-                        // A failed clean-up must not spoil a good answer.
-                        let _ = platform.send(tongyi::session_delete_request(account, &session_id));
-                    }
-                }
-                next
-            }
-            Answer::ChatQwenAi { pump } => pump.next_event(),
+            Answer::Tongyi(pump) => pump.next_batch(),
+            Answer::ChatQwenAi(pump) => pump.next_batch(),
         }
     }
 
-    /// How often tongyi's snapshots restarted (worth a log line).
-    pub fn restarts(&self) -> u32 {
+    /// One event at a time, `None` at the end (for tests that watch the
+    /// stream piece by piece).
+    pub fn next_event(&self) -> Result<Option<Event>, ProviderError> {
         match self {
-            Answer::Tongyi { pump, .. } => pump.decoder.restarts,
-            Answer::ChatQwenAi { .. } => 0,
+            Answer::Tongyi(pump) => pump.next_event(),
+            Answer::ChatQwenAi(pump) => pump.next_event(),
         }
     }
 }

@@ -1,16 +1,15 @@
-//! The wasm side: the exported provider, and the platform over the host's
-//! `wasi:http`, clocks and randomness. Built for `wasm32` only, so that the
-//! native test build has no component exports to link.
+//! The wasm side: the exported provider, its flows over the SDK's
+//! [`WasiHost`]. Built for `wasm32` only, so that the native test build has
+//! no component exports to link.
 
-use std::cell::RefCell;
+use std::rc::Rc;
 
 use wasmgate_plugin_sdk::{
     ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
-    ProviderError, SecretSpec, SettingSpec, export_provider, host, http,
+    ProviderError, SecretSpec, SettingSpec, WasiHost, export_provider, host,
 };
 
 use crate::account::{Account, DEFAULT_CLIENT_VERSION, secret, setting};
-use crate::platform::{Body, HttpRequest, HttpResponse, Method, Platform};
 use crate::{chat, models};
 
 struct Qwen;
@@ -99,15 +98,13 @@ impl Provider for Qwen {
 
     fn models() -> Result<Vec<ModelInfo>, ProviderError> {
         let account = current_account()?;
-        chat::list_models(&WasiPlatform, &account)
+        chat::list_models(&WasiHost, &account)
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
         let account = current_account()?;
-        let answer = chat::start(&WasiPlatform, &account, &request)?;
-        Ok(Completion::new(QwenCompletion {
-            state: RefCell::new(Some((answer, account))),
-        }))
+        let answer = chat::start(Rc::new(WasiHost), &account, &request)?;
+        Ok(Completion::new(QwenCompletion(answer)))
     }
 }
 
@@ -115,92 +112,11 @@ fn current_account() -> Result<Account, ProviderError> {
     Account::from_host(host::secret, host::setting)
 }
 
-struct QwenCompletion {
-    /// `None` once the answer is over.
-    state: RefCell<Option<(chat::Answer, Account)>>,
-}
+struct QwenCompletion(chat::Answer);
 
 impl CompletionStream for QwenCompletion {
     fn next(&self) -> Result<Vec<Event>, ProviderError> {
-        let mut state = self.state.borrow_mut();
-        let Some((answer, account)) = state.as_mut() else {
-            return Ok(Vec::new());
-        };
-        let next = answer.next_event(&WasiPlatform, account);
-        if !matches!(next, Ok(Some(_))) {
-            if answer.restarts() > 0 {
-                host::warn(&format!(
-                    "tongyi restarted its answer {} time(s)",
-                    answer.restarts()
-                ));
-            }
-            *state = None;
-        }
-        next.map(|event| event.into_iter().collect())
-    }
-}
-
-/// The host's `wasi:http`, clocks and randomness.
-struct WasiPlatform;
-
-impl Platform for WasiPlatform {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse, ProviderError> {
-        let mut outgoing = match request.method {
-            Method::Get => http::Request::get(request.url),
-            Method::Post => http::Request::post(request.url),
-        };
-        for (name, value) in &request.headers {
-            outgoing = outgoing.header(name, value);
-        }
-        let response = outgoing.body(request.body).send()?;
-        Ok(HttpResponse {
-            status: response.status,
-            actual_status: crate::platform::parse_actual_status(
-                response.header("x-actual-status-code"),
-            ),
-            content_type: response.header("content-type").map(str::to_string),
-            retry_after: response.header("retry-after").map(str::to_string),
-            body: Box::new(WasiBody(response)),
-        })
-    }
-
-    fn random_hex32(&self) -> String {
-        wasmgate_plugin_sdk::bindings::wasi::random::random::get_random_bytes(16)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
-    }
-
-    fn now_ms(&self) -> u64 {
-        let now = wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock::now();
-        now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
-    }
-
-    fn state_get(&self, key: &str) -> Option<String> {
-        host::store::get(key)
-    }
-
-    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
-        host::store::set(key, value, ttl_seconds)
-    }
-
-    fn state_delete(&self, key: &str) {
-        host::store::delete(key)
-    }
-}
-
-struct WasiBody(http::Response);
-
-impl Body for WasiBody {
-    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ProviderError> {
-        self.0.next_chunk().map_err(|error| match error {
-            // Mid-answer, a broken connection is an upstream failure.
-            http::HttpError::Protocol(what) => ProviderError::upstream(
-                0,
-                format!("the upstream connection broke mid-answer: {what}"),
-            ),
-            other => other.into(),
-        })
+        self.0.next_batch()
     }
 }
 

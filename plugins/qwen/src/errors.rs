@@ -15,9 +15,11 @@
 
 use serde_json::Value;
 use wasmgate_plugin_sdk::ProviderError;
+use wasmgate_plugin_sdk::http::Response;
+use wasmgate_plugin_sdk::retry_after::retry_after_ms;
 
 use crate::account::Flow;
-use crate::platform::HttpResponse;
+use crate::pump::body_broke;
 
 /// Longest upstream message quoted in an error.
 const MAX_MESSAGE: usize = 300;
@@ -44,29 +46,38 @@ pub fn from_error_object(flow: Flow, status: u16, json: &Value) -> Option<Provid
     Some(classify(flow, status, &parts, None))
 }
 
-/// The response if it is a success that streams, else the error it describes.
-pub fn expect_stream(flow: Flow, response: HttpResponse) -> Result<HttpResponse, ProviderError> {
+/// The real status of an answer: chat.qwen.ai answers refusals with `200`
+/// on the wire and the real status in `x-actual-status-code`.
+pub fn effective_status(response: &Response) -> u16 {
+    response
+        .header("x-actual-status-code")
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(response.status)
+}
+
+/// The response if it is a success that streams, else the error it
+/// describes (a `Retry-After` date counted from `now_secs`).
+pub fn expect_stream(
+    flow: Flow,
+    response: Response,
+    now_secs: u64,
+) -> Result<Response, ProviderError> {
     let content_type = response
-        .content_type
-        .clone()
+        .header("content-type")
         .unwrap_or_default()
         .to_ascii_lowercase();
     // A stream may come under another content type; JSON and HTML never are.
     let not_a_stream = content_type.contains("json") || content_type.contains("html");
-    if response.is_success() && !not_a_stream {
+    if (200..300).contains(&effective_status(&response)) && !not_a_stream {
         return Ok(response);
     }
-    let status = response.effective_status();
-    let retry_after = response.retry_after.clone();
-    let body = response.text(ERROR_BODY_LIMIT)?;
-    Err(from_http(flow, status, retry_after.as_deref(), &body))
+    let (status, retry_after_ms, body) = read_failure(response, now_secs)?;
+    Err(from_http(flow, status, retry_after_ms, &body))
 }
 
 /// The JSON body of a success answer, or the error the answer describes.
-pub fn expect_json(flow: Flow, response: HttpResponse) -> Result<Value, ProviderError> {
-    let status = response.effective_status();
-    let retry_after = response.retry_after.clone();
-    let body = response.text(ERROR_BODY_LIMIT)?;
+pub fn expect_json(flow: Flow, response: Response, now_secs: u64) -> Result<Value, ProviderError> {
+    let (status, retry_after_ms, body) = read_failure(response, now_secs)?;
     if (200..300).contains(&status)
         && !is_human_verification(&body)
         && let Ok(json) = serde_json::from_str::<Value>(&body)
@@ -76,16 +87,45 @@ pub fn expect_json(flow: Flow, response: HttpResponse) -> Result<Value, Provider
             None => Ok(json),
         };
     }
-    Err(from_http(flow, status, retry_after.as_deref(), &body))
+    Err(from_http(flow, status, retry_after_ms, &body))
+}
+
+/// The real status, `Retry-After` in milliseconds, and the body's first
+/// [`ERROR_BODY_LIMIT`] bytes as text (a WAF page may be larger: its start
+/// is enough to recognise it).
+fn read_failure(
+    mut response: Response,
+    now_secs: u64,
+) -> Result<(u16, Option<u64>, String), ProviderError> {
+    let status = effective_status(&response);
+    let retry_after_ms = response
+        .header("retry-after")
+        .and_then(|value| retry_after_ms(value, now_secs));
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_LIMIT
+        && let Some(chunk) = response.next_chunk().map_err(body_broke)?
+    {
+        let room = ERROR_BODY_LIMIT - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok((
+        status,
+        retry_after_ms,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 /// The error an HTTP answer describes: a failure status, or a success that
 /// is not what was asked for (an error object, a WAF page, something else).
-pub fn from_http(flow: Flow, status: u16, retry_after: Option<&str>, body: &str) -> ProviderError {
+pub fn from_http(
+    flow: Flow,
+    status: u16,
+    retry_after_ms: Option<u64>,
+    body: &str,
+) -> ProviderError {
     if is_human_verification(body) {
         return human_verification(flow);
     }
-    let retry_after_ms = retry_after.and_then(parse_retry_after);
     let parts = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|json| error_parts(&json));
@@ -314,15 +354,6 @@ pub fn is_human_verification_error(error: &ProviderError) -> bool {
     matches!(error, ProviderError::RateLimited(info) if info.message.contains(HUMAN_VERIFICATION))
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is not used by these sites).
-fn parse_retry_after(value: &str) -> Option<u64> {
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| s.saturating_mul(1000))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,13 +412,47 @@ mod tests {
         assert_eq!(retry(&error), Some(2 * 3_600_000));
     }
 
+    /// A response with these headers and body.
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        let body: std::collections::VecDeque<_> = [Ok(body.as_bytes().to_vec())].into();
+        Response::new(status, headers, Box::new(body))
+    }
+
     #[test]
     fn http_429_uses_retry_after_over_the_body() {
         let body = r#"{"success":false,"data":{"code":"RateLimited","num":2,"details":"x"}}"#;
-        let error = from_http(Flow::ChatQwenAi, 429, Some("7"), body);
+        let answer = response(429, &[("retry-after", "7")], body);
+        let error = expect_json(Flow::ChatQwenAi, answer, 0).unwrap_err();
         assert_eq!(retry(&error), Some(7000));
+        // The HTTP-date form counts from now.
+        let answer = response(
+            429,
+            &[("retry-after", "Thu, 01 Jan 1970 00:01:00 GMT")],
+            body,
+        );
+        let error = expect_stream(Flow::ChatQwenAi, answer, 20).err().unwrap();
+        assert_eq!(retry(&error), Some(40_000));
         let error = from_http(Flow::Tongyi, 429, None, "slow down");
         assert!(matches!(error, ProviderError::RateLimited(_)));
+    }
+
+    #[test]
+    fn the_actual_status_header_overrides_a_200() {
+        let answer = response(
+            200,
+            &[
+                ("x-actual-status-code", "401"),
+                ("content-type", "application/json"),
+            ],
+            r#"{"success":false,"data":{"code":"Unauthorized"}}"#,
+        );
+        assert_eq!(effective_status(&answer), 401);
+        let error = expect_stream(Flow::ChatQwenAi, answer, 0).err().unwrap();
+        assert!(matches!(error, ProviderError::Unauthorized(_)), "{error:?}");
     }
 
     #[test]

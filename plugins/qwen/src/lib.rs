@@ -13,11 +13,11 @@ pub mod chat;
 #[cfg(target_arch = "wasm32")]
 mod component;
 pub mod errors;
+pub mod ids;
 pub mod increments;
 pub mod intl;
 pub mod jwt;
 pub mod models;
-pub mod platform;
 pub mod prompt;
 #[cfg(test)]
 mod prop;

@@ -164,27 +164,13 @@ mod tests {
     use super::*;
     use wasmgate_plugin_sdk::{Media, ToolCall};
 
-    fn message(role: Role, parts: Vec<ContentPart>) -> Message {
-        Message {
-            role,
-            content: parts,
-            name: None,
-            tool_calls: vec![],
-            tool_call_id: None,
-        }
-    }
-
     fn request_of(messages: Vec<Message>) -> ChatRequest {
         ChatRequest::new("qwen-max", messages, true)
     }
 
-    fn text(role: Role, text: &str) -> Message {
-        message(role, vec![ContentPart::Text(text.into())])
-    }
-
     #[test]
     fn a_single_user_message_is_sent_as_is() {
-        let messages = [text(Role::User, "Hello")];
+        let messages = [Message::text(Role::User, "Hello")];
         assert_eq!(fold_for_tongyi(&messages).unwrap().text, "Hello");
         assert_eq!(fold_for_chat_qwen_ai(&messages).unwrap().text, "Hello");
     }
@@ -192,10 +178,10 @@ mod tests {
     #[test]
     fn tongyi_folds_history_into_im_blocks() {
         let messages = [
-            text(Role::System, "Be brief."),
-            text(Role::User, "Hi"),
-            text(Role::Assistant, "Hello!"),
-            text(Role::User, "2+2?"),
+            Message::text(Role::System, "Be brief."),
+            Message::text(Role::User, "Hi"),
+            Message::text(Role::Assistant, "Hello!"),
+            Message::text(Role::User, "2+2?"),
         ];
         assert_eq!(
             fold_for_tongyi(&messages).unwrap().text,
@@ -207,10 +193,10 @@ mod tests {
     #[test]
     fn chat_qwen_ai_folds_history_with_system_first() {
         let messages = [
-            text(Role::User, "Hi"),
-            text(Role::System, "Be brief."),
-            text(Role::Assistant, "Hello!"),
-            message(
+            Message::text(Role::User, "Hi"),
+            Message::text(Role::System, "Be brief."),
+            Message::text(Role::Assistant, "Hello!"),
+            Message::new(
                 Role::User,
                 vec![
                     ContentPart::Text("What is this?".into()),
@@ -228,14 +214,18 @@ mod tests {
 
     #[test]
     fn tool_turns_are_kept_as_text() {
-        let mut call = text(Role::Assistant, "");
+        let mut call = Message::text(Role::Assistant, "");
         call.tool_calls = vec![ToolCall {
             id: "c1".into(),
             name: "clock".into(),
             arguments: "{}".into(),
             provider_data: None,
         }];
-        let messages = [text(Role::User, "time?"), call, text(Role::Tool, "12:00")];
+        let messages = [
+            Message::text(Role::User, "time?"),
+            call,
+            Message::text(Role::Tool, "12:00"),
+        ];
         assert_eq!(
             fold_for_chat_qwen_ai(&messages).unwrap().text,
             "user:time?;assistant:[called clock({})];tool:12:00"
@@ -248,7 +238,7 @@ mod tests {
             mime_type: "image/png".into(),
             data: vec![1, 2, 3],
         };
-        let inline = [message(
+        let inline = [Message::new(
             Role::User,
             vec![ContentPart::Text("x".into()), ContentPart::Image(image)],
         )];
@@ -260,7 +250,7 @@ mod tests {
             fold_for_chat_qwen_ai(&inline),
             Err(ProviderError::BadRequest(_))
         ));
-        let url = [message(
+        let url = [Message::new(
             Role::User,
             vec![ContentPart::ImageUrl("https://x/y.png".into())],
         )];
@@ -278,14 +268,14 @@ mod tests {
             Err(ProviderError::BadRequest(_))
         ));
         assert!(matches!(
-            fold_for_chat_qwen_ai(&[text(Role::User, "  ")]),
+            fold_for_chat_qwen_ai(&[Message::text(Role::User, "  ")]),
             Err(ProviderError::BadRequest(_))
         ));
     }
 
     #[test]
     fn insisting_on_tools_is_refused() {
-        let mut request = request_of(vec![text(Role::User, "hi")]);
+        let mut request = request_of(vec![Message::text(Role::User, "hi")]);
         request.tools = vec![wasmgate_plugin_sdk::Tool {
             name: "clock".into(),
             description: None,
@@ -303,7 +293,7 @@ mod tests {
     #[test]
     fn thinking_switches() {
         let ask = |effort: Option<ReasoningEffort>, extra: Option<&str>| {
-            let mut request = request_of(vec![text(Role::User, "hi")]);
+            let mut request = request_of(vec![Message::text(Role::User, "hi")]);
             request.reasoning_effort = effort;
             request.extra = extra.map(str::to_string);
             asked_thinking(&request)

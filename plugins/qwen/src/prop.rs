@@ -8,13 +8,13 @@ use serde_json::json;
 
 use crate::increments::PhaseText;
 use crate::intl::decoder::IntlDecoder;
-use crate::pump::testing::{Ev, PiecesBody, merged, run};
+use crate::pump::testing::{Ev, PiecesBody, merged, pieces_body, run};
 use crate::snapshot::SnapshotDiff;
 use crate::tongyi::decoder::TongyiDecoder;
 
 /// `bytes` read in pieces ending at `raw` cuts (any position).
 fn pieces(bytes: &[u8], raw: &[usize]) -> PiecesBody {
-    PiecesBody::new(fuzz_support::pieces(bytes, raw), false)
+    pieces_body(fuzz_support::pieces(bytes, raw), false)
 }
 
 /// The char boundaries of `text` picked by `raw`, ascending, non-empty.

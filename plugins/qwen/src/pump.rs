@@ -1,125 +1,86 @@
-//! Pulls a streamed body through the SSE parser and a site's decoder, and
-//! hands out events one at a time.
+//! A streamed body through the SSE parser and a site's decoder, as a
+//! producer for the SDK's [`Pump`](wasmgate_plugin_sdk::Pump): each read
+//! hands over every event it decoded, and a failure comes after them.
 
-use std::collections::VecDeque;
-
+use wasmgate_plugin_sdk::http::{Body, HttpError};
 use wasmgate_plugin_sdk::sse::SseParser;
-use wasmgate_plugin_sdk::{Event, ProviderError};
-
-use crate::platform::Body;
-
-/// Whether a decoder wants more of the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    More,
-    /// The answer is complete; the rest of the body is not read.
-    Done,
-}
+use wasmgate_plugin_sdk::{Event, Producer, ProviderError, Step};
 
 /// A site's stream semantics, fed one SSE `data` payload at a time.
+/// [`Step::Done`] means the answer is complete: the rest of the body is not
+/// read.
 pub trait Decoder {
-    fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Progress, ProviderError>;
-    /// The body ended before the decoder said [`Progress::Done`].
+    fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Step, ProviderError>;
+    /// The body ended before the decoder said [`Step::Done`].
     fn end_of_stream(&mut self, out: &mut Vec<Event>) -> Result<(), ProviderError>;
 }
 
-pub struct SsePump<D> {
+/// The events of one SSE answer.
+pub struct SseProducer<D> {
+    /// `None` once the answer is complete or broke.
     body: Option<Box<dyn Body>>,
     parser: SseParser,
     pub decoder: D,
-    queue: VecDeque<Event>,
-    /// An error found while events were still queued: it comes after them.
-    failed: Option<ProviderError>,
 }
 
-impl<D: Decoder> SsePump<D> {
+impl<D: Decoder> SseProducer<D> {
     pub fn new(body: Box<dyn Body>, decoder: D) -> Self {
-        SsePump {
+        SseProducer {
             body: Some(body),
             parser: SseParser::new(),
             decoder,
-            queue: VecDeque::new(),
-            failed: None,
         }
     }
 
-    /// Reads until there is an event to hand out, the answer failed, or the
-    /// stream ended. Used before the answer is accepted, so that a refusal at
-    /// the start of the stream surfaces as an error of the call.
-    pub fn prime(&mut self) -> Result<(), ProviderError> {
-        while self.queue.is_empty() && self.body.is_some() {
-            self.read_more();
-        }
-        match self.failed.take() {
-            Some(error) if self.queue.is_empty() => Err(error),
-            failed => {
-                self.failed = failed;
-                Ok(())
+    fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
+        while let Some(event) = self.parser.next_event() {
+            if self.decoder.data(&event.data, out)? == Step::Done {
+                return Ok(Step::Done);
             }
         }
+        Ok(Step::More)
     }
+}
 
-    /// The next event; `None` once the answer is complete.
-    pub fn next_event(&mut self) -> Result<Option<Event>, ProviderError> {
-        loop {
-            if let Some(event) = self.queue.pop_front() {
-                return Ok(Some(event));
-            }
-            if let Some(error) = self.failed.take() {
-                return Err(error);
-            }
-            if self.body.is_none() {
-                return Ok(None);
-            }
-            self.read_more();
-        }
-    }
-
-    /// Reads one piece; a failure is kept to come after the queued events.
-    fn read_more(&mut self) {
+impl<D: Decoder> Producer for SseProducer<D> {
+    /// Reads one piece of the body and decodes every event it completed.
+    fn produce(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
         let Some(body) = self.body.as_mut() else {
-            return;
+            return Ok(Step::Done);
         };
-        let mut out = Vec::new();
-        let outcome = match body.next_chunk() {
+        let step = match body.next_chunk() {
             Ok(Some(chunk)) => {
                 self.parser.feed(&chunk);
-                self.drain_events(&mut out)
+                self.drain_events(out)
             }
             Ok(None) => {
-                self.body = None;
-                let mut progress = Ok(Progress::More);
+                let mut step = Ok(Step::More);
                 if let Some(event) = self.parser.finish() {
-                    progress = self.decoder.data(&event.data, &mut out);
+                    step = self.decoder.data(&event.data, out);
                 }
-                match progress {
-                    Ok(Progress::More) => self
-                        .decoder
-                        .end_of_stream(&mut out)
-                        .map(|()| Progress::Done),
+                match step {
+                    Ok(Step::More) => self.decoder.end_of_stream(out).map(|()| Step::Done),
                     other => other,
                 }
             }
-            Err(error) => Err(error),
+            Err(error) => Err(body_broke(error)),
         };
-        self.queue.extend(out);
-        match outcome {
-            Ok(Progress::Done) => self.body = None,
-            Ok(Progress::More) => {}
-            Err(error) => {
-                self.body = None;
-                self.failed = Some(error);
-            }
+        if !matches!(step, Ok(Step::More)) {
+            self.body = None;
         }
+        step
     }
+}
 
-    fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
-        while let Some(event) = self.parser.next_event() {
-            if self.decoder.data(&event.data, out)? == Progress::Done {
-                return Ok(Progress::Done);
-            }
-        }
-        Ok(Progress::More)
+/// A body that broke while it was read: a broken connection is an upstream
+/// failure.
+pub fn body_broke(error: HttpError) -> ProviderError {
+    match error {
+        HttpError::Protocol(what) => ProviderError::upstream(
+            0,
+            format!("the upstream connection broke mid-answer: {what}"),
+        ),
+        other => other.into(),
     }
 }
 
@@ -127,37 +88,23 @@ impl<D: Decoder> SsePump<D> {
 pub mod testing {
     //! Helpers shared by the decoders' tests.
 
+    use std::collections::VecDeque;
+
     use super::*;
-    use wasmgate_plugin_sdk::FinishReason;
+    use wasmgate_plugin_sdk::{FinishReason, Pump};
 
-    /// A body that yields fixed pieces, then ends (or fails).
-    pub struct PiecesBody {
-        pieces: VecDeque<Vec<u8>>,
-        then_fail: bool,
+    /// A body of fixed pieces (the SDK's test source), then its end or a
+    /// reset connection.
+    pub type PiecesBody = VecDeque<Result<Vec<u8>, HttpError>>;
+
+    pub fn pieces_body(pieces: Vec<Vec<u8>>, then_fail: bool) -> PiecesBody {
+        let reset = then_fail.then(|| Err(HttpError::Protocol("connection reset".into())));
+        pieces.into_iter().map(Ok).chain(reset).collect()
     }
 
-    impl PiecesBody {
-        pub fn new(pieces: Vec<Vec<u8>>, then_fail: bool) -> Self {
-            PiecesBody {
-                pieces: pieces.into(),
-                then_fail,
-            }
-        }
-
-        /// `bytes` cut every `size` bytes (so inside characters and CRLFs).
-        pub fn split(bytes: &[u8], size: usize) -> Self {
-            Self::new(bytes.chunks(size).map(<[u8]>::to_vec).collect(), false)
-        }
-    }
-
-    impl Body for PiecesBody {
-        fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ProviderError> {
-            match self.pieces.pop_front() {
-                Some(piece) => Ok(Some(piece)),
-                None if self.then_fail => Err(ProviderError::upstream(0, "connection reset")),
-                None => Ok(None),
-            }
-        }
+    /// `bytes` cut every `size` bytes (so inside characters and CRLFs).
+    pub fn split_body(bytes: &[u8], size: usize) -> PiecesBody {
+        pieces_body(bytes.chunks(size).map(<[u8]>::to_vec).collect(), false)
     }
 
     /// A comparable rendering of an event.
@@ -193,14 +140,15 @@ pub mod testing {
         }
     }
 
-    /// Runs a whole body through a decoder: the events, then the error if any.
+    /// Runs a whole body through a decoder on the SDK's pump: the events,
+    /// then the error if any.
     pub fn run<D: Decoder>(body: PiecesBody, decoder: D) -> (Vec<Ev>, Option<ProviderError>) {
-        let mut pump = SsePump::new(Box::new(body), decoder);
+        let pump = Pump::new(SseProducer::new(Box::new(body), decoder));
         let mut events = Vec::new();
         loop {
-            match pump.next_event() {
-                Ok(Some(event)) => events.push(ev(&event)),
-                Ok(None) => return (events, None),
+            match pump.next_batch() {
+                Ok(batch) if batch.is_empty() => return (events, None),
+                Ok(batch) => events.extend(batch.iter().map(ev)),
                 Err(error) => return (events, Some(error)),
             }
         }
@@ -224,18 +172,19 @@ pub mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+    use wasmgate_plugin_sdk::Pump;
 
     /// Echoes each payload as text; `end` finishes, `boom` fails.
     struct Echo;
 
     impl Decoder for Echo {
-        fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
+        fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
             match data {
-                "end" => Ok(Progress::Done),
+                "end" => Ok(Step::Done),
                 "boom" => Err(ProviderError::upstream(0, "boom")),
                 _ => {
                     out.push(Event::Text(data.to_string()));
-                    Ok(Progress::More)
+                    Ok(Step::More)
                 }
             }
         }
@@ -245,63 +194,69 @@ mod tests {
         }
     }
 
+    fn pump(pieces: &[&str], then_fail: bool) -> Pump<SseProducer<Echo>> {
+        let pieces = pieces.iter().map(|p| p.as_bytes().to_vec()).collect();
+        Pump::new(SseProducer::new(
+            Box::new(pieces_body(pieces, then_fail)),
+            Echo,
+        ))
+    }
+
     #[test]
     fn stops_reading_when_done() {
-        let body = PiecesBody::new(
-            vec![
-                b"data: a\n\ndata: end\n\n".to_vec(),
-                b"data: ignored\n\n".to_vec(),
-            ],
-            true,
+        let (events, error) = run(
+            pieces_body(
+                vec![
+                    b"data: a\n\ndata: end\n\n".to_vec(),
+                    b"data: ignored\n\n".to_vec(),
+                ],
+                true,
+            ),
+            Echo,
         );
-        let (events, error) = run(body, Echo);
         assert_eq!(events, [Ev::Text("a".into())]);
         assert!(error.is_none());
     }
 
     #[test]
-    fn an_error_comes_after_the_events_before_it() {
-        let body = PiecesBody::new(
-            vec![b"data: a\n\ndata: boom\n\ndata: b\n\n".to_vec()],
-            false,
-        );
-        let (events, error) = run(body, Echo);
-        assert_eq!(events, [Ev::Text("a".into())]);
-        assert!(matches!(error, Some(ProviderError::Upstream(_))));
+    fn a_batch_is_every_event_of_one_read_and_an_error_comes_after_it() {
+        let pump = pump(&["data: a\n\ndata: b\n\ndata: boom\n\ndata: c\n\n"], false);
+        let batch: Vec<Ev> = pump.next_batch().unwrap().iter().map(ev).collect();
+        assert_eq!(batch, [Ev::Text("a".into()), Ev::Text("b".into())]);
+        assert!(matches!(pump.next_batch(), Err(ProviderError::Upstream(_))));
+        assert!(pump.next_batch().unwrap().is_empty());
     }
 
     #[test]
     fn a_last_event_without_blank_line_is_still_decoded() {
-        let body = PiecesBody::new(vec![b"data: a\n\ndata: end".to_vec()], false);
-        let (events, error) = run(body, Echo);
+        let (events, error) = run(
+            pieces_body(vec![b"data: a\n\ndata: end".to_vec()], false),
+            Echo,
+        );
         assert_eq!(events, [Ev::Text("a".into())]);
         assert!(error.is_none());
     }
 
     #[test]
     fn prime_surfaces_an_immediate_error_but_keeps_one_after_events() {
-        let mut pump = SsePump::new(
-            Box::new(PiecesBody::new(vec![b"data: boom\n\n".to_vec()], false)),
-            Echo,
-        );
-        assert!(pump.prime().is_err());
+        assert!(pump(&["data: boom\n\n"], false).prime().is_err());
 
-        let mut pump = SsePump::new(
-            Box::new(PiecesBody::new(
-                vec![b"data: a\n\ndata: boom\n\n".to_vec()],
-                false,
-            )),
-            Echo,
-        );
+        let pump = pump(&["data: a\n\ndata: boom\n\n"], false);
         assert!(pump.prime().is_ok());
         assert!(matches!(pump.next_event(), Ok(Some(Event::Text(_)))));
         assert!(pump.next_event().is_err());
     }
 
     #[test]
-    fn a_broken_connection_is_an_error() {
-        let (events, error) = run(PiecesBody::new(vec![b"data: a\n\n".to_vec()], true), Echo);
+    fn a_broken_connection_is_an_upstream_error() {
+        let (events, error) = run(pieces_body(vec![b"data: a\n\n".to_vec()], true), Echo);
         assert_eq!(events, [Ev::Text("a".into())]);
-        assert!(matches!(error, Some(ProviderError::Upstream(_))));
+        match error {
+            Some(ProviderError::Upstream(failure)) => {
+                assert_eq!(failure.status, 0);
+                assert!(failure.message.contains("broke mid-answer"), "{failure:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

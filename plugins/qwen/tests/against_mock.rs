@@ -1,35 +1,30 @@
 //! The plugin's protocol code against the mock upstream, natively: the same
-//! flows the component runs, over a real socket (hyper) instead of
-//! `wasi:http`. What the host adds (rotation, OpenAI framing) is tested
-//! end to end elsewhere.
+//! flows the component runs, over the SDK's native test host (a real
+//! loopback socket instead of `wasi:http`, an in-memory state store). What
+//! the host adds (rotation, OpenAI framing) is tested end to end elsewhere.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use mock_qwen::{
     CnAccount, DEFAULT_BX_UA, DEFAULT_BX_UMIDTOKEN, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF,
     DEFAULT_SESSION_TOKEN, MockOptions, MockUpstream, cn, intl,
 };
 use plugin_qwen::account::Account;
 use plugin_qwen::chat::{self, Answer};
-use plugin_qwen::platform::{Body, HttpRequest, HttpResponse, Method, Platform};
 use tokio::runtime::Runtime;
+use wasmgate_plugin_sdk::native::NativeHost;
 use wasmgate_plugin_sdk::{
-    ChatRequest, ContentPart, Event, FinishReason, Message, ProviderError, Role, Sampling,
+    ChatRequest, Event, FinishReason, Message, Platform, ProviderError, Role,
 };
 
-/// A blocking platform over hyper, driving a tokio runtime the mock runs on,
-/// with an in-memory state store (one account per platform).
+/// The SDK's native host (one account's state), and the runtime the mock
+/// upstream runs on.
 struct Native {
-    runtime: Arc<Runtime>,
-    ids: AtomicU64,
-    state: Mutex<HashMap<String, (String, Option<Instant>)>>,
+    host: Rc<NativeHost>,
+    runtime: Runtime,
 }
 
 impl Native {
@@ -40,9 +35,8 @@ impl Native {
             .build()
             .unwrap();
         Native {
-            runtime: Arc::new(runtime),
-            ids: AtomicU64::new(0),
-            state: Mutex::new(HashMap::new()),
+            host: Rc::new(NativeHost::default()),
+            runtime,
         }
     }
 
@@ -51,112 +45,11 @@ impl Native {
     }
 }
 
-impl Platform for Native {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse, ProviderError> {
-        let uri: hyper::Uri = request.url.parse().unwrap();
-        let authority = uri.authority().unwrap().to_string();
-        let response = self.runtime.block_on(async {
-            let stream = tokio::net::TcpStream::connect(&authority)
-                .await
-                .map_err(|e| ProviderError::upstream(0, e.to_string()))?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| ProviderError::upstream(0, e.to_string()))?;
-            tokio::spawn(connection);
-            let mut builder = hyper::Request::builder()
-                .method(match request.method {
-                    Method::Get => hyper::Method::GET,
-                    Method::Post => hyper::Method::POST,
-                })
-                .uri(uri.path_and_query().unwrap().as_str())
-                .header("host", &authority);
-            for (name, value) in &request.headers {
-                builder = builder.header(
-                    name.as_str(),
-                    hyper::header::HeaderValue::from_bytes(value).unwrap(),
-                );
-            }
-            let outgoing = builder
-                .body(Full::new(Bytes::from(request.body.clone())))
-                .unwrap();
-            sender
-                .send_request(outgoing)
-                .await
-                .map_err(|e| ProviderError::upstream(0, e.to_string()))
-        })?;
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        Ok(HttpResponse {
-            status: response.status().as_u16(),
-            actual_status: plugin_qwen::platform::parse_actual_status(
-                header("x-actual-status-code").as_deref(),
-            ),
-            content_type: header("content-type"),
-            retry_after: header("retry-after"),
-            body: Box::new(NativeBody {
-                runtime: self.runtime.clone(),
-                body: response.into_body(),
-            }),
-        })
-    }
+impl Deref for Native {
+    type Target = NativeHost;
 
-    fn random_hex32(&self) -> String {
-        format!("{:032x}", self.ids.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-
-    fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-    }
-
-    fn state_get(&self, key: &str) -> Option<String> {
-        let state = self.state.lock().unwrap();
-        let (value, until) = state.get(key)?;
-        until
-            .is_none_or(|until| Instant::now() < until)
-            .then(|| value.clone())
-    }
-
-    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
-        let until = ttl_seconds.map(|s| Instant::now() + Duration::from_secs(s.into()));
-        self.state
-            .lock()
-            .unwrap()
-            .insert(key.to_string(), (value.to_string(), until));
-    }
-
-    fn state_delete(&self, key: &str) {
-        self.state.lock().unwrap().remove(key);
-    }
-}
-
-struct NativeBody {
-    runtime: Arc<Runtime>,
-    body: Incoming,
-}
-
-impl Body for NativeBody {
-    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ProviderError> {
-        loop {
-            let frame = self.runtime.block_on(self.body.frame());
-            match frame {
-                None => return Ok(None),
-                Some(Err(error)) => return Err(ProviderError::upstream(0, error.to_string())),
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        return Ok(Some(data.to_vec()));
-                    }
-                }
-            }
-        }
+    fn deref(&self) -> &NativeHost {
+        &self.host
     }
 }
 
@@ -212,31 +105,7 @@ fn qwen_ai_session_account(mock: &MockUpstream) -> Account {
 }
 
 fn request(model: &str, text: &str) -> ChatRequest {
-    ChatRequest {
-        model: model.into(),
-        messages: vec![Message {
-            role: Role::User,
-            content: vec![ContentPart::Text(text.into())],
-            name: None,
-            tool_calls: vec![],
-            tool_call_id: None,
-        }],
-        sampling: Sampling {
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-        },
-        stop: vec![],
-        tools: vec![],
-        tool_choice: None,
-        stream: false,
-        reasoning_effort: None,
-        extra: None,
-    }
+    ChatRequest::new(model, vec![Message::text(Role::User, text)], false)
 }
 
 /// What an answer added up to.
@@ -250,24 +119,30 @@ struct Collected {
     error: Option<ProviderError>,
 }
 
-fn drain(platform: &Native, account: &Account, mut answer: Answer) -> Collected {
+/// Every batch of the answer, as the host pulls them.
+fn drain(answer: &Answer) -> Collected {
     let mut collected = Collected::default();
     loop {
-        match answer.next_event(platform, account) {
-            Ok(Some(Event::Text(text))) => {
-                collected.text.push_str(&text);
-                collected.text_events += 1;
-            }
-            Ok(Some(Event::Reasoning(text))) => collected.reasoning.push_str(&text),
-            Ok(Some(Event::Usage(usage))) => {
-                collected.usage = Some((usage.prompt_tokens, usage.completion_tokens))
-            }
-            Ok(Some(Event::Finish(reason))) => collected.finish = Some(reason),
-            Ok(Some(_)) => {}
-            Ok(None) => return collected,
+        let batch = match answer.next_batch() {
+            Ok(batch) if batch.is_empty() => return collected,
+            Ok(batch) => batch,
             Err(error) => {
                 collected.error = Some(error);
                 return collected;
+            }
+        };
+        for event in batch {
+            match event {
+                Event::Text(text) => {
+                    collected.text.push_str(&text);
+                    collected.text_events += 1;
+                }
+                Event::Reasoning(text) => collected.reasoning.push_str(&text),
+                Event::Usage(usage) => {
+                    collected.usage = Some((usage.prompt_tokens, usage.completion_tokens))
+                }
+                Event::Finish(reason) => collected.finish = Some(reason),
+                _ => {}
             }
         }
     }
@@ -278,7 +153,7 @@ fn chat(
     account: &Account,
     request: &ChatRequest,
 ) -> Result<Collected, ProviderError> {
-    chat::start(platform, account, request).map(|answer| drain(platform, account, answer))
+    chat::start(platform.host.clone(), account, request).map(|answer| drain(&answer))
 }
 
 const ANSWER: &str = "Hello, I am Qwen. How can I help you today?";
@@ -355,6 +230,10 @@ fn tongyi_restarted_snapshot_is_emitted_whole() {
         format!("{before_restart}{}{ANSWER}", mock_qwen::cn::RESET_PREFIX)
     );
     assert!(matches!(got.finish, Some(FinishReason::Stop)));
+    assert_eq!(
+        platform.logs(),
+        ["Warn: tongyi restarted its answer 1 time(s)"]
+    );
 }
 
 #[test]
@@ -406,6 +285,13 @@ fn tongyi_filtered_answer_finishes_with_content_filter() {
     assert!(
         matches!(refused, Err(ProviderError::ContentFiltered(_))),
         "{refused:?}"
+    );
+    // The answered chat's session is deleted; a refusal at the start leaves
+    // its session alone.
+    assert_eq!(
+        mock.requests_to(plugin_qwen::tongyi::SESSION_DELETE_PATH)
+            .len(),
+        1
     );
 }
 
@@ -508,9 +394,14 @@ fn the_answer_streams_before_the_upstream_finishes() {
         ..MockOptions::default()
     });
     let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let mut answer = chat::start(&platform, &account, &request("qwen-max", "Hello")).unwrap();
+    let answer = chat::start(
+        platform.host.clone(),
+        &account,
+        &request("qwen-max", "Hello"),
+    )
+    .unwrap();
     // The first snapshot is out while the mock holds the rest.
-    let first = answer.next_event(&platform, &account).unwrap();
+    let first = answer.next_event().unwrap();
     assert!(matches!(first, Some(Event::Text(_))), "{first:?}");
 
     let released_at = std::thread::scope(|scope| {
@@ -520,7 +411,7 @@ fn the_answer_streams_before_the_upstream_finishes() {
             mock.release();
             at
         });
-        let second = answer.next_event(&platform, &account).unwrap();
+        let second = answer.next_event().unwrap();
         let got_at = Instant::now();
         assert!(matches!(second, Some(Event::Text(_))), "{second:?}");
         let released_at = releaser.join().unwrap();
@@ -530,7 +421,7 @@ fn the_answer_streams_before_the_upstream_finishes() {
         );
         released_at
     });
-    let rest = drain(&platform, &account, answer);
+    let rest = drain(&answer);
     assert!(matches!(rest.finish, Some(FinishReason::Stop)));
     assert!(released_at.elapsed() < Duration::from_secs(5));
 }
@@ -679,7 +570,7 @@ fn chat_qwen_ai_models_come_from_the_live_catalogue_and_are_cached() {
     let mock = platform.mock(MockOptions::default());
     let account = qwen_ai_account(&mock, &mock.token("intl-1"));
     let list = || -> Vec<String> {
-        chat::list_models(&platform, &account)
+        chat::list_models(&*platform, &account)
             .unwrap()
             .into_iter()
             .map(|m| m.id)
@@ -699,7 +590,7 @@ fn chat_qwen_ai_models_come_from_the_live_catalogue_and_are_cached() {
     );
 
     let tongyi = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let ids: Vec<String> = chat::list_models(&platform, &tongyi)
+    let ids: Vec<String> = chat::list_models(&*platform, &tongyi)
         .unwrap()
         .into_iter()
         .map(|m| m.id)
@@ -713,7 +604,7 @@ fn chat_qwen_ai_without_a_live_list_falls_back_to_the_dated_table() {
     let mock = platform.mock(MockOptions::default());
     // An expired token: the catalogue cannot be read.
     let account = qwen_ai_account(&mock, &mock.expired_token("intl-1"));
-    let ids: Vec<String> = chat::list_models(&platform, &account)
+    let ids: Vec<String> = chat::list_models(&*platform, &account)
         .unwrap()
         .into_iter()
         .map(|m| m.id)

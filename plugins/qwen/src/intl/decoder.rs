@@ -6,12 +6,12 @@
 //! it (the thinking phase has its own `finished`, which does not).
 
 use serde_json::Value;
-use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError, Usage};
+use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError, Step, Usage};
 
 use crate::account::Flow;
 use crate::errors;
 use crate::increments::PhaseText;
-use crate::pump::{Decoder, Progress};
+use crate::pump::Decoder;
 use crate::snapshot::SnapshotDiff;
 
 #[derive(Debug, Default)]
@@ -33,7 +33,7 @@ impl IntlDecoder {
         self.answer.is_empty() && self.think.is_empty() && self.summary.is_empty()
     }
 
-    fn complete(&mut self, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
+    fn complete(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
         if self.produced_nothing() {
             return Err(silent_rate_limit());
         }
@@ -41,7 +41,7 @@ impl IntlDecoder {
             out.push(Event::Usage(usage));
         }
         out.push(Event::Finish(FinishReason::Stop));
-        Ok(Progress::Done)
+        Ok(Step::Done)
     }
 
     fn delta(&mut self, delta: &Value, out: &mut Vec<Event>) -> bool {
@@ -121,26 +121,26 @@ fn usage(value: &Value) -> Option<Usage> {
 }
 
 impl Decoder for IntlDecoder {
-    fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
+    fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
         if data.trim() == "[DONE]" {
             return self.complete(out);
         }
         let Ok(event) = serde_json::from_str::<Value>(data) else {
-            return Ok(Progress::More);
+            return Ok(Step::More);
         };
         if let Some(created) = event.get("response.created") {
             self.response_id = created
                 .get("response_id")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            return Ok(Progress::More);
+            return Ok(Step::More);
         }
         if let Some(error) = errors::from_error_object(Flow::ChatQwenAi, 0, &event) {
             // Moderation stopping an answer midway: what was said stands,
             // and the answer ends as filtered.
             if matches!(error, ProviderError::ContentFiltered(_)) && !self.answer.is_empty() {
                 out.push(Event::Finish(FinishReason::ContentFilter));
-                return Ok(Progress::Done);
+                return Ok(Step::Done);
             }
             return Err(error);
         }
@@ -148,7 +148,7 @@ impl Decoder for IntlDecoder {
             self.usage = Some(usage);
         }
         let Some(choice) = event.get("choices").and_then(|c| c.get(0)) else {
-            return Ok(Progress::More);
+            return Ok(Step::More);
         };
         let mut finished = match choice.get("delta") {
             Some(delta) => self.delta(delta, out),
@@ -161,7 +161,7 @@ impl Decoder for IntlDecoder {
         if finished {
             return self.complete(out);
         }
-        Ok(Progress::More)
+        Ok(Step::More)
     }
 
     fn end_of_stream(&mut self, _out: &mut Vec<Event>) -> Result<(), ProviderError> {
@@ -216,7 +216,7 @@ mod tests {
         ];
         let bytes = sse(&events);
         for size in 1..=bytes.len() {
-            let (got, error) = run(PiecesBody::split(&bytes, size), IntlDecoder::new());
+            let (got, error) = run(split_body(&bytes, size), IntlDecoder::new());
             assert!(error.is_none(), "size {size}: {error:?}");
             assert_eq!(
                 merged(&got),
@@ -245,10 +245,7 @@ mod tests {
             delta("answer", "Hello!", "typing"),
             delta("answer", "", "finished"),
         ];
-        let (got, error) = run(
-            PiecesBody::split(&sse(&events), 1 << 20),
-            IntlDecoder::new(),
-        );
+        let (got, error) = run(split_body(&sse(&events), 1 << 20), IntlDecoder::new());
         assert!(error.is_none(), "{error:?}");
         assert_eq!(
             got,
@@ -267,10 +264,7 @@ mod tests {
             json!({"choices":[{"delta":{"content":"Hi","status":"typing"}}]}),
             json!({"choices":[{"delta":{"content":"","status":"finished"}}]}),
         ];
-        let (got, _) = run(
-            PiecesBody::split(&sse(&events), 1 << 20),
-            IntlDecoder::new(),
-        );
+        let (got, _) = run(split_body(&sse(&events), 1 << 20), IntlDecoder::new());
         assert_eq!(got, [Ev::Text("Hi".into()), Ev::Finish("Stop".into())]);
     }
 
@@ -279,10 +273,7 @@ mod tests {
         let events = [
             json!({"success":false,"data":{"code":"RateLimited","num":2,"details":"quota exceeded"}}),
         ];
-        let (got, error) = run(
-            PiecesBody::split(&sse(&events), 1 << 20),
-            IntlDecoder::new(),
-        );
+        let (got, error) = run(split_body(&sse(&events), 1 << 20), IntlDecoder::new());
         assert!(got.is_empty());
         match error {
             Some(ProviderError::RateLimited(info)) => {
@@ -297,10 +288,7 @@ mod tests {
         let events = [
             json!({"error":{"message":"Allocated quota exceeded, please increase your quota limit token-limit"}}),
         ];
-        let (_, error) = run(
-            PiecesBody::split(&sse(&events), 1 << 20),
-            IntlDecoder::new(),
-        );
+        let (_, error) = run(split_body(&sse(&events), 1 << 20), IntlDecoder::new());
         assert!(
             matches!(error, Some(ProviderError::QuotaExhausted(_))),
             "{error:?}"
@@ -309,10 +297,7 @@ mod tests {
 
     #[test]
     fn an_empty_stream_is_a_silent_rate_limit() {
-        let (got, error) = run(
-            PiecesBody::split(&sse(&[created()]), 1 << 20),
-            IntlDecoder::new(),
-        );
+        let (got, error) = run(split_body(&sse(&[created()]), 1 << 20), IntlDecoder::new());
         assert!(got.is_empty());
         match error {
             Some(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(60_000)),
@@ -327,19 +312,13 @@ mod tests {
             delta("answer", "Hel", "typing"),
             delta("answer", "lo", "typing"),
         ];
-        let (got, error) = run(
-            PiecesBody::new(vec![sse(&events)], true),
-            IntlDecoder::new(),
-        );
+        let (got, error) = run(pieces_body(vec![sse(&events)], true), IntlDecoder::new());
         assert_eq!(merged(&got), [Ev::Text("Hello".into())]);
         assert!(
             matches!(error, Some(ProviderError::Upstream(_))),
             "{error:?}"
         );
-        let (_, error) = run(
-            PiecesBody::new(vec![sse(&events)], false),
-            IntlDecoder::new(),
-        );
+        let (_, error) = run(pieces_body(vec![sse(&events)], false), IntlDecoder::new());
         assert!(
             matches!(error, Some(ProviderError::Upstream(_))),
             "{error:?}"
@@ -349,7 +328,7 @@ mod tests {
     #[test]
     fn noise_lines_and_done_are_tolerated() {
         let bytes = b"event: ping\n\n: comment\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"Hi\",\"phase\":\"answer\"}}]}\n\ndata: [DONE]\n\n";
-        let (got, error) = run(PiecesBody::split(bytes, 3), IntlDecoder::new());
+        let (got, error) = run(split_body(bytes, 3), IntlDecoder::new());
         assert!(error.is_none());
         assert_eq!(
             merged(&got),
@@ -375,7 +354,7 @@ mod tests {
     fn moderation_refuses_the_prompt_or_ends_the_answer_as_filtered() {
         let inspection = |message: &str| json!({"error":{"code":"data_inspection_failed","type":"data_inspection_failed","message":message}});
         let (got, error) = run(
-            PiecesBody::split(
+            split_body(
                 &sse(&[
                     created(),
                     inspection("Input data may contain inappropriate content."),
@@ -394,10 +373,7 @@ mod tests {
             delta("answer", "Hel", "typing"),
             inspection("Output data may contain inappropriate content."),
         ];
-        let (got, error) = run(
-            PiecesBody::split(&sse(&events), 1 << 20),
-            IntlDecoder::new(),
-        );
+        let (got, error) = run(split_body(&sse(&events), 1 << 20), IntlDecoder::new());
         assert!(error.is_none(), "{error:?}");
         assert_eq!(
             got,

@@ -12,15 +12,16 @@
 pub mod decoder;
 
 use serde_json::{Value, json};
-use wasmgate_plugin_sdk::{ModelInfo, ProviderError, http::encode_component};
+use wasmgate_plugin_sdk::http::{Request, encode_component};
+use wasmgate_plugin_sdk::{ModelInfo, Platform, ProviderError, Pump};
 
 use crate::account::{Account, Credentials, Flow};
 use crate::errors;
+use crate::ids::random_uuid;
 use crate::jwt;
 use crate::models::{self, ModelChoice, SEARCH_SUFFIX, THINKING_SUFFIX};
-use crate::platform::{HttpRequest, Method, Platform, uuid_from_hex32};
 use crate::prompt::FoldedPrompt;
-use crate::pump::SsePump;
+use crate::pump::SseProducer;
 use decoder::IntlDecoder;
 
 pub const NEW_CHAT_PATH: &str = "/api/v2/chats/new";
@@ -78,12 +79,12 @@ fn cookie_header(account: &Account, token_cookie: &str) -> String {
 
 /// The headers every chat.qwen.ai call carries.
 fn with_headers(
-    request: HttpRequest,
+    request: Request,
     account: &Account,
     access_token: &str,
     accept: &str,
     request_id: &str,
-) -> HttpRequest {
+) -> Request {
     let (session, _, bx_ua, bx_umidtoken) = parts(account);
     let mut request = request
         .header("authorization", format!("Bearer {access_token}"))
@@ -111,8 +112,8 @@ fn with_headers(
 }
 
 /// `GET <auth>/api/v2/auths/refresh` with the session token as cookie.
-pub fn refresh_request(account: &Account, session_token: &str, request_id: &str) -> HttpRequest {
-    HttpRequest::new(Method::Get, format!("{}{REFRESH_PATH}", account.auth_url))
+pub fn refresh_request(account: &Account, session_token: &str, request_id: &str) -> Request {
+    Request::get(format!("{}{REFRESH_PATH}", account.auth_url))
         .header("cookie", cookie_header(account, session_token).as_bytes())
         .header("accept", "application/json")
         .header("accept-encoding", "identity")
@@ -145,7 +146,7 @@ fn access_token(
         return Ok((token.to_string(), true));
     };
     if let Some(cached) = platform.state_get(STATE_ACCESS_TOKEN) {
-        let now_s = platform.now_ms() / 1000;
+        let now_s = platform.now_secs();
         let fresh = jwt::expiry(&cached).is_none_or(|exp| exp > now_s + EXPIRY_MARGIN_SECS);
         if fresh {
             return Ok((cached, false));
@@ -174,14 +175,13 @@ fn refresh(
     account: &Account,
     session_token: &str,
 ) -> Result<String, ProviderError> {
-    let request = refresh_request(
-        account,
-        session_token,
-        &uuid_from_hex32(&platform.random_hex32()),
-    );
+    let request = refresh_request(account, session_token, &random_uuid(platform));
     let answer = platform
         .send(request)
-        .and_then(|response| errors::expect_json(Flow::ChatQwenAi, response))
+        .map_err(ProviderError::from)
+        .and_then(|response| {
+            errors::expect_json(Flow::ChatQwenAi, response, platform.now_secs())
+        })
         .map_err(|error| match error {
             ProviderError::Unauthorized(_) => ProviderError::Unauthorized(
                 "chat.qwen.ai: the auth origin refused the session token (expired or signed out); copy the `token` cookie of a signed-in chat.qwen.ai browser session into `session-token`".into(),
@@ -200,7 +200,7 @@ fn refresh(
             "chat.qwen.ai: the token refresh answered without an access token",
         ));
     };
-    let now_s = platform.now_ms() / 1000;
+    let now_s = platform.now_secs();
     let lifetime = jwt::expiry(access)
         .map(|exp| exp.saturating_sub(now_s))
         .or_else(|| data.get("expires_in").and_then(Value::as_u64))
@@ -250,7 +250,7 @@ pub fn new_chat_request(
     choice: &ModelChoice,
     now_ms: u64,
     request_id: &str,
-) -> HttpRequest {
+) -> Request {
     let body = json!({
         "title": "New Chat",
         "models": [choice.upstream],
@@ -260,7 +260,7 @@ pub fn new_chat_request(
         "project_id": ""
     });
     let request =
-        HttpRequest::new(Method::Post, format!("{}{NEW_CHAT_PATH}", account.base_url)).json(&body);
+        Request::post(format!("{}{NEW_CHAT_PATH}", account.base_url)).body(body.to_string());
     with_headers(
         request,
         account,
@@ -349,14 +349,14 @@ pub fn completion_request(
     chat_id: &str,
     body: &Value,
     request_id: &str,
-) -> HttpRequest {
+) -> Request {
     let url = format!(
         "{}{COMPLETIONS_PATH}?chat_id={}",
         account.base_url,
         encode_component(chat_id)
     );
-    let request = HttpRequest::new(Method::Post, url)
-        .json(body)
+    let request = Request::post(url)
+        .body(body.to_string())
         .header("x-accel-buffering", "no");
     with_headers(
         request,
@@ -379,6 +379,9 @@ pub fn chat_id(answer: &Value) -> Result<String, ProviderError> {
         })
 }
 
+/// A chat.qwen.ai answer: its stream through the decoder.
+pub type AnswerStream = SseProducer<IntlDecoder>;
+
 /// Starts a chat. A cached access token the upstream refuses is renewed
 /// once; a WAF challenge says what the account lacks.
 pub fn start(
@@ -387,8 +390,8 @@ pub fn start(
     requested_model: &str,
     thinking: Option<bool>,
     prompt: &FoldedPrompt,
-) -> Result<SsePump<IntlDecoder>, ProviderError> {
-    let attempt = |token: &str| -> Result<SsePump<IntlDecoder>, ProviderError> {
+) -> Result<Pump<AnswerStream>, ProviderError> {
+    let attempt = |token: &str| -> Result<Pump<AnswerStream>, ProviderError> {
         let live = live_model_ids(platform, account, token);
         let choice = models::resolve(requested_model, Flow::ChatQwenAi, live.as_deref());
         let thinking = thinking.unwrap_or(choice.thinking);
@@ -413,41 +416,40 @@ fn start_with(
     choice: &ModelChoice,
     prompt: &FoldedPrompt,
     thinking: bool,
-) -> Result<SsePump<IntlDecoder>, ProviderError> {
+) -> Result<Pump<AnswerStream>, ProviderError> {
     let new_chat = new_chat_request(
         account,
         token,
         choice,
         platform.now_ms(),
-        &uuid_from_hex32(&platform.random_hex32()),
+        &random_uuid(platform),
     );
     let chat_id = chat_id(&errors::expect_json(
         Flow::ChatQwenAi,
         platform.send(new_chat)?,
+        platform.now_secs(),
     )?)?;
 
     let ids = MessageIds {
-        fid: uuid_from_hex32(&platform.random_hex32()),
-        child: uuid_from_hex32(&platform.random_hex32()),
+        fid: random_uuid(platform),
+        child: random_uuid(platform),
     };
     let body = completion_body(&chat_id, choice, prompt, thinking, platform.now_ms(), &ids);
-    let request = completion_request(
-        account,
-        token,
-        &chat_id,
-        &body,
-        &uuid_from_hex32(&platform.random_hex32()),
-    );
-    let response = errors::expect_stream(Flow::ChatQwenAi, platform.send(request)?)?;
-    let mut pump = SsePump::new(response.body, IntlDecoder::new());
+    let request = completion_request(account, token, &chat_id, &body, &random_uuid(platform));
+    let response = errors::expect_stream(
+        Flow::ChatQwenAi,
+        platform.send(request)?,
+        platform.now_secs(),
+    )?;
+    let pump = Pump::new(SseProducer::new(Box::new(response), IntlDecoder::new()));
     // Rate limits, refusals and empty answers arrive inside the stream:
     // surface them here, while the host may still try another account.
     pump.prime()?;
     Ok(pump)
 }
 
-pub fn models_request(account: &Account, access_token: &str, request_id: &str) -> HttpRequest {
-    let request = HttpRequest::new(Method::Get, format!("{}{MODELS_PATH}", account.base_url));
+pub fn models_request(account: &Account, access_token: &str, request_id: &str) -> Request {
+    let request = Request::get(format!("{}{MODELS_PATH}", account.base_url));
     with_headers(
         request,
         account,
@@ -522,8 +524,12 @@ fn live_catalogue(
     {
         return Ok(answer);
     }
-    let request = models_request(account, token, &uuid_from_hex32(&platform.random_hex32()));
-    let answer = errors::expect_json(Flow::ChatQwenAi, platform.send(request)?)?;
+    let request = models_request(account, token, &random_uuid(platform));
+    let answer = errors::expect_json(
+        Flow::ChatQwenAi,
+        platform.send(request)?,
+        platform.now_secs(),
+    )?;
     if entries(&answer).is_empty() {
         return Err(ProviderError::upstream(
             502,
@@ -587,7 +593,7 @@ mod tests {
             1_767_225_600_000,
             "rid",
         );
-        assert_eq!(request.url, "https://chat.qwen.ai/api/v2/chats/new");
+        assert_eq!(request.url(), "https://chat.qwen.ai/api/v2/chats/new");
         assert_eq!(
             request.header_text("authorization").as_deref(),
             Some("Bearer eyJ.payload.sig")
@@ -600,7 +606,7 @@ mod tests {
             request.header_text("origin").as_deref(),
             Some("https://chat.qwen.ai")
         );
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let body: Value = serde_json::from_slice(request.body_bytes()).unwrap();
         assert_eq!(body["models"][0], "qwen3-max");
         assert_eq!(body["chat_type"], "t2t");
     }
@@ -628,7 +634,7 @@ mod tests {
         assert_eq!(message["content"][1]["image"], "https://x/cat.png");
         let request = completion_request(&account(), "tok", "chat 1", &body, "rid");
         assert_eq!(
-            request.url,
+            request.url(),
             "https://chat.qwen.ai/api/v2/chat/completions?chat_id=chat%201"
         );
         assert_eq!(

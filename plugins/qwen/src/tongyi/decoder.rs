@@ -11,11 +11,11 @@
 //! answer is complete too: no client treats it as an error.
 
 use serde_json::Value;
-use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError};
+use wasmgate_plugin_sdk::{Event, FinishReason, ProviderError, Step};
 
 use crate::account::Flow;
 use crate::errors;
-use crate::pump::{Decoder, Progress};
+use crate::pump::Decoder;
 use crate::snapshot::{Delta, SnapshotDiff};
 
 #[derive(Debug, Default)]
@@ -35,7 +35,7 @@ impl TongyiDecoder {
         Self::default()
     }
 
-    fn complete(&mut self, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
+    fn complete(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
         let reason = match (self.filtered, self.answer.is_empty()) {
             (true, true) => {
                 return Err(ProviderError::ContentFiltered(
@@ -52,7 +52,7 @@ impl TongyiDecoder {
             (false, false) => FinishReason::Stop,
         };
         out.push(Event::Finish(reason));
-        Ok(Progress::Done)
+        Ok(Step::Done)
     }
 }
 
@@ -99,15 +99,15 @@ fn last_item<'a>(event: &'a Value, kind: &str) -> Option<&'a Value> {
 }
 
 impl Decoder for TongyiDecoder {
-    fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Progress, ProviderError> {
+    fn data(&mut self, data: &str, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
         match data.trim() {
             "[DONE]" => return self.complete(out),
-            "" | "[heartbeat]" => return Ok(Progress::More),
+            "" | "[heartbeat]" => return Ok(Step::More),
             _ => {}
         }
         // Anything else that is not JSON is noise, not a reason to fail.
         let Ok(event) = serde_json::from_str::<Value>(data) else {
-            return Ok(Progress::More);
+            return Ok(Step::More);
         };
         if let Some(error) = errors::from_error_object(Flow::Tongyi, 0, &event) {
             return Err(error);
@@ -153,7 +153,7 @@ impl Decoder for TongyiDecoder {
         if finished {
             return self.complete(out);
         }
-        Ok(Progress::More)
+        Ok(Step::More)
     }
 
     fn end_of_stream(&mut self, out: &mut Vec<Event>) -> Result<(), ProviderError> {
@@ -193,7 +193,7 @@ mod tests {
     }
 
     fn run_split(bytes: &[u8], size: usize) -> (Vec<Ev>, Option<ProviderError>) {
-        run(PiecesBody::split(bytes, size), TongyiDecoder::new())
+        run(split_body(bytes, size), TongyiDecoder::new())
     }
 
     #[test]
@@ -363,7 +363,7 @@ mod tests {
         );
 
         let (events, error) = run(
-            PiecesBody::new(
+            pieces_body(
                 sse(&datas[..1], "\n")
                     .chunks(5)
                     .map(<[u8]>::to_vec)

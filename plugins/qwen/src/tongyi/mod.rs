@@ -5,15 +5,18 @@
 
 pub mod decoder;
 
+use std::rc::Rc;
+
 use serde_json::{Value, json};
-use wasmgate_plugin_sdk::ProviderError;
+use wasmgate_plugin_sdk::http::Request;
+use wasmgate_plugin_sdk::{Event, Level, Platform, Producer, ProviderError, Pump, Step};
 
 use crate::account::{Account, Credentials, Flow};
 use crate::errors;
+use crate::ids;
 use crate::models::ModelChoice;
-use crate::platform::{HttpRequest, Method, Platform};
 use crate::prompt::FoldedPrompt;
-use crate::pump::SsePump;
+use crate::pump::SseProducer;
 use decoder::TongyiDecoder;
 
 pub const CONVERSATION_PATH: &str = "/dialog/conversation";
@@ -23,7 +26,7 @@ pub const SESSION_DELETE_PATH: &str = "/dialog/session/delete";
 pub const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36";
 
 /// The headers every tongyi call carries.
-fn with_headers(request: HttpRequest, account: &Account, accept: &str) -> HttpRequest {
+fn with_headers(request: Request, account: &Account, accept: &str) -> Request {
     let Credentials::Tongyi { cookie, xsrf_token } = &account.credentials else {
         return request;
     };
@@ -77,42 +80,95 @@ pub fn conversation_body(
     })
 }
 
-pub fn conversation_request(account: &Account, body: &Value) -> HttpRequest {
-    let request = HttpRequest::new(
-        Method::Post,
-        format!("{}{CONVERSATION_PATH}", account.base_url),
-    )
-    .json(body);
+pub fn conversation_request(account: &Account, body: &Value) -> Request {
+    let request =
+        Request::post(format!("{}{CONVERSATION_PATH}", account.base_url)).body(body.to_string());
     with_headers(request, account, "text/event-stream")
 }
 
 /// Deletes the session an answer created, so proxied chats do not pile up
 /// in the user's history (qwen-free-api does the same).
-pub fn session_delete_request(account: &Account, session_id: &str) -> HttpRequest {
-    let request = HttpRequest::new(
-        Method::Post,
-        format!("{}{SESSION_DELETE_PATH}", account.base_url),
-    )
-    .json(&json!({ "sessionId": session_id }));
+pub fn session_delete_request(account: &Account, session_id: &str) -> Request {
+    let request = Request::post(format!("{}{SESSION_DELETE_PATH}", account.base_url))
+        .body(json!({ "sessionId": session_id }).to_string());
     with_headers(request, account, "application/json")
 }
 
 /// Sends the conversation and checks that a stream came back.
 pub fn start(
-    platform: &dyn Platform,
+    platform: Rc<dyn Platform>,
     account: &Account,
     choice: &ModelChoice,
     prompt: &FoldedPrompt,
     thinking: bool,
-) -> Result<SsePump<TongyiDecoder>, ProviderError> {
-    let body = conversation_body(choice, prompt, thinking, &platform.random_hex32());
+) -> Result<Pump<AnswerStream>, ProviderError> {
+    let body = conversation_body(choice, prompt, thinking, &ids::random_hex32(&*platform));
     let response = platform.send(conversation_request(account, &body))?;
-    let response = errors::expect_stream(Flow::Tongyi, response)?;
-    let mut pump = SsePump::new(response.body, TongyiDecoder::new());
+    let response = errors::expect_stream(Flow::Tongyi, response, platform.now_secs())?;
+    let pump = Pump::new(AnswerStream {
+        stream: SseProducer::new(Box::new(response), TongyiDecoder::new()),
+        ended: None,
+        answered: false,
+        delete_session: (!account.keep_sessions).then(|| account.clone()),
+        platform,
+    });
     // A refusal (not logged in, filtered prompt) arrives as the first event:
     // surface it here, while the host may still try another account.
     pump.prime()?;
     Ok(pump)
+}
+
+/// A tongyi answer: its stream, then the clean-up once it is over.
+pub struct AnswerStream {
+    stream: SseProducer<TongyiDecoder>,
+    /// How the stream ended, held until the events before it are handed
+    /// over, so the clean-up does not delay them.
+    ended: Option<Result<(), ProviderError>>,
+    /// Some event came out: the answer was accepted (a refusal at the start
+    /// leaves the session alone, as it always has).
+    answered: bool,
+    /// The account whose session is deleted at the end, unless it keeps
+    /// its chats.
+    delete_session: Option<Account>,
+    platform: Rc<dyn Platform>,
+}
+
+impl AnswerStream {
+    /// Deletes the session (best effort: a failed clean-up must not spoil a
+    /// good answer) and notes restarted snapshots in the log.
+    fn clean_up(&mut self) {
+        let decoder = &self.stream.decoder;
+        if let (true, Some(account), Some(session_id)) = (
+            self.answered,
+            self.delete_session.take(),
+            decoder.session_id.as_deref(),
+        ) {
+            let _ = self
+                .platform
+                .send(session_delete_request(&account, session_id));
+        }
+        if decoder.restarts > 0 {
+            self.platform.log(
+                Level::Warn,
+                &format!("tongyi restarted its answer {} time(s)", decoder.restarts),
+            );
+        }
+    }
+}
+
+impl Producer for AnswerStream {
+    fn produce(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
+        if let Some(ended) = self.ended.take() {
+            self.clean_up();
+            return ended.map(|()| Step::Done);
+        }
+        let step = self.stream.produce(out);
+        self.answered |= !out.is_empty();
+        if !matches!(step, Ok(Step::More)) {
+            self.ended = Some(step.map(|_| ()));
+        }
+        Ok(Step::More)
+    }
 }
 
 #[cfg(test)]
@@ -146,7 +202,7 @@ mod tests {
             "0123",
         );
         let request = conversation_request(&account, &body);
-        assert_eq!(request.url, "http://127.0.0.1:1/dialog/conversation");
+        assert_eq!(request.url(), "http://127.0.0.1:1/dialog/conversation");
         assert_eq!(
             request.header_text("cookie").as_deref(),
             Some("tongyi_sso_ticket=abc; t=é")
@@ -167,7 +223,7 @@ mod tests {
             request.header_text("origin").as_deref(),
             Some("https://www.tongyi.com")
         );
-        let sent: Value = serde_json::from_slice(&request.body).unwrap();
+        let sent: Value = serde_json::from_slice(request.body_bytes()).unwrap();
         assert_eq!(sent["model"], "qwen-max");
         assert_eq!(sent["requestId"], "0123");
         assert_eq!(sent["contents"][0]["content"], "Hello");
@@ -179,9 +235,9 @@ mod tests {
     #[test]
     fn session_delete_names_the_session() {
         let request = session_delete_request(&account(), "s-1");
-        assert_eq!(request.url, "http://127.0.0.1:1/dialog/session/delete");
+        assert_eq!(request.url(), "http://127.0.0.1:1/dialog/session/delete");
         assert_eq!(
-            serde_json::from_slice::<Value>(&request.body).unwrap()["sessionId"],
+            serde_json::from_slice::<Value>(request.body_bytes()).unwrap()["sessionId"],
             "s-1"
         );
     }
