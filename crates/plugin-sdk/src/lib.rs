@@ -67,6 +67,7 @@ macro_rules! export_provider {
 }
 
 pub mod answer;
+pub mod datetime;
 pub mod headers;
 pub mod host;
 pub mod http;
