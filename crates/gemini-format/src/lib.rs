@@ -2,10 +2,12 @@
 //! AI, mapped to and from the wasmgate provider types.
 //!
 //! Nothing here knows URLs, keys or tokens, and nothing calls the host: a
-//! plugin builds the body with [`build_request`], feeds each response object
-//! (a whole body, or one stream event) to a [`ResponseMapper`], and turns
-//! non-2xx answers into typed errors with [`error_from_response`].
+//! plugin builds the body with [`build_request`], hands the answer's body to
+//! [`answer::streaming`] (or a whole one to [`answer::decode_whole`]), which
+//! feed each response object to a [`ResponseMapper`], and turns non-2xx
+//! answers into typed errors with [`error_from_response`].
 
+pub mod answer;
 mod duration;
 mod errors;
 mod models;

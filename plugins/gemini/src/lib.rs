@@ -6,24 +6,24 @@
 //! `x-goog-api-key`, and returns as soon as the upstream answered with its
 //! status, so that a refused key (400 `API_KEY_INVALID`, 403, 429) surfaces
 //! there and the host can try another account. The body is then decoded as
-//! the host pulls events. The protocol logic lives in `gemini-format` and in
-//! the modules below, all of which run natively in unit tests; this file is
-//! the thin glue over the host's imports.
+//! the host pulls events (`gemini_format::answer`, shared with Vertex). The
+//! protocol logic lives in `gemini-format` and in the modules below; the
+//! flows here reach the host through the SDK's [`Platform`] (its
+//! [`WasiHost`] in the component).
 
-pub mod answer;
-pub mod decode;
 pub mod endpoints;
 pub mod models;
 
-use answer::{Answer, BodySource};
 use endpoints::{API_KEY_HEADER, API_KEY_SECRET, DEFAULT_BASE_URL, SAFETY_THRESHOLD_SETTING};
+use gemini_format::answer::{self, Answer};
 use gemini_format::{
     RequestOptions, build_request, error_from_response, search_base_model, upstream_model_id,
     validates_thought_signatures,
 };
+use wasmgate_plugin_sdk::http::{Request, Response};
 use wasmgate_plugin_sdk::{
-    ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
-    ProviderError, SecretSpec, SettingSpec, host, http,
+    ChatRequest, Completion, ModelInfo, Platform, PluginManifest, Provider, ProviderError,
+    SecretSpec, SettingSpec, WasiHost,
 };
 
 /// Largest error body read to classify a refusal.
@@ -45,7 +45,7 @@ const MODELS_TTL_SECONDS: u32 = 6 * 3600;
 pub struct Gemini;
 
 impl Provider for Gemini {
-    type Completion = Answer<HttpBody>;
+    type Completion = Answer<Response>;
 
     fn manifest() -> PluginManifest {
         PluginManifest {
@@ -81,81 +81,88 @@ impl Provider for Gemini {
     }
 
     fn models() -> Result<Vec<ModelInfo>, ProviderError> {
-        let key = api_key()?;
-        let base_url = host::base_url(DEFAULT_BASE_URL);
-        let mut all = Vec::new();
-        let mut page_token: Option<String> = None;
-        for _ in 0..MAX_MODEL_PAGES {
-            let response =
-                http::Request::get(endpoints::models_url(&base_url, page_token.as_deref()))
-                    .header(API_KEY_HEADER, &key)
-                    .send()?;
-            if !response.is_success() {
-                return Err(refusal(response));
-            }
-            let page = models::parse_page(&response.text(MODELS_BODY_LIMIT)?)?;
-            all.extend(page.models);
-            match page.next_page_token {
-                Some(token) if Some(&token) != page_token.as_ref() => page_token = Some(token),
-                _ => break,
-            }
-        }
-        host::store::set(
-            MODELS_STATE_KEY,
-            &models::encode_ids(&all),
-            Some(MODELS_TTL_SECONDS),
-        );
-        Ok(all)
+        list_models(&WasiHost)
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
-        gemini_format::tool_ids::name_calls_with(format!("call_{:016x}_", host::random_u64()));
-        let key = api_key()?;
-        let base_url = host::base_url(DEFAULT_BASE_URL);
-        let live = host::store::get(MODELS_STATE_KEY).map(|ids| models::decode_ids(&ids));
-        // `-search` asks for grounding (in the body); the URL names the base model.
-        let model = upstream_model_id(search_base_model(&request.model), live.as_deref());
-        let options = RequestOptions {
-            file_uri_prefixes: endpoints::file_uri_prefixes(&base_url),
-            safety_threshold: host::setting(SAFETY_THRESHOLD_SETTING),
-            // The Gemini API takes `fileData` without a type (Files API URIs have no extension).
-            file_data_needs_mime_type: false,
-            thought_signature_fallback: validates_thought_signatures(&model),
-        };
-        let body = build_request(&request, &options)?;
-        let body = serde_json::to_vec(&body)
-            .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
-        let url = endpoints::generate_url(&base_url, &model, request.stream);
-        let response = http::Request::post(url)
-            .header(API_KEY_HEADER, &key)
-            .json(body)
-            .send()?;
-        if !response.is_success() {
-            return Err(refusal(response));
-        }
-        // A proxy may answer a stream request with plain JSON; decode that whole.
-        let is_json = response
-            .header("content-type")
-            .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
-        let answer = if request.stream && !is_json {
-            Answer::streaming(HttpBody(response))
-        } else {
-            let bytes = response.bytes(ANSWER_BODY_LIMIT)?;
-            Answer::complete(decode::decode_whole(&bytes)?)
-        };
-        Ok(Completion::new(answer))
+        Ok(Completion::new(start_chat(&WasiHost, request)?))
     }
 }
 
-impl CompletionStream for Answer<HttpBody> {
-    fn next(&self) -> Result<Vec<Event>, ProviderError> {
-        self.next_batch()
+/// The models the account's key can chat with (every page of the list); their
+/// ids are kept in state for [`start_chat`].
+pub fn list_models(platform: &impl Platform) -> Result<Vec<ModelInfo>, ProviderError> {
+    let key = api_key(platform)?;
+    let base_url = platform.base_url(DEFAULT_BASE_URL);
+    let mut all = Vec::new();
+    let mut page_token: Option<String> = None;
+    for _ in 0..MAX_MODEL_PAGES {
+        let request = Request::get(endpoints::models_url(&base_url, page_token.as_deref()))
+            .header(API_KEY_HEADER, &key);
+        let response = platform.send(request)?;
+        if !response.is_success() {
+            return Err(refusal(response));
+        }
+        let page = models::parse_page(&response.text(MODELS_BODY_LIMIT)?)?;
+        all.extend(page.models);
+        match page.next_page_token {
+            Some(token) if Some(&token) != page_token.as_ref() => page_token = Some(token),
+            _ => break,
+        }
+    }
+    platform.state_set(
+        MODELS_STATE_KEY,
+        &models::encode_ids(&all),
+        Some(MODELS_TTL_SECONDS),
+    );
+    Ok(all)
+}
+
+/// Sends the request and returns once the upstream accepted it; the answer
+/// then streams from the body.
+pub fn start_chat(
+    platform: &impl Platform,
+    request: ChatRequest,
+) -> Result<Answer<Response>, ProviderError> {
+    gemini_format::tool_ids::name_calls_with(format!("call_{:016x}_", platform.random_u64()));
+    let key = api_key(platform)?;
+    let base_url = platform.base_url(DEFAULT_BASE_URL);
+    let live = platform
+        .state_get(MODELS_STATE_KEY)
+        .map(|ids| models::decode_ids(&ids));
+    // `-search` asks for grounding (in the body); the URL names the base model.
+    let model = upstream_model_id(search_base_model(&request.model), live.as_deref());
+    let options = RequestOptions {
+        file_uri_prefixes: endpoints::file_uri_prefixes(&base_url),
+        safety_threshold: platform.setting(SAFETY_THRESHOLD_SETTING),
+        // The Gemini API takes `fileData` without a type (Files API URIs have no extension).
+        file_data_needs_mime_type: false,
+        thought_signature_fallback: validates_thought_signatures(&model),
+    };
+    let body = build_request(&request, &options)?;
+    let body = serde_json::to_vec(&body)
+        .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
+    let url = endpoints::generate_url(&base_url, &model, request.stream);
+    let response = platform.send(Request::post(url).header(API_KEY_HEADER, &key).json(body))?;
+    if !response.is_success() {
+        return Err(refusal(response));
+    }
+    // A proxy may answer a stream request with plain JSON; decode that whole.
+    let is_json = response
+        .header("content-type")
+        .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
+    if request.stream && !is_json {
+        Ok(answer::streaming(response))
+    } else {
+        let bytes = response.bytes(ANSWER_BODY_LIMIT)?;
+        Ok(answer::complete(answer::decode_whole(&bytes)?))
     }
 }
 
 /// The account's key, trimmed; any non-empty value is accepted.
-fn api_key() -> Result<String, ProviderError> {
-    host::secret(API_KEY_SECRET)
+fn api_key(platform: &impl Platform) -> Result<String, ProviderError> {
+    platform
+        .secret(API_KEY_SECRET)
         .map(|key| key.trim().to_string())
         .filter(|key| !key.is_empty())
         .ok_or_else(|| {
@@ -164,24 +171,10 @@ fn api_key() -> Result<String, ProviderError> {
 }
 
 /// The typed error for a non-2xx answer.
-fn refusal(response: http::Response) -> ProviderError {
+fn refusal(response: Response) -> ProviderError {
     let status = response.status;
     let body = response.text(ERROR_BODY_LIMIT).unwrap_or_default();
     error_from_response(status, &body)
-}
-
-/// The streamed body of an upstream answer.
-pub struct HttpBody(http::Response);
-
-impl BodySource for HttpBody {
-    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ProviderError> {
-        self.0.next_chunk().map_err(|err| match err {
-            http::HttpError::Timeout(_) => {
-                ProviderError::Timeout(format!("the upstream stalled mid-answer: {err}"))
-            }
-            other => ProviderError::upstream(0, format!("the upstream answer broke off: {other}")),
-        })
-    }
 }
 
 #[cfg(target_arch = "wasm32")]
