@@ -209,10 +209,9 @@ impl State {
 pub(crate) struct Shared {
     pub options: MockOptions,
     pub state: Mutex<State>,
-    pub records: mock_kit::Recorder<RecordedRequest>,
-    /// Holds streams after their first piece (see
-    /// [`MockOptions::hold_after_first_piece`]).
-    pub gate: Arc<mock_kit::Gate>,
+    /// The requests, and the gate that holds streams after their first
+    /// piece (see [`MockOptions::hold_after_first_piece`]).
+    pub controls: mock_kit::Controls<RecordedRequest>,
 }
 
 impl Shared {
@@ -237,14 +236,21 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     let shared = Arc::new(Shared {
         options,
         state: Mutex::new(State::default()),
-        records: mock_kit::Recorder::default(),
-        gate: Arc::default(),
+        controls: mock_kit::Controls::default(),
     });
     let server = mock_kit::serve(routes::router(shared.clone())).await;
     MockUpstream {
         base_url: server.base_url.clone(),
         shared,
         _server: server,
+    }
+}
+
+/// `requests()`, `clear_requests()`, `release()`, `held()`.
+impl std::ops::Deref for MockUpstream {
+    type Target = mock_kit::Controls<RecordedRequest>;
+    fn deref(&self) -> &Self::Target {
+        &self.shared.controls
     }
 }
 
@@ -266,34 +272,15 @@ impl MockUpstream {
         serde_json::Value::from(entries).to_string()
     }
 
-    /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.records.all()
-    }
-
     /// The requests to one method or route, e.g. `"widgetStreamAssist"`,
     /// `"getoxsrf"` or `":downloadFile"` (matched at the end of the path).
     pub fn requests_to(&self, method: &str) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path.ends_with(method))
-            .collect()
+        self.requests_where(|r| r.path.ends_with(method))
     }
 
     /// How many signing keys `getoxsrf` handed out.
     pub fn signing_keys_issued(&self) -> usize {
         self.shared.lock().keys.len()
-    }
-
-    /// Lets held streams go on (see [`MockOptions::hold_after_first_piece`]);
-    /// later streams are not held either.
-    pub fn release(&self) {
-        self.shared.gate.release();
-    }
-
-    /// How many streams wait for [`Self::release`] now.
-    pub fn held(&self) -> usize {
-        self.shared.gate.held()
     }
 
     /// Makes the next ask run into `scenario` (once).

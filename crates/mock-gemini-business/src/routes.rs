@@ -59,7 +59,7 @@ async fn dispatch(
     };
     let response = route(&shared, &mut record);
     record.status = response.status().as_u16();
-    shared.records.record(record);
+    shared.controls.records.record(record);
     response
 }
 
@@ -479,11 +479,11 @@ fn stream_assist(shared: &Shared, record: &mut RecordedRequest) -> Response {
     };
     // `hold_after_first_piece` holds until the first release (later streams
     // are not held); `[mock:hold]` holds this stream until the next one.
-    let ticket = shared.gate.ticket();
+    let ticket = shared.controls.hold.ticket();
     let hold = has(Scenario::Hold) || (shared.options.hold_after_first_piece && ticket == 0);
     let pacing = Pacing {
         piece_delay: shared.options.delay,
-        hold: hold.then(|| (shared.gate.clone(), ticket)),
+        hold: hold.then(|| (shared.controls.hold.clone(), ticket)),
         ending: if cut {
             mock_kit::Ending::Reset
         } else {

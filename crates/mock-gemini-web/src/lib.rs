@@ -317,37 +317,23 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     }
 }
 
-impl MockUpstream {
-    /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.records.all()
+/// `requests()`, `clear_requests()`, `release()`, `held()`.
+impl std::ops::Deref for MockUpstream {
+    type Target = mock_kit::Controls<RecordedRequest, mock_kit::HoldSwitch>;
+    fn deref(&self) -> &Self::Target {
+        &self.shared.controls
     }
+}
 
+impl MockUpstream {
     /// The requests whose path ends with `suffix` (e.g. `"/StreamGenerate"`).
     pub fn requests_to(&self, suffix: &str) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|request| request.path.ends_with(suffix))
-            .collect()
-    }
-
-    pub fn clear_requests(&self) {
-        self.shared.records.clear();
-    }
-
-    /// Lets held streams continue (and later ones run through).
-    pub fn release(&self) {
-        self.shared.hold.release();
-    }
-
-    /// How many streams are waiting at their hold point for [`Self::release`].
-    pub fn held(&self) -> usize {
-        self.shared.hold.held()
+        self.requests_where(|request| request.path.ends_with(suffix))
     }
 
     /// Holds the next streams after their first snapshot.
     pub fn set_hold(&self, hold: bool) {
-        self.shared.hold.set_hold(hold);
+        self.shared.controls.hold.set_hold(hold);
     }
 
     /// The newest `__Secure-1PSIDTS` the mock issued (or started with).

@@ -66,7 +66,7 @@ async fn record(State(shared): AppState, request: Request, next: Next) -> Respon
         headers: mock_kit::header_pairs(&parts.headers),
         body: bytes.to_vec(),
     };
-    shared.records.record(recorded);
+    shared.controls.records.record(recorded);
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }

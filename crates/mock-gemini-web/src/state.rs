@@ -11,9 +11,9 @@ pub struct Shared {
     pub options: MockOptions,
     pub base_url: String,
     state: Mutex<State>,
-    pub records: mock_kit::Recorder<RecordedRequest>,
-    /// Streams stop at their hold point while it holds.
-    pub hold: mock_kit::HoldSwitch,
+    /// The requests, and the switch that stops streams at their hold point
+    /// while it holds.
+    pub controls: mock_kit::Controls<RecordedRequest, mock_kit::HoldSwitch>,
     ids: AtomicU64,
 }
 
@@ -21,11 +21,10 @@ impl Shared {
     pub fn new(options: MockOptions, base_url: String) -> Self {
         let state = State::new(&options);
         Shared {
-            hold: mock_kit::HoldSwitch::new(options.hold),
+            controls: mock_kit::Controls::with_hold(mock_kit::HoldSwitch::new(options.hold)),
             options,
             base_url,
             state: Mutex::new(state),
-            records: mock_kit::Recorder::default(),
             ids: AtomicU64::new(1),
         }
     }

@@ -43,7 +43,7 @@ pub fn body(shared: Arc<Shared>, plan: Plan) -> Body {
                     }
                 }
                 Step::Pause(duration) => tokio::time::sleep(duration).await,
-                Step::Hold => shared.hold.wait().await,
+                Step::Hold => shared.controls.hold.wait().await,
                 Step::Abort => {
                     let cut = std::io::Error::new(
                         std::io::ErrorKind::ConnectionAborted,

@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub(crate) use mock_kit::lock;
-use mock_kit::{Gate, Recorder, Served};
+use mock_kit::{Controls, Served};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -134,17 +134,15 @@ impl RecordedRequest {
 /// State shared by the server's handlers and the test's handle.
 pub(crate) struct Shared {
     options: MockOptions,
-    log: Recorder<RecordedRequest>,
+    controls: Controls<RecordedRequest>,
     limits: Mutex<keys::Limits>,
     /// Run-time faults by key; checked before the key's prefix.
     faults: Mutex<HashMap<String, KeyFault>>,
-    /// Holds `hold` streams until the test releases them.
-    gate: Arc<Gate>,
 }
 
 impl Shared {
     fn set_status(&self, seq: u64, status: u16) {
-        self.log.update(
+        self.controls.records.update(
             |entry| entry.seq == seq,
             |entry| entry.status = Some(status),
         );
@@ -173,10 +171,9 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
 pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
     let shared = Arc::new(Shared {
         options,
-        log: Recorder::default(),
+        controls: Controls::default(),
         limits: Mutex::new(keys::Limits::default()),
         faults: Mutex::new(HashMap::new()),
-        gate: Arc::default(),
     });
     let server = mock_kit::serve_on(port, routes::router(shared.clone())).await;
     MockUpstream {
@@ -187,12 +184,15 @@ pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
     }
 }
 
-impl MockUpstream {
-    /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.all()
+/// `requests()`, `clear_requests()`, `release()`, `held()`, `wait_for_held()`.
+impl std::ops::Deref for MockUpstream {
+    type Target = Controls<RecordedRequest>;
+    fn deref(&self) -> &Self::Target {
+        &self.shared.controls
     }
+}
 
+impl MockUpstream {
     /// The keys of the generation calls, in order: the rotation the gateway did.
     pub fn generation_keys(&self) -> Vec<String> {
         self.requests()
@@ -230,26 +230,6 @@ impl MockUpstream {
     /// The faults in force now.
     pub fn key_faults(&self) -> HashMap<String, KeyFault> {
         lock(&self.shared.faults).clone()
-    }
-
-    /// Forgets the recorded requests (not the keys' rate-limit state).
-    pub fn clear_requests(&self) {
-        self.shared.log.clear();
-    }
-
-    /// Lets every `hold` stream that arrived before this call go on.
-    pub fn release(&self) {
-        self.shared.gate.release();
-    }
-
-    /// How many streams are waiting for [`release`](Self::release) now.
-    pub fn held(&self) -> usize {
-        self.shared.gate.held()
-    }
-
-    /// Waits until at least `count` streams are held (wrap it in a timeout).
-    pub async fn wait_for_held(&self, count: usize) {
-        self.shared.gate.wait_for_held(count).await;
     }
 
     /// `base_url` + `path`.

@@ -127,8 +127,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return mock_log(&shared, &parts.method);
     }
     if route == Route::MockRelease {
-        shared.gate.release();
-        return json_response(200, &json!({ "held": shared.gate.held() }));
+        shared.controls.hold.release();
+        return json_response(200, &json!({ "held": shared.controls.hold.held() }));
     }
     let bytes = to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
     let body_json: Option<Value> = serde_json::from_slice(&bytes).ok();
@@ -155,8 +155,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ),
         _ => None,
     };
-    let seq = shared.log.next_seq();
-    shared.log.record(RecordedRequest {
+    let seq = shared.controls.records.next_seq();
+    shared.controls.records.record(RecordedRequest {
         seq,
         method: parts.method.to_string(),
         path: path.clone(),
@@ -194,12 +194,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 
 fn mock_log(shared: &Shared, method: &Method) -> Response {
     if method == Method::DELETE {
-        shared.log.clear();
+        shared.controls.records.clear();
         return json_response(200, &json!({}));
     }
     json_response(
         200,
-        &serde_json::to_value(shared.log.all()).unwrap_or_default(),
+        &serde_json::to_value(shared.controls.records.all()).unwrap_or_default(),
     )
 }
 
@@ -344,7 +344,7 @@ impl Call {
         let options = &self.shared.options;
         let scenario = self.scenario;
         // Taken on arrival, so a release() that comes before the hold point counts.
-        let ticket = self.shared.gate.ticket();
+        let ticket = self.shared.controls.hold.ticket();
         match scenario {
             Scenario::Overloaded => return Err(google_errors::overloaded()),
             Scenario::Internal => return Err(google_errors::internal()),
@@ -366,7 +366,7 @@ impl Call {
         };
         let mut pacing = Pacing {
             piece_delay: options.chunk_delay,
-            hold: (scenario == Scenario::Hold).then(|| (self.shared.gate.clone(), ticket)),
+            hold: (scenario == Scenario::Hold).then(|| (self.shared.controls.hold.clone(), ticket)),
             ..Pacing::default()
         };
         let pieces = if framing == Framing::Json {

@@ -1,6 +1,8 @@
 //! What every mock upstream shares, so each mock is only its protocol:
 //!
 //! - [`serve`]: a router on an ephemeral loopback port, stopped on drop;
+//! - [`Controls`]: what a test does with any mock (its [`Recorder`] of
+//!   every request in arrival order, and its hold);
 //! - [`Recorder`]: every request in arrival order, numbered from 1;
 //! - [`Gate`]: answers held until the test releases them, and
 //!   [`HoldSwitch`], a mock-wide hold that stays released once released;
@@ -10,6 +12,7 @@
 //! - [`header_pairs`], [`find_header`]: headers as a record keeps them;
 //! - [`percent_decode`], [`form_decode`]: paths, queries and forms.
 
+mod controls;
 mod encoding;
 mod gate;
 mod headers;
@@ -19,6 +22,7 @@ mod scenario;
 mod serve;
 mod switch;
 
+pub use controls::{Controls, Hold};
 pub use encoding::{form_decode, percent_decode};
 pub use gate::Gate;
 pub use headers::{find_header, header_pairs};

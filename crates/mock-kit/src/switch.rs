@@ -11,6 +11,13 @@ pub struct HoldSwitch {
     held: watch::Sender<usize>,
 }
 
+impl Default for HoldSwitch {
+    /// A switch that does not hold.
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
+
 impl HoldSwitch {
     /// A switch that holds from the start when `hold`.
     pub fn new(hold: bool) -> Self {

@@ -45,7 +45,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use mock_kit::{Ending, Gate, Pacing, Recorder, Served, paced_body};
+use mock_kit::{Controls, Ending, Pacing, Served, paced_body};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -108,8 +108,7 @@ impl RecordedRequest {
 
 struct Shared {
     options: MockOptions,
-    log: Recorder<RecordedRequest>,
-    gate: Arc<Gate>,
+    controls: Controls<RecordedRequest>,
 }
 
 /// A running mock; the server stops when this is dropped.
@@ -125,8 +124,7 @@ pub struct MockUpstream {
 pub async fn spawn(options: MockOptions) -> MockUpstream {
     let shared = Arc::new(Shared {
         options,
-        log: Recorder::default(),
-        gate: Arc::default(),
+        controls: Controls::default(),
     });
     let server = mock_kit::serve(Router::new().fallback(handle).with_state(shared.clone())).await;
     MockUpstream {
@@ -137,12 +135,15 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     }
 }
 
-impl MockUpstream {
-    /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.all()
+/// `requests()`, `clear_requests()`, `release()`, `held()`.
+impl std::ops::Deref for MockUpstream {
+    type Target = Controls<RecordedRequest>;
+    fn deref(&self) -> &Self::Target {
+        &self.shared.controls
     }
+}
 
+impl MockUpstream {
     /// The chat calls so far.
     pub fn chats(&self) -> Vec<RecordedRequest> {
         self.requests()
@@ -151,23 +152,9 @@ impl MockUpstream {
             .collect()
     }
 
-    pub fn clear_requests(&self) {
-        self.shared.log.clear();
-    }
-
     /// `base_url` + `path`.
     pub fn url(&self, path: &str) -> String {
         self.server.url(path)
-    }
-
-    /// Lets every `hold` stream that arrived before this call go on.
-    pub fn release(&self) {
-        self.shared.gate.release();
-    }
-
-    /// How many streams wait for [`release`](Self::release) now.
-    pub fn held(&self) -> usize {
-        self.shared.gate.held()
     }
 }
 
@@ -214,7 +201,7 @@ fn error(status: u16, kind: &str, code: Option<&str>, message: &str) -> Response
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let seq = shared.log.next_seq();
+    let seq = shared.controls.records.next_seq();
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, 64 << 20).await.unwrap_or_default();
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();
@@ -229,7 +216,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     let response = route(&shared, &mut record, &parts.headers, &bytes, body).await;
     record.status = response.status().as_u16();
-    shared.log.record(record);
+    shared.controls.records.record(record);
     response
 }
 
@@ -442,7 +429,7 @@ fn chat(shared: &Shared, body: &Value, scenario: &str) -> Response {
         "total_tokens": prompt_tokens + pieces.len(),
         "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
     });
-    let id = format!("chatcmpl-mock-{}", shared.log.last_seq());
+    let id = format!("chatcmpl-mock-{}", shared.controls.records.last_seq());
     if body["stream"] != true {
         return json_response(200, &whole(&id, &model, &pieces, finish, &usage));
     }
@@ -571,7 +558,8 @@ fn stream(
         }
         frames.push("data: [DONE]\n\n".into());
     }
-    let hold = (scenario == "hold").then(|| (shared.gate.clone(), shared.gate.ticket()));
+    let hold =
+        (scenario == "hold").then(|| (shared.controls.hold.clone(), shared.controls.hold.ticket()));
     if hold.is_some() && frames.len() > 1 {
         // The hold comes after the first text piece, not after the role alone.
         let text = frames.remove(1);

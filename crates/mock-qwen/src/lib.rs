@@ -32,7 +32,7 @@ use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use mock_kit::{HoldSwitch, Recorder, Served};
+use mock_kit::{Controls, HoldSwitch, Served};
 
 pub use jwt::{sha256_hex, test_jwt};
 
@@ -183,9 +183,9 @@ pub struct State {
     pub options: MockOptions,
     pub base_url: String,
     scenario: Mutex<Option<String>>,
-    /// Streams stop at their hold point while it holds.
-    hold: HoldSwitch,
-    requests: Recorder<RecordedRequest>,
+    /// The requests, and the switch that stops streams at their hold point
+    /// while it holds.
+    controls: Controls<RecordedRequest, HoldSwitch>,
     counter: AtomicU64,
     chats: Mutex<HashSet<String>>,
     task_polls: Mutex<HashMap<String, u32>>,
@@ -207,7 +207,7 @@ impl State {
     }
 
     pub async fn wait_if_held(&self) {
-        self.hold.wait().await;
+        self.controls.hold.wait().await;
     }
 
     pub fn cn_account(&self, headers: &HeaderMap) -> Option<&CnAccount> {
@@ -294,11 +294,10 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     let mut shared = None;
     let server = mock_kit::serve_with(0, |base_url| {
         let state = Arc::new(State {
-            hold: HoldSwitch::new(options.hold),
+            controls: Controls::with_hold(HoldSwitch::new(options.hold)),
             scenario: Mutex::new(options.scenario.clone()),
             options,
             base_url: base_url.to_string(),
-            requests: Recorder::default(),
             counter: AtomicU64::new(0),
             chats: Mutex::new(HashSet::new()),
             task_polls: Mutex::new(HashMap::new()),
@@ -319,18 +318,19 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     }
 }
 
-impl MockUpstream {
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state.requests.all()
+/// `requests()`, `requests_where()`, `clear_requests()`, `release()`,
+/// `held()`.
+impl std::ops::Deref for MockUpstream {
+    type Target = Controls<RecordedRequest, HoldSwitch>;
+    fn deref(&self) -> &Self::Target {
+        &self.state.controls
     }
+}
 
+impl MockUpstream {
     /// The requests to one path.
     pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect()
+        self.requests_where(|r| r.path == path)
     }
 
     /// The account of every chat call (tongyi `/dialog/conversation` and
@@ -344,20 +344,9 @@ impl MockUpstream {
             .collect()
     }
 
-    /// Lets held streams (and those still to come) go on.
-    pub fn release(&self) {
-        self.state.hold.release();
-    }
-
-    /// How many streams are waiting at their hold point for [`Self::release`]:
-    /// a test reads it to know the upstream has not sent the rest yet.
-    pub fn held(&self) -> usize {
-        self.state.hold.held()
-    }
-
     /// Holds streams after their first piece again (until the next release).
     pub fn hold(&self) {
-        self.state.hold.set_hold(true);
+        self.state.controls.hold.set_hold(true);
     }
 
     /// The scenario of requests that name none.
@@ -394,7 +383,7 @@ async fn record(
         body: bytes.clone(),
         account: state.identify(&parts.headers),
     };
-    state.requests.record(recorded);
+    state.controls.records.record(recorded);
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }

@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mock_kit::{Gate, Recorder, Served, lock};
+use mock_kit::{Controls, Served, lock};
 use serde_json::Value;
 
 pub use content::echo_text;
@@ -143,11 +143,9 @@ struct Issued {
 /// State shared by the server's handlers and the test's handle.
 pub(crate) struct Shared {
     options: MockOptions,
-    log: Recorder<RecordedRequest>,
+    controls: Controls<RecordedRequest>,
     tokens: Mutex<Vec<Issued>>,
     token_calls: AtomicU64,
-    /// Holds `hold` streams until the test releases them.
-    gate: Arc<Gate>,
 }
 
 impl Shared {
@@ -188,10 +186,9 @@ pub struct MockUpstream {
 pub async fn spawn(options: MockOptions) -> MockUpstream {
     let shared = Arc::new(Shared {
         options,
-        log: Recorder::default(),
+        controls: Controls::default(),
         tokens: Mutex::new(Vec::new()),
         token_calls: AtomicU64::new(0),
-        gate: Arc::default(),
     });
     let server = mock_kit::serve(routes::router(shared.clone())).await;
     MockUpstream {
@@ -199,6 +196,14 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
         addr: server.addr,
         shared,
         _server: server,
+    }
+}
+
+/// `requests()`, `clear_requests()`, `release()`, `held()`, `wait_for_held()`.
+impl std::ops::Deref for MockUpstream {
+    type Target = Controls<RecordedRequest>;
+    fn deref(&self) -> &Self::Target {
+        &self.shared.controls
     }
 }
 
@@ -218,11 +223,6 @@ impl MockUpstream {
     /// request here.
     pub fn public_credentials_json(&self) -> String {
         keys::credentials_json(keys::PUBLIC_TOKEN_URI)
-    }
-
-    /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.all()
     }
 
     /// The token requests, in order.
@@ -256,26 +256,6 @@ impl MockUpstream {
         for issued in lock(&self.shared.tokens).iter_mut() {
             issued.expires = now;
         }
-    }
-
-    /// Forgets the recorded requests (not the issued tokens).
-    pub fn clear_requests(&self) {
-        self.shared.log.clear();
-    }
-
-    /// Lets every `hold` stream that arrived before this call go on.
-    pub fn release(&self) {
-        self.shared.gate.release();
-    }
-
-    /// How many streams wait for [`release`](Self::release) now.
-    pub fn held(&self) -> usize {
-        self.shared.gate.held()
-    }
-
-    /// Waits until at least `count` streams are held (wrap it in a timeout).
-    pub async fn wait_for_held(&self, count: usize) {
-        self.shared.gate.wait_for_held(count).await;
     }
 }
 

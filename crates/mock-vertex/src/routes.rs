@@ -75,13 +75,13 @@ fn route(path: &str) -> Route {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let ticket = shared.gate.ticket();
+    let ticket = shared.controls.hold.ticket();
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .unwrap_or_default();
     let mut record = RecordedRequest {
-        seq: shared.log.next_seq(),
+        seq: shared.controls.records.next_seq(),
         kind: RequestKind::Other,
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
@@ -128,7 +128,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ),
     };
     record.status = response.status().as_u16();
-    shared.log.record(record);
+    shared.controls.records.record(record);
     response
 }
 
@@ -373,7 +373,7 @@ fn streamed(
     }
     let pacing = Pacing {
         piece_delay: shared.options.chunk_delay,
-        hold: (scenario == Scenario::Hold).then(|| (shared.gate.clone(), ticket)),
+        hold: (scenario == Scenario::Hold).then(|| (shared.controls.hold.clone(), ticket)),
         ending: match ending {
             Ending::Abort => mock_kit::Ending::Reset,
             _ => mock_kit::Ending::Clean,
