@@ -41,6 +41,21 @@ pub fn pieces(bytes: &[u8], raw: &[usize]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Cut positions on the char boundaries of `text` (`0` and `text.len()`
+/// included) from arbitrary numbers, sorted, each once: where a text may be
+/// split without splitting a character, e.g. into growing snapshots.
+pub fn char_cuts(text: &str, raw: &[usize]) -> Vec<usize> {
+    let bounds: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect();
+    let mut cuts: Vec<usize> = raw.iter().map(|r| bounds[r % bounds.len()]).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +66,13 @@ mod tests {
         let parts = pieces(bytes, &[3, 100, 3, 7]);
         assert_eq!(parts.concat(), bytes.to_vec());
         assert_eq!(cuts(10, [3, 14, 3]), vec![3]);
+    }
+
+    #[test]
+    fn char_cuts_fall_between_characters() {
+        // Boundaries of "aé你" are 0, 1, 3 and 6.
+        assert_eq!(char_cuts("aé你", &[2, 6, 3, 1, 5]), vec![1, 3, 6]);
+        assert_eq!(char_cuts("aé你", &[4, 0]), vec![0]);
+        assert!(char_cuts("", &[]).is_empty());
     }
 }

@@ -17,16 +17,9 @@ fn pieces(bytes: &[u8], raw: &[usize]) -> PiecesBody {
     pieces_body(fuzz_support::pieces(bytes, raw), false)
 }
 
-/// The char boundaries of `text` picked by `raw`, ascending, non-empty.
+/// The char boundaries of `text` picked by `raw`, ascending, past the start.
 fn char_cuts(text: &str, raw: &[usize]) -> Vec<usize> {
-    let bounds: Vec<usize> = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain([text.len()])
-        .collect();
-    let mut cuts: Vec<usize> = raw.iter().map(|r| bounds[r % bounds.len()]).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
+    let mut cuts = fuzz_support::char_cuts(text, raw);
     cuts.retain(|&c| c > 0);
     cuts
 }
