@@ -112,7 +112,9 @@ fn speaker(message: &Message) -> String {
     }
 }
 
-fn attachment_name(index: usize, mime_type: &str) -> String {
+/// The name [`fold`] gives the `index`th attachment (from 1): `image_1.png`,
+/// `file_2.pdf`, by its type.
+pub fn attachment_name(index: usize, mime_type: &str) -> String {
     let extension = match mime_type.to_ascii_lowercase().as_str() {
         "image/png" => "png",
         "image/jpeg" | "image/jpg" => "jpg",

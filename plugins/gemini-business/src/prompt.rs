@@ -5,20 +5,10 @@
 //! turns), so earlier turns travel flattened into the text, as the seed does
 //! when it moves a conversation to a new session.
 
+use wasmgate_plugin_sdk::prompt::attachment_name;
+/// The query text, and the files to upload with `widgetAddContextFile`.
+pub use wasmgate_plugin_sdk::prompt::{Attachment, Prompt};
 use wasmgate_plugin_sdk::{ContentPart, Message, Role};
-
-/// A file to upload with `widgetAddContextFile`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
-    pub mime_type: String,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prompt {
-    pub text: String,
-    pub attachments: Vec<Attachment>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptError {
@@ -48,6 +38,7 @@ pub fn build_prompt(messages: &[Message]) -> Result<Prompt, PromptError> {
             match part {
                 ContentPart::Image(media) | ContentPart::File(media) => {
                     attachments.push(Attachment {
+                        name: attachment_name(attachments.len() + 1, &media.mime_type),
                         mime_type: media.mime_type.clone(),
                         data: media.data.clone(),
                     })
@@ -129,32 +120,21 @@ mod tests {
     use super::*;
     use wasmgate_plugin_sdk::{Media, ToolCall};
 
-    fn message(role: Role, parts: Vec<ContentPart>) -> Message {
-        Message {
-            role,
-            content: parts,
-            name: None,
-            tool_calls: vec![],
-            tool_call_id: None,
-        }
-    }
-
-    fn text(role: Role, text: &str) -> Message {
-        message(role, vec![ContentPart::Text(text.into())])
-    }
-
     #[test]
     fn a_single_question_goes_as_it_is() {
-        let prompt = build_prompt(&[text(Role::User, "Hi there")]).unwrap();
+        let prompt = build_prompt(&[Message::text(Role::User, "Hi there")]).unwrap();
         assert_eq!(prompt.text, "Hi there");
-        let prompt =
-            build_prompt(&[text(Role::System, "Be brief."), text(Role::User, "Hi")]).unwrap();
+        let prompt = build_prompt(&[
+            Message::text(Role::System, "Be brief."),
+            Message::text(Role::User, "Hi"),
+        ])
+        .unwrap();
         assert_eq!(prompt.text, "Be brief.\n\nHi");
     }
 
     #[test]
     fn a_conversation_is_flattened_with_roles() {
-        let mut assistant = text(Role::Assistant, "Let me look.");
+        let mut assistant = Message::text(Role::Assistant, "Let me look.");
         assistant.tool_calls.push(ToolCall {
             id: "c1".into(),
             name: "lookup".into(),
@@ -162,11 +142,11 @@ mod tests {
             provider_data: None,
         });
         let prompt = build_prompt(&[
-            text(Role::System, "Be brief."),
-            text(Role::User, "Hi"),
+            Message::text(Role::System, "Be brief."),
+            Message::text(Role::User, "Hi"),
             assistant,
-            text(Role::Tool, "42"),
-            text(Role::User, "And now?"),
+            Message::text(Role::Tool, "42"),
+            Message::text(Role::User, "And now?"),
         ])
         .unwrap();
         assert_eq!(
@@ -185,18 +165,19 @@ mod tests {
             mime_type: "application/pdf".into(),
             data: vec![3],
         });
-        let prompt = build_prompt(&[message(Role::User, vec![image, pdf])]).unwrap();
+        let prompt = build_prompt(&[Message::new(Role::User, vec![image, pdf])]).unwrap();
         assert_eq!(prompt.attachments.len(), 2);
         assert_eq!(prompt.attachments[1].mime_type, "application/pdf");
+        assert_eq!(prompt.attachments[1].name, "file_2.pdf");
         // No text at all still sends something.
         assert_eq!(prompt.text, " ");
         let url = ContentPart::ImageUrl("https://example.com/a.png".into());
         assert_eq!(
-            build_prompt(&[message(Role::User, vec![url])]),
+            build_prompt(&[Message::new(Role::User, vec![url])]),
             Err(PromptError::ImageUrl)
         );
         assert_eq!(
-            build_prompt(&[text(Role::System, "x")]),
+            build_prompt(&[Message::text(Role::System, "x")]),
             Err(PromptError::NoUserMessage)
         );
     }

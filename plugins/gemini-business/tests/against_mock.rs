@@ -62,20 +62,11 @@ impl Setup {
 }
 
 fn user_message(parts: Vec<ContentPart>) -> Message {
-    Message {
-        role: Role::User,
-        content: parts,
-        name: None,
-        tool_calls: vec![],
-        tool_call_id: None,
-    }
+    Message::new(Role::User, parts)
 }
 
 fn request(model: &str, prompt: &str) -> ChatRequest {
-    request_with(
-        model,
-        vec![user_message(vec![ContentPart::Text(prompt.into())])],
-    )
+    request_with(model, vec![Message::text(Role::User, prompt)])
 }
 
 fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
