@@ -22,11 +22,7 @@ struct Setup {
 }
 
 fn setup(options: MockOptions) -> Setup {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = Runtime::new().expect("tokio runtime");
     let mock = runtime.block_on(spawn(options));
     Setup {
         _runtime: runtime,
@@ -58,6 +54,14 @@ impl Setup {
 
     fn chat(&self, host: &NativeHost, model: &str, prompt: &str) -> Result<Outcome, ProviderError> {
         run(host, &request(model, prompt))
+    }
+
+    /// Asks the image model; the answer must finish with the mock's
+    /// generated PNG in it.
+    fn draw(&self, host: &NativeHost, prompt: &str) {
+        let outcome = self.chat(host, "gemini-imagen", prompt).unwrap();
+        assert!(finished(&outcome), "{:?}", outcome.error);
+        assert!(outcome.has_generated_image());
     }
 }
 
@@ -146,6 +150,17 @@ fn finished(outcome: &Outcome) -> bool {
             outcome.events.last(),
             Some(Event::Finish(FinishReason::Stop))
         )
+}
+
+/// The mock's text arrived whole, then the stream broke (an upstream failure
+/// without an HTTP status).
+fn assert_broke_after_the_text(outcome: &Outcome) {
+    assert_eq!(outcome.text(), "Hello, world!");
+    assert!(
+        matches!(outcome.error, Some(ProviderError::Upstream(ref f)) if f.status == 0),
+        "{:?}",
+        outcome.error
+    );
 }
 
 fn retry_after_ms(err: &ProviderError) -> Option<u64> {
@@ -285,15 +300,10 @@ fn a_generated_image_reaches_the_client() {
 fn image_downloads_survive_a_failed_listing_and_a_refused_token() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
-    let outcome = s
-        .chat(
-            &host,
-            "gemini-imagen",
-            "draw it [mock:metadata-500] [mock:download-401-once]",
-        )
-        .unwrap();
-    assert!(finished(&outcome), "{:?}", outcome.error);
-    assert!(outcome.has_generated_image());
+    s.draw(
+        &host,
+        "draw it [mock:metadata-500] [mock:download-401-once]",
+    );
     let downloads = s.mock.requests_to(":downloadFile");
     assert_eq!(downloads.len(), 2);
     assert_eq!((downloads[0].status, downloads[1].status), (401, 200));
@@ -304,15 +314,7 @@ fn image_downloads_survive_a_failed_listing_and_a_refused_token() {
 #[test]
 fn a_redirected_download_is_followed_without_the_jwt() {
     let s = setup(MockOptions::default());
-    let outcome = s
-        .chat(
-            &s.account_host(0),
-            "gemini-imagen",
-            "draw [mock:download-redirect]",
-        )
-        .unwrap();
-    assert!(finished(&outcome), "{:?}", outcome.error);
-    assert!(outcome.has_generated_image());
+    s.draw(&s.account_host(0), "draw [mock:download-redirect]");
     let fetched: Vec<_> = s
         .mock
         .requests()
@@ -487,12 +489,7 @@ fn a_cut_stream_ends_in_an_error_after_its_text() {
     let outcome = s
         .chat(&s.account_host(0), "gemini-auto", "[mock:cut]")
         .unwrap();
-    assert_eq!(outcome.text(), "Hello, world!");
-    assert!(
-        matches!(outcome.error, Some(ProviderError::Upstream(ref f)) if f.status == 0),
-        "{:?}",
-        outcome.error
-    );
+    assert_broke_after_the_text(&outcome);
 }
 
 #[test]
@@ -618,12 +615,7 @@ fn an_unterminated_array_is_tolerated_only_between_elements() {
     let cut = s
         .chat(&host, "gemini-auto", "[mock:unterminated-mid-element]")
         .unwrap();
-    assert_eq!(cut.text(), "Hello, world!");
-    assert!(
-        matches!(cut.error, Some(ProviderError::Upstream(ref f)) if f.status == 0),
-        "{:?}",
-        cut.error
-    );
+    assert_broke_after_the_text(&cut);
 }
 
 /// A non-429 error element is logged and read past when an answer follows
@@ -656,15 +648,7 @@ fn a_non_429_error_element_fails_only_an_answer_that_never_comes() {
 fn a_failing_download_is_retried_with_backoff() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
-    let outcome = s
-        .chat(
-            &host,
-            "gemini-imagen",
-            "draw a cat [mock:download-503-twice]",
-        )
-        .unwrap();
-    assert!(finished(&outcome), "{:?}", outcome.error);
-    assert!(outcome.has_generated_image());
+    s.draw(&host, "draw a cat [mock:download-503-twice]");
     assert_eq!(statuses_of(&s.mock, ":downloadFile"), [503, 503, 200]);
     // The host's clock moved by the two waits only (it never really waits).
     assert_eq!(host.monotonic_ns(), 3_000_000_000);
