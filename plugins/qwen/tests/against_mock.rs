@@ -119,6 +119,27 @@ struct Collected {
     error: Option<ProviderError>,
 }
 
+/// The default mock and its default tongyi account.
+fn tongyi_default() -> (Native, MockUpstream, Account) {
+    tongyi_with(MockOptions::default())
+}
+
+/// A mock with these options and its default tongyi account.
+fn tongyi_with(options: MockOptions) -> (Native, MockUpstream, Account) {
+    let platform = Native::new();
+    let mock = platform.mock(options);
+    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
+    (platform, mock, account)
+}
+
+/// The default mock and a chat.qwen.ai account with a fresh access token.
+fn qwen_ai_default() -> (Native, MockUpstream, Account) {
+    let platform = Native::new();
+    let mock = platform.mock(MockOptions::default());
+    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
+    (platform, mock, account)
+}
+
 /// Every batch of the answer, as the host pulls them.
 fn drain(answer: &Answer) -> Collected {
     let mut collected = Collected::default();
@@ -148,12 +169,14 @@ fn drain(answer: &Answer) -> Collected {
     }
 }
 
-fn chat(
+/// Asks `model` one question and reads the whole answer.
+fn ask(
     platform: &Native,
     account: &Account,
-    request: &ChatRequest,
+    model: &str,
+    text: &str,
 ) -> Result<Collected, ProviderError> {
-    chat::start(platform.host.clone(), account, request).map(|answer| drain(&answer))
+    chat::start(platform.host.clone(), account, &request(model, text)).map(|answer| drain(&answer))
 }
 
 const ANSWER: &str = "Hello, I am Qwen. How can I help you today?";
@@ -162,10 +185,8 @@ const ANSWER: &str = "Hello, I am Qwen. How can I help you today?";
 
 #[test]
 fn tongyi_snapshots_stream_as_deltas_and_the_session_is_deleted() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let got = chat(&platform, &account, &request("qwen-max", "Hello")).unwrap();
+    let (platform, mock, account) = tongyi_default();
+    let got = ask(&platform, &account, "qwen-max", "Hello").unwrap();
     assert!(got.error.is_none(), "{:?}", got.error);
     assert_eq!(got.text, ANSWER);
     assert!(got.text_events >= 3, "one delta per snapshot");
@@ -186,33 +207,19 @@ fn tongyi_snapshots_stream_as_deltas_and_the_session_is_deleted() {
 
 #[test]
 fn tongyi_crlf_framing_and_heartbeats() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions {
+    let (platform, _mock, account) = tongyi_with(MockOptions {
         crlf: true,
         ..MockOptions::default()
     });
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let got = chat(
-        &platform,
-        &account,
-        &request("qwen-plus", "Hi #scenario=heartbeat"),
-    )
-    .unwrap();
+    let got = ask(&platform, &account, "qwen-plus", "Hi #scenario=heartbeat").unwrap();
     assert_eq!(got.text, ANSWER);
     assert!(matches!(got.finish, Some(FinishReason::Stop)));
 }
 
 #[test]
 fn tongyi_character_split_across_writes_and_cut_snapshot() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let got = chat(
-        &platform,
-        &account,
-        &request("qwen-max", "你好 #scenario=utf8_split"),
-    )
-    .unwrap();
+    let (platform, _mock, account) = tongyi_default();
+    let got = ask(&platform, &account, "qwen-max", "你好 #scenario=utf8_split").unwrap();
     assert!(got.error.is_none(), "{:?}", got.error);
     assert_eq!(got.text, mock_qwen::cn::CHINESE_ANSWER);
     assert!(!got.text.contains('\u{FFFD}'));
@@ -220,10 +227,8 @@ fn tongyi_character_split_across_writes_and_cut_snapshot() {
 
 #[test]
 fn tongyi_restarted_snapshot_is_emitted_whole() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let got = chat(&platform, &account, &request("qwen-max", "#scenario=reset")).unwrap();
+    let (platform, _mock, account) = tongyi_default();
+    let got = ask(&platform, &account, "qwen-max", "#scenario=reset").unwrap();
     let before_restart = &mock_qwen::cn::snapshots(ANSWER, 4)[1];
     assert_eq!(
         got.text,
@@ -248,7 +253,7 @@ fn tongyi_expired_or_unknown_cookie_is_unauthorized_at_start() {
         ("tongyi_sso_ticket=nobody", "x"),
     ] {
         let account = tongyi_account(&mock, cookie, xsrf);
-        match chat(&platform, &account, &request("qwen-max", "Hello")) {
+        match ask(&platform, &account, "qwen-max", "Hello") {
             Err(ProviderError::Unauthorized(message)) => {
                 assert!(message.contains("not logged in"), "{message}");
                 assert!(!message.contains(cookie));
@@ -261,15 +266,8 @@ fn tongyi_expired_or_unknown_cookie_is_unauthorized_at_start() {
 
 #[test]
 fn tongyi_filtered_answer_finishes_with_content_filter() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let got = chat(
-        &platform,
-        &account,
-        &request("qwen-max", "#scenario=filtered"),
-    )
-    .unwrap();
+    let (platform, mock, account) = tongyi_default();
+    let got = ask(&platform, &account, "qwen-max", "#scenario=filtered").unwrap();
     assert_eq!(got.text, ANSWER);
     assert!(
         matches!(got.finish, Some(FinishReason::ContentFilter)),
@@ -277,11 +275,7 @@ fn tongyi_filtered_answer_finishes_with_content_filter() {
         got.finish
     );
 
-    let refused = chat(
-        &platform,
-        &account,
-        &request("qwen-max", "#scenario=refused"),
-    );
+    let refused = ask(&platform, &account, "qwen-max", "#scenario=refused");
     assert!(
         matches!(refused, Err(ProviderError::ContentFiltered(_))),
         "{refused:?}"
@@ -297,16 +291,9 @@ fn tongyi_filtered_answer_finishes_with_content_filter() {
 
 #[test]
 fn tongyi_failures_are_typed() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
+    let (platform, _mock, account) = tongyi_default();
 
-    let got = chat(
-        &platform,
-        &account,
-        &request("qwen-max", "#scenario=backend_error"),
-    )
-    .unwrap();
+    let got = ask(&platform, &account, "qwen-max", "#scenario=backend_error").unwrap();
     assert!(!got.text.is_empty());
     assert!(got.finish.is_none());
     assert!(
@@ -315,12 +302,7 @@ fn tongyi_failures_are_typed() {
         got.error
     );
 
-    let got = chat(
-        &platform,
-        &account,
-        &request("qwen-max", "#scenario=disconnect"),
-    )
-    .unwrap();
+    let got = ask(&platform, &account, "qwen-max", "#scenario=disconnect").unwrap();
     assert!(!got.text.is_empty());
     assert!(got.finish.is_none());
     assert!(
@@ -329,22 +311,13 @@ fn tongyi_failures_are_typed() {
         got.error
     );
 
-    let error = chat(
-        &platform,
-        &account,
-        &request("qwen-max", "#scenario=http500"),
-    )
-    .unwrap_err();
+    let error = ask(&platform, &account, "qwen-max", "#scenario=http500").unwrap_err();
     assert!(
         matches!(&error, ProviderError::Upstream(f) if f.status == 500 && f.message.contains("InternalError")),
         "{error:?}"
     );
 
-    match chat(
-        &platform,
-        &account,
-        &request("qwen-max", "#scenario=ratelimit"),
-    ) {
+    match ask(&platform, &account, "qwen-max", "#scenario=ratelimit") {
         Err(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(30_000)),
         other => panic!("{other:?}"),
     }
@@ -369,12 +342,7 @@ fn two_accounts_share_the_load() {
     // The host picks the account per request; here, round robin.
     for round in 0..2 {
         for account in &accounts {
-            let got = chat(
-                &platform,
-                account,
-                &request("qwen-max", &format!("round {round}")),
-            )
-            .unwrap();
+            let got = ask(&platform, account, "qwen-max", &format!("round {round}")).unwrap();
             assert_eq!(got.text, ANSWER);
         }
     }
@@ -388,12 +356,10 @@ fn two_accounts_share_the_load() {
 
 #[test]
 fn the_answer_streams_before_the_upstream_finishes() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions {
+    let (platform, mock, account) = tongyi_with(MockOptions {
         hold: true,
         ..MockOptions::default()
     });
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
     let answer = chat::start(
         platform.host.clone(),
         &account,
@@ -430,10 +396,8 @@ fn the_answer_streams_before_the_upstream_finishes() {
 
 #[test]
 fn chat_qwen_ai_increments_stream_with_usage() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
-    let got = chat(&platform, &account, &request("qwen3-max", "Hello")).unwrap();
+    let (platform, mock, account) = qwen_ai_default();
+    let got = ask(&platform, &account, "qwen3-max", "Hello").unwrap();
     assert!(got.error.is_none(), "{:?}", got.error);
     assert_eq!(got.text, ANSWER);
     assert!(got.reasoning.is_empty());
@@ -460,11 +424,9 @@ fn chat_qwen_ai_increments_stream_with_usage() {
 
 #[test]
 fn chat_qwen_ai_thinking_becomes_reasoning() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
+    let (platform, _mock, account) = qwen_ai_default();
 
-    let got = chat(&platform, &account, &request("qwen3-max-thinking", "Hello")).unwrap();
+    let got = ask(&platform, &account, "qwen3-max-thinking", "Hello").unwrap();
     assert_eq!(
         got.reasoning,
         "The user says hello.\nA short, friendly answer fits."
@@ -472,12 +434,7 @@ fn chat_qwen_ai_thinking_becomes_reasoning() {
     assert_eq!(got.text, ANSWER);
     assert!(matches!(got.finish, Some(FinishReason::Stop)));
 
-    let got = chat(
-        &platform,
-        &account,
-        &request("qwen3-max", "#scenario=think"),
-    )
-    .unwrap();
+    let got = ask(&platform, &account, "qwen3-max", "#scenario=think").unwrap();
     assert_eq!(got.reasoning, "The user greets me; I should answer kindly.");
     assert_eq!(got.text, ANSWER);
 }
@@ -489,7 +446,7 @@ fn chat_qwen_ai_expired_token_is_unauthorized() {
 
     // Expired by its own `exp`: refused before any request.
     let account = qwen_ai_account(&mock, &mock.expired_token("intl-1"));
-    match chat(&platform, &account, &request("qwen3-max", "Hello")) {
+    match ask(&platform, &account, "qwen3-max", "Hello") {
         Err(ProviderError::Unauthorized(message)) => {
             assert!(message.contains("expired"), "{message}")
         }
@@ -499,11 +456,7 @@ fn chat_qwen_ai_expired_token_is_unauthorized() {
 
     // Refused by the server.
     let account = qwen_ai_account(&mock, &mock.token("intl-1"));
-    match chat(
-        &platform,
-        &account,
-        &request("qwen3-max", "Hello #scenario=expired"),
-    ) {
+    match ask(&platform, &account, "qwen3-max", "Hello #scenario=expired") {
         // A 200 on the wire; the refusal is in `x-actual-status-code`.
         Err(ProviderError::Unauthorized(message)) => {
             assert!(message.contains("Unauthorized"), "{message}");
@@ -515,14 +468,13 @@ fn chat_qwen_ai_expired_token_is_unauthorized() {
 
 #[test]
 fn chat_qwen_ai_failures_are_typed() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
+    let (platform, _mock, account) = qwen_ai_default();
     let start = |scenario: &str| {
-        chat(
+        ask(
             &platform,
             &account,
-            &request("qwen3-max", &format!("hi #scenario={scenario}")),
+            "qwen3-max",
+            &format!("hi #scenario={scenario}"),
         )
     };
 
@@ -566,9 +518,7 @@ fn chat_qwen_ai_failures_are_typed() {
 
 #[test]
 fn chat_qwen_ai_models_come_from_the_live_catalogue_and_are_cached() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
+    let (platform, mock, account) = qwen_ai_default();
     let list = || -> Vec<String> {
         chat::list_models(&*platform, &account)
             .unwrap()
@@ -641,16 +591,16 @@ fn chat_qwen_ai_seed_names_map_to_the_live_catalogue() {
         ("qwen-turbo", "qwen3.9-flash"),
         ("QWEN3.7-PLUS", "qwen3.7-plus"),
     ] {
-        let got = chat(&platform, &account, &request(requested, "Hello")).unwrap();
+        let got = ask(&platform, &account, requested, "Hello").unwrap();
         assert_eq!(got.text, ANSWER, "{requested}");
         assert_eq!(sent_model(&mock), upstream, "{requested}");
     }
     // QwQ was a reasoning model: today's plus, thinking.
-    let got = chat(&platform, &account, &request("qwq-32b", "Hello")).unwrap();
+    let got = ask(&platform, &account, "qwq-32b", "Hello").unwrap();
     assert_eq!(sent_model(&mock), "qwen3.7-plus");
     assert!(!got.reasoning.is_empty());
 
-    match chat(&platform, &account, &request("qwen2-nonexistent", "Hello")) {
+    match ask(&platform, &account, "qwen2-nonexistent", "Hello") {
         Err(ProviderError::ModelNotFound(message)) => {
             assert!(message.contains("qwen2-nonexistent"), "{message}")
         }
@@ -660,23 +610,18 @@ fn chat_qwen_ai_seed_names_map_to_the_live_catalogue() {
 
 #[test]
 fn chat_qwen_ai_moderation_is_a_content_filter() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = qwen_ai_account(&mock, &mock.token("intl-1"));
-    match chat(
-        &platform,
-        &account,
-        &request("qwen3-max", "hi #scenario=inspection"),
-    ) {
+    let (platform, _mock, account) = qwen_ai_default();
+    match ask(&platform, &account, "qwen3-max", "hi #scenario=inspection") {
         Err(ProviderError::ContentFiltered(message)) => {
             assert!(message.contains("data_inspection_failed"), "{message}")
         }
         other => panic!("{other:?}"),
     }
-    let got = chat(
+    let got = ask(
         &platform,
         &account,
-        &request("qwen3-max", "hi #scenario=output_inspection"),
+        "qwen3-max",
+        "hi #scenario=output_inspection",
     )
     .unwrap();
     assert!(got.error.is_none(), "{:?}", got.error);
@@ -690,7 +635,7 @@ fn chat_qwen_ai_session_token_is_traded_for_access_tokens_kept_in_state() {
     let mock = platform.mock(MockOptions::default());
     let account = qwen_ai_session_account(&mock);
     for _ in 0..2 {
-        let got = chat(&platform, &account, &request("qwen3-max", "Hello")).unwrap();
+        let got = ask(&platform, &account, "qwen3-max", "Hello").unwrap();
         assert_eq!(got.text, ANSWER);
     }
     let refreshes = mock.requests_to(intl::REFRESH_PATH);
@@ -714,7 +659,7 @@ fn chat_qwen_ai_session_token_is_traded_for_access_tokens_kept_in_state() {
 
     // Once the access token is gone, the rotated session token is used.
     platform.state_delete("access-token");
-    chat(&platform, &account, &request("qwen3-max", "Hello")).unwrap();
+    ask(&platform, &account, "qwen3-max", "Hello").unwrap();
     let refreshes = mock.requests_to(intl::REFRESH_PATH);
     assert_eq!(refreshes.len(), 2);
     let cookie = refreshes[1].header("cookie").unwrap().to_string();
@@ -728,7 +673,7 @@ fn chat_qwen_ai_a_refused_cached_token_is_renewed_once() {
     let account = qwen_ai_session_account(&mock);
     // A token the upstream no longer takes (no `exp` the plugin could read).
     platform.state_set("access-token", "revoked-token", Some(600));
-    let got = chat(&platform, &account, &request("qwen3-max", "Hello")).unwrap();
+    let got = ask(&platform, &account, "qwen3-max", "Hello").unwrap();
     assert_eq!(got.text, ANSWER);
     assert_eq!(mock.requests_to(intl::REFRESH_PATH).len(), 1);
     assert_ne!(
@@ -749,7 +694,7 @@ fn chat_qwen_ai_a_refused_session_token_says_what_to_set() {
             ("bx-umidtoken", DEFAULT_BX_UMIDTOKEN),
         ],
     );
-    match chat(&platform, &account, &request("qwen3-max", "Hello")) {
+    match ask(&platform, &account, "qwen3-max", "Hello") {
         Err(ProviderError::Unauthorized(message)) => {
             assert!(message.contains("`session-token`"), "{message}");
             assert!(!message.contains("signed-out-session"), "{message}");
@@ -764,7 +709,7 @@ fn chat_qwen_ai_without_browser_material_is_a_challenge_naming_what_to_set() {
     let platform = Native::new();
     let mock = platform.mock(MockOptions::default());
     let bare = qwen_ai_with(&mock, &[("session-token", DEFAULT_SESSION_TOKEN)]);
-    match chat(&platform, &bare, &request("qwen3-max", "Hello")) {
+    match ask(&platform, &bare, "qwen3-max", "Hello") {
         Err(ProviderError::Forbidden(message)) => {
             for name in ["`bx-ua`", "`bx-umidtoken`", "`cookie`", "browser"] {
                 assert!(message.contains(name), "{name} in {message}");
@@ -781,36 +726,33 @@ fn chat_qwen_ai_without_browser_material_is_a_challenge_naming_what_to_set() {
             ("cookie", "ssxmod_itna=mock-itna; cna=mock"),
         ],
     );
-    let got = chat(&platform, &jar, &request("qwen3-max", "Hello")).unwrap();
+    let got = ask(&platform, &jar, "qwen3-max", "Hello").unwrap();
     assert_eq!(got.text, ANSWER);
 }
 
 #[test]
 fn tongyi_deep_thinking_is_switched_by_deep_think_and_streams_reasoning() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
-    let got = chat(&platform, &account, &request("qwen-max-thinking", "Hello")).unwrap();
+    let (platform, mock, account) = tongyi_default();
+    let got = ask(&platform, &account, "qwen-max-thinking", "Hello").unwrap();
     assert!(got.error.is_none(), "{:?}", got.error);
     assert_eq!(got.reasoning, cn::THOUGHT);
     assert_eq!(got.text, ANSWER);
     let body = mock.requests_to(cn::CONVERSATION_PATH)[0].json().unwrap();
     assert_eq!(body["params"]["deepThink"], true);
 
-    let got = chat(&platform, &account, &request("qwen-max", "Hello")).unwrap();
+    let got = ask(&platform, &account, "qwen-max", "Hello").unwrap();
     assert!(got.reasoning.is_empty());
 }
 
 #[test]
 fn tongyi_incremental_items_and_a_stream_without_finished_give_the_answer_once() {
-    let platform = Native::new();
-    let mock = platform.mock(MockOptions::default());
-    let account = tongyi_account(&mock, DEFAULT_CN_COOKIE, DEFAULT_CN_XSRF);
+    let (platform, _mock, account) = tongyi_default();
     for scenario in ["incremental", "no_finished"] {
-        let got = chat(
+        let got = ask(
             &platform,
             &account,
-            &request("qwen-max", &format!("#scenario={scenario}")),
+            "qwen-max",
+            &format!("#scenario={scenario}"),
         )
         .unwrap();
         assert!(got.error.is_none(), "{scenario}: {:?}", got.error);
@@ -829,7 +771,7 @@ fn tongyi_works_with_the_cookie_alone() {
         move |name| (name == "base-url").then(|| base.clone()),
     )
     .unwrap();
-    let got = chat(&platform, &account, &request("qwen-max", "Hello")).unwrap();
+    let got = ask(&platform, &account, "qwen-max", "Hello").unwrap();
     assert_eq!(got.text, ANSWER);
     let call = &mock.requests_to(cn::CONVERSATION_PATH)[0];
     assert_eq!(call.header("x-xsrf-token"), None);
