@@ -134,11 +134,7 @@ impl Default for MockOptions {
 /// A request as the mock received it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub http: mock_kit::HttpRecord,
     /// `csesidx` of the account the request was identified as (by cookie
     /// for `getoxsrf`, by JWT for the widget API), if any.
     pub account: Option<String>,
@@ -150,15 +146,9 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
+mock_kit::deref_to!(RecordedRequest => http: mock_kit::HttpRecord);
+
 impl RecordedRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        mock_kit::find_header(&self.headers, name)
-    }
-
-    pub fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
-
     /// The last path segment after `/`, e.g. `widgetStreamAssist`.
     pub fn method_name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or("")
@@ -246,13 +236,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     }
 }
 
-/// `requests()`, `clear_requests()`, `release()`, `held()`.
-impl std::ops::Deref for MockUpstream {
-    type Target = mock_kit::Controls<RecordedRequest>;
-    fn deref(&self) -> &Self::Target {
-        &self.shared.controls
-    }
-}
+mock_kit::deref_to!(MockUpstream => shared.controls: mock_kit::Controls<RecordedRequest>);
 
 impl MockUpstream {
     /// The configured account `index`.

@@ -47,11 +47,7 @@ async fn dispatch(
     body: Bytes,
 ) -> Response {
     let mut record = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        headers: mock_kit::header_pairs(&headers),
-        body: body.to_vec(),
+        http: mock_kit::HttpRecord::new(&method, &uri, &headers, &body),
         account: None,
         jwt: None,
         key_id: None,

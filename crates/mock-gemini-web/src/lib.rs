@@ -229,19 +229,12 @@ impl Default for MockOptions {
 /// A request as the mock received it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    /// Lower-case names.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub http: mock_kit::HttpRecord,
 }
 
-impl RecordedRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        mock_kit::find_header(&self.headers, name)
-    }
+mock_kit::deref_to!(RecordedRequest => http: mock_kit::HttpRecord);
 
+impl RecordedRequest {
     /// A cookie the request carried.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.headers
@@ -317,13 +310,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     }
 }
 
-/// `requests()`, `clear_requests()`, `release()`, `held()`.
-impl std::ops::Deref for MockUpstream {
-    type Target = mock_kit::Controls<RecordedRequest, mock_kit::HoldSwitch>;
-    fn deref(&self) -> &Self::Target {
-        &self.shared.controls
-    }
-}
+mock_kit::deref_to!(MockUpstream => shared.controls: mock_kit::Controls<RecordedRequest, mock_kit::HoldSwitch>);
 
 impl MockUpstream {
     /// The requests whose path ends with `suffix` (e.g. `"/StreamGenerate"`).

@@ -55,20 +55,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 /// Logs every request (with its body) before it is handled.
 async fn record(State(shared): AppState, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .unwrap_or_default();
-    let recorded = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: mock_kit::header_pairs(&parts.headers),
-        body: bytes.to_vec(),
-    };
-    shared.controls.records.record(recorded);
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let (http, request) = mock_kit::read_whole(request, 64 << 20).await;
+    shared.controls.records.record(RecordedRequest { http });
+    next.run(request).await
 }
 
 fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {

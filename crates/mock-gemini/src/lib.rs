@@ -38,7 +38,6 @@ mod routes;
 pub mod scenario;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -157,7 +156,6 @@ impl Shared {
 pub struct MockUpstream {
     /// `http://127.0.0.1:PORT`, for the account's `base-url`.
     pub base_url: String,
-    pub addr: SocketAddr,
     shared: Arc<Shared>,
     server: Served,
 }
@@ -178,19 +176,12 @@ pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
     let server = mock_kit::serve_on(port, routes::router(shared.clone())).await;
     MockUpstream {
         base_url: server.base_url.clone(),
-        addr: server.addr,
         shared,
         server,
     }
 }
 
-/// `requests()`, `clear_requests()`, `release()`, `held()`, `wait_for_held()`.
-impl std::ops::Deref for MockUpstream {
-    type Target = Controls<RecordedRequest>;
-    fn deref(&self) -> &Self::Target {
-        &self.shared.controls
-    }
-}
+mock_kit::deref_to!(MockUpstream => shared.controls: Controls<RecordedRequest>);
 
 impl MockUpstream {
     /// The keys of the generation calls, in order: the rotation the gateway did.

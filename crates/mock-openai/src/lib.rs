@@ -35,7 +35,6 @@
 //!
 //! Every request is recorded: [`MockUpstream::requests`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,7 +114,6 @@ struct Shared {
 pub struct MockUpstream {
     /// `http://127.0.0.1:PORT`; the API root is `{base_url}/v1`.
     pub base_url: String,
-    pub addr: SocketAddr,
     shared: Arc<Shared>,
     server: Served,
 }
@@ -129,27 +127,17 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     let server = mock_kit::serve(Router::new().fallback(handle).with_state(shared.clone())).await;
     MockUpstream {
         base_url: server.base_url.clone(),
-        addr: server.addr,
         shared,
         server,
     }
 }
 
-/// `requests()`, `clear_requests()`, `release()`, `held()`.
-impl std::ops::Deref for MockUpstream {
-    type Target = Controls<RecordedRequest>;
-    fn deref(&self) -> &Self::Target {
-        &self.shared.controls
-    }
-}
+mock_kit::deref_to!(MockUpstream => shared.controls: Controls<RecordedRequest>);
 
 impl MockUpstream {
     /// The chat calls so far.
     pub fn chats(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(RecordedRequest::is_chat)
-            .collect()
+        self.requests_where(RecordedRequest::is_chat)
     }
 
     /// `base_url` + `path`.

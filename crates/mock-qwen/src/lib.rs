@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
@@ -157,26 +157,13 @@ impl Default for MockOptions {
 /// One request as the mock received it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    /// Lower-case names.
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
+    pub http: mock_kit::HttpRecord,
     /// Whose credentials it carried: a tongyi account's id (by cookie) or the
     /// `id` claim of a chat.qwen.ai JWT.
     pub account: Option<String>,
 }
 
-impl RecordedRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        mock_kit::find_header(&self.headers, name)
-    }
-
-    pub fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
-}
+mock_kit::deref_to!(RecordedRequest => http: mock_kit::HttpRecord);
 
 /// Shared by the handlers.
 pub struct State {
@@ -318,14 +305,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     }
 }
 
-/// `requests()`, `requests_where()`, `clear_requests()`, `release()`,
-/// `held()`.
-impl std::ops::Deref for MockUpstream {
-    type Target = Controls<RecordedRequest, HoldSwitch>;
-    fn deref(&self) -> &Self::Target {
-        &self.state.controls
-    }
-}
+mock_kit::deref_to!(MockUpstream => state.controls: Controls<RecordedRequest, HoldSwitch>);
 
 impl MockUpstream {
     /// The requests to one path.
@@ -371,19 +351,11 @@ async fn record(
     request: Request,
     next: Next,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
-    let recorded = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: mock_kit::header_pairs(&parts.headers),
-        body: bytes.clone(),
-        account: state.identify(&parts.headers),
-    };
-    state.controls.records.record(recorded);
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let account = state.identify(request.headers());
+    let (http, request) = mock_kit::read_whole(request, 16 << 20).await;
+    state
+        .controls
+        .records
+        .record(RecordedRequest { http, account });
+    next.run(request).await
 }

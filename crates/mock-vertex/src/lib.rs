@@ -199,13 +199,7 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
     }
 }
 
-/// `requests()`, `clear_requests()`, `release()`, `held()`, `wait_for_held()`.
-impl std::ops::Deref for MockUpstream {
-    type Target = Controls<RecordedRequest>;
-    fn deref(&self) -> &Self::Target {
-        &self.shared.controls
-    }
-}
+mock_kit::deref_to!(MockUpstream => shared.controls: Controls<RecordedRequest>);
 
 impl MockUpstream {
     /// `{base_url}/token`, the token endpoint.
@@ -236,10 +230,7 @@ impl MockUpstream {
     }
 
     fn of_kind(&self, kind: RequestKind) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|request| request.kind == kind)
-            .collect()
+        self.requests_where(|request| request.kind == kind)
     }
 
     /// The bearer tokens of the generation calls, in order (`""` when none).
