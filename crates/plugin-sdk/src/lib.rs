@@ -139,6 +139,40 @@ impl Message {
     }
 }
 
+impl SecretSpec {
+    /// A secret every account of the plugin must provide.
+    pub fn required(name: impl Into<String>, description: impl Into<String>) -> Self {
+        SecretSpec {
+            name: name.into(),
+            description: description.into(),
+            required: true,
+        }
+    }
+
+    /// A secret an account may provide.
+    pub fn optional(name: impl Into<String>, description: impl Into<String>) -> Self {
+        SecretSpec {
+            required: false,
+            ..Self::required(name, description)
+        }
+    }
+}
+
+impl SettingSpec {
+    /// A setting, with the value the plugin uses when the operator sets none.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        default: Option<&str>,
+    ) -> Self {
+        SettingSpec {
+            name: name.into(),
+            description: description.into(),
+            default: default.map(str::to_string),
+        }
+    }
+}
+
 impl ProviderError {
     /// An upstream failure with its HTTP status (0 when there was no answer).
     pub fn upstream(status: u16, message: impl Into<String>) -> Self {

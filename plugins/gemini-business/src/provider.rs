@@ -52,11 +52,8 @@ fn model_infos() -> Vec<ModelInfo> {
 }
 
 fn secret_specs() -> Vec<SecretSpec> {
-    let spec = |name: &str, description: &str| SecretSpec {
-        name: name.into(),
-        description: description.into(),
-        required: false,
-    };
+    // Each is optional: either the per-variable set or accounts-config.
+    let spec = SecretSpec::optional;
     vec![
         spec(
             secret::SECURE_C_SES,
@@ -83,11 +80,7 @@ fn secret_specs() -> Vec<SecretSpec> {
 }
 
 fn setting_specs() -> Vec<SettingSpec> {
-    let spec = |name: &str, description: &str, default: Option<&str>| SettingSpec {
-        name: name.into(),
-        description: description.into(),
-        default: default.map(str::to_string),
-    };
+    let spec = SettingSpec::new;
     vec![
         spec(
             setting::BASE_URL,
