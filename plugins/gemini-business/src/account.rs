@@ -12,6 +12,7 @@
 //!   makes the host skip that account.
 
 use serde_json::Value;
+use wasmgate_plugin_sdk::Platform;
 
 use crate::expiry::{InvalidExpiry, parse_expiry};
 
@@ -114,14 +115,11 @@ impl std::fmt::Display for AccountError {
     }
 }
 
-/// Reads the account from its secrets and settings (passed as lookups so
-/// this runs without a host).
-pub fn load_account(
-    secret: impl Fn(&str) -> Option<String>,
-    setting: impl Fn(&str) -> Option<String>,
-) -> Result<Account, AccountError> {
+/// Reads the account from its secrets and settings.
+pub fn load_account(host: &impl Platform) -> Result<Account, AccountError> {
+    let secret = |name: &str| host.secret(name);
     if let Some(config) = secret(names::ACCOUNTS_CONFIG) {
-        let index = match setting(names::INDEX) {
+        let index = match host.setting(names::INDEX) {
             None => 0,
             Some(text) => text
                 .trim()
@@ -136,7 +134,7 @@ pub fn load_account(
         host_c_oses: secret(names::HOST_C_OSES),
         csesidx: required(names::CSESIDX)?,
         config_id: required(names::CONFIG_ID)?,
-        expires_at: secret(names::EXPIRES_AT).or_else(|| setting(names::EXPIRES_AT)),
+        expires_at: secret(names::EXPIRES_AT).or_else(|| host.setting(names::EXPIRES_AT)),
     })
 }
 
@@ -195,15 +193,7 @@ pub fn check_not_expired(account: &Account, now_unix: u64) -> Result<(), Account
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use wasmgate_plugin_sdk::native::NativeHost;
 
     const SEED_CONFIG: &str = r#"[
         {"id":"account_1","secure_c_ses":"ses-one","csesidx":"111","config_id":"cfg-1","host_c_oses":null,"expires_at":"2099-01-01 00:00:00"},
@@ -213,15 +203,12 @@ mod tests {
 
     #[test]
     fn one_account_per_set_of_secrets() {
-        let account = load_account(
-            lookup(&[
-                ("secure-c-ses", "ses"),
-                ("csesidx", "42"),
-                ("config-id", "cfg"),
-            ]),
-            lookup(&[("expires-at", "2099-01-01 00:00:00")]),
-        )
-        .unwrap();
+        let host = NativeHost::default()
+            .with_secret("secure-c-ses", "ses")
+            .with_secret("csesidx", "42")
+            .with_secret("config-id", "cfg")
+            .with_setting("expires-at", "2099-01-01 00:00:00");
+        let account = load_account(&host).unwrap();
         assert_eq!(account.secure_c_ses, "ses");
         assert_eq!(account.host_c_oses, None);
         assert_eq!(account.csesidx, "42");
@@ -230,17 +217,19 @@ mod tests {
 
     #[test]
     fn a_missing_secret_is_named() {
-        let err = load_account(lookup(&[("secure-c-ses", "ses")]), lookup(&[])).unwrap_err();
+        let host = NativeHost::default().with_secret("secure-c-ses", "ses");
+        let err = load_account(&host).unwrap_err();
         assert_eq!(err, AccountError::MissingSecret("csesidx"));
     }
 
     #[test]
     fn accounts_config_elements_are_chosen_by_index() {
-        let secrets = lookup(&[("accounts-config", SEED_CONFIG)]);
-        let first = load_account(&secrets, lookup(&[])).unwrap();
+        let host = NativeHost::default().with_secret("accounts-config", SEED_CONFIG);
+        let first = load_account(&host).unwrap();
         assert_eq!(first.csesidx, "111");
         assert_eq!(first.host_c_oses, None);
-        let second = load_account(&secrets, lookup(&[("index", "1")])).unwrap();
+        host.set_setting("index", "1");
+        let second = load_account(&host).unwrap();
         assert_eq!(second.csesidx, "222");
         assert_eq!(second.host_c_oses.as_deref(), Some("oses-two"));
         assert_eq!(second.config_id, "cfg-2");
@@ -248,11 +237,10 @@ mod tests {
 
     #[test]
     fn an_index_past_the_end_says_so() {
-        let err = load_account(
-            lookup(&[("accounts-config", SEED_CONFIG)]),
-            lookup(&[("index", "3")]),
-        )
-        .unwrap_err();
+        let host = NativeHost::default()
+            .with_secret("accounts-config", SEED_CONFIG)
+            .with_setting("index", "3");
+        let err = load_account(&host).unwrap_err();
         assert_eq!(err, AccountError::NoAccountAtIndex { index: 3, count: 3 });
         assert_eq!(
             err.to_string(),

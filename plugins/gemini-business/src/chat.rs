@@ -19,8 +19,7 @@ pub fn start<'a, P: Platform>(
     let model = models::find(&request.model).ok_or_else(|| {
         ProviderError::ModelNotFound(format!("Gemini Business has no model `{}`", request.model))
     })?;
-    let account = load_account(|name| platform.secret(name), |name| platform.setting(name))
-        .map_err(account_error)?;
+    let account = load_account(platform).map_err(account_error)?;
     // An expired account is refused before any network call, so the host
     // moves on to the next one.
     check_not_expired(&account, platform.now_secs()).map_err(account_error)?;

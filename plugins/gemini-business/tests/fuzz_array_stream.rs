@@ -2,27 +2,25 @@
 //! array scanner (any bytes, any read boundaries, bounded elements) and of
 //! the reader of the elements it cuts.
 
-use fuzz_support::{config, cuts};
+use fuzz_support::{config, pieces};
 use plugin_gemini_business::answer::interpret;
 use plugin_gemini_business::array_stream::{ArrayScanner, ScanError};
 use proptest::prelude::*;
 use serde_json::Value;
 
-/// The elements of `body` read in pieces, then the first error (of a push or
-/// of `finish`), if any.
+/// The elements of `body` read in the pieces the cuts `raw_cuts` pick, then
+/// the first error (of a push or of `finish`), if any.
 fn scan(
     mut scanner: ArrayScanner,
     body: &[u8],
-    cuts: &[usize],
+    raw_cuts: &[usize],
 ) -> (Vec<Vec<u8>>, Option<ScanError>) {
     let mut out = Vec::new();
-    let mut last = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
-        match scanner.push(&body[last..cut]) {
+    for piece in pieces(body, raw_cuts) {
+        match scanner.push(&piece) {
             Ok(elements) => out.extend(elements),
             Err(err) => return (out, Some(err)),
         }
-        last = cut;
     }
     (out, scanner.finish().err())
 }
@@ -84,7 +82,7 @@ proptest! {
         let whole = scan(ArrayScanner::new(), &body, &[]);
         let every: Vec<usize> = (1..body.len()).collect();
         for split in [
-            scan(ArrayScanner::new(), &body, &cuts(body.len(), raw_cuts)),
+            scan(ArrayScanner::new(), &body, &raw_cuts),
             scan(ArrayScanner::new(), &body, &every),
         ] {
             // Elements read before an error come out before it.
@@ -122,7 +120,7 @@ proptest! {
             texts.join(&format!("{nl},"))
         );
         let bytes = body.as_bytes();
-        let (got, error) = scan(ArrayScanner::new(), bytes, &cuts(bytes.len(), raw_cuts));
+        let (got, error) = scan(ArrayScanner::new(), bytes, &raw_cuts);
         prop_assert_eq!(error, None);
         let got: Vec<Value> = got
             .iter()
@@ -147,7 +145,7 @@ proptest! {
         let limit = (near + offset).max(1) as usize;
         let body = format!("[{}]", texts.join(","));
         let bytes = body.as_bytes();
-        let (got, error) = scan(ArrayScanner::with_limit(limit), bytes, &cuts(bytes.len(), raw_cuts));
+        let (got, error) = scan(ArrayScanner::with_limit(limit), bytes, &raw_cuts);
         prop_assert!(got.iter().all(|e| e.len() <= limit), "{:?}", got);
         let too_large = texts.iter().any(|t| t.len() > limit);
         prop_assert_eq!(too_large, matches!(error, Some(ScanError::ElementTooLarge { .. })));
