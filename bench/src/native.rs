@@ -4,8 +4,8 @@
 //! A separate process (the bench binary started with `--serve-native`)
 //! serves OpenAI's `POST /v1/chat/completions` on hyper with the same
 //! provider code the `gemini` plugin runs, compiled natively and called
-//! directly: `gemini-format` builds the upstream request, the plugin's own
-//! `decode::SseDecoder` turns the upstream's frames into events as they
+//! directly: `gemini-format` builds the upstream request, its
+//! `answer::StreamDecoder` turns the upstream's frames into events as they
 //! arrive, and each event becomes a `chat.completion.chunk` frame. The
 //! upstream is reached over a pooled keep-alive hyper client, and the
 //! answer is decoded and written on the task that serves the caller.
@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use gemini_format::answer::StreamDecoder;
 use gemini_format::{
     RequestOptions, build_request, search_base_model, upstream_model_id,
     validates_thought_signatures,
@@ -34,7 +35,6 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use plugin_gemini::decode::SseDecoder;
 use plugin_gemini::endpoints;
 use serde_json::{Value, json};
 use wasmgate_plugin_sdk::{ChatRequest, ContentPart, Event, FinishReason, Message, Role, Sampling};
@@ -108,7 +108,7 @@ async fn chat(upstream: &Upstream, base_url: &str, request: Request<Incoming>) -
     let writer = ChunkWriter::new(&chat.model);
     let frames = Frames {
         upstream: answer.into_body(),
-        decoder: SseDecoder::new(),
+        decoder: StreamDecoder::new(),
         pending: VecDeque::from([Bytes::from(writer.role())]),
         writer,
         finish: None,
@@ -176,7 +176,7 @@ fn refuse(status: StatusCode, message: &str) -> Response<Answer> {
 /// them.
 struct Frames {
     upstream: Incoming,
-    decoder: SseDecoder,
+    decoder: StreamDecoder,
     writer: ChunkWriter,
     pending: VecDeque<Bytes>,
     finish: Option<FinishReason>,
