@@ -29,6 +29,8 @@ pub struct NativeHost {
     secrets: RefCell<HashMap<String, String>>,
     settings: RefCell<HashMap<String, String>>,
     state: RefCell<HashMap<String, String>>,
+    /// The TTL each state key was last set with (not enforced).
+    state_ttls: RefCell<HashMap<String, u32>>,
     now_ms: Cell<u64>,
     monotonic_ns: Cell<u64>,
     counter: Cell<u64>,
@@ -53,6 +55,7 @@ impl NativeHost {
             secrets: RefCell::default(),
             settings: RefCell::default(),
             state: RefCell::default(),
+            state_ttls: RefCell::default(),
             now_ms: Cell::new(real_now),
             monotonic_ns: Cell::new(0),
             counter: Cell::new(0),
@@ -113,6 +116,12 @@ impl NativeHost {
     pub fn state(&self) -> HashMap<String, String> {
         self.state.borrow().clone()
     }
+
+    /// The TTL in seconds `key` was last stored with, if any (the native
+    /// host records it but keeps the value until deleted).
+    pub fn state_ttl(&self, key: &str) -> Option<u32> {
+        self.state_ttls.borrow().get(key).copied()
+    }
 }
 
 impl Platform for NativeHost {
@@ -155,14 +164,20 @@ impl Platform for NativeHost {
         self.state.borrow().get(key).cloned()
     }
 
-    fn state_set(&self, key: &str, value: &str, _ttl_seconds: Option<u32>) {
+    fn state_set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
         self.state
             .borrow_mut()
             .insert(key.to_string(), value.to_string());
+        let mut ttls = self.state_ttls.borrow_mut();
+        match ttl_seconds {
+            Some(ttl) => ttls.insert(key.to_string(), ttl),
+            None => ttls.remove(key),
+        };
     }
 
     fn state_delete(&self, key: &str) {
         self.state.borrow_mut().remove(key);
+        self.state_ttls.borrow_mut().remove(key);
     }
 
     fn now_ms(&self) -> u64 {
@@ -485,8 +500,10 @@ mod tests {
         assert_eq!(host.account_id(), "acct");
         host.state_set("k", "v", Some(5));
         assert_eq!(host.state_get("k").as_deref(), Some("v"));
+        assert_eq!(host.state_ttl("k"), Some(5));
         host.state_delete("k");
         assert_eq!(host.state_get("k"), None);
+        assert_eq!(host.state_ttl("k"), None);
         assert_ne!(host.random_u64(), host.random_u64());
         host.log(Level::Warn, "careful");
         assert_eq!(host.logs(), ["Warn: careful"]);
