@@ -11,9 +11,11 @@
 //! `chat` posts to `…:streamGenerateContent?alt=sse` (or `:generateContent`
 //! when the caller does not stream) and returns once Vertex answered with a
 //! status, so refusals surface where the host can still try another account.
-//! The request/response mapping is `gemini-format`'s, shared with the Gemini
-//! plugin; the modules below are plain Rust, tested natively. This file is
-//! the thin glue over the host's imports.
+//! The request/response mapping and the streamed answer are `gemini-format`'s,
+//! shared with the Gemini plugin; the modules below are plain Rust, tested
+//! natively. The flows here reach the host (HTTP, secrets, settings, the
+//! token cache in `state`, the clock) through the SDK's [`Platform`]: its
+//! [`WasiHost`] in the component.
 
 /// The generated types have no `PartialEq`; their `Debug` text is exact.
 #[cfg(test)]
@@ -23,7 +25,6 @@ macro_rules! assert_same {
     };
 }
 
-pub mod answer;
 pub mod credentials;
 pub mod endpoints;
 pub mod errors;
@@ -33,15 +34,15 @@ pub mod settings;
 pub mod token;
 pub mod token_cache;
 
-use answer::{Answer, BodySource};
 use credentials::ServiceAccount;
+use gemini_format::answer::{self, Answer};
 use gemini_format::{RequestOptions, build_request};
 use settings::{AccountConfig, Auth};
 use token::AccessToken;
-use token_cache::Store;
+use wasmgate_plugin_sdk::http::{Request, Response};
 use wasmgate_plugin_sdk::{
-    ChatRequest, Completion, CompletionStream, Event, ModelInfo, PluginManifest, Provider,
-    ProviderError, SecretSpec, SettingSpec, host, http,
+    ChatRequest, Completion, Level, ModelInfo, Platform, PluginManifest, Provider, ProviderError,
+    SecretSpec, SettingSpec, WasiHost,
 };
 
 /// Largest error body read to classify a refusal.
@@ -58,7 +59,7 @@ const FILE_URI_PREFIXES: &[&str] = &["gs://"];
 pub struct Vertex;
 
 impl Provider for Vertex {
-    type Completion = Answer<HttpBody>;
+    type Completion = Answer<Response>;
 
     fn manifest() -> PluginManifest {
         let setting = |name: &str, description: &str, default: Option<&str>| SettingSpec {
@@ -132,91 +133,87 @@ impl Provider for Vertex {
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
-        gemini_format::tool_ids::name_calls_with(format!("call_{:016x}_", host::random_u64()));
-        let config = settings::resolve(host::secret, host::setting)?;
-        let AccountConfig {
-            auth,
-            endpoint,
-            safety_threshold,
-        } = config;
-        // Lower case, and a retired model's documented successor (Vertex's
-        // publisher-model list needs a permission many accounts lack).
-        // `-search` asks for grounding (in the body); the URL names the base model.
-        let model = gemini_format::upstream_model_id(
-            gemini_format::search_base_model(&request.model),
-            None,
-        );
-        let options = RequestOptions {
-            file_uri_prefixes: FILE_URI_PREFIXES.iter().map(|p| p.to_string()).collect(),
-            safety_threshold,
-            // Vertex refuses `fileData` without `mimeType`.
-            file_data_needs_mime_type: true,
-            thought_signature_fallback: gemini_format::validates_thought_signatures(&model),
-        };
-        let body = serde_json::to_vec(&build_request(&request, &options)?)
-            .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
-        let url = endpoint.generate_url(&model, request.stream);
+        Ok(Completion::new(start_chat(&WasiHost, request)?))
+    }
+}
 
-        let response = match &auth {
-            Auth::Express { key } => post(&url, &body, API_KEY_HEADER, key)?,
-            Auth::ServiceAccount { account, token_url } => {
-                let tokens = Tokens::new(account, token_url);
-                let response = post(&url, &body, "authorization", &tokens.current()?.bearer())?;
-                if errors::token_rejected(response.status) {
-                    host::debug("Vertex refused the access token; fetching a new one");
-                    drop(response);
-                    post(&url, &body, "authorization", &tokens.renewed()?.bearer())?
-                } else {
-                    response
-                }
+/// Sends the request and returns once Vertex accepted it; the answer then
+/// streams from the body.
+pub fn start_chat(
+    platform: &impl Platform,
+    request: ChatRequest,
+) -> Result<Answer<Response>, ProviderError> {
+    gemini_format::tool_ids::name_calls_with(format!("call_{:016x}_", platform.random_u64()));
+    let AccountConfig {
+        auth,
+        endpoint,
+        safety_threshold,
+    } = settings::resolve(platform)?;
+    // Lower case, and a retired model's documented successor (Vertex's
+    // publisher-model list needs a permission many accounts lack).
+    // `-search` asks for grounding (in the body); the URL names the base model.
+    let model =
+        gemini_format::upstream_model_id(gemini_format::search_base_model(&request.model), None);
+    let options = RequestOptions {
+        file_uri_prefixes: FILE_URI_PREFIXES.iter().map(|p| p.to_string()).collect(),
+        safety_threshold,
+        // Vertex refuses `fileData` without `mimeType`.
+        file_data_needs_mime_type: true,
+        thought_signature_fallback: gemini_format::validates_thought_signatures(&model),
+    };
+    let body = serde_json::to_vec(&build_request(&request, &options)?)
+        .map_err(|err| ProviderError::Internal(format!("encoding the request: {err}")))?;
+    let url = endpoint.generate_url(&model, request.stream);
+    let post = |header: &str, value: &str| {
+        platform.send(Request::post(&url).header(header, value).json(body.clone()))
+    };
+
+    let response = match &auth {
+        Auth::Express { key } => post(API_KEY_HEADER, key)?,
+        Auth::ServiceAccount { account, token_url } => {
+            let tokens = Tokens::new(platform, account, token_url);
+            let response = post("authorization", &tokens.current()?.bearer())?;
+            if errors::token_rejected(response.status) {
+                platform.log(
+                    Level::Debug,
+                    "Vertex refused the access token; fetching a new one",
+                );
+                drop(response);
+                post("authorization", &tokens.renewed()?.bearer())?
+            } else {
+                response
             }
-        };
-        if !response.is_success() {
-            let status = response.status;
-            let body = response.text(ERROR_BODY_LIMIT).unwrap_or_default();
-            return Err(errors::refusal(status, &body));
         }
-        // A proxy may answer a stream request with plain JSON: decode it whole.
-        let is_json = response
-            .header("content-type")
-            .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
-        let answer = if request.stream && !is_json {
-            Answer::streaming(HttpBody(response))
-        } else {
-            Answer::decoded(answer::decode_whole(&response.bytes(ANSWER_BODY_LIMIT)?)?)
-        };
-        Ok(Completion::new(answer))
+    };
+    if !response.is_success() {
+        let status = response.status;
+        let body = response.text(ERROR_BODY_LIMIT).unwrap_or_default();
+        return Err(errors::refusal(status, &body));
     }
-}
-
-impl CompletionStream for Answer<HttpBody> {
-    fn next(&self) -> Result<Vec<Event>, ProviderError> {
-        self.next_batch()
+    // A proxy may answer a stream request with plain JSON: decode it whole.
+    let is_json = response
+        .header("content-type")
+        .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
+    if request.stream && !is_json {
+        Ok(answer::streaming(response))
+    } else {
+        let bytes = response.bytes(ANSWER_BODY_LIMIT)?;
+        Ok(answer::complete(answer::decode_whole(&bytes)?))
     }
-}
-
-fn post(
-    url: &str,
-    body: &[u8],
-    header: &str,
-    value: &str,
-) -> Result<http::Response, ProviderError> {
-    Ok(http::Request::post(url)
-        .header(header, value)
-        .json(body.to_vec())
-        .send()?)
 }
 
 /// The access tokens of one service account, cached in the host's state.
-struct Tokens<'a> {
+struct Tokens<'a, P> {
+    platform: &'a P,
     account: &'a ServiceAccount,
     token_url: &'a str,
     cache_key: String,
 }
 
-impl<'a> Tokens<'a> {
-    fn new(account: &'a ServiceAccount, token_url: &'a str) -> Self {
+impl<'a, P: Platform> Tokens<'a, P> {
+    fn new(platform: &'a P, account: &'a ServiceAccount, token_url: &'a str) -> Self {
         Tokens {
+            platform,
             account,
             token_url,
             cache_key: token_cache::key(account, token_url),
@@ -225,7 +222,7 @@ impl<'a> Tokens<'a> {
 
     /// The cached token, or a new one.
     fn current(&self) -> Result<AccessToken, ProviderError> {
-        match token_cache::load(&HostStore, &self.cache_key, now()) {
+        match token_cache::load(self.platform, &self.cache_key) {
             Some(token) => Ok(token),
             None => self.renewed(),
         }
@@ -233,13 +230,16 @@ impl<'a> Tokens<'a> {
 
     /// A new token, replacing the cached one.
     fn renewed(&self) -> Result<AccessToken, ProviderError> {
-        token_cache::forget(&HostStore, &self.cache_key);
+        token_cache::forget(self.platform, &self.cache_key);
         let token = self.exchange()?;
-        token_cache::save(&HostStore, &self.cache_key, &token, now());
-        host::debug(&format!(
-            "fetched an access token for the service account, used for {} s",
-            token.seconds_left(now())
-        ));
+        token_cache::save(self.platform, &self.cache_key, &token);
+        self.platform.log(
+            Level::Debug,
+            &format!(
+                "fetched an access token for the service account, used for {} s",
+                token.seconds_left(self.platform.now_secs())
+            ),
+        );
         Ok(token)
     }
 
@@ -254,62 +254,25 @@ impl<'a> Tokens<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let issued = now();
+            let issued = self.platform.now_secs();
             let assertion = jwt::assertion(self.account, &signer, issued);
-            let response = http::Request::post(self.token_url)
+            let request = Request::post(self.token_url)
                 .header("content-type", token::FORM_CONTENT_TYPE)
-                .body(token::request_body(&assertion))
-                .send()?;
+                .body(token::request_body(&assertion));
+            let response = self.platform.send(request)?;
             let status = response.status;
             let body = response.text(TOKEN_BODY_LIMIT)?;
             match token::parse_response(status, &body, issued) {
                 Ok(token) => return Ok(token),
                 Err(failure) if failure.retryable && attempt == 1 => {
-                    host::warn(&format!(
-                        "token endpoint: {:?}; trying once more",
-                        failure.error
-                    ));
+                    self.platform.log(
+                        Level::Warn,
+                        &format!("token endpoint: {:?}; trying once more", failure.error),
+                    );
                 }
                 Err(failure) => return Err(failure.error),
             }
         }
-    }
-}
-
-/// The host's `state`, scoped to this plugin and account.
-struct HostStore;
-
-impl Store for HostStore {
-    fn get(&self, key: &str) -> Option<String> {
-        host::store::get(key)
-    }
-
-    fn set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
-        host::store::set(key, value, ttl_seconds)
-    }
-
-    fn delete(&self, key: &str) {
-        host::store::delete(key)
-    }
-}
-
-/// Unix seconds, through the world's own `wasi:clocks/wall-clock` import
-/// rather than std's, whose interface version the host need not link.
-fn now() -> u64 {
-    wasmgate_plugin_sdk::bindings::wasi::clocks::wall_clock::now().seconds
-}
-
-/// The streamed body of Vertex's answer.
-pub struct HttpBody(http::Response);
-
-impl BodySource for HttpBody {
-    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ProviderError> {
-        self.0.next_chunk().map_err(|err| match err {
-            http::HttpError::Timeout(_) => {
-                ProviderError::Timeout(format!("Vertex stalled mid-answer: {err}"))
-            }
-            other => ProviderError::upstream(0, format!("Vertex's answer broke off: {other}")),
-        })
     }
 }
 

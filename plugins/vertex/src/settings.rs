@@ -1,7 +1,7 @@
 //! What an account configures: which secret it holds (that picks the kind of
 //! account), and the settings that place its requests.
 
-use wasmgate_plugin_sdk::ProviderError;
+use wasmgate_plugin_sdk::{Platform, ProviderError};
 
 use crate::credentials::{self, ServiceAccount};
 use crate::endpoints::{Endpoint, Scope, default_origin};
@@ -48,18 +48,16 @@ pub struct AccountConfig {
     pub safety_threshold: Option<String>,
 }
 
-/// Reads the account from its secrets and settings (empty values count as
+/// Reads the account from its secrets and settings (blank values count as
 /// unset). With both secrets, the service account is used.
-pub fn resolve(
-    secret: impl Fn(&str) -> Option<String>,
-    setting: impl Fn(&str) -> Option<String>,
-) -> Result<AccountConfig, ProviderError> {
+pub fn resolve(platform: &impl Platform) -> Result<AccountConfig, ProviderError> {
     let present = |value: Option<String>| {
         value
             .map(|value| value.trim().to_string())
             .filter(|value| !value.is_empty())
     };
-    let setting = |name: &str| present(setting(name));
+    let setting = |name: &str| present(platform.setting(name));
+    let secret = |name: &str| platform.secret(name);
     let api_version = setting(API_VERSION_SETTING).unwrap_or_else(|| DEFAULT_API_VERSION.into());
     if !is_token(&api_version, |c| c.is_ascii_alphanumeric()) {
         return Err(invalid_setting(
@@ -136,7 +134,7 @@ fn invalid_setting(name: &str, why: &str) -> ProviderError {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use wasmgate_plugin_sdk::native::NativeHost;
 
     use super::*;
 
@@ -145,17 +143,24 @@ mod tests {
         "client_email":"svc@file-proj.iam.gserviceaccount.com",
         "token_uri":"https://oauth2.googleapis.com/token"}"#;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
+    /// The configuration of an account with these secrets and settings.
+    fn resolved(
+        secrets: &[(&str, &str)],
+        settings: &[(&str, &str)],
+    ) -> Result<AccountConfig, ProviderError> {
+        let account = NativeHost::default();
+        for (name, value) in secrets {
+            account.set_secret(name, value);
+        }
+        for (name, value) in settings {
+            account.set_setting(name, value);
+        }
+        resolve(&account)
     }
 
     #[test]
     fn a_key_file_alone_uses_its_project_and_the_global_host() {
-        let config = resolve(lookup(&[(CREDENTIALS_SECRET, KEY_FILE)]), lookup(&[])).unwrap();
+        let config = resolved(&[(CREDENTIALS_SECRET, KEY_FILE)], &[]).unwrap();
         let Auth::ServiceAccount { account, token_url } = &config.auth else {
             panic!("{config:?}")
         };
@@ -180,15 +185,15 @@ mod tests {
 
     #[test]
     fn settings_override_project_location_origin_and_token_url() {
-        let config = resolve(
-            lookup(&[(CREDENTIALS_SECRET, KEY_FILE)]),
-            lookup(&[
+        let config = resolved(
+            &[(CREDENTIALS_SECRET, KEY_FILE)],
+            &[
                 (PROJECT_SETTING, "other-proj"),
                 (LOCATION_SETTING, "europe-west4"),
                 (TOKEN_URL_SETTING, "http://127.0.0.1:9/token"),
                 (API_VERSION_SETTING, "v1"),
                 (SAFETY_THRESHOLD_SETTING, "OFF"),
-            ]),
+            ],
         )
         .unwrap();
         assert_eq!(
@@ -208,12 +213,12 @@ mod tests {
         );
         assert_eq!(config.safety_threshold.as_deref(), Some("OFF"));
 
-        let proxied = resolve(
-            lookup(&[(CREDENTIALS_SECRET, KEY_FILE)]),
-            lookup(&[
+        let proxied = resolved(
+            &[(CREDENTIALS_SECRET, KEY_FILE)],
+            &[
                 (BASE_URL_SETTING, "http://127.0.0.1:9/"),
                 (LOCATION_SETTING, "us-central1"),
-            ]),
+            ],
         )
         .unwrap();
         assert_eq!(proxied.endpoint.origin, "http://127.0.0.1:9");
@@ -228,9 +233,9 @@ mod tests {
 
     #[test]
     fn an_express_key_has_no_project() {
-        let config = resolve(
-            lookup(&[(EXPRESS_KEY_SECRET, " AQ.express ")]),
-            lookup(&[(LOCATION_SETTING, "us-central1")]),
+        let config = resolved(
+            &[(EXPRESS_KEY_SECRET, " AQ.express ")],
+            &[(LOCATION_SETTING, "us-central1")],
         )
         .unwrap();
         assert_eq!(
@@ -245,9 +250,9 @@ mod tests {
 
     #[test]
     fn with_both_secrets_the_service_account_wins() {
-        let config = resolve(
-            lookup(&[(CREDENTIALS_SECRET, KEY_FILE), (EXPRESS_KEY_SECRET, "k")]),
-            lookup(&[]),
+        let config = resolved(
+            &[(CREDENTIALS_SECRET, KEY_FILE), (EXPRESS_KEY_SECRET, "k")],
+            &[],
         )
         .unwrap();
         assert!(matches!(config.auth, Auth::ServiceAccount { .. }));
@@ -256,13 +261,12 @@ mod tests {
     #[test]
     fn unusable_accounts_are_typed_errors() {
         assert!(matches!(
-            resolve(lookup(&[(CREDENTIALS_SECRET, "  ")]), lookup(&[])),
+            resolved(&[(CREDENTIALS_SECRET, "  ")], &[]),
             Err(ProviderError::Unauthorized(_))
         ));
-        let Err(ProviderError::Unauthorized(message)) = resolve(
-            lookup(&[(CREDENTIALS_SECRET, "{\"private_key\":\"s3cret\"}")]),
-            lookup(&[]),
-        ) else {
+        let Err(ProviderError::Unauthorized(message)) =
+            resolved(&[(CREDENTIALS_SECRET, "{\"private_key\":\"s3cret\"}")], &[])
+        else {
             panic!()
         };
         assert_eq!(
@@ -272,22 +276,22 @@ mod tests {
 
         let no_project = r#"{"client_email":"a@b","private_key":"k"}"#;
         assert!(matches!(
-            resolve(lookup(&[(CREDENTIALS_SECRET, no_project)]), lookup(&[])),
+            resolved(&[(CREDENTIALS_SECRET, no_project)], &[]),
             Err(ProviderError::Internal(m)) if m.contains("`project`")
         ));
         assert!(
-            resolve(
-                lookup(&[(CREDENTIALS_SECRET, no_project)]),
-                lookup(&[(PROJECT_SETTING, "p")])
+            resolved(
+                &[(CREDENTIALS_SECRET, no_project)],
+                &[(PROJECT_SETTING, "p")]
             )
             .is_ok()
         );
         for location in ["us-central1.evil.com", "US", "a/b"] {
             assert!(
                 matches!(
-                    resolve(
-                        lookup(&[(CREDENTIALS_SECRET, KEY_FILE)]),
-                        lookup(&[(LOCATION_SETTING, location)])
+                    resolved(
+                        &[(CREDENTIALS_SECRET, KEY_FILE)],
+                        &[(LOCATION_SETTING, location)]
                     ),
                     Err(ProviderError::Internal(_))
                 ),
@@ -295,9 +299,9 @@ mod tests {
             );
         }
         assert!(matches!(
-            resolve(
-                lookup(&[(EXPRESS_KEY_SECRET, "k")]),
-                lookup(&[(API_VERSION_SETTING, "v1/../x")])
+            resolved(
+                &[(EXPRESS_KEY_SECRET, "k")],
+                &[(API_VERSION_SETTING, "v1/../x")]
             ),
             Err(ProviderError::Internal(_))
         ));

@@ -1,17 +1,12 @@
 //! The access token kept in the host's `state` between requests, so one
-//! token serves every request of the account until shortly before it expires.
+//! token serves every request of the account until shortly before it expires
+//! by the host's clock.
 
 use sha2::{Digest as _, Sha256};
+use wasmgate_plugin_sdk::Platform;
 
 use crate::credentials::ServiceAccount;
 use crate::token::AccessToken;
-
-/// The host's key/value store (a trait so the policy runs natively in tests).
-pub trait Store {
-    fn get(&self, key: &str) -> Option<String>;
-    fn set(&self, key: &str, value: &str, ttl_seconds: Option<u32>);
-    fn delete(&self, key: &str);
-}
 
 /// The state key of a token: the store is per account already, but an
 /// operator may swap the key file or the token endpoint under the same id.
@@ -30,59 +25,40 @@ pub fn key(account: &ServiceAccount, token_url: &str) -> String {
     format!("access-token:{hex}")
 }
 
-/// The cached token, if one is still fresh at `now`.
-pub fn load(store: &impl Store, key: &str, now: u64) -> Option<AccessToken> {
-    let text = store.get(key)?;
+/// The cached token, if one is still fresh now.
+pub fn load(platform: &impl Platform, key: &str) -> Option<AccessToken> {
+    let text = platform.state_get(key)?;
     match serde_json::from_str::<AccessToken>(&text) {
-        Ok(token) if token.is_fresh(now) => Some(token),
+        Ok(token) if token.is_fresh(platform.now_secs()) => Some(token),
         // Stale (the host's TTL is coarse) or unreadable: forget it.
         _ => {
-            store.delete(key);
+            platform.state_delete(key);
             None
         }
     }
 }
 
 /// Keeps `token` until it should be replaced.
-pub fn save(store: &impl Store, key: &str, token: &AccessToken, now: u64) {
-    let ttl = token.seconds_left(now);
+pub fn save(platform: &impl Platform, key: &str, token: &AccessToken) {
+    let ttl = token.seconds_left(platform.now_secs());
     if ttl == 0 {
         return;
     }
     if let Ok(text) = serde_json::to_string(token) {
-        store.set(key, &text, Some(u32::try_from(ttl).unwrap_or(u32::MAX)));
+        platform.state_set(key, &text, Some(u32::try_from(ttl).unwrap_or(u32::MAX)));
     }
 }
 
 /// Drops the cached token (Vertex refused it).
-pub fn forget(store: &impl Store, key: &str) {
-    store.delete(key);
+pub fn forget(platform: &impl Platform, key: &str) {
+    platform.state_delete(key);
 }
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::HashMap;
+    use wasmgate_plugin_sdk::native::NativeHost;
 
     use super::*;
-
-    /// A store that records the TTLs it was given.
-    #[derive(Default)]
-    struct MemoryStore(RefCell<HashMap<String, (String, Option<u32>)>>);
-
-    impl Store for MemoryStore {
-        fn get(&self, key: &str) -> Option<String> {
-            self.0.borrow().get(key).map(|(value, _)| value.clone())
-        }
-        fn set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
-            self.0
-                .borrow_mut()
-                .insert(key.into(), (value.into(), ttl_seconds));
-        }
-        fn delete(&self, key: &str) {
-            self.0.borrow_mut().remove(key);
-        }
-    }
 
     fn account(email: &str, kid: &str) -> ServiceAccount {
         ServiceAccount {
@@ -92,6 +68,13 @@ mod tests {
             project_id: None,
             token_uri: None,
         }
+    }
+
+    /// A host whose wall clock reads `now` Unix seconds.
+    fn host_at(now: u64) -> NativeHost {
+        let host = NativeHost::default();
+        host.set_now_ms(now * 1000);
+        host
     }
 
     #[test]
@@ -116,44 +99,44 @@ mod tests {
 
     #[test]
     fn a_token_is_reused_until_its_refresh_time() {
-        let store = MemoryStore::default();
+        let host = host_at(1000);
         let token = AccessToken {
             access_token: "mock-1".into(),
             refresh_at: 1000 + 3359,
         };
-        save(&store, "k", &token, 1000);
-        assert_eq!(store.0.borrow()["k"].1, Some(3359), "TTL = seconds left");
-        assert_eq!(load(&store, "k", 1001), Some(token.clone()));
-        assert_eq!(load(&store, "k", 1000 + 3358), Some(token));
+        save(&host, "k", &token);
+        assert_eq!(host.state_ttl("k"), Some(3359), "TTL = seconds left");
+        host.advance_secs(1);
+        assert_eq!(load(&host, "k"), Some(token.clone()));
+        host.set_now_ms((1000 + 3358) * 1000);
+        assert_eq!(load(&host, "k"), Some(token));
         // The host's TTL rounds; the plugin checks the time itself too.
-        assert_eq!(load(&store, "k", 1000 + 3359), None);
-        assert!(store.0.borrow().is_empty(), "a stale entry is dropped");
+        host.advance_secs(1);
+        assert_eq!(load(&host, "k"), None);
+        assert!(host.state().is_empty(), "a stale entry is dropped");
     }
 
     #[test]
     fn spent_tokens_are_not_kept_and_garbage_is_dropped() {
-        let store = MemoryStore::default();
+        let host = host_at(50);
         let spent = AccessToken {
             access_token: "t".into(),
             refresh_at: 50,
         };
-        save(&store, "k", &spent, 50);
-        assert!(store.0.borrow().is_empty());
+        save(&host, "k", &spent);
+        assert!(host.state().is_empty());
 
-        store.set("k", "not json", None);
-        assert_eq!(load(&store, "k", 0), None);
-        assert!(store.0.borrow().is_empty());
+        host.state_set("k", "not json", None);
+        assert_eq!(load(&host, "k"), None);
+        assert!(host.state().is_empty());
 
-        save(
-            &store,
-            "k",
-            &AccessToken {
-                access_token: "t".into(),
-                refresh_at: 100,
-            },
-            0,
-        );
-        forget(&store, "k");
-        assert_eq!(load(&store, "k", 0), None);
+        let fresh = AccessToken {
+            access_token: "t".into(),
+            refresh_at: 100,
+        };
+        save(&host, "k", &fresh);
+        assert_eq!(load(&host, "k"), Some(fresh));
+        forget(&host, "k");
+        assert_eq!(load(&host, "k"), None);
     }
 }
