@@ -21,7 +21,7 @@ pub mod tool_ids;
 
 pub use duration::parse_millis as parse_duration_millis;
 pub use errors::{from_response as error_from_response, from_stream_error};
-pub use models::{SUCCESSORS, upstream_model_id};
+pub use models::{CONTEXT_WINDOW, SUCCESSORS, is_retired, model_infos, upstream_model_id};
 pub use request::{
     DUMMY_THOUGHT_SIGNATURE, RequestOptions, build_request, validates_thought_signatures,
 };

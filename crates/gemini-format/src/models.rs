@@ -5,6 +5,11 @@
 //! them: each is sent as its documented successor instead, unless the
 //! upstream's own live list still offers it.
 
+use wasmgate_plugin_sdk::ModelInfo;
+
+/// The input tokens the Gemini models read (2.5 and later).
+pub const CONTEXT_WINDOW: u32 = 1_048_576;
+
 /// Retired model → successor, checked 2026-12-05 (googleapis/python-genai
 /// @ `66807187` of 2026-08-21 lists neither `gemini-3-pro-preview`, shut down
 /// in March 2026, nor the `gemini-2.0-flash` family among its model options;
@@ -20,6 +25,23 @@ pub const SUCCESSORS: &[(&str, &str)] = &[
     ("gemini-1.5-flash", "gemini-2.5-flash"),
     ("gemini-1.5-pro", "gemini-2.5-pro"),
 ];
+
+/// Whether `id` names a retired model (one of [`SUCCESSORS`]).
+pub fn is_retired(id: &str) -> bool {
+    SUCCESSORS.iter().any(|(retired, _)| *retired == id)
+}
+
+/// A plugin's model list from `(id, display name)` pairs.
+pub fn model_infos(models: &[(&str, &str)]) -> Vec<ModelInfo> {
+    models
+        .iter()
+        .map(|(id, name)| ModelInfo {
+            id: id.to_string(),
+            display_name: Some(name.to_string()),
+            context_window: Some(CONTEXT_WINDOW),
+        })
+        .collect()
+}
 
 /// The id to send for `requested`: lower case, without a `models/` prefix;
 /// a retired model becomes its successor unless `live` (the upstream's own
@@ -76,8 +98,9 @@ mod tests {
 
     #[test]
     fn successors_are_not_retired_themselves() {
-        for (_, successor) in SUCCESSORS {
-            assert!(SUCCESSORS.iter().all(|(retired, _)| retired != successor));
+        for (retired, successor) in SUCCESSORS {
+            assert!(is_retired(retired));
+            assert!(!is_retired(successor), "{successor}");
         }
     }
 }

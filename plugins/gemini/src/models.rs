@@ -61,7 +61,7 @@ pub fn parse_page(body: &str) -> Result<ModelPage, ProviderError> {
 /// @ `66807187` (2026-08-21) model options: no retired model
 /// (`gemini-3-pro-preview`, the `gemini-2.0-flash` family).
 pub fn default_models() -> Vec<ModelInfo> {
-    [
+    gemini_format::model_infos(&[
         ("gemini-3.5-flash", "Gemini 3.5 Flash"),
         ("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview"),
         ("gemini-3.1-flash-lite", "Gemini 3.1 Flash-Lite"),
@@ -71,14 +71,7 @@ pub fn default_models() -> Vec<ModelInfo> {
         ("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite"),
         ("gemini-flash-latest", "Gemini Flash Latest"),
         ("gemini-pro-latest", "Gemini Pro Latest"),
-    ]
-    .into_iter()
-    .map(|(id, name)| ModelInfo {
-        id: id.into(),
-        display_name: Some(name.into()),
-        context_window: Some(1_048_576),
-    })
-    .collect()
+    ])
 }
 
 /// The live list's ids as stored in plugin state (one per line).
@@ -129,13 +122,7 @@ mod tests {
     #[test]
     fn defaults_hold_no_retired_model() {
         for model in default_models() {
-            assert!(
-                gemini_format::SUCCESSORS
-                    .iter()
-                    .all(|(retired, _)| *retired != model.id),
-                "{}",
-                model.id
-            );
+            assert!(!gemini_format::is_retired(&model.id), "{}", model.id);
         }
         let ids = encode_ids(&default_models()[..2]);
         assert_eq!(

@@ -9,20 +9,13 @@ use wasmgate_plugin_sdk::ModelInfo;
 /// @ `66807187` (2026-08-21) model options, kept to the ids Vertex's model
 /// garden also serves (not AI Studio's `-latest` aliases).
 pub fn default_models() -> Vec<ModelInfo> {
-    [
+    gemini_format::model_infos(&[
         ("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview"),
         ("gemini-3-flash-preview", "Gemini 3 Flash Preview"),
         ("gemini-2.5-pro", "Gemini 2.5 Pro"),
         ("gemini-2.5-flash", "Gemini 2.5 Flash"),
         ("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite"),
-    ]
-    .into_iter()
-    .map(|(id, name)| ModelInfo {
-        id: id.into(),
-        display_name: Some(name.into()),
-        context_window: Some(1_048_576),
-    })
-    .collect()
+    ])
 }
 
 #[cfg(test)]
@@ -30,13 +23,7 @@ mod tests {
     #[test]
     fn defaults_hold_no_retired_model() {
         for model in super::default_models() {
-            assert!(
-                gemini_format::SUCCESSORS
-                    .iter()
-                    .all(|(retired, _)| *retired != model.id),
-                "{}",
-                model.id
-            );
+            assert!(!gemini_format::is_retired(&model.id), "{}", model.id);
         }
     }
 }
