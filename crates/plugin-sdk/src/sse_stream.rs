@@ -56,6 +56,34 @@ impl<S: ChunkSource> SseStream<S> {
         }
     }
 
+    /// Every event complete so far, reading only when there is none (so a
+    /// whole read's worth at once, for a completion that hands events over
+    /// in batches); empty once the body has ended. A broken body is reported
+    /// once, after the events before it.
+    pub fn next_events(&mut self) -> Result<Vec<SseEvent>, HttpError> {
+        let mut events = Vec::new();
+        loop {
+            events.extend(std::iter::from_fn(|| self.parser.next_event()));
+            let Some(source) = self.source.as_mut() else {
+                return Ok(events);
+            };
+            if !events.is_empty() {
+                return Ok(events);
+            }
+            match source.next_chunk() {
+                Ok(Some(bytes)) => self.parser.feed(&bytes),
+                Ok(None) => {
+                    self.source = None;
+                    events.extend(self.parser.finish());
+                }
+                Err(err) => {
+                    self.source = None;
+                    return Err(err);
+                }
+            }
+        }
+    }
+
     /// Stops reading (the body is dropped, so a lingering connection is not
     /// waited on).
     pub fn close(&mut self) {
@@ -107,6 +135,28 @@ mod tests {
         assert_eq!(s.next_event().unwrap().unwrap().data, "one");
         assert_eq!(s.next_event(), Err(HttpError::Protocol("reset".into())));
         assert_eq!(s.next_event(), Ok(None), "nothing is read after a break");
+    }
+
+    #[test]
+    fn next_events_hands_over_a_whole_read_at_once() {
+        let mut s = stream(&[
+            Ok("data: one\n\ndata: tw"),
+            Ok("o\n\ndata: three\n\n"),
+            Ok("data: four"),
+            Err(HttpError::Protocol("reset".into())),
+        ]);
+        let mut batch = || -> Result<Vec<String>, HttpError> {
+            Ok(s.next_events()?.into_iter().map(|e| e.data).collect())
+        };
+        assert_eq!(batch().unwrap(), ["one"]);
+        assert_eq!(batch().unwrap(), ["two", "three"]);
+        // "four" never got its blank line: the break comes instead.
+        assert_eq!(batch(), Err(HttpError::Protocol("reset".into())));
+        assert_eq!(batch().unwrap(), Vec::<String>::new(), "ended");
+
+        let mut s = stream(&[Ok("data: last")]);
+        assert_eq!(s.next_events().unwrap()[0].data, "last");
+        assert!(s.next_events().unwrap().is_empty());
     }
 
     #[test]
