@@ -1,9 +1,9 @@
-//! A streamed body through the SSE parser and a site's decoder, as a
+//! A streamed body through the SSE reader and a site's decoder, as a
 //! producer for the SDK's [`Pump`](wasmgate_plugin_sdk::Pump): each read
-//! hands over every event it decoded, and a failure comes after them.
+//! hands over every event it completed, and a failure comes after them.
 
-use wasmgate_plugin_sdk::http::{Body, HttpError};
-use wasmgate_plugin_sdk::sse::SseParser;
+use wasmgate_plugin_sdk::http::{HttpError, Response};
+use wasmgate_plugin_sdk::sse_stream::SseStream;
 use wasmgate_plugin_sdk::{Event, Producer, ProviderError, Step};
 
 /// A site's stream semantics, fed one SSE `data` payload at a time.
@@ -17,23 +17,24 @@ pub trait Decoder {
 
 /// The events of one SSE answer.
 pub struct SseProducer<D> {
-    /// `None` once the answer is complete or broke.
-    body: Option<Box<dyn Body>>,
-    parser: SseParser,
+    stream: SseStream<Response>,
     pub decoder: D,
 }
 
 impl<D: Decoder> SseProducer<D> {
-    pub fn new(body: Box<dyn Body>, decoder: D) -> Self {
+    pub fn new(body: Response, decoder: D) -> Self {
         SseProducer {
-            body: Some(body),
-            parser: SseParser::new(),
+            stream: SseStream::new(body),
             decoder,
         }
     }
 
-    fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
-        while let Some(event) = self.parser.next_event() {
+    fn decode_a_read(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
+        let events = self.stream.next_events().map_err(body_broke)?;
+        if events.is_empty() {
+            return self.decoder.end_of_stream(out).map(|()| Step::Done);
+        }
+        for event in events {
             if self.decoder.data(&event.data, out)? == Step::Done {
                 return Ok(Step::Done);
             }
@@ -43,30 +44,12 @@ impl<D: Decoder> SseProducer<D> {
 }
 
 impl<D: Decoder> Producer for SseProducer<D> {
-    /// Reads one piece of the body and decodes every event it completed.
+    /// Decodes every event one read of the body completed.
     fn produce(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
-        let Some(body) = self.body.as_mut() else {
-            return Ok(Step::Done);
-        };
-        let step = match body.next_chunk() {
-            Ok(Some(chunk)) => {
-                self.parser.feed(&chunk);
-                self.drain_events(out)
-            }
-            Ok(None) => {
-                let mut step = Ok(Step::More);
-                if let Some(event) = self.parser.finish() {
-                    step = self.decoder.data(&event.data, out);
-                }
-                match step {
-                    Ok(Step::More) => self.decoder.end_of_stream(out).map(|()| Step::Done),
-                    other => other,
-                }
-            }
-            Err(error) => Err(body_broke(error)),
-        };
+        let step = self.decode_a_read(out);
         if !matches!(step, Ok(Step::More)) {
-            self.body = None;
+            // Over: the connection is not held open for what follows.
+            self.stream.close();
         }
         step
     }
@@ -140,10 +123,15 @@ pub mod testing {
         }
     }
 
+    /// A decoder reading `body` as a response's.
+    pub fn producer<D: Decoder>(body: PiecesBody, decoder: D) -> SseProducer<D> {
+        SseProducer::new(Response::new(200, Vec::new(), Box::new(body)), decoder)
+    }
+
     /// Runs a whole body through a decoder on the SDK's pump: the events,
     /// then the error if any.
     pub fn run<D: Decoder>(body: PiecesBody, decoder: D) -> (Vec<Ev>, Option<ProviderError>) {
-        let pump = Pump::new(SseProducer::new(Box::new(body), decoder));
+        let pump = Pump::new(producer(body, decoder));
         let mut events = Vec::new();
         loop {
             match pump.next_batch() {
@@ -196,10 +184,7 @@ mod tests {
 
     fn pump(pieces: &[&str], then_fail: bool) -> Pump<SseProducer<Echo>> {
         let pieces = pieces.iter().map(|p| p.as_bytes().to_vec()).collect();
-        Pump::new(SseProducer::new(
-            Box::new(pieces_body(pieces, then_fail)),
-            Echo,
-        ))
+        Pump::new(producer(pieces_body(pieces, then_fail), Echo))
     }
 
     #[test]

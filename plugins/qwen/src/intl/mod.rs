@@ -441,7 +441,7 @@ fn start_with(
         platform.send(request)?,
         platform.now_secs(),
     )?;
-    let pump = Pump::new(SseProducer::new(Box::new(response), IntlDecoder::new()));
+    let pump = Pump::new(SseProducer::new(response, IntlDecoder::new()));
     // Rate limits, refusals and empty answers arrive inside the stream:
     // surface them here, while the host may still try another account.
     pump.prime()?;

@@ -106,7 +106,7 @@ pub fn start(
     let response = platform.send(conversation_request(account, &body))?;
     let response = errors::expect_stream(Flow::Tongyi, response, platform.now_secs())?;
     let pump = Pump::new(AnswerStream {
-        stream: SseProducer::new(Box::new(response), TongyiDecoder::new()),
+        stream: SseProducer::new(response, TongyiDecoder::new()),
         ended: None,
         answered: false,
         delete_session: (!account.keep_sessions).then(|| account.clone()),
