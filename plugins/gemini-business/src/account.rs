@@ -14,7 +14,7 @@
 use serde_json::Value;
 use wasmgate_plugin_sdk::Platform;
 
-use crate::expiry::{InvalidExpiry, parse_expiry};
+use wasmgate_plugin_sdk::datetime::unix_seconds;
 
 /// Secret and setting names, as `plugins.toml` spells them.
 pub mod names {
@@ -36,7 +36,10 @@ pub struct Account {
     pub host_c_oses: Option<String>,
     pub csesidx: String,
     pub config_id: String,
-    /// As written by the operator (see [`crate::expiry`]).
+    /// When the account stops working, as written by the operator: the
+    /// seed's `YYYY-MM-DD HH:MM:SS` in Beijing time (its helper script takes
+    /// the cookie's expiry minus 12 hours), or the same with a `T` and an
+    /// offset, or Unix seconds (the SDK's [`unix_seconds`] forms).
     pub expires_at: Option<String>,
 }
 
@@ -69,7 +72,8 @@ pub enum AccountError {
     Disabled {
         index: usize,
     },
-    InvalidExpiry(InvalidExpiry),
+    /// `expires_at` is none of the forms it may take.
+    InvalidExpiry,
     Expired {
         at: String,
     },
@@ -109,7 +113,9 @@ impl std::fmt::Display for AccountError {
             AccountError::Disabled { index } => {
                 write!(f, "account {index} of ACCOUNTS_CONFIG is disabled")
             }
-            AccountError::InvalidExpiry(why) => write!(f, "{why}"),
+            AccountError::InvalidExpiry => f.write_str(
+                "expires_at is neither `YYYY-MM-DD HH:MM:SS` (UTC+8), an RFC 3339 time nor Unix seconds",
+            ),
             AccountError::Expired { at } => write!(f, "account expired at {at}"),
         }
     }
@@ -178,12 +184,15 @@ pub fn from_accounts_config(json: &str, index: usize) -> Result<Account, Account
     })
 }
 
+/// The offset the seed assumes when an `expires_at` carries none (UTC+8).
+pub const SEED_OFFSET_SECONDS: i64 = 8 * 3600;
+
 /// Refuses an account past its `expires_at`, before any network call.
 pub fn check_not_expired(account: &Account, now_unix: u64) -> Result<(), AccountError> {
     let Some(at) = &account.expires_at else {
         return Ok(());
     };
-    let expires = parse_expiry(at).map_err(AccountError::InvalidExpiry)?;
+    let expires = unix_seconds(at, SEED_OFFSET_SECONDS).ok_or(AccountError::InvalidExpiry)?;
     if i64::try_from(now_unix).unwrap_or(i64::MAX) >= expires {
         return Err(AccountError::Expired { at: at.clone() });
     }
@@ -274,10 +283,17 @@ mod tests {
                 .to_string(),
             "account expired at 2023-11-14 00:00:00"
         );
+        // Without an offset, the seed's Beijing time: 1_700_000_000 is
+        // 2023-11-14T22:13:20Z, 06:13:20 the next day in UTC+8.
+        account.expires_at = Some("2023-11-15 06:13:20".into());
+        assert_eq!(check_not_expired(&account, 1_699_999_999), Ok(()));
+        assert!(check_not_expired(&account, 1_700_000_000).is_err());
+        account.expires_at = Some("2023-11-14T22:13:21Z".into());
+        assert_eq!(check_not_expired(&account, 1_700_000_000), Ok(()));
         account.expires_at = Some("soon".into());
         assert!(matches!(
             check_not_expired(&account, 1_700_000_000),
-            Err(AccountError::InvalidExpiry(_))
+            Err(AccountError::InvalidExpiry)
         ));
     }
 

@@ -18,7 +18,6 @@ pub mod array_stream;
 pub mod chat;
 pub mod completion;
 pub mod errors;
-pub mod expiry;
 pub mod jwt;
 pub mod models;
 pub mod oxsrf;
