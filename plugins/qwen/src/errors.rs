@@ -71,13 +71,13 @@ pub fn expect_stream(
     if (200..300).contains(&effective_status(&response)) && !not_a_stream {
         return Ok(response);
     }
-    let (status, retry_after_ms, body) = read_failure(response, now_secs)?;
+    let (status, retry_after_ms, body) = read_answer(response, now_secs)?;
     Err(from_http(flow, status, retry_after_ms, &body))
 }
 
 /// The JSON body of a success answer, or the error the answer describes.
 pub fn expect_json(flow: Flow, response: Response, now_secs: u64) -> Result<Value, ProviderError> {
-    let (status, retry_after_ms, body) = read_failure(response, now_secs)?;
+    let (status, retry_after_ms, body) = read_answer(response, now_secs)?;
     if (200..300).contains(&status)
         && !is_human_verification(&body)
         && let Ok(json) = serde_json::from_str::<Value>(&body)
@@ -90,10 +90,10 @@ pub fn expect_json(flow: Flow, response: Response, now_secs: u64) -> Result<Valu
     Err(from_http(flow, status, retry_after_ms, &body))
 }
 
-/// The real status, `Retry-After` in milliseconds, and the body's first
-/// [`ERROR_BODY_LIMIT`] bytes as text (a WAF page may be larger: its start
-/// is enough to recognise it).
-fn read_failure(
+/// An answer read whole: its real status, `Retry-After` in milliseconds, and
+/// the body's first [`ERROR_BODY_LIMIT`] bytes as text (a WAF page may be
+/// larger: its start is enough to recognise it).
+fn read_answer(
     mut response: Response,
     now_secs: u64,
 ) -> Result<(u16, Option<u64>, String), ProviderError> {
