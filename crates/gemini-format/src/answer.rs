@@ -10,7 +10,7 @@
 //! before it, are the SDK's [`Pump`].
 
 use serde_json::Value;
-use wasmgate_plugin_sdk::http::Body;
+use wasmgate_plugin_sdk::http::{Body, Response};
 use wasmgate_plugin_sdk::{Event, Producer, ProviderError, Pump, Step};
 
 use crate::{ResponseMapper, StreamParser};
@@ -24,6 +24,24 @@ pub fn streaming<B: Body>(body: B) -> Answer<B> {
         body: Some(body),
         decoder: StreamDecoder::new(),
     })
+}
+
+/// The answer of an accepted (2xx) response: read as it streams in when the
+/// caller asked for a stream, else (or when a proxy answered a stream
+/// request with plain JSON) its whole body, up to `limit` bytes, decoded.
+pub fn of_response(
+    response: Response,
+    stream: bool,
+    limit: usize,
+) -> Result<Answer<Response>, ProviderError> {
+    let is_json = response
+        .header("content-type")
+        .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
+    if stream && !is_json {
+        Ok(streaming(response))
+    } else {
+        Ok(complete(decode_whole(&response.bytes(limit)?)?))
+    }
 }
 
 /// Events decoded already (a non-streamed answer, see [`decode_whole`]).

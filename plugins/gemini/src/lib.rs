@@ -147,16 +147,7 @@ pub fn start_chat(
     if !response.is_success() {
         return Err(refusal(response));
     }
-    // A proxy may answer a stream request with plain JSON; decode that whole.
-    let is_json = response
-        .header("content-type")
-        .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
-    if request.stream && !is_json {
-        Ok(answer::streaming(response))
-    } else {
-        let bytes = response.bytes(ANSWER_BODY_LIMIT)?;
-        Ok(answer::complete(answer::decode_whole(&bytes)?))
-    }
+    answer::of_response(response, request.stream, ANSWER_BODY_LIMIT)
 }
 
 /// The account's key, trimmed; any non-empty value is accepted.

@@ -190,16 +190,7 @@ pub fn start_chat(
         let body = response.text(ERROR_BODY_LIMIT).unwrap_or_default();
         return Err(errors::refusal(status, &body));
     }
-    // A proxy may answer a stream request with plain JSON: decode it whole.
-    let is_json = response
-        .header("content-type")
-        .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/json"));
-    if request.stream && !is_json {
-        Ok(answer::streaming(response))
-    } else {
-        let bytes = response.bytes(ANSWER_BODY_LIMIT)?;
-        Ok(answer::complete(answer::decode_whole(&bytes)?))
-    }
+    answer::of_response(response, request.stream, ANSWER_BODY_LIMIT)
 }
 
 /// The access tokens of one service account, cached in the host's state.

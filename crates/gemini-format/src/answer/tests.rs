@@ -159,26 +159,35 @@ fn comments_and_done_markers_are_skipped() {
     assert_same!(events, expected());
 }
 
+/// The error `input` ends with, the same in reads of any size, after the
+/// stream's first `kept` events.
+fn fails_after(input: &str, kept: usize) -> ProviderError {
+    let (events, error) = decode(input, input.len());
+    let error = error.expect("the answer fails");
+    assert_same!(events, &expected()[..kept]);
+    for size in [1, 5] {
+        assert_same!(decode(input, size), (&expected()[..kept], Some(&error)));
+    }
+    error
+}
+
+fn retry_after_ms(error: ProviderError) -> Option<u64> {
+    match error {
+        ProviderError::RateLimited(info) => info.retry_after_ms,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn an_error_event_mid_stream_is_typed_after_the_events_before_it() {
     let input = first_events(2)
         + "data: {\"error\":{\"code\":500,\"message\":\"Internal error encountered.\",\"status\":\"INTERNAL\"}}\r\n\r\n";
-    for size in [1, 5, input.len()] {
-        let (events, error) = decode(&input, size);
-        assert_same!(events, &expected()[..2]);
-        assert_same!(
-            error,
-            Some(ProviderError::upstream(
-                500,
-                "INTERNAL: Internal error encountered."
-            ))
-        );
-    }
+    assert_same!(
+        fails_after(&input, 2),
+        ProviderError::upstream(500, "INTERNAL: Internal error encountered.")
+    );
     let limited = "data: {\"error\":{\"code\":429,\"message\":\"Resource exhausted. Please retry in 3s.\",\"status\":\"RESOURCE_EXHAUSTED\"}}\r\n\r\n";
-    match decode(limited, 3).1 {
-        Some(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(3000)),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(retry_after_ms(fails_after(limited, 0)), Some(3000));
 }
 
 /// Google writes some mid-stream errors as raw, pretty-printed JSON lines
@@ -187,28 +196,17 @@ fn an_error_event_mid_stream_is_typed_after_the_events_before_it() {
 fn raw_json_error_lines_mid_stream_are_typed() {
     let invalid_key = first_events(1)
         + "[{\r\n  \"error\": {\r\n    \"code\": 400,\r\n    \"message\": \"API key not valid. Please pass a valid API key.\",\r\n    \"status\": \"INVALID_ARGUMENT\"\r\n  }\r\n}\r\n]\r\n";
-    for size in [1, 7, invalid_key.len()] {
-        let (events, error) = decode(&invalid_key, size);
-        assert_same!(events, &expected()[..1]);
-        assert!(
-            matches!(error, Some(ProviderError::Unauthorized(_))),
-            "size {size}: {error:?}"
-        );
-    }
+    let error = fails_after(&invalid_key, 1);
+    assert!(matches!(error, ProviderError::Unauthorized(_)), "{error:?}");
     let exhausted = first_events(1)
         + "{\r\n  \"error\": {\r\n    \"code\": 429,\r\n    \"message\": \"Resource exhausted, retry in 4s.\",\r\n    \"status\": \"RESOURCE_EXHAUSTED\"\r\n  }\r\n}\r\n";
-    match decode(&exhausted, 5).1 {
-        Some(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(4_000)),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(retry_after_ms(fails_after(&exhausted, 1)), Some(4_000));
 }
 
 #[test]
 fn a_clean_end_before_the_finish_is_an_error_after_the_events() {
-    let (events, error) = decode(&first_events(2), 10);
-    assert_same!(events, &expected()[..2]);
-    match error {
-        Some(ProviderError::Upstream(failure)) => assert_eq!(failure.status, 0),
+    match fails_after(&first_events(2), 2) {
+        ProviderError::Upstream(failure) => assert_eq!(failure.status, 0),
         other => panic!("{other:?}"),
     }
 }
@@ -237,9 +235,11 @@ fn a_broken_body_is_an_upstream_error_or_a_timeout_after_the_events() {
 #[test]
 fn a_blocked_prompt_is_content_filtered() {
     let input = "data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":7,\"totalTokenCount\":7}}\r\n\r\n";
-    let (events, error) = decode(input, 4);
-    assert!(events.is_empty());
-    assert!(matches!(error, Some(ProviderError::ContentFiltered(m)) if m.contains("SAFETY")));
+    let error = fails_after(input, 0);
+    assert!(
+        matches!(error, ProviderError::ContentFiltered(ref m) if m.contains("SAFETY")),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -276,4 +276,29 @@ fn whole_bodies_object_or_array() {
     // Handed over as they are, without a body to read.
     let answer: Answer<Pieces> = complete(hello.clone());
     assert_same!(drain(&answer), (hello, None::<ProviderError>));
+}
+
+#[test]
+fn a_response_is_streamed_only_when_asked_for_and_sent_as_a_stream() {
+    let response = |content_type: &str, body: &str| {
+        let body = Pieces::of(&[body]);
+        let headers = vec![("content-type".to_string(), content_type.as_bytes().to_vec())];
+        Response::new(200, headers, Box::new(body))
+    };
+    let sse = of_response(response("text/event-stream", STREAM), true, 1 << 20).unwrap();
+    assert_same!(sse.next_batch().unwrap(), expected());
+    // A proxy answered the stream request with the whole answer as JSON.
+    let whole = r#"[{"candidates":[{"content":{"parts":[{"text":"Hi"}]},"finishReason":"STOP"}]}]"#;
+    let json = of_response(
+        response("application/json; charset=UTF-8", whole),
+        true,
+        1 << 20,
+    );
+    let json = json.unwrap().next_batch().unwrap();
+    assert_same!(
+        json,
+        [Event::Text("Hi".into()), Event::Finish(FinishReason::Stop)]
+    );
+    let too_long = of_response(response("application/json", whole), false, 10);
+    assert!(too_long.is_err());
 }

@@ -3,20 +3,6 @@ use wasmgate_plugin_sdk::{Sampling, Tool, ToolCall};
 
 use super::*;
 
-fn message(role: Role, content: Vec<ContentPart>) -> Message {
-    Message {
-        role,
-        content,
-        name: None,
-        tool_calls: vec![],
-        tool_call_id: None,
-    }
-}
-
-fn text(role: Role, text: &str) -> Message {
-    message(role, vec![ContentPart::Text(text.into())])
-}
-
 fn request(model: &str, messages: Vec<Message>) -> ChatRequest {
     ChatRequest::new(model, messages, true)
 }
@@ -37,12 +23,12 @@ fn roles_system_instruction_and_merging() {
     let body = build(&request(
         "gemini-2.0-flash",
         vec![
-            text(Role::System, "Answer briefly."),
-            text(Role::User, "Hi"),
-            text(Role::User, "Still there?"),
-            text(Role::Assistant, "Yes."),
-            text(Role::System, "Be kind."),
-            text(Role::User, "Good"),
+            Message::text(Role::System, "Answer briefly."),
+            Message::text(Role::User, "Hi"),
+            Message::text(Role::User, "Still there?"),
+            Message::text(Role::Assistant, "Yes."),
+            Message::text(Role::System, "Be kind."),
+            Message::text(Role::User, "Good"),
         ],
     ));
     assert_eq!(
@@ -62,7 +48,7 @@ fn roles_system_instruction_and_merging() {
 fn system_only_requests_become_the_prompt() {
     let body = build(&request(
         "gemini-2.0-flash",
-        vec![text(Role::System, "Say hi")],
+        vec![Message::text(Role::System, "Say hi")],
     ));
     assert_eq!(
         body["contents"],
@@ -74,7 +60,7 @@ fn system_only_requests_become_the_prompt() {
 
 #[test]
 fn tool_calls_and_results_round_trip() {
-    let mut assistant = message(Role::Assistant, vec![]);
+    let mut assistant = Message::new(Role::Assistant, vec![]);
     assistant.tool_calls = vec![
         ToolCall {
             id: "call_0".into(),
@@ -89,14 +75,14 @@ fn tool_calls_and_results_round_trip() {
             provider_data: None,
         },
     ];
-    let mut weather = text(Role::Tool, r#"{"temp":18}"#);
+    let mut weather = Message::text(Role::Tool, r#"{"temp":18}"#);
     weather.tool_call_id = Some("call_0".into());
-    let mut time = text(Role::Tool, "12:00");
+    let mut time = Message::text(Role::Tool, "12:00");
     time.tool_call_id = Some("call_1".into());
     let body = build(&request(
         "gemini-2.0-flash",
         vec![
-            text(Role::User, "Weather and time in Paris?"),
+            Message::text(Role::User, "Weather and time in Paris?"),
             assistant,
             weather,
             time,
@@ -121,7 +107,7 @@ fn tool_calls_and_results_round_trip() {
 #[test]
 fn a_reused_call_id_names_the_latest_call() {
     let call = |name: &str| {
-        let mut assistant = message(Role::Assistant, vec![]);
+        let mut assistant = Message::new(Role::Assistant, vec![]);
         assistant.tool_calls = vec![ToolCall {
             id: "call_0".into(),
             name: name.into(),
@@ -131,14 +117,14 @@ fn a_reused_call_id_names_the_latest_call() {
         assistant
     };
     let result = || {
-        let mut result = text(Role::Tool, "ok");
+        let mut result = Message::text(Role::Tool, "ok");
         result.tool_call_id = Some("call_0".into());
         result
     };
     let body = build(&request(
         "gemini-2.0-flash",
         vec![
-            text(Role::User, "go"),
+            Message::text(Role::User, "go"),
             call("first"),
             result(),
             call("second"),
@@ -157,18 +143,24 @@ fn a_reused_call_id_names_the_latest_call() {
 
 #[test]
 fn unknown_tool_results_and_bad_arguments_are_refused() {
-    let mut orphan = text(Role::Tool, "42");
+    let mut orphan = Message::text(Role::Tool, "42");
     orphan.tool_call_id = Some("call_9".into());
-    assert!(bad(&request("m", vec![text(Role::User, "x"), orphan.clone()])).contains("call_9"));
+    assert!(
+        bad(&request(
+            "m",
+            vec![Message::text(Role::User, "x"), orphan.clone()]
+        ))
+        .contains("call_9")
+    );
     // The participant name of the tool message is accepted as the function name.
     orphan.name = Some("lookup".into());
-    let body = build(&request("m", vec![text(Role::User, "x"), orphan]));
+    let body = build(&request("m", vec![Message::text(Role::User, "x"), orphan]));
     assert_eq!(
         body["contents"][0]["parts"][1]["functionResponse"]["name"],
         "lookup"
     );
 
-    let mut assistant = message(Role::Assistant, vec![]);
+    let mut assistant = Message::new(Role::Assistant, vec![]);
     assistant.tool_calls = vec![ToolCall {
         id: "c".into(),
         name: "f".into(),
@@ -178,7 +170,7 @@ fn unknown_tool_results_and_bad_arguments_are_refused() {
     assert!(
         bad(&request(
             "m",
-            vec![text(Role::User, "x"), assistant.clone()]
+            vec![Message::text(Role::User, "x"), assistant.clone()]
         ))
         .contains("not valid JSON")
     );
@@ -190,7 +182,7 @@ fn unknown_tool_results_and_bad_arguments_are_refused() {
 fn images_and_files_go_inline() {
     let body = build(&request(
         "gemini-2.0-flash",
-        vec![message(
+        vec![Message::new(
             Role::User,
             vec![
                 ContentPart::Text("What is in this image?".into()),
@@ -221,7 +213,7 @@ fn images_and_files_go_inline() {
 fn remote_image_urls_are_refused_unless_the_upstream_reads_them() {
     let remote = request(
         "m",
-        vec![message(
+        vec![Message::new(
             Role::User,
             vec![ContentPart::ImageUrl("https://example.com/cat.png".into())],
         )],
@@ -234,7 +226,7 @@ fn remote_image_urls_are_refused_unless_the_upstream_reads_them() {
     };
     let gcs = request(
         "m",
-        vec![message(
+        vec![Message::new(
             Role::User,
             vec![ContentPart::ImageUrl("gs://bucket/cat.JPG".into())],
         )],
@@ -252,7 +244,10 @@ fn remote_image_urls_are_refused_unless_the_upstream_reads_them() {
 
 #[test]
 fn sampling_and_stop_sequences() {
-    let mut chat = request("gemini-2.0-flash", vec![text(Role::User, "Say hi")]);
+    let mut chat = request(
+        "gemini-2.0-flash",
+        vec![Message::text(Role::User, "Say hi")],
+    );
     chat.sampling = Sampling {
         temperature: Some(0.7),
         top_p: Some(0.95),
@@ -274,18 +269,24 @@ fn sampling_and_stop_sequences() {
 
 #[test]
 fn thinking_models_return_their_thoughts() {
-    let body = build(&request("gemini-2.5-flash", vec![text(Role::User, "hi")]));
+    let body = build(&request(
+        "gemini-2.5-flash",
+        vec![Message::text(Role::User, "hi")],
+    ));
     assert_eq!(
         body["generationConfig"],
         json!({"thinkingConfig": {"includeThoughts": true}})
     );
-    let body = build(&request("gemini-2.0-flash", vec![text(Role::User, "hi")]));
+    let body = build(&request(
+        "gemini-2.0-flash",
+        vec![Message::text(Role::User, "hi")],
+    ));
     assert!(body.get("generationConfig").is_none());
 }
 
 #[test]
 fn reasoning_effort_sets_budget_or_level() {
-    let mut chat = request("gemini-2.5-flash", vec![text(Role::User, "hi")]);
+    let mut chat = request("gemini-2.5-flash", vec![Message::text(Role::User, "hi")]);
     chat.extra = Some(r#"{"reasoning_effort":"low"}"#.into());
     assert_eq!(
         build(&chat)["generationConfig"]["thinkingConfig"],
@@ -303,7 +304,7 @@ fn reasoning_effort_sets_budget_or_level() {
 
 #[test]
 fn caller_generation_config_and_safety_pass_through() {
-    let mut chat = request("gemini-2.5-flash", vec![text(Role::User, "hi")]);
+    let mut chat = request("gemini-2.5-flash", vec![Message::text(Role::User, "hi")]);
     chat.sampling.temperature = Some(0.5);
     chat.extra = Some(
         json!({
@@ -340,7 +341,11 @@ fn default_safety_threshold_covers_every_category() {
         safety_threshold: Some("OFF".into()),
         ..Default::default()
     };
-    let body = build_request(&request("m", vec![text(Role::User, "hi")]), &options).unwrap();
+    let body = build_request(
+        &request("m", vec![Message::text(Role::User, "hi")]),
+        &options,
+    )
+    .unwrap();
     let settings = body["safetySettings"].as_array().unwrap();
     assert_eq!(settings.len(), HARM_CATEGORIES.len());
     assert_eq!(
@@ -351,7 +356,7 @@ fn default_safety_threshold_covers_every_category() {
 
 #[test]
 fn response_format_maps_to_mime_type_and_schema() {
-    let mut chat = request("gemini-2.0-flash", vec![text(Role::User, "hi")]);
+    let mut chat = request("gemini-2.0-flash", vec![Message::text(Role::User, "hi")]);
     chat.extra = Some(
         json!({"response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema":
             {"type": "object", "additionalProperties": false, "properties": {"answer": {"type": "string"}}}}}})
@@ -366,7 +371,10 @@ fn response_format_maps_to_mime_type_and_schema() {
 
 #[test]
 fn tools_and_tool_choice() {
-    let mut chat = request("gemini-2.0-flash", vec![text(Role::User, "weather?")]);
+    let mut chat = request(
+        "gemini-2.0-flash",
+        vec![Message::text(Role::User, "weather?")],
+    );
     chat.tools = vec![
         Tool {
             name: "get_weather".into(),
@@ -411,9 +419,9 @@ fn empty_parts_and_turns_are_skipped() {
     let body = build(&request(
         "m",
         vec![
-            text(Role::User, "hi"),
-            text(Role::Assistant, ""),
-            text(Role::User, ""),
+            Message::text(Role::User, "hi"),
+            Message::text(Role::Assistant, ""),
+            Message::text(Role::User, ""),
         ],
     ));
     assert_eq!(
@@ -434,10 +442,10 @@ fn lost_thought_signatures_get_the_documented_dummy() {
         provider_data: None,
     };
     let with_calls = |ids: &[&str]| {
-        let mut assistant = text(Role::Assistant, "");
+        let mut assistant = Message::text(Role::Assistant, "");
         assistant.content.clear();
         assistant.tool_calls = ids.iter().map(|id| call(id)).collect();
-        request("m", vec![text(Role::User, "weather?"), assistant])
+        request("m", vec![Message::text(Role::User, "weather?"), assistant])
     };
     let options = RequestOptions {
         thought_signature_fallback: true,
@@ -475,7 +483,7 @@ fn lost_thought_signatures_get_the_documented_dummy() {
 fn file_data_without_a_known_type() {
     let unknown = request(
         "m",
-        vec![message(
+        vec![Message::new(
             Role::User,
             vec![ContentPart::ImageUrl("gs://bucket/scan".into())],
         )],

@@ -1,35 +1,14 @@
 use serde_json::{Value, json};
-use wasmgate_plugin_sdk::{ChatRequest, ContentPart, Message, Role, Sampling, Tool, ToolChoice};
+use wasmgate_plugin_sdk::{ChatRequest, Message, Role, Tool, ToolChoice};
 
 use super::*;
 use crate::{RequestOptions, build_request};
 
 fn request(model: &str, extra: Option<&str>) -> ChatRequest {
-    ChatRequest {
-        model: model.into(),
-        messages: vec![Message {
-            role: Role::User,
-            content: vec![ContentPart::Text("Who won yesterday?".into())],
-            name: None,
-            tool_calls: vec![],
-            tool_call_id: None,
-        }],
-        sampling: Sampling {
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-        },
-        stop: vec![],
-        tools: vec![],
-        tool_choice: None,
-        stream: false,
-        reasoning_effort: None,
-        extra: extra.map(str::to_string),
-    }
+    let question = Message::text(Role::User, "Who won yesterday?");
+    let mut request = ChatRequest::new(model, vec![question], false);
+    request.extra = extra.map(str::to_string);
+    request
 }
 
 fn tools_of(request: &ChatRequest) -> Option<Value> {
