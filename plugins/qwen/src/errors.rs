@@ -15,11 +15,11 @@
 
 use serde_json::Value;
 use wasmgate_plugin_sdk::ProviderError;
+use wasmgate_plugin_sdk::answer::broken;
 use wasmgate_plugin_sdk::http::Response;
 use wasmgate_plugin_sdk::retry_after::retry_after_ms;
 
 use crate::account::Flow;
-use crate::pump::body_broke;
 
 /// Longest upstream message quoted in an error.
 const MAX_MESSAGE: usize = 300;
@@ -103,7 +103,7 @@ fn read_answer(
         .and_then(|value| retry_after_ms(value, now_secs));
     let mut body = Vec::new();
     while body.len() < ERROR_BODY_LIMIT
-        && let Some(chunk) = response.next_chunk().map_err(body_broke)?
+        && let Some(chunk) = response.next_chunk().map_err(broken)?
     {
         let room = ERROR_BODY_LIMIT - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);

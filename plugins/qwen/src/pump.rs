@@ -2,7 +2,8 @@
 //! producer for the SDK's [`Pump`](wasmgate_plugin_sdk::Pump): each read
 //! hands over every event it completed, and a failure comes after them.
 
-use wasmgate_plugin_sdk::http::{HttpError, Response};
+use wasmgate_plugin_sdk::answer::broken;
+use wasmgate_plugin_sdk::http::Response;
 use wasmgate_plugin_sdk::sse_stream::SseStream;
 use wasmgate_plugin_sdk::{Event, Producer, ProviderError, Step};
 
@@ -30,7 +31,7 @@ impl<D: Decoder> SseProducer<D> {
     }
 
     fn decode_a_read(&mut self, out: &mut Vec<Event>) -> Result<Step, ProviderError> {
-        let events = self.stream.next_events().map_err(body_broke)?;
+        let events = self.stream.next_events().map_err(broken)?;
         if events.is_empty() {
             return self.decoder.end_of_stream(out).map(|()| Step::Done);
         }
@@ -55,18 +56,6 @@ impl<D: Decoder> Producer for SseProducer<D> {
     }
 }
 
-/// A body that broke while it was read: a broken connection is an upstream
-/// failure.
-pub fn body_broke(error: HttpError) -> ProviderError {
-    match error {
-        HttpError::Protocol(what) => ProviderError::upstream(
-            0,
-            format!("the upstream connection broke mid-answer: {what}"),
-        ),
-        other => other.into(),
-    }
-}
-
 #[cfg(test)]
 pub mod testing {
     //! Helpers shared by the decoders' tests.
@@ -74,6 +63,7 @@ pub mod testing {
     use std::collections::VecDeque;
 
     use super::*;
+    use wasmgate_plugin_sdk::http::HttpError;
     use wasmgate_plugin_sdk::{FinishReason, Pump};
 
     /// A body of fixed pieces (the SDK's test source), then its end or a
@@ -239,7 +229,7 @@ mod tests {
         match error {
             Some(ProviderError::Upstream(failure)) => {
                 assert_eq!(failure.status, 0);
-                assert!(failure.message.contains("broke mid-answer"), "{failure:?}");
+                assert!(failure.message.contains("broke off"), "{failure:?}");
             }
             other => panic!("{other:?}"),
         }
