@@ -18,16 +18,6 @@ impl Provider for Qwen {
     type Completion = QwenCompletion;
 
     fn manifest() -> PluginManifest {
-        let secret_spec = |name: &str, description: &str| SecretSpec {
-            name: name.into(),
-            description: description.into(),
-            required: false,
-        };
-        let setting_spec = |name: &str, description: &str, default: Option<&str>| SettingSpec {
-            name: name.into(),
-            description: description.into(),
-            default: default.map(str::to_string),
-        };
         PluginManifest {
             name: "qwen".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -40,53 +30,53 @@ impl Provider for Qwen {
                 "auth.qwen.ai".into(),
             ],
             secrets: vec![
-                secret_spec(
+                SecretSpec::optional(
                     secret::COOKIE,
                     "tongyi: the browser's whole Cookie header; chat.qwen.ai: the browser's cookie jar (ssxmod_itna…), which passes the anti-bot check",
                 ),
-                secret_spec(
+                SecretSpec::optional(
                     secret::XSRF_TOKEN,
                     "tongyi: the x-xsrf-token header copied from the browser (optional: newer clients send none)",
                 ),
-                secret_spec(
+                SecretSpec::optional(
                     secret::SESSION_TOKEN,
                     "chat.qwen.ai: the `token` cookie of a signed-in browser (about 30 days); traded at auth.qwen.ai for 15-minute access tokens",
                 ),
-                secret_spec(
+                SecretSpec::optional(
                     secret::BX_UA,
                     "chat.qwen.ai: the bx-ua header of a browser request to chat.qwen.ai (anti-bot; needed with bx-umidtoken unless `cookie` holds the jar)",
                 ),
-                secret_spec(
+                SecretSpec::optional(
                     secret::BX_UMIDTOKEN,
                     "chat.qwen.ai: the bx-umidtoken header of a browser request to chat.qwen.ai",
                 ),
-                secret_spec(
+                SecretSpec::optional(
                     secret::TOKEN,
                     "chat.qwen.ai: a fixed access token (expires within ~15 minutes; prefer session-token)",
                 ),
             ],
             settings: vec![
-                setting_spec(
+                SettingSpec::new(
                     setting::BASE_URL,
                     "API origin (tongyi: https://api.tongyi.com, chat.qwen.ai: https://chat.qwen.ai)",
                     None,
                 ),
-                setting_spec(
+                SettingSpec::new(
                     setting::AUTH_URL,
                     "chat.qwen.ai's auth origin for token refresh (default: base-url when set, else https://auth.qwen.ai)",
                     None,
                 ),
-                setting_spec(
+                SettingSpec::new(
                     setting::WEB_ORIGIN,
                     "Origin/Referer sent (tongyi: https://www.tongyi.com, chat.qwen.ai: the base URL)",
                     None,
                 ),
-                setting_spec(
+                SettingSpec::new(
                     setting::CLIENT_VERSION,
                     "chat.qwen.ai web client version header",
                     Some(DEFAULT_CLIENT_VERSION),
                 ),
-                setting_spec(
+                SettingSpec::new(
                     setting::KEEP_SESSIONS,
                     "tongyi: `true` keeps each proxied chat in the account's history",
                     Some("false"),
