@@ -5,8 +5,9 @@
 //!   which streams cumulative snapshots;
 //! - `token`: chat.qwen.ai, which streams phased increments.
 //!
-//! Everything protocol-shaped lives in plain modules tested natively;
-//! `component` (wasm only) wires them to the host.
+//! The flows are written against the SDK's `Platform` and tested natively
+//! on its `NativeHost` against the mock upstream; `component` (wasm only)
+//! runs them on `WasiHost`.
 
 pub mod account;
 pub mod chat;
