@@ -196,16 +196,17 @@ impl State {
     }
 }
 
-pub(crate) struct Shared {
+/// The mock's state, shared by the handlers and the test's handle.
+pub struct Shared {
     pub options: MockOptions,
-    pub state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
     /// The requests, and the gate that holds streams after their first
     /// piece (see [`MockOptions::hold_after_first_piece`]).
     pub controls: mock_kit::Controls<RecordedRequest>,
 }
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock still wants the records.
         self.state
             .lock()
@@ -213,13 +214,10 @@ impl Shared {
     }
 }
 
-pub struct MockUpstream {
-    /// `http://127.0.0.1:PORT`
-    pub base_url: String,
-    shared: Arc<Shared>,
-    /// Stops the server when the mock is dropped.
-    _server: mock_kit::Served,
-}
+/// A running mock; the server stops when this is dropped.
+pub type MockUpstream = mock_kit::Running<Shared>;
+
+mock_kit::deref_to!(Shared => controls: mock_kit::Controls<RecordedRequest>);
 
 /// Starts the mock on `127.0.0.1:0`, serving in a tokio task.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
@@ -229,25 +227,18 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
         controls: mock_kit::Controls::default(),
     });
     let server = mock_kit::serve(routes::router(shared.clone())).await;
-    MockUpstream {
-        base_url: server.base_url.clone(),
-        shared,
-        _server: server,
-    }
+    mock_kit::Running::new(shared, server)
 }
 
-mock_kit::deref_to!(MockUpstream => shared.controls: mock_kit::Controls<RecordedRequest>);
-
-impl MockUpstream {
+impl Shared {
     /// The configured account `index`.
     pub fn account(&self, index: usize) -> &MockAccount {
-        &self.shared.options.accounts[index]
+        &self.options.accounts[index]
     }
 
     /// The seed's `ACCOUNTS_CONFIG` value for all configured accounts.
     pub fn accounts_config(&self) -> String {
         let entries: Vec<serde_json::Value> = self
-            .shared
             .options
             .accounts
             .iter()
@@ -264,17 +255,17 @@ impl MockUpstream {
 
     /// How many signing keys `getoxsrf` handed out.
     pub fn signing_keys_issued(&self) -> usize {
-        self.shared.lock().keys.len()
+        self.lock().keys.len()
     }
 
     /// Makes the next ask run into `scenario` (once).
     pub fn set_next_scenario(&self, scenario: Scenario) {
-        self.shared.lock().next_scenarios.push(scenario);
+        self.lock().next_scenarios.push(scenario);
     }
 
     /// Revokes every key issued so far: tokens signed with them get 401.
     pub fn revoke_signing_keys(&self) {
-        for key in &mut self.shared.lock().keys {
+        for key in &mut self.lock().keys {
             key.revoked = true;
         }
     }
@@ -282,8 +273,7 @@ impl MockUpstream {
     /// The query texts asked in a session (short or full name).
     pub fn session_queries(&self, session: &str) -> Vec<String> {
         let id = routes::session_id(session).unwrap_or_default();
-        self.shared
-            .lock()
+        self.lock()
             .sessions
             .get(&id)
             .map(|s| s.queries.clone())

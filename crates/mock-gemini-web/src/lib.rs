@@ -286,13 +286,8 @@ pub struct Turn {
     pub answer: String,
 }
 
-pub struct MockUpstream {
-    /// `http://127.0.0.1:PORT`, for every origin setting of the plugin.
-    pub base_url: String,
-    shared: Arc<Shared>,
-    /// Stops the server when the mock is dropped.
-    _server: mock_kit::Served,
-}
+/// A running mock; the server stops when this is dropped.
+pub type MockUpstream = mock_kit::Running<Shared>;
 
 /// Binds 127.0.0.1 on a free port and serves in a background task.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
@@ -303,16 +298,10 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
         routes::router(shared)
     })
     .await;
-    MockUpstream {
-        base_url: server.base_url.clone(),
-        shared: built.expect("the router was built"),
-        _server: server,
-    }
+    mock_kit::Running::new(built.expect("the router was built"), server)
 }
 
-mock_kit::deref_to!(MockUpstream => shared.controls: mock_kit::Controls<RecordedRequest, mock_kit::HoldSwitch>);
-
-impl MockUpstream {
+impl Shared {
     /// The requests whose path ends with `suffix` (e.g. `"/StreamGenerate"`).
     pub fn requests_to(&self, suffix: &str) -> Vec<RecordedRequest> {
         self.requests_where(|request| request.path.ends_with(suffix))
@@ -320,82 +309,77 @@ impl MockUpstream {
 
     /// Holds the next streams after their first snapshot.
     pub fn set_hold(&self, hold: bool) {
-        self.shared.controls.hold.set_hold(hold);
+        self.controls.hold.set_hold(hold);
     }
 
     /// The newest `__Secure-1PSIDTS` the mock issued (or started with).
     pub fn current_psidts(&self) -> Option<String> {
-        self.shared.state().newest_psidts()
+        self.state().newest_psidts()
     }
 
     /// Every `__Secure-1PSIDTS` the mock accepts right now.
     pub fn valid_psidts(&self) -> Vec<String> {
-        self.shared.state().valid_psidts()
+        self.state().valid_psidts()
     }
 
     /// The `__Secure-1PSID` the mock accepts now.
     pub fn current_psid(&self) -> String {
-        self.shared.state().psid.clone()
+        self.state().psid.clone()
     }
 
     /// Successful rotations so far.
     pub fn rotations(&self) -> usize {
-        self.shared.state().rotations
+        self.state().rotations
     }
 
     /// The access token (`at`) the page currently gives out.
     pub fn access_token(&self) -> String {
-        self.shared.state().access_token.clone()
+        self.state().access_token.clone()
     }
 
     /// Issues a new access token; requests with the old one get HTTP 400.
     pub fn invalidate_access_token(&self) {
-        self.shared.state().renew_access_token();
+        self.state().renew_access_token();
     }
 
     /// Signs the session out: the page has no values, rotation answers 401,
     /// StreamGenerate refuses (see [`MockOptions::expired_style`]).
     pub fn expire(&self) {
-        self.shared.state().expired = true;
+        self.state().expired = true;
     }
 
     /// Makes every issued `__Secure-1PSIDTS` invalid while `__Secure-1PSID`
     /// stays good: a rotation revives the session.
     pub fn revoke_psidts(&self) {
-        self.shared.state().revoke_psidts();
+        self.state().revoke_psidts();
     }
 
     /// Answers `/app` with this status (e.g. 429 for an IP block), or normally.
     pub fn set_app_status(&self, status: Option<u16>) {
-        self.shared.state().app_status = status;
+        self.state().app_status = status;
     }
 
     /// The next `count` StreamGenerate calls (with a valid session) fail
     /// this way; later ones are answered.
     pub fn glitch_next(&self, glitch: Glitch, count: usize) {
-        self.shared.state().glitches = vec![glitch; count];
+        self.state().glitches = vec![glitch; count];
     }
 
     pub fn set_rotate(&self, behaviour: RotateBehaviour) {
-        self.shared.state().rotate = behaviour;
+        self.state().rotate = behaviour;
     }
 
     pub fn uploads(&self) -> Vec<Upload> {
-        self.shared.state().uploads.clone()
+        self.state().uploads.clone()
     }
 
     /// Stored turns, oldest first.
     pub fn turns(&self) -> Vec<Turn> {
-        self.shared
-            .state()
-            .turns
-            .iter()
-            .map(|t| t.public())
-            .collect()
+        self.state().turns.iter().map(|t| t.public()).collect()
     }
 
     /// The answer a default-scenario request gets, as the client should show it.
     pub fn answer(&self) -> &str {
-        &self.shared.options.answer
+        &self.options.answer
     }
 }

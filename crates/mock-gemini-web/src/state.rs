@@ -17,6 +17,8 @@ pub struct Shared {
     ids: AtomicU64,
 }
 
+mock_kit::deref_to!(Shared => controls: mock_kit::Controls<RecordedRequest, mock_kit::HoldSwitch>);
+
 impl Shared {
     pub fn new(options: MockOptions, base_url: String) -> Self {
         let state = State::new(&options);

@@ -77,7 +77,7 @@ pub struct ChaosHandle {
 /// Applies the first round now, then a new one every `plan.period` from a
 /// task of the current tokio runtime; each round replaces all faults.
 pub fn start(mock: &MockUpstream, plan: ChaosPlan) -> ChaosHandle {
-    let shared = mock.shared.clone();
+    let shared = mock.state.clone();
     let rounds = Arc::new(Mutex::new(Vec::new()));
     let stopped = Arc::new(AtomicBool::new(false));
     let mut draw = Draw::new(plan.clone());

@@ -41,8 +41,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mock_kit::Controls;
 pub(crate) use mock_kit::lock;
-use mock_kit::{Controls, Served};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -131,7 +131,7 @@ impl RecordedRequest {
 }
 
 /// State shared by the server's handlers and the test's handle.
-pub(crate) struct Shared {
+pub struct Shared {
     options: MockOptions,
     controls: Controls<RecordedRequest>,
     limits: Mutex<keys::Limits>,
@@ -153,12 +153,9 @@ impl Shared {
 }
 
 /// A running mock; the server stops when this is dropped.
-pub struct MockUpstream {
-    /// `http://127.0.0.1:PORT`, for the account's `base-url`.
-    pub base_url: String,
-    shared: Arc<Shared>,
-    server: Served,
-}
+pub type MockUpstream = mock_kit::Running<Shared>;
+
+mock_kit::deref_to!(Shared => controls: Controls<RecordedRequest>);
 
 /// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
@@ -174,16 +171,10 @@ pub async fn spawn_on(port: u16, options: MockOptions) -> MockUpstream {
         faults: Mutex::new(HashMap::new()),
     });
     let server = mock_kit::serve_on(port, routes::router(shared.clone())).await;
-    MockUpstream {
-        base_url: server.base_url.clone(),
-        shared,
-        server,
-    }
+    mock_kit::Running::new(shared, server)
 }
 
-mock_kit::deref_to!(MockUpstream => shared.controls: Controls<RecordedRequest>);
-
-impl MockUpstream {
+impl Shared {
     /// The keys of the generation calls, in order: the rotation the gateway did.
     pub fn generation_keys(&self) -> Vec<String> {
         self.requests()
@@ -206,7 +197,7 @@ impl MockUpstream {
     /// Makes `key` fail its generation calls with `fault` (`None`: behave per
     /// its prefix again).
     pub fn set_key_fault(&self, key: &str, fault: Option<KeyFault>) {
-        let mut faults = lock(&self.shared.faults);
+        let mut faults = lock(&self.faults);
         match fault {
             Some(fault) => faults.insert(key.to_string(), fault),
             None => faults.remove(key),
@@ -215,25 +206,12 @@ impl MockUpstream {
 
     /// Replaces all current faults with `faults` (empty: clears them).
     pub fn set_key_faults(&self, faults: impl IntoIterator<Item = (String, KeyFault)>) {
-        *lock(&self.shared.faults) = faults.into_iter().collect();
+        *lock(&self.faults) = faults.into_iter().collect();
     }
 
     /// The faults in force now.
     pub fn key_faults(&self) -> HashMap<String, KeyFault> {
-        lock(&self.shared.faults).clone()
-    }
-
-    /// `base_url` + `path`.
-    pub fn url(&self, path: &str) -> String {
-        self.server.url(path)
-    }
-}
-
-impl Drop for MockUpstream {
-    fn drop(&mut self) {
-        // Free anything still held so its task can end (the server stops
-        // when `server` drops).
-        self.release();
+        lock(&self.faults).clone()
     }
 }
 

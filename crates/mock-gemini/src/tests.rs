@@ -135,7 +135,7 @@ async fn send(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Raw {
-    let mut stream = TcpStream::connect(mock.server.addr).await.unwrap();
+    let mut stream = TcpStream::connect(mock.addr).await.unwrap();
     stream
         .write_all(&request_bytes(method, path, headers, body))
         .await
@@ -503,7 +503,7 @@ async fn error_scenarios() {
 #[tokio::test]
 async fn held_streams_wait_for_release() {
     let mock = mock().await;
-    let mut stream = TcpStream::connect(mock.server.addr).await.unwrap();
+    let mut stream = TcpStream::connect(mock.addr).await.unwrap();
     let request = request_bytes(
         "POST",
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",

@@ -1,6 +1,7 @@
 //! What every mock upstream shares, so each mock is only its protocol:
 //!
-//! - [`serve`]: a router on an ephemeral loopback port, stopped on drop;
+//! - [`serve`]: a router on an ephemeral loopback port, stopped on drop,
+//!   and [`Running`], the handle a test holds;
 //! - [`Controls`]: what a test does with any mock (its [`Recorder`] of
 //!   every request in arrival order, and its hold);
 //! - [`Recorder`]: every request in arrival order, numbered from 1;
@@ -32,7 +33,7 @@ pub use pace::{Ending, Pacing, paced_body};
 pub use received::{HttpRecord, read_whole};
 pub use record::Recorder;
 pub use scenario::{SCENARIO_HEADER, SCENARIO_MARK, requested_scenario, scenario_of};
-pub use serve::{Served, serve, serve_on, serve_with};
+pub use serve::{ReleaseHeld, Running, Served, serve, serve_on, serve_with};
 pub use switch::HoldSwitch;
 
 /// A poisoned lock only means a handler panicked; the data is still usable.

@@ -51,3 +51,61 @@ impl Drop for Served {
         self.task.abort();
     }
 }
+
+/// A running mock, as a test holds it: its URL, its state (which the
+/// handle derefs to, so a mock's methods live on its state), and its
+/// server. Dropping it releases whatever the mock still holds, so the held
+/// connections can end, and stops the server.
+pub struct Running<S: ReleaseHeld> {
+    /// `http://127.0.0.1:PORT`, for an account's `base-url`.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub state: std::sync::Arc<S>,
+    server: Served,
+}
+
+impl<S: ReleaseHeld> Running<S> {
+    pub fn new(state: std::sync::Arc<S>, server: Served) -> Self {
+        Running {
+            base_url: server.base_url.clone(),
+            addr: server.addr,
+            state,
+            server,
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+}
+
+impl<S: ReleaseHeld> std::ops::Deref for Running<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.state
+    }
+}
+
+impl<S: ReleaseHeld> Drop for Running<S> {
+    fn drop(&mut self) {
+        self.state.release_held();
+    }
+}
+
+/// A mock state that can let go of what it holds: any state that derefs to
+/// its [`Controls`](crate::Controls).
+pub trait ReleaseHeld {
+    fn release_held(&self);
+}
+
+impl<S, R, H> ReleaseHeld for S
+where
+    S: std::ops::Deref<Target = crate::Controls<R, H>>,
+    R: Clone,
+    H: crate::Hold,
+{
+    fn release_held(&self) {
+        self.release();
+    }
+}

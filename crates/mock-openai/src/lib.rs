@@ -44,7 +44,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use mock_kit::{Controls, Ending, Pacing, Served, paced_body};
+use mock_kit::{Controls, Ending, Pacing, paced_body};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -105,18 +105,15 @@ impl RecordedRequest {
     }
 }
 
-struct Shared {
+pub struct Shared {
     options: MockOptions,
     controls: Controls<RecordedRequest>,
 }
 
 /// A running mock; the server stops when this is dropped.
-pub struct MockUpstream {
-    /// `http://127.0.0.1:PORT`; the API root is `{base_url}/v1`.
-    pub base_url: String,
-    shared: Arc<Shared>,
-    server: Served,
-}
+pub type MockUpstream = mock_kit::Running<Shared>;
+
+mock_kit::deref_to!(Shared => controls: Controls<RecordedRequest>);
 
 /// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
@@ -125,31 +122,13 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
         controls: Controls::default(),
     });
     let server = mock_kit::serve(Router::new().fallback(handle).with_state(shared.clone())).await;
-    MockUpstream {
-        base_url: server.base_url.clone(),
-        shared,
-        server,
-    }
+    mock_kit::Running::new(shared, server)
 }
 
-mock_kit::deref_to!(MockUpstream => shared.controls: Controls<RecordedRequest>);
-
-impl MockUpstream {
+impl Shared {
     /// The chat calls so far.
     pub fn chats(&self) -> Vec<RecordedRequest> {
         self.requests_where(RecordedRequest::is_chat)
-    }
-
-    /// `base_url` + `path`.
-    pub fn url(&self, path: &str) -> String {
-        self.server.url(path)
-    }
-}
-
-impl Drop for MockUpstream {
-    fn drop(&mut self) {
-        // Free anything still held so its task can end.
-        self.release();
     }
 }
 

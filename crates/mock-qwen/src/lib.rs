@@ -32,7 +32,7 @@ use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use mock_kit::{Controls, HoldSwitch, Served};
+use mock_kit::{Controls, HoldSwitch};
 
 pub use jwt::{sha256_hex, test_jwt};
 
@@ -269,12 +269,10 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
     Some(token.trim().to_string())
 }
 
-pub struct MockUpstream {
-    /// `http://127.0.0.1:PORT`, no trailing slash.
-    pub base_url: String,
-    state: Arc<State>,
-    _server: Served,
-}
+/// A running mock; the server stops when this is dropped.
+pub type MockUpstream = mock_kit::Running<State>;
+
+mock_kit::deref_to!(State => controls: Controls<RecordedRequest, HoldSwitch>);
 
 /// Binds 127.0.0.1:0 and serves in a tokio task.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
@@ -298,16 +296,10 @@ pub async fn spawn(options: MockOptions) -> MockUpstream {
             .with_state(state)
     })
     .await;
-    MockUpstream {
-        base_url: server.base_url.clone(),
-        state: shared.expect("the router was built"),
-        _server: server,
-    }
+    mock_kit::Running::new(shared.expect("the router was built"), server)
 }
 
-mock_kit::deref_to!(MockUpstream => state.controls: Controls<RecordedRequest, HoldSwitch>);
-
-impl MockUpstream {
+impl State {
     /// The requests to one path.
     pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
         self.requests_where(|r| r.path == path)
@@ -326,12 +318,12 @@ impl MockUpstream {
 
     /// Holds streams after their first piece again (until the next release).
     pub fn hold(&self) {
-        self.state.controls.hold.set_hold(true);
+        self.controls.hold.set_hold(true);
     }
 
     /// The scenario of requests that name none.
     pub fn set_scenario(&self, scenario: Option<&str>) {
-        *self.state.scenario.lock().unwrap() = scenario.map(str::to_string);
+        *self.scenario.lock().unwrap() = scenario.map(str::to_string);
     }
 
     /// A chat.qwen.ai token for `account_id`, valid for an hour.

@@ -33,12 +33,11 @@ pub mod oauth;
 mod routes;
 pub mod scenario;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mock_kit::{Controls, Served, lock};
+use mock_kit::{Controls, lock};
 use serde_json::Value;
 
 pub use content::echo_text;
@@ -141,8 +140,10 @@ struct Issued {
 }
 
 /// State shared by the server's handlers and the test's handle.
-pub(crate) struct Shared {
+pub struct Shared {
     options: MockOptions,
+    /// `http://127.0.0.1:PORT`, for the key file's `token_uri`.
+    base_url: String,
     controls: Controls<RecordedRequest>,
     tokens: Mutex<Vec<Issued>>,
     token_calls: AtomicU64,
@@ -174,34 +175,29 @@ impl Shared {
 }
 
 /// A running mock; the server stops when this is dropped.
-pub struct MockUpstream {
-    /// `http://127.0.0.1:PORT`, for the account's `base-url`.
-    pub base_url: String,
-    pub addr: SocketAddr,
-    shared: Arc<Shared>,
-    _server: Served,
-}
+pub type MockUpstream = mock_kit::Running<Shared>;
+
+mock_kit::deref_to!(Shared => controls: Controls<RecordedRequest>);
 
 /// Starts a mock on `127.0.0.1:0`, served by a task of the current runtime.
 pub async fn spawn(options: MockOptions) -> MockUpstream {
-    let shared = Arc::new(Shared {
-        options,
-        controls: Controls::default(),
-        tokens: Mutex::new(Vec::new()),
-        token_calls: AtomicU64::new(0),
-    });
-    let server = mock_kit::serve(routes::router(shared.clone())).await;
-    MockUpstream {
-        base_url: server.base_url.clone(),
-        addr: server.addr,
-        shared,
-        _server: server,
-    }
+    let mut built = None;
+    let server = mock_kit::serve_with(0, |base_url| {
+        let shared = Arc::new(Shared {
+            options,
+            base_url: base_url.to_string(),
+            controls: Controls::default(),
+            tokens: Mutex::new(Vec::new()),
+            token_calls: AtomicU64::new(0),
+        });
+        built = Some(shared.clone());
+        routes::router(shared)
+    })
+    .await;
+    mock_kit::Running::new(built.expect("the router was built"), server)
 }
 
-mock_kit::deref_to!(MockUpstream => shared.controls: Controls<RecordedRequest>);
-
-impl MockUpstream {
+impl Shared {
     /// `{base_url}/token`, the token endpoint.
     pub fn token_url(&self) -> String {
         format!("{}/token", self.base_url)
@@ -244,17 +240,9 @@ impl MockUpstream {
     /// Makes every token issued so far expired: the next call with one gets 401.
     pub fn expire_tokens(&self) {
         let now = Instant::now();
-        for issued in lock(&self.shared.tokens).iter_mut() {
+        for issued in lock(&self.tokens).iter_mut() {
             issued.expires = now;
         }
-    }
-}
-
-impl Drop for MockUpstream {
-    fn drop(&mut self) {
-        // Free anything still held so its task can end (the server stops
-        // when `_server` drops).
-        self.release();
     }
 }
 
