@@ -7,14 +7,12 @@
 //! braces balance and treats the result as one chunk. This parser does the
 //! same, so such an error is classified instead of silently dropped.
 
+use wasmgate_plugin_sdk::sse::LineBuffer;
+
 /// Incremental splitter: feed network bytes (any split), take payloads.
 #[derive(Debug, Default)]
 pub struct StreamParser {
-    /// Bytes not yet split into lines.
-    pending: Vec<u8>,
-    /// How much of `pending` is known to hold no `\n`, so that a long line
-    /// (an inline image) arriving in many reads is not rescanned each time.
-    scanned: usize,
+    lines: LineBuffer,
     /// The `data:` lines of the current event.
     data: Option<String>,
     /// A raw JSON document spanning lines, with its bracket depth.
@@ -33,7 +31,7 @@ impl StreamParser {
 
     /// Adds bytes read from the network.
     pub fn feed(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
+        self.lines.feed(bytes);
     }
 
     /// The next complete payload (a `data:` event's data, or a raw JSON
@@ -42,36 +40,20 @@ impl StreamParser {
         if let Some(raw) = self.raw_done.take() {
             return Some(raw);
         }
-        while let Some(newline) = self.pending[self.scanned..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|at| self.scanned + at)
-        {
-            let mut line: Vec<u8> = self.pending.drain(..=newline).collect();
-            self.scanned = 0;
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
+        while let Some(line) = self.lines.next_line() {
             if let Some(payload) = self.line(&String::from_utf8_lossy(&line)) {
                 return Some(payload);
             }
         }
-        self.scanned = self.pending.len();
         None
     }
 
     /// At the end of the body: what is left, even without its blank line.
     pub fn finish(&mut self) -> Option<String> {
-        if !self.pending.is_empty() {
-            let mut line = std::mem::take(&mut self.pending);
-            self.scanned = 0;
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if let Some(payload) = self.line(&String::from_utf8_lossy(&line)) {
-                return Some(payload);
-            }
+        if let Some(line) = self.lines.finish()
+            && let Some(payload) = self.line(&String::from_utf8_lossy(&line))
+        {
+            return Some(payload);
         }
         self.raw_done
             .take()
@@ -189,16 +171,12 @@ mod tests {
     }
 
     #[test]
-    fn a_long_line_in_many_reads_is_scanned_once() {
+    fn a_long_line_in_many_reads_is_one_payload() {
         let mut parser = StreamParser::new();
-        let mut fed = 0;
         parser.feed(b"data: ");
         for _ in 0..1000 {
             parser.feed(&[b'A'; 64]);
-            fed += 64;
             assert_eq!(parser.next_payload(), None);
-            // Only the new bytes are searched for a newline next time.
-            assert_eq!(parser.scanned, 6 + fed);
         }
         parser.feed(b"\n\n");
         assert_eq!(parser.next_payload().map(|p| p.len()), Some(64_000));
@@ -220,23 +198,19 @@ mod tests {
 #[cfg(test)]
 mod prop {
     use super::*;
-    use fuzz_support::{config, cuts};
+    use fuzz_support::{config, pieces};
     use proptest::prelude::*;
     use serde_json::Value;
 
-    /// Feeds `input` cut at `cuts`, draining after every read, then calls
-    /// `finish` until it has nothing left, as the plugins do.
-    fn payloads_with_cuts(input: &[u8], cuts: &[usize]) -> Vec<String> {
+    /// Feeds `input` in the reads `raw_cuts` pick, draining after every read,
+    /// then calls `finish` until it has nothing left, as the plugins do.
+    fn payloads_in_reads(input: &[u8], raw_cuts: &[usize]) -> Vec<String> {
         let mut parser = StreamParser::new();
         let mut out = Vec::new();
-        let mut last = 0;
-        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
-            parser.feed(&input[last..cut]);
-            last = cut;
-            while let Some(payload) = parser.next_payload() {
-                out.push(payload);
-            }
-            assert!(!parser.pending.contains(&b'\n'));
+        for read in pieces(input, raw_cuts) {
+            parser.feed(&read);
+            out.extend(std::iter::from_fn(|| parser.next_payload()));
+            assert!(!parser.lines.unfinished().contains(&b'\n'));
         }
         let mut rounds = 0;
         while let Some(payload) = parser.finish() {
@@ -322,11 +296,11 @@ mod prop {
             input in stream_bytes(),
             raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
         ) {
-            let whole = payloads_with_cuts(&input, &[]);
+            let whole = payloads_in_reads(&input, &[]);
             let every: Vec<usize> = (1..input.len()).collect();
-            prop_assert_eq!(&payloads_with_cuts(&input, &every), &whole);
+            prop_assert_eq!(&payloads_in_reads(&input, &every), &whole);
             prop_assert_eq!(
-                &payloads_with_cuts(&input, &cuts(input.len(), raw_cuts)),
+                &payloads_in_reads(&input, &raw_cuts),
                 &whole
             );
             let out: usize = whole.iter().map(String::len).sum();
@@ -381,7 +355,7 @@ mod prop {
                 }
             }
             let bytes = body.as_bytes();
-            let got = payloads_with_cuts(bytes, &cuts(bytes.len(), raw_cuts));
+            let got = payloads_in_reads(bytes, &raw_cuts);
             prop_assert_eq!(&got, &expected);
             let payload_items = items.iter().filter(|item| !matches!(item, Item::Comment));
             for (payload, item) in got.iter().zip(payload_items) {

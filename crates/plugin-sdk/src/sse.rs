@@ -14,12 +14,69 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// Network reads → whole lines, for the parsers of line-framed bodies (this
+/// one, and plugins' own). A read may end inside a line, between `\r` and
+/// `\n`, or inside a multi-byte character: the unfinished tail waits for the
+/// next read.
 #[derive(Debug, Default)]
-pub struct SseParser {
+pub struct LineBuffer {
     /// Bytes not yet split into lines.
     pending: Vec<u8>,
-    /// Where to resume looking for `\n` in `pending`.
+    /// How much of `pending` is known to hold no `\n`, so that a long line
+    /// (an inline image) arriving in many reads is not rescanned each time.
     scanned: usize,
+}
+
+impl LineBuffer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes read from the network.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// The next whole line, without its `\n` or `\r\n`.
+    pub fn next_line(&mut self) -> Option<Vec<u8>> {
+        let Some(at) = self.pending[self.scanned..]
+            .iter()
+            .position(|&b| b == b'\n')
+        else {
+            self.scanned = self.pending.len();
+            return None;
+        };
+        let mut line: Vec<u8> = self.pending.drain(..=self.scanned + at).collect();
+        self.scanned = 0;
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Some(line)
+    }
+
+    /// At the end of the body: the last line, if it had no line end.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        self.scanned = 0;
+        if self.pending.is_empty() {
+            return None;
+        }
+        let mut line = std::mem::take(&mut self.pending);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Some(line)
+    }
+
+    /// The bytes of the line not yet ended.
+    pub fn unfinished(&self) -> &[u8] {
+        &self.pending
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct SseParser {
+    lines: LineBuffer,
     event: Option<String>,
     data: String,
     has_data: bool,
@@ -32,44 +89,26 @@ impl SseParser {
 
     /// Adds bytes read from the network.
     pub fn feed(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
+        self.lines.feed(bytes);
     }
 
     /// The next complete event in what was fed so far.
     pub fn next_event(&mut self) -> Option<SseEvent> {
-        loop {
-            let newline = self.pending[self.scanned..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|at| self.scanned + at);
-            let Some(newline) = newline else {
-                self.scanned = self.pending.len();
-                return None;
-            };
-            let mut line: Vec<u8> = self.pending.drain(..=newline).collect();
-            self.scanned = 0;
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
+        while let Some(line) = self.lines.next_line() {
             if let Some(event) = self.take_line(&line) {
                 return Some(event);
             }
         }
+        None
     }
 
     /// At the end of the stream: the last event if it was not followed by a
     /// blank line (some upstreams end with EOF right after the data).
     pub fn finish(&mut self) -> Option<SseEvent> {
-        if !self.pending.is_empty() {
-            let mut line = std::mem::take(&mut self.pending);
-            self.scanned = 0;
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if let Some(event) = self.take_line(&line) {
-                return Some(event);
-            }
+        if let Some(line) = self.lines.finish()
+            && let Some(event) = self.take_line(&line)
+        {
+            return Some(event);
         }
         self.dispatch()
     }
@@ -157,6 +196,25 @@ mod tests {
     }
 
     #[test]
+    fn a_long_line_in_many_reads_is_scanned_once() {
+        let mut lines = LineBuffer::new();
+        let mut fed = 0;
+        lines.feed(b"data: ");
+        for _ in 0..1000 {
+            lines.feed(&[b'A'; 64]);
+            fed += 64;
+            assert_eq!(lines.next_line(), None);
+            // Only the new bytes are searched for a newline next time.
+            assert_eq!(lines.scanned, 6 + fed);
+        }
+        lines.feed(b"\r\nrest");
+        assert_eq!(lines.next_line().map(|line| line.len()), Some(6 + 64_000));
+        assert_eq!(lines.next_line(), None);
+        assert_eq!(lines.finish(), Some(b"rest".to_vec()));
+        assert_eq!(lines.finish(), None);
+    }
+
+    #[test]
     fn lf_only_and_no_space_after_colon() {
         let events = parse_in_pieces(b"data:a\n\ndata:b\n\n", 3);
         let data: Vec<_> = events.into_iter().map(|e| e.data).collect();
@@ -183,14 +241,15 @@ mod prop {
             while let Some(event) = parser.next_event() {
                 events.push(event);
             }
+            let unfinished = parser.lines.unfinished();
             assert!(
-                !parser.pending.contains(&b'\n'),
+                !unfinished.contains(&b'\n'),
                 "a whole line was left in the buffer"
             );
-            assert!(parser.pending.len() <= cut);
+            assert!(unfinished.len() <= cut);
         }
         events.extend(parser.finish());
-        assert!(parser.pending.is_empty());
+        assert!(parser.lines.unfinished().is_empty());
         assert_eq!(parser.finish(), None, "finish yields at most one event");
         events
     }
