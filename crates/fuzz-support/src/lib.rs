@@ -2,6 +2,7 @@
 //! where to cut a byte stream into the reads a parser sees (a parser must
 //! give the same result however its input arrives).
 
+use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 /// 256 cases (enough for CI on two cores); `PROPTEST_CASES` runs more
@@ -56,6 +57,38 @@ pub fn char_cuts(text: &str, raw: &[usize]) -> Vec<usize> {
     cuts
 }
 
+/// SSE bytes: `events` as `data:` events (LF or CRLF framed) among the
+/// noise a parser must survive (a comment, `[DONE]`, a blank line, a `data:`
+/// line cut short, half a character, random bytes) and the upstream's own
+/// `extra` pieces (heartbeats, pretty-printed JSON, ...).
+pub fn sse_bytes(
+    events: impl Strategy<Value = String> + 'static,
+    extra: &[&'static [u8]],
+) -> BoxedStrategy<Vec<u8>> {
+    let event = (events, any::<bool>()).prop_map(|(data, crlf)| {
+        let end = if crlf { "\r\n\r\n" } else { "\n\n" };
+        format!("data: {data}{end}").into_bytes()
+    });
+    let noise: Vec<&'static [u8]> = [
+        b": keep-alive\n".as_slice(),
+        b"data: [DONE]\n\n",
+        b"\r\n",
+        b"data: ",
+        &[0xE4, 0xBD],
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .collect();
+    let token = prop_oneof![
+        3 => event,
+        2 => proptest::sample::select(noise).prop_map(<[u8]>::to_vec),
+        1 => proptest::collection::vec(any::<u8>(), 0..8),
+    ];
+    proptest::collection::vec(token, 0..10)
+        .prop_map(|tokens| tokens.concat())
+        .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +99,23 @@ mod tests {
         let parts = pieces(bytes, &[3, 100, 3, 7]);
         assert_eq!(parts.concat(), bytes.to_vec());
         assert_eq!(cuts(10, [3, 14, 3]), vec![3]);
+    }
+
+    #[test]
+    fn sse_bytes_carry_the_events_and_the_extra_pieces() {
+        let strategy = sse_bytes(Just("marker".to_string()), &[b"data: [heartbeat]\n\n"]);
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let streams: Vec<Vec<u8>> = (0..200)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+            .collect();
+        let holds = |needle: &[u8]| {
+            streams
+                .iter()
+                .any(|s| s.windows(needle.len()).any(|w| w == needle))
+        };
+        assert!(holds(b"data: marker\n\n"));
+        assert!(holds(b"data: marker\r\n\r\n"));
+        assert!(holds(b"[heartbeat]"));
     }
 
     #[test]

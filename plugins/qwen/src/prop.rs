@@ -2,7 +2,7 @@
 //! snapshot differ, the increment/snapshot detector, and both sites'
 //! decoders behind the SSE pump, on any bytes at any read boundaries.
 
-use fuzz_support::config;
+use fuzz_support::{config, sse_bytes};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -31,21 +31,6 @@ fn text() -> impl Strategy<Value = String> {
 /// Outcome of a decoder run, comparable: merged events and the error.
 fn outcome(result: (Vec<Ev>, Option<wasmgate_plugin_sdk::ProviderError>)) -> (Vec<Ev>, String) {
     (merged(&result.0), format!("{:?}", result.1))
-}
-
-/// SSE bytes mixing real-looking events with noise.
-fn stream_bytes(event: BoxedStrategy<String>) -> impl Strategy<Value = Vec<u8>> {
-    let token = prop_oneof![
-        3 => event.prop_map(|data| format!("data: {data}\n\n").into_bytes()),
-        1 => Just(b"data: [heartbeat]\n\n".to_vec()),
-        1 => Just(b"data: [DONE]\r\n\r\n".to_vec()),
-        1 => Just(b": ping\n".to_vec()),
-        1 => Just(b"\r\n".to_vec()),
-        1 => Just(b"data: ".to_vec()),
-        1 => Just(vec![0xE4, 0xBD]),
-        1 => proptest::collection::vec(any::<u8>(), 0..8),
-    ];
-    proptest::collection::vec(token, 0..10).prop_map(|tokens| tokens.concat())
 }
 
 fn tongyi_event() -> BoxedStrategy<String> {
@@ -191,7 +176,7 @@ proptest! {
     /// error whatever the reads.
     #[test]
     fn tongyi_any_split_matches_whole_reads(
-        bytes in stream_bytes(tongyi_event()),
+        bytes in sse_bytes(tongyi_event(), &[b"data: [heartbeat]\n\n"]),
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
     ) {
         let whole = outcome(run(pieces(&bytes, &[]), TongyiDecoder::new()));
@@ -230,7 +215,7 @@ proptest! {
     /// events and error whatever the reads.
     #[test]
     fn intl_any_split_matches_whole_reads(
-        bytes in stream_bytes(intl_event()),
+        bytes in sse_bytes(intl_event(), &[]),
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
     ) {
         let whole = outcome(run(pieces(&bytes, &[]), IntlDecoder::new()));
