@@ -1,6 +1,7 @@
-//! What the property tests of every parser share: how many cases to run, and
-//! where to cut a byte stream into the reads a parser sees (a parser must
-//! give the same result however its input arrives).
+//! What the property tests of every parser share: how many cases to run,
+//! where to cut a byte stream (or a text) into the reads a parser sees (a
+//! parser must give the same result however its input arrives), and noisy
+//! SSE streams to feed it.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
