@@ -88,21 +88,8 @@ impl Drop for Setup {
     }
 }
 
-fn message(role: Role, content: Vec<ContentPart>) -> Message {
-    Message {
-        role,
-        content,
-        name: None,
-        tool_calls: vec![],
-        tool_call_id: None,
-    }
-}
-
 fn request(model: &str, text: &str) -> ChatRequest {
-    request_with(
-        model,
-        vec![message(Role::User, vec![ContentPart::Text(text.into())])],
-    )
+    request_with(model, vec![Message::text(Role::User, text)])
 }
 
 fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
@@ -248,10 +235,10 @@ fn a_conversation_is_folded_into_one_fresh_prompt() {
     let request = request_with(
         "gemini-3-flash",
         vec![
-            message(Role::System, vec![ContentPart::Text("Be brief.".into())]),
-            message(Role::User, vec![ContentPart::Text("Hi".into())]),
-            message(Role::Assistant, vec![ContentPart::Text("Hello!".into())]),
-            message(
+            Message::text(Role::System, "Be brief."),
+            Message::text(Role::User, "Hi"),
+            Message::text(Role::Assistant, "Hello!"),
+            Message::new(
                 Role::User,
                 vec![ContentPart::Text("[mock:echo] Again?".into())],
             ),
@@ -776,7 +763,7 @@ fn base_url_alone_routes_rotation_and_uploads() {
     let only_base = || setup.account(&[("rotate-interval-secs", "0")]);
     let request = request_with(
         "gemini-3-flash",
-        vec![message(
+        vec![Message::new(
             Role::User,
             vec![
                 ContentPart::Text("What is this?".into()),
@@ -897,7 +884,7 @@ fn an_inline_image_is_uploaded_and_referenced() {
     let setup = setup(MockOptions::default());
     let request = request_with(
         "gemini-3-flash",
-        vec![message(
+        vec![Message::new(
             Role::User,
             vec![
                 ContentPart::Text("What is this?".into()),
@@ -930,7 +917,7 @@ fn an_inline_image_is_uploaded_and_referenced() {
 
     let remote = request_with(
         "gemini-3-flash",
-        vec![message(
+        vec![Message::new(
             Role::User,
             vec![ContentPart::ImageUrl("https://x/y.png".into())],
         )],

@@ -2,7 +2,7 @@
 //! the UTF-16 length-prefixed framing, the assembler on top of it, and the
 //! snapshot → delta path (display text, delta tracker).
 
-use fuzz_support::{config, cuts};
+use fuzz_support::{char_cuts, config, pieces};
 use plugin_gemini_web::assembler::Assembler;
 use plugin_gemini_web::delta::DeltaTracker;
 use plugin_gemini_web::display_text::displayable;
@@ -11,18 +11,17 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use wasmgate_plugin_sdk::Event;
 
-/// The framing's result for `body` read in pieces: the frames, or the first
-/// error (frames of earlier reads are kept, as a caller would have them).
-fn frames(body: &[u8], cuts: &[usize]) -> (Vec<Value>, Option<FrameError>) {
+/// The framing's result for `body` in the reads `raw_cuts` pick: the
+/// frames, or the first error (frames of earlier reads are kept, as a caller
+/// would have them).
+fn frames(body: &[u8], raw_cuts: &[usize]) -> (Vec<Value>, Option<FrameError>) {
     let mut parser = FrameParser::new();
     let mut out = Vec::new();
-    let mut last = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
-        match parser.push(&body[last..cut]) {
+    for read in pieces(body, raw_cuts) {
+        match parser.push(&read) {
             Ok(frames) => out.extend(frames),
             Err(err) => return (out, Some(err)),
         }
-        last = cut;
     }
     match parser.finish() {
         Ok(frames) => out.extend(frames),
@@ -103,25 +102,23 @@ fn merged(events: &[Event]) -> Vec<String> {
     out
 }
 
-fn assemble(body: &[u8], cuts: &[usize]) -> (Vec<String>, Option<String>) {
-    let (events, error, _) = assemble_with_retry(body, cuts);
+fn assemble(body: &[u8], raw_cuts: &[usize]) -> (Vec<String>, Option<String>) {
+    let (events, error, _) = assemble_with_retry(body, raw_cuts);
     (events, error)
 }
 
 /// Also whether the failure, if any, was judged retryable.
-fn assemble_with_retry(body: &[u8], cuts: &[usize]) -> (Vec<String>, Option<String>, bool) {
+fn assemble_with_retry(body: &[u8], raw_cuts: &[usize]) -> (Vec<String>, Option<String>, bool) {
     let mut assembler = Assembler::new("acct", "model");
     let mut events = Vec::new();
-    let mut last = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
-        match assembler.push(&body[last..cut]) {
+    for read in pieces(body, raw_cuts) {
+        match assembler.push(&read) {
             Ok(more) => events.extend(more),
             Err(err) => {
                 let retryable = assembler.retryable();
                 return (merged(&events), Some(format!("{err:?}")), retryable);
             }
         }
-        last = cut;
     }
     match assembler.finish() {
         Ok(more) => events.extend(more),
@@ -170,19 +167,6 @@ fn error_frame(code: i64) -> String {
     format!("{}\n{}\n", utf16_len(&text) + 2, text)
 }
 
-/// The char boundaries of `text` picked by `raw`, ascending.
-fn char_cuts(text: &str, raw: &[usize]) -> Vec<usize> {
-    let bounds: Vec<usize> = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain([text.len()])
-        .collect();
-    let mut cuts: Vec<usize> = raw.iter().map(|r| bounds[r % bounds.len()]).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    cuts
-}
-
 proptest! {
     #![proptest_config(config())]
 
@@ -193,7 +177,7 @@ proptest! {
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
     ) {
         let whole = frames(&body, &[]);
-        let split = frames(&body, &cuts(body.len(), raw_cuts));
+        let split = frames(&body, &raw_cuts);
         // Frames read before an error come out before it, in any split.
         prop_assert_eq!(&split, &whole);
     }
@@ -213,7 +197,7 @@ proptest! {
         let bytes = body.as_bytes();
         let every: Vec<usize> = (1..bytes.len()).collect();
         prop_assert_eq!(frames(bytes, &every), (values.clone(), None));
-        prop_assert_eq!(frames(bytes, &cuts(bytes.len(), raw_cuts)), (values, None));
+        prop_assert_eq!(frames(bytes, &raw_cuts), (values, None));
     }
 
     /// A wrong length is recovered from by the line the frame is on.
@@ -228,7 +212,7 @@ proptest! {
         }
         let expected: Vec<Value> = values.into_iter().map(|(v, _)| v).collect();
         let bytes = body.as_bytes();
-        prop_assert_eq!(frames(bytes, &cuts(bytes.len(), raw_cuts)), (expected, None));
+        prop_assert_eq!(frames(bytes, &raw_cuts), (expected, None));
     }
 
     /// The assembler on any bytes: no panic, same outcome whatever the reads.
@@ -249,7 +233,7 @@ proptest! {
         let body = format!(")]}}'\n\n{}", pieces.concat());
         let bytes = body.as_bytes();
         let whole = assemble_with_retry(bytes, &[]);
-        let split = assemble_with_retry(bytes, &cuts(bytes.len(), raw_cuts));
+        let split = assemble_with_retry(bytes, &raw_cuts);
         prop_assert_eq!(&split.1, &whole.1);
         if whole.1.is_none() {
             prop_assert_eq!(&split.0, &whole.0);
@@ -279,7 +263,7 @@ proptest! {
         }
         body.push_str(&snapshot_frame(&final_text, None, true));
         let bytes = body.as_bytes();
-        let (events, error) = assemble(bytes, &cuts(bytes.len(), raw_reads));
+        let (events, error) = assemble(bytes, &raw_reads);
         prop_assert_eq!(error, None);
         let expected = displayable(&final_text, true);
         let text: String = events
