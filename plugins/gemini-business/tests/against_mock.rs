@@ -56,12 +56,24 @@ impl Setup {
         run(host, &request(model, prompt))
     }
 
+    /// A chat that must finish normally.
+    fn answered(&self, host: &NativeHost, model: &str, prompt: &str) -> Outcome {
+        let outcome = self.chat(host, model, prompt).unwrap();
+        assert!(
+            finished(&outcome),
+            "{model} {prompt:?}: {:?}",
+            outcome.error
+        );
+        outcome
+    }
+
     /// Asks the image model; the answer must finish with the mock's
     /// generated PNG in it.
     fn draw(&self, host: &NativeHost, prompt: &str) {
-        let outcome = self.chat(host, "gemini-imagen", prompt).unwrap();
-        assert!(finished(&outcome), "{:?}", outcome.error);
-        assert!(outcome.has_generated_image());
+        assert!(
+            self.answered(host, "gemini-imagen", prompt)
+                .has_generated_image()
+        );
     }
 }
 
@@ -77,46 +89,32 @@ fn request_with(model: &str, messages: Vec<Message>) -> ChatRequest {
     ChatRequest::new(model, messages, true)
 }
 
-/// What a chat produced: its events, and the error that ended it, if any.
+/// What a chat produced, in the order it came, and the error that ended it,
+/// if any.
+#[derive(Default)]
 struct Outcome {
-    events: Vec<Event>,
+    text: String,
+    reasoning: String,
+    images: Vec<Media>,
+    /// The last event.
+    last: Option<Event>,
     error: Option<ProviderError>,
 }
 
 impl Outcome {
-    fn text(&self) -> String {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Text(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn reasoning(&self) -> String {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Reasoning(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn images(&self) -> Vec<&Media> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Image(media) => Some(media),
-                _ => None,
-            })
-            .collect()
+    fn add(&mut self, event: Event) {
+        match &event {
+            Event::Text(text) => self.text.push_str(text),
+            Event::Reasoning(text) => self.reasoning.push_str(text),
+            Event::Image(media) => self.images.push(media.clone()),
+            _ => {}
+        }
+        self.last = Some(event);
     }
 
     /// Whether the mock's generated PNG reached the client.
     fn has_generated_image(&self) -> bool {
-        self.images().iter().any(|m| m.data == GENERATED_PNG)
+        self.images.iter().any(|m| m.data == GENERATED_PNG)
     }
 }
 
@@ -124,38 +122,27 @@ impl Outcome {
 /// `chat` itself refused.
 fn run(host: &NativeHost, request: &ChatRequest) -> Result<Outcome, ProviderError> {
     let answer = chat::start(host, request)?;
-    let mut events = Vec::new();
+    let mut outcome = Outcome::default();
     loop {
         match answer.next_batch() {
-            Ok(batch) if batch.is_empty() => {
-                return Ok(Outcome {
-                    events,
-                    error: None,
-                });
-            }
-            Ok(batch) => events.extend(batch),
+            Ok(batch) if batch.is_empty() => return Ok(outcome),
+            Ok(batch) => batch.into_iter().for_each(|event| outcome.add(event)),
             Err(err) => {
-                return Ok(Outcome {
-                    events,
-                    error: Some(err),
-                });
+                outcome.error = Some(err);
+                return Ok(outcome);
             }
         }
     }
 }
 
 fn finished(outcome: &Outcome) -> bool {
-    outcome.error.is_none()
-        && matches!(
-            outcome.events.last(),
-            Some(Event::Finish(FinishReason::Stop))
-        )
+    outcome.error.is_none() && matches!(outcome.last, Some(Event::Finish(FinishReason::Stop)))
 }
 
 /// The mock's text arrived whole, then the stream broke (an upstream failure
 /// without an HTTP status).
 fn assert_broke_after_the_text(outcome: &Outcome) {
-    assert_eq!(outcome.text(), "Hello, world!");
+    assert_eq!(outcome.text, "Hello, world!");
     assert!(
         matches!(outcome.error, Some(ProviderError::Upstream(ref f)) if f.status == 0),
         "{:?}",
@@ -174,10 +161,9 @@ fn retry_after_ms(err: &ProviderError) -> Option<u64> {
 fn a_plain_answer_streams_text_and_reasoning() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
-    let outcome = s.chat(&host, "gemini-2.5-pro", "Hi").unwrap();
-    assert!(finished(&outcome));
-    assert_eq!(outcome.text(), "Hello, world!");
-    assert_eq!(outcome.reasoning(), "Working out a greeting…");
+    let outcome = s.answered(&host, "gemini-2.5-pro", "Hi");
+    assert_eq!(outcome.text, "Hello, world!");
+    assert_eq!(outcome.reasoning, "Working out a greeting…");
     let ask = &s.mock.requests_to("widgetStreamAssist")[0];
     let body = ask.json().unwrap();
     assert_eq!(
@@ -194,8 +180,8 @@ fn the_jwt_is_cached_then_refreshed_when_old_or_refused() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
 
-    assert!(finished(&s.chat(&host, "gemini-auto", "one").unwrap()));
-    assert!(finished(&s.chat(&host, "gemini-auto", "two").unwrap()));
+    s.answered(&host, "gemini-auto", "one");
+    s.answered(&host, "gemini-auto", "two");
     assert_eq!(
         s.mock.signing_keys_issued(),
         1,
@@ -211,12 +197,12 @@ fn the_jwt_is_cached_then_refreshed_when_old_or_refused() {
         serde_json::from_str(&host.state_get("jwt").unwrap()).unwrap();
     cached["issued_at"] = (cached["issued_at"].as_u64().unwrap() - 280).into();
     host.state_set("jwt", &cached.to_string(), None);
-    assert!(finished(&s.chat(&host, "gemini-auto", "three").unwrap()));
+    s.answered(&host, "gemini-auto", "three");
     assert_eq!(s.mock.signing_keys_issued(), 2);
 
     // A refused token (keys revoked upstream) is replaced at once.
     s.mock.revoke_signing_keys();
-    assert!(finished(&s.chat(&host, "gemini-auto", "four").unwrap()));
+    s.answered(&host, "gemini-auto", "four");
     assert_eq!(s.mock.signing_keys_issued(), 3);
     let sessions = s.mock.requests_to("widgetCreateSession");
     let [.., refused, accepted] = &sessions[..] else {
@@ -226,10 +212,7 @@ fn the_jwt_is_cached_then_refreshed_when_old_or_refused() {
     assert_ne!(refused.key_id, accepted.key_id);
 
     // Also when the refusal comes on the ask itself.
-    assert!(finished(
-        &s.chat(&host, "gemini-auto", "five [mock:401-once]")
-            .unwrap()
-    ));
+    s.answered(&host, "gemini-auto", "five [mock:401-once]");
     assert_eq!(s.mock.signing_keys_issued(), 4);
     let statuses: Vec<u16> = s
         .mock
@@ -248,10 +231,9 @@ fn an_answer_delivered_byte_by_byte_is_parsed_exactly() {
         ..MockOptions::default()
     });
     let host = s.account_host(0);
-    let outcome = s.chat(&host, "gemini-2.5-flash", "[mock:tricky]").unwrap();
-    assert!(finished(&outcome), "{:?}", outcome.error);
-    assert_eq!(outcome.text(), TRICKY_PARTS.concat());
-    assert_eq!(outcome.reasoning(), "Working out a greeting…");
+    let outcome = s.answered(&host, "gemini-2.5-flash", "[mock:tricky]");
+    assert_eq!(outcome.text, TRICKY_PARTS.concat());
+    assert_eq!(outcome.reasoning, "Working out a greeting…");
 }
 
 #[test]
@@ -265,7 +247,7 @@ fn answers_cut_at_every_size_are_parsed_exactly() {
         let outcome = s
             .chat(&s.account_host(0), "gemini-auto", "[mock:tricky]")
             .unwrap();
-        assert_eq!(outcome.text(), TRICKY_PARTS.concat(), "pieces of {size}");
+        assert_eq!(outcome.text, TRICKY_PARTS.concat(), "pieces of {size}");
     }
 }
 
@@ -273,12 +255,9 @@ fn answers_cut_at_every_size_are_parsed_exactly() {
 fn a_generated_image_reaches_the_client() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
-    let outcome = s
-        .chat(&host, "gemini-imagen", "draw an image of a cat")
-        .unwrap();
-    assert!(finished(&outcome), "{:?}", outcome.error);
-    assert_eq!(outcome.text(), "Here is your image.");
-    let images = outcome.images();
+    let outcome = s.answered(&host, "gemini-imagen", "draw an image of a cat");
+    assert_eq!(outcome.text, "Here is your image.");
+    let images = &outcome.images;
     assert_eq!(images.len(), 1);
     assert_eq!(images[0].mime_type, "image/png");
     assert_eq!(images[0].data, GENERATED_PNG);
@@ -340,7 +319,7 @@ fn accounts_config_with_three_accounts_spreads_requests_over_them() {
             .host()
             .with_secret("accounts-config", &config)
             .with_setting("index", &index.to_string());
-        assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
+        s.answered(&host, "gemini-auto", "hi");
     }
     let used: Vec<Option<String>> = s
         .mock
@@ -388,7 +367,7 @@ fn an_expired_account_is_skipped_without_a_call() {
     let host = s
         .account_host(0)
         .with_secret("expires-at", "2999-01-01 00:00:00");
-    assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
+    s.answered(&host, "gemini-auto", "hi");
 }
 
 #[test]
@@ -467,7 +446,7 @@ fn a_scenario_set_over_http_applies_to_the_next_ask_only() {
         s.chat(&host, "gemini-auto", "hi"),
         Err(ProviderError::RateLimited(_))
     ));
-    assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
+    s.answered(&host, "gemini-auto", "hi");
 }
 
 #[test]
@@ -562,7 +541,7 @@ fn attachments_are_uploaded_into_the_session() {
 fn widget_calls_carry_the_browsers_header_set() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
-    assert!(finished(&s.chat(&host, "gemini-auto", "hi").unwrap()));
+    s.answered(&host, "gemini-auto", "hi");
     for method in ["widgetCreateSession", "widgetStreamAssist"] {
         let call = &s.mock.requests_to(method)[0];
         for (name, value) in [
@@ -592,8 +571,7 @@ fn a_removed_model_is_answered_by_its_successor() {
         ("gemini-3-pro-preview", "gemini-3.1-pro-preview"),
         ("Gemini-2.0-Flash", "gemini-2.5-flash"),
     ] {
-        let outcome = s.chat(&host, asked, "hi").unwrap();
-        assert!(finished(&outcome), "{asked}: {:?}", outcome.error);
+        s.answered(&host, asked, "hi");
         let ask = s.mock.requests_to("widgetStreamAssist").pop().unwrap();
         assert_eq!(
             ask.json().unwrap()["streamAssistRequest"]["assistGenerationConfig"]["modelId"],
@@ -608,9 +586,8 @@ fn a_removed_model_is_answered_by_its_successor() {
 fn an_unterminated_array_is_tolerated_only_between_elements() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
-    let outcome = s.chat(&host, "gemini-auto", "[mock:unterminated]").unwrap();
-    assert!(finished(&outcome), "{:?}", outcome.error);
-    assert_eq!(outcome.text(), "Hello, world!");
+    let outcome = s.answered(&host, "gemini-auto", "[mock:unterminated]");
+    assert_eq!(outcome.text, "Hello, world!");
 
     let cut = s
         .chat(&host, "gemini-auto", "[mock:unterminated-mid-element]")
@@ -624,11 +601,8 @@ fn an_unterminated_array_is_tolerated_only_between_elements() {
 fn a_non_429_error_element_fails_only_an_answer_that_never_comes() {
     let s = setup(MockOptions::default());
     let host = s.account_host(0);
-    let outcome = s
-        .chat(&host, "gemini-auto", "[mock:error-element]")
-        .unwrap();
-    assert!(finished(&outcome), "{:?}", outcome.error);
-    assert_eq!(outcome.text(), "Hello, world!");
+    let outcome = s.answered(&host, "gemini-auto", "[mock:error-element]");
+    assert_eq!(outcome.text, "Hello, world!");
 
     match s.chat(&host, "gemini-auto", "[mock:error-element-only]") {
         Ok(outcome) => assert!(
