@@ -60,7 +60,9 @@ impl<'a, P: Platform> Answer<'a, P> {
     /// that a refusal inside a 200 stream (an error element, a bare
     /// `uToken`) surfaces from `chat`, where the host can still try another
     /// account; then hands the rest to the pump. Generated files are
-    /// downloaded only once the client is reading the answer.
+    /// downloaded only once the client is reading the answer (which is why
+    /// this is not `Pump::prime`: that would read on into the downloads of
+    /// an answer made of generated files alone).
     pub fn into_stream(mut self) -> Result<AnswerStream<'a, P>, ProviderError> {
         let mut opening = Vec::new();
         while opening.is_empty() && self.phase == Phase::Streaming {
