@@ -122,17 +122,7 @@ async fn the_dist_starts_like_the_image_from_its_cache_and_serves() {
                 .json()
                 .await
                 .unwrap();
-            models["data"]
-                .as_array()
-                .expect("a model list")
-                .iter()
-                .map(|m| {
-                    (
-                        m["id"].as_str().unwrap().to_string(),
-                        m["owned_by"].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect::<Vec<(String, String)>>()
+            wasmgate_testkit::listed_models(&models)
         }
     };
     // Every route of the shipped file names something a loaded plugin serves…

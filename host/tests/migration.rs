@@ -42,18 +42,7 @@ async fn listed(gateway: &Gateway, path: &str, key: &str) -> Vec<(String, String
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{path}");
-    let body: Value = response.json().await.unwrap();
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["id"].as_str().unwrap().to_string(),
-                m["owned_by"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    wasmgate_testkit::listed_models(&response.json().await.unwrap())
 }
 
 #[tokio::test]

@@ -474,6 +474,15 @@ impl Reply {
     }
 }
 
+/// The text of the first part of each chunk, joined: what a client shows of
+/// a plain streamed answer.
+pub fn chunks_text(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|c| c["candidates"][0]["content"]["parts"][0]["text"].as_str())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;
 

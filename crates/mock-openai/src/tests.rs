@@ -74,13 +74,10 @@ async fn a_whole_answer_and_the_model_list() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["gpt-4o-mini", "deepseek-chat", "llama-3.1-8b"]);
+    assert_eq!(
+        wasmgate_testkit::model_ids(&list),
+        ["gpt-4o-mini", "deepseek-chat", "llama-3.1-8b"]
+    );
 }
 
 #[tokio::test]

@@ -364,14 +364,7 @@ mod tests {
         let answer = answer(Scenario::Normal, &read);
         let chunks = answer.chunks("gemini-2.5-flash");
         assert_eq!(chunks.len(), 3);
-        let text: String = chunks
-            .iter()
-            .map(|c| {
-                c["candidates"][0]["content"]["parts"][0]["text"]
-                    .as_str()
-                    .unwrap()
-            })
-            .collect();
+        let text = mock_gemini::content::chunks_text(&chunks);
         assert_eq!(text, "echo: hello");
         assert!(chunks[0]["candidates"][0].get("finishReason").is_none());
         assert_eq!(chunks[2]["candidates"][0]["finishReason"], "STOP");

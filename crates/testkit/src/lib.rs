@@ -410,6 +410,19 @@ impl Gateway {
             .expect("sending a chat request")
     }
 
+    /// `GET /v1/models` as the caller: the ids it lists.
+    pub async fn model_ids(&self) -> Vec<String> {
+        let list: Value = self
+            .request(reqwest::Method::GET, "/v1/models")
+            .send()
+            .await
+            .expect("GET /v1/models")
+            .json()
+            .await
+            .expect("a JSON model list");
+        model_ids(&list)
+    }
+
     /// A non-streaming chat that must succeed; returns the completion.
     pub async fn chat_ok(&self, body: &Value) -> Value {
         let response = self.chat(body).await;
@@ -521,6 +534,24 @@ pub fn parse_sse(text: &str) -> Vec<Value> {
 }
 
 /// The text of a streamed answer: its `content` deltas joined.
+/// `(id, owned_by)` of every model in an OpenAI model list.
+pub fn listed_models(list: &Value) -> Vec<(String, String)> {
+    list["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a model list: {list}"))
+        .iter()
+        .map(|m| {
+            let text = |field: &str| m[field].as_str().unwrap_or_default().to_string();
+            (text("id"), text("owned_by"))
+        })
+        .collect()
+}
+
+/// The ids in an OpenAI model list.
+pub fn model_ids(list: &Value) -> Vec<String> {
+    listed_models(list).into_iter().map(|(id, _)| id).collect()
+}
+
 pub fn streamed_text(frames: &[Value]) -> String {
     frames
         .iter()

@@ -109,14 +109,7 @@ fn streamed_answers_have_two_to_four_chunks() {
     };
     let chunks = reply(&prompt, Scenario::Normal).chunks(6, &meta());
     assert_eq!(chunks.len(), 4);
-    let text: String = chunks
-        .iter()
-        .map(|c| {
-            c["candidates"][0]["content"]["parts"][0]["text"]
-                .as_str()
-                .unwrap()
-        })
-        .collect();
+    let text = super::chunks_text(&chunks);
     assert_eq!(text, "echo: tell me a story about a cat");
     assert_eq!(chunks[3]["candidates"][0]["finishReason"], "STOP");
     assert!(
