@@ -40,7 +40,7 @@
 //! [`MockOptions::hold`] + [`MockUpstream::release`] pause a stream after its
 //! first snapshot ([`MockUpstream::held`] counts the streams waiting).
 
-mod frames;
+pub mod frames;
 mod routes;
 mod scenario;
 mod state;

@@ -227,7 +227,8 @@ fn malformed(err: crate::framing::FrameError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framing::tests::{ERROR_1037, HELLO, frame};
+    use crate::framing::tests::{ERROR_1037, HELLO};
+    use mock_gemini_web::frames::{self, CandidateSpec, error_frame, frame};
     use serde_json::json;
 
     fn text_of(events: &[Event]) -> (String, String) {
@@ -267,40 +268,18 @@ mod tests {
         Ok(events)
     }
 
-    fn candidate(text: &str, status: i64, thoughts: Option<&str>) -> Value {
-        let mut c = vec![Value::Null; 38];
-        c[0] = json!("rc_1");
-        c[1] = json!([text]);
-        c[8] = json!([status]);
-        if let Some(t) = thoughts {
-            c[37] = json!([[t]]);
+    fn candidate(text: &str, complete: bool) -> CandidateSpec {
+        CandidateSpec {
+            rcid: "rc_1".into(),
+            text: text.into(),
+            complete,
+            ..CandidateSpec::default()
         }
-        Value::Array(c)
     }
 
-    fn snapshot_frame(candidate: Value) -> String {
-        let mut inner = vec![Value::Null; 26];
-        inner[1] = json!(["c_1", "r_1"]);
-        inner[4] = json!([candidate]);
-        frame(&json!([["wrb.fr", null, Value::Array(inner).to_string()]]))
-    }
-
-    fn error_frame(code: i64) -> String {
-        frame(&json!([[
-            "wrb.fr",
-            null,
-            null,
-            null,
-            null,
-            [
-                4,
-                null,
-                [[
-                    "type.googleapis.com/assistant.boq.bard.application.BardErrorInfo",
-                    [code]
-                ]]
-            ]
-        ]]))
+    fn snapshot_frame(candidate: CandidateSpec) -> String {
+        let candidate = frames::candidate(&candidate);
+        frames::snapshot_frame(&frames::inner("c_1", "r_1", candidate, None))
     }
 
     #[test]
@@ -339,9 +318,9 @@ mod tests {
         let chars: Vec<usize> = escaped.char_indices().map(|(i, _)| i).collect();
         let mut body = String::from(")]}'\n\n");
         for cut in chars.iter().step_by(3) {
-            body.push_str(&snapshot_frame(candidate(&escaped[..*cut], 1, None)));
+            body.push_str(&snapshot_frame(candidate(&escaped[..*cut], false)));
         }
-        body.push_str(&snapshot_frame(candidate(&escaped, 2, None)));
+        body.push_str(&snapshot_frame(candidate(&escaped, true)));
         body.push_str(&frame(&json!([["di", 57], ["af.httprm", 56, "-1", 12]])));
         let bytes = body.as_bytes();
         let inside_chars: Vec<usize> = (1..bytes.len())
@@ -393,7 +372,7 @@ mod tests {
     fn a_transient_code_read_with_the_first_text_is_retryable() {
         let body = format!(
             ")]}}'\n\n{}{}",
-            snapshot_frame(candidate("Hel", 1, None)),
+            snapshot_frame(candidate("Hel", false)),
             error_frame(1013)
         );
         let mut assembler = Assembler::new("acct", "gemini-3-pro");
@@ -412,7 +391,7 @@ mod tests {
     fn an_error_after_a_complete_answer_is_ignored() {
         let body = format!(
             ")]}}'\n\n{}{}",
-            snapshot_frame(candidate("Done.", 2, None)),
+            snapshot_frame(candidate("Done.", true)),
             error_frame(1096)
         );
         assert_eq!(text_of(&run(body.as_bytes(), &[]).unwrap()).0, "Done.");
@@ -421,16 +400,13 @@ mod tests {
     #[test]
     fn queueing_then_answer() {
         let queue = frame(&json!([["wrb.fr", null, null, null, null, [1]]]));
-        let body = format!(
-            ")]}}'\n\n{queue}{}",
-            snapshot_frame(candidate("ok", 2, None))
-        );
+        let body = format!(")]}}'\n\n{queue}{}", snapshot_frame(candidate("ok", true)));
         assert_eq!(text_of(&run(body.as_bytes(), &[]).unwrap()).0, "ok");
     }
 
     #[test]
     fn an_unfinished_or_empty_answer_is_an_error() {
-        let body = format!(")]}}'\n\n{}", snapshot_frame(candidate("partial", 1, None)));
+        let body = format!(")]}}'\n\n{}", snapshot_frame(candidate("partial", false)));
         let mut assembler = Assembler::new("a", "m");
         assert_eq!(
             describe(&assembler.push(body.as_bytes()).unwrap()),
@@ -445,7 +421,7 @@ mod tests {
             run(b")]}'\n\n", &[]),
             Err(ProviderError::Upstream(_))
         ));
-        let body = format!(")]}}'\n\n{}", snapshot_frame(candidate("", 2, None)));
+        let body = format!(")]}}'\n\n{}", snapshot_frame(candidate("", true)));
         assert!(matches!(
             run(body.as_bytes(), &[]),
             Err(ProviderError::Upstream(_))
@@ -461,7 +437,7 @@ mod tests {
         let mut assembler = Assembler::new("a", "m");
         let error = ProviderError::upstream(0, "reset");
         assert!(assembler.broken(error.clone()).is_err());
-        let body = format!(")]}}'\n\n{}", snapshot_frame(candidate("ok", 2, None)));
+        let body = format!(")]}}'\n\n{}", snapshot_frame(candidate("ok", true)));
         assembler.push(body.as_bytes()).unwrap();
         assert!(assembler.broken(error).is_ok());
     }
@@ -470,20 +446,13 @@ mod tests {
     fn the_complete_snapshot_carries_the_images() {
         let mut c = candidate(
             "Here:\nhttp://googleusercontent.com/image_generation_content/0\n",
-            2,
-            None,
+            true,
         );
-        let mut media = vec![Value::Null; 8];
-        media[7] = json!([[[
-            [
-                null,
-                null,
-                null,
-                [null, null, "cat", "http://m/mock-img/1=s1024-rj"]
-            ],
-            ["id0"]
-        ]]]);
-        c[12] = Value::Array(media);
+        c.images = vec![(
+            "http://m/mock-img/1=s1024-rj".into(),
+            "cat".into(),
+            "id0".into(),
+        )];
         let body = format!(")]}}'\n\n{}", snapshot_frame(c));
         let mut assembler = Assembler::new("a", "m");
         let events = assembler.push(body.as_bytes()).unwrap();

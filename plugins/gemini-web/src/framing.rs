@@ -268,21 +268,16 @@ fn parse_json(bytes: &[u8]) -> Option<Value> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use mock_gemini_web::frame;
     use serde_json::json;
 
     /// The UTF-16 length of a text, as the framing counts it.
-    pub(crate) fn utf16_len(text: &str) -> usize {
+    fn utf16_len(text: &str) -> usize {
         text.chars().map(char::len_utf16).sum()
     }
 
     pub(crate) const HELLO: &str = include_str!("../fixtures/hello.frames");
     pub(crate) const ERROR_1037: &str = include_str!("../fixtures/error-1037.frames");
-
-    /// Frames one JSON value the way the upstream does.
-    pub(crate) fn frame(value: &Value) -> String {
-        let text = value.to_string();
-        format!("{}\n{}\n", utf16_len(&text) + 2, text)
-    }
 
     fn parse_in_pieces(body: &[u8], cuts: &[usize]) -> Result<Vec<Value>, FrameError> {
         let mut parser = FrameParser::new();

@@ -3,12 +3,13 @@
 //! snapshot → delta path (display text, delta tracker).
 
 use fuzz_support::{char_cuts, config, pieces};
+use mock_gemini_web::frames::{self, CandidateSpec};
 use plugin_gemini_web::assembler::Assembler;
 use plugin_gemini_web::delta::DeltaTracker;
 use plugin_gemini_web::display_text::displayable;
 use plugin_gemini_web::framing::{FrameError, FrameParser};
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use wasmgate_plugin_sdk::Event;
 
 /// The framing's result for `body` in the reads `raw_cuts` pick: the
@@ -132,39 +133,14 @@ fn assemble_with_retry(body: &[u8], raw_cuts: &[usize]) -> (Vec<String>, Option<
 
 /// A StreamGenerate snapshot frame whose candidate holds `text`.
 fn snapshot_frame(text: &str, thoughts: Option<&str>, complete: bool) -> String {
-    let mut candidate = vec![Value::Null; 38];
-    candidate[0] = json!("rc_1");
-    candidate[1] = json!([text]);
-    candidate[8] = json!([if complete { 2 } else { 1 }]);
-    if let Some(thoughts) = thoughts {
-        candidate[37] = json!([[thoughts]]);
-    }
-    let mut inner = vec![Value::Null; 26];
-    inner[1] = json!(["c_1", "r_1"]);
-    inner[4] = json!([Value::Array(candidate)]);
-    let text = json!([["wrb.fr", null, Value::Array(inner).to_string()]]).to_string();
-    format!("{}\n{}\n", utf16_len(&text) + 2, text)
-}
-
-/// An in-band error code frame.
-fn error_frame(code: i64) -> String {
-    let text = json!([[
-        "wrb.fr",
-        null,
-        null,
-        null,
-        null,
-        [
-            4,
-            null,
-            [[
-                "type.googleapis.com/assistant.boq.bard.application.BardErrorInfo",
-                [code]
-            ]]
-        ]
-    ]])
-    .to_string();
-    format!("{}\n{}\n", utf16_len(&text) + 2, text)
+    let candidate = frames::candidate(&CandidateSpec {
+        rcid: "rc_1".into(),
+        text: text.into(),
+        complete,
+        thoughts: thoughts.map(str::to_string),
+        ..CandidateSpec::default()
+    });
+    frames::snapshot_frame(&frames::inner("c_1", "r_1", candidate, None))
 }
 
 proptest! {
@@ -224,7 +200,7 @@ proptest! {
                 (text(), proptest::option::of(text()), any::<bool>())
                     .prop_map(|(t, th, c)| snapshot_frame(&t, th.as_deref(), c)),
                 prop_oneof![Just(1013i64), Just(1037), Just(1060), Just(1052)]
-                    .prop_map(error_frame),
+                    .prop_map(frames::error_frame),
             ],
             0..6,
         ),
