@@ -12,8 +12,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use wasmgate_testkit::js_plugin::{JS_PLUGIN, built_js_plugin};
 use wasmgate_testkit::{
-    Gateway, GatewayBuilder, Value, bounded_stream, failure, json, parse_sse, streamed_reasoning,
-    streamed_text, user_request,
+    Gateway, GatewayBuilder, Value, bounded_stream, failure, json, parse_sse,
+    reasoning_comes_first, streamed_reasoning, streamed_text, user_request,
 };
 
 const ADMIN_KEY: &str = "admin-conformance-suite";
@@ -139,7 +139,7 @@ async fn a_stream_cut_midway_ends_in_an_error_frame<F: Fixture>() {
 }
 
 /// The upstream's thoughts come back as `reasoning_content`, apart from the
-/// answer, streamed or whole.
+/// answer and before it, streamed or whole.
 async fn thoughts_come_back_as_reasoning<F: Fixture>() {
     let fixture = F::start().await;
     let (status, frames) = bounded_stream(
@@ -149,6 +149,7 @@ async fn thoughts_come_back_as_reasoning<F: Fixture>() {
     .await;
     assert_eq!(status, 200, "{frames:?}");
     assert!(!streamed_reasoning(&frames).is_empty(), "{frames:?}");
+    assert!(reasoning_comes_first(&frames), "thoughts first: {frames:?}");
     assert_eq!(streamed_text(&frames), fixture.answer("ponder"));
 
     let whole = fixture

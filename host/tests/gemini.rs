@@ -510,34 +510,7 @@ async fn the_plugin_models_are_listed() {
 
 /// Sends `body` streamed or not; the answer's text.
 async fn answer_text(gateway: &Gateway, body: &Value) -> String {
-    answer_with_annotations(gateway, body).await.0
-}
-
-/// Sends `body` streamed or not; the answer's text and its annotations
-/// (from the message, or from the stream's deltas).
-async fn answer_with_annotations(gateway: &Gateway, body: &Value) -> (String, Vec<Value>) {
-    if body["stream"] == true {
-        let (status, frames) = gateway.chat_stream(body).await;
-        assert_eq!(status, 200, "{frames:?}");
-        let annotations = frames
-            .iter()
-            .filter_map(|frame| frame["choices"][0]["delta"]["annotations"].as_array())
-            .flatten()
-            .cloned()
-            .collect();
-        (streamed_text(&frames), annotations)
-    } else {
-        let completion = gateway.chat_ok(body).await;
-        let message = &completion["choices"][0]["message"];
-        let annotations = message["annotations"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        (
-            message["content"].as_str().unwrap().to_string(),
-            annotations,
-        )
-    }
+    gateway.answer_with_annotations(body).await.0
 }
 
 #[tokio::test]
@@ -545,7 +518,7 @@ async fn a_grounded_answer_cites_its_sources_as_openai_annotations() {
     let (mock, gateway) = setup("good-1").await;
     for stream in [false, true] {
         let body = user_request("gemini-2.5-flash-search", "Who wrote Faust?", stream);
-        let (text, annotations) = answer_with_annotations(&gateway, &body).await;
+        let (text, annotations) = gateway.answer_with_annotations(&body).await;
         assert_eq!(text, "echo: Who wrote Faust?");
         assert_eq!(
             annotations,
@@ -559,7 +532,7 @@ async fn a_grounded_answer_cites_its_sources_as_openai_annotations() {
         );
         // Without grounding, no annotations.
         let plain = user_request("gemini-2.5-flash", "Who wrote Faust?", stream);
-        assert!(answer_with_annotations(&gateway, &plain).await.1.is_empty());
+        assert!(gateway.answer_with_annotations(&plain).await.1.is_empty());
     }
     drop(mock);
 }

@@ -9,7 +9,9 @@ use futures::StreamExt;
 use mock_gemini_business::{
     GENERATED_PNG, MockAccount, MockOptions, MockUpstream, TRICKY_PARTS, spawn,
 };
-use wasmgate_testkit::{Gateway, Value, json, parse_sse, streamed_text, user_request};
+use wasmgate_testkit::{
+    Gateway, Value, json, parse_sse, reasoning_comes_first, streamed_text, user_request,
+};
 
 /// The gateway accounts of one test: `plugins.toml` blocks and the
 /// environment variables their secrets come from.
@@ -312,19 +314,7 @@ async fn thoughts_arrive_as_reasoning_content_before_the_text() {
     assert_eq!(status, 200);
     assert_eq!(reasoning_of(&frames), "Let me think… about «this» 🤔");
     assert_eq!(streamed_text(&frames), "Voilà: 答え ✓");
-    let first_text = frames
-        .iter()
-        .position(|f| {
-            f["choices"][0]["delta"]["content"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty())
-        })
-        .unwrap();
-    let last_reasoning = frames
-        .iter()
-        .rposition(|f| f["choices"][0]["delta"]["reasoning_content"].is_string())
-        .unwrap();
-    assert!(last_reasoning < first_text, "{frames:?}");
+    assert!(reasoning_comes_first(&frames), "{frames:?}");
 
     // The same answer in one piece.
     let completion = gateway

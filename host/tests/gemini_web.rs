@@ -14,7 +14,9 @@ use mock_gemini_web::{
     DEFAULT_ANSWER, DEFAULT_PSID, DEFAULT_PSIDTS, DEFAULT_THOUGHTS, Glitch, MOCK_PNG, MockOptions,
     MockUpstream, PAGE_PUSH_ID, Split,
 };
-use wasmgate_testkit::{Gateway, Value, json, parse_sse, streamed_text, user_request};
+use wasmgate_testkit::{
+    Gateway, Value, json, parse_sse, reasoning_comes_first, streamed_text, user_request,
+};
 use wasmgate_testkit::{
     bounded_stream as stream, failure, finish_reason, streamed_reasoning as reasoning, text_pieces,
 };
@@ -232,19 +234,7 @@ async fn thoughts_arrive_as_reasoning_content() {
     assert_eq!(status, 200);
     assert_eq!(reasoning(&frames), DEFAULT_THOUGHTS);
     assert_eq!(streamed_text(&frames), DEFAULT_ANSWER);
-    let last_reasoning = frames
-        .iter()
-        .rposition(|f| f["choices"][0]["delta"]["reasoning_content"].is_string())
-        .unwrap();
-    let first_text = frames
-        .iter()
-        .position(|f| {
-            f["choices"][0]["delta"]["content"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty())
-        })
-        .unwrap();
-    assert!(last_reasoning < first_text, "thoughts first: {frames:?}");
+    assert!(reasoning_comes_first(&frames), "thoughts first: {frames:?}");
     assert_eq!(frames.last().unwrap(), "[DONE]");
 
     let completion = gateway

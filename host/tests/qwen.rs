@@ -14,7 +14,8 @@ use mock_qwen::{
     DEFAULT_SESSION_TOKEN, MockOptions, MockUpstream, cn, intl,
 };
 use wasmgate_testkit::{
-    Gateway, GatewayBuilder, Value, json, parse_sse, reqwest, streamed_text, user_request,
+    Gateway, GatewayBuilder, Value, json, parse_sse, reasoning_comes_first, reqwest, streamed_text,
+    user_request,
 };
 use wasmgate_testkit::{
     bounded_stream as stream, failure, finish_reason, streamed_reasoning as reasoning, text_pieces,
@@ -401,19 +402,7 @@ async fn chat_qwen_ai_thinking_summaries_become_reasoning_content() {
     );
     assert_eq!(streamed_text(&frames), answer());
     // The thinking phase comes first; its own `finished` does not end the answer.
-    let last_reasoning = frames
-        .iter()
-        .rposition(|f| f["choices"][0]["delta"]["reasoning_content"].is_string())
-        .unwrap();
-    let first_text = frames
-        .iter()
-        .position(|f| {
-            f["choices"][0]["delta"]["content"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty())
-        })
-        .unwrap();
-    assert!(last_reasoning < first_text, "{frames:?}");
+    assert!(reasoning_comes_first(&frames), "{frames:?}");
     assert_eq!(finish_reason(&frames), Some("stop"));
     let usage = &frames[frames.len() - 2]["usage"];
     assert!(usage["total_tokens"].as_u64().unwrap() > 0, "{usage}");

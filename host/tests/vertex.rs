@@ -644,25 +644,7 @@ async fn searched(
     mock: &MockUpstream,
     body: &Value,
 ) -> (String, mock_vertex::RecordedRequest) {
-    let (text, annotations) = if body["stream"] == true {
-        let (status, frames) = gateway.chat_stream(body).await;
-        assert_eq!(status, 200, "{frames:?}");
-        let annotations: Vec<Value> = frames
-            .iter()
-            .filter_map(|frame| frame["choices"][0]["delta"]["annotations"].as_array())
-            .flatten()
-            .cloned()
-            .collect();
-        (streamed_text(&frames), annotations)
-    } else {
-        let completion = gateway.chat_ok(body).await;
-        let message = &completion["choices"][0]["message"];
-        let annotations = message["annotations"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        (content(&completion).to_string(), annotations)
-    };
+    let (text, annotations) = gateway.answer_with_annotations(body).await;
     let call = mock.generation_requests().pop().unwrap();
     if call.carries_search_tool() {
         assert_eq!(annotations.len(), 1, "{annotations:?}");

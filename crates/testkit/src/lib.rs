@@ -423,6 +423,32 @@ impl Gateway {
         model_ids(&list)
     }
 
+    /// Sends `body` (streamed or not, as it says), which must succeed: the
+    /// answer's text and its annotations (from the message, or from the
+    /// stream's deltas).
+    pub async fn answer_with_annotations(&self, body: &Value) -> (String, Vec<Value>) {
+        if body["stream"] == true {
+            let (status, frames) = self.chat_stream(body).await;
+            assert_eq!(status, 200, "{frames:?}");
+            let annotations = frames
+                .iter()
+                .filter_map(|frame| frame["choices"][0]["delta"]["annotations"].as_array())
+                .flatten()
+                .cloned()
+                .collect();
+            (streamed_text(&frames), annotations)
+        } else {
+            let completion = self.chat_ok(body).await;
+            let message = &completion["choices"][0]["message"];
+            let annotations = message["annotations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let text = message["content"].as_str().unwrap_or_default().to_string();
+            (text, annotations)
+        }
+    }
+
     /// A non-streaming chat that must succeed; returns the completion.
     pub async fn chat_ok(&self, body: &Value) -> Value {
         let response = self.chat(body).await;
@@ -550,6 +576,22 @@ pub fn listed_models(list: &Value) -> Vec<(String, String)> {
 /// The ids in an OpenAI model list.
 pub fn model_ids(list: &Value) -> Vec<String> {
     listed_models(list).into_iter().map(|(id, _)| id).collect()
+}
+
+/// Whether every reasoning delta of a stream comes before its first piece of
+/// text (thoughts first, then the answer, as clients show them).
+pub fn reasoning_comes_first(frames: &[Value]) -> bool {
+    let delta = |f: &Value| f["choices"][0]["delta"].clone();
+    let last_reasoning = frames
+        .iter()
+        .rposition(|f| delta(f)["reasoning_content"].is_string());
+    let first_text = frames
+        .iter()
+        .position(|f| delta(f)["content"].as_str().is_some_and(|t| !t.is_empty()));
+    match (last_reasoning, first_text) {
+        (Some(reasoning), Some(text)) => reasoning < text,
+        _ => false,
+    }
 }
 
 pub fn streamed_text(frames: &[Value]) -> String {
