@@ -55,26 +55,22 @@ impl Provider for Gemini {
                           streamed over SSE, with thoughts, tools and images."
                 .into(),
             hosts: vec![endpoints::PUBLIC_HOST.into()],
-            secrets: vec![SecretSpec {
-                name: API_KEY_SECRET.into(),
-                description: "a Gemini API key (AIza…, AQ.…), sent in the x-goog-api-key header"
-                    .into(),
-                required: true,
-            }],
+            secrets: vec![SecretSpec::required(
+                API_KEY_SECRET,
+                "a Gemini API key (AIza…, AQ.…), sent in the x-goog-api-key header",
+            )],
             settings: vec![
-                SettingSpec {
-                    name: "base-url".into(),
-                    description: "origin of the API (a proxy, or a test upstream)".into(),
-                    default: Some(DEFAULT_BASE_URL.into()),
-                },
-                SettingSpec {
-                    name: SAFETY_THRESHOLD_SETTING.into(),
-                    description: "threshold for every harm category (OFF, BLOCK_NONE, \
-                                  BLOCK_ONLY_HIGH…) when a request sends no safetySettings; \
-                                  unset keeps Google's defaults"
-                        .into(),
-                    default: None,
-                },
+                SettingSpec::new(
+                    "base-url",
+                    "origin of the API (a proxy, or a test upstream)",
+                    Some(DEFAULT_BASE_URL),
+                ),
+                SettingSpec::new(
+                    SAFETY_THRESHOLD_SETTING,
+                    "threshold for every harm category (OFF, BLOCK_NONE, BLOCK_ONLY_HIGH…) when \
+                     a request sends no safetySettings; unset keeps Google's defaults",
+                    None,
+                ),
             ],
             models: models::default_models(),
         }

@@ -62,11 +62,6 @@ impl Provider for Vertex {
     type Completion = Answer<Response>;
 
     fn manifest() -> PluginManifest {
-        let setting = |name: &str, description: &str, default: Option<&str>| SettingSpec {
-            name: name.into(),
-            description: description.into(),
-            default: default.map(str::to_string),
-        };
         PluginManifest {
             name: "vertex".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -78,46 +73,43 @@ impl Provider for Vertex {
                 .map(|h| h.to_string())
                 .collect(),
             secrets: vec![
-                SecretSpec {
-                    name: settings::CREDENTIALS_SECRET.into(),
-                    description: "a service account's JSON key file, whole (used when present)"
-                        .into(),
-                    required: false,
-                },
-                SecretSpec {
-                    name: settings::EXPRESS_KEY_SECRET.into(),
-                    description: "a Vertex AI express-mode API key".into(),
-                    required: false,
-                },
+                SecretSpec::optional(
+                    settings::CREDENTIALS_SECRET,
+                    "a service account's JSON key file, whole (used when present)",
+                ),
+                SecretSpec::optional(
+                    settings::EXPRESS_KEY_SECRET,
+                    "a Vertex AI express-mode API key",
+                ),
             ],
             settings: vec![
-                setting(
+                SettingSpec::new(
                     settings::PROJECT_SETTING,
                     "project of a service account's requests (default: the key file's project_id)",
                     None,
                 ),
-                setting(
+                SettingSpec::new(
                     settings::LOCATION_SETTING,
                     "global, or a region such as us-central1 (picks the regional host)",
                     Some(settings::DEFAULT_LOCATION),
                 ),
-                setting(
+                SettingSpec::new(
                     settings::BASE_URL_SETTING,
                     "replaces the whole origin the location implies (a proxy, a test upstream)",
                     None,
                 ),
-                setting(
+                SettingSpec::new(
                     settings::TOKEN_URL_SETTING,
                     "OAuth token endpoint (default: {base-url}/token when base-url is set, else the \
                      key file's token_uri)",
                     Some(token::DEFAULT_TOKEN_URL),
                 ),
-                setting(
+                SettingSpec::new(
                     settings::API_VERSION_SETTING,
                     "API version of the request paths",
                     Some(settings::DEFAULT_API_VERSION),
                 ),
-                setting(
+                SettingSpec::new(
                     settings::SAFETY_THRESHOLD_SETTING,
                     "threshold for every harm category (OFF, BLOCK_NONE…) when a request sends \
                      no safetySettings; unset keeps Google's defaults",
