@@ -37,7 +37,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use plugin_gemini::endpoints;
 use serde_json::{Value, json};
-use wasmgate_plugin_sdk::{ChatRequest, ContentPart, Event, FinishReason, Message, Role, Sampling};
+use wasmgate_plugin_sdk::{ChatRequest, Event, FinishReason, Message, Role};
 
 type Upstream = Client<HttpConnector, Full<Bytes>>;
 type Answer = BoxBody<Bytes, Infallible>;
@@ -134,34 +134,14 @@ fn parse(body: &[u8]) -> Option<ChatRequest> {
                 "tool" => Role::Tool,
                 _ => Role::User,
             };
-            Some(Message {
-                role,
-                content: vec![ContentPart::Text(message["content"].as_str()?.to_string())],
-                name: None,
-                tool_calls: Vec::new(),
-                tool_call_id: None,
-            })
+            Some(Message::text(role, message["content"].as_str()?))
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(ChatRequest {
-        model: value["model"].as_str()?.to_string(),
+    Some(ChatRequest::new(
+        value["model"].as_str()?,
         messages,
-        sampling: Sampling {
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-        },
-        stop: Vec::new(),
-        tools: Vec::new(),
-        tool_choice: None,
-        stream: value["stream"].as_bool().unwrap_or(false),
-        reasoning_effort: None,
-        extra: None,
-    })
+        value["stream"].as_bool().unwrap_or(false),
+    ))
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response<Answer> {

@@ -174,6 +174,23 @@ impl SettingSpec {
 }
 
 impl ProviderError {
+    /// The case's name as the contract spells it (`rate-limited`…), for logs
+    /// and tests.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Unauthorized(_) => "unauthorized",
+            ProviderError::Forbidden(_) => "forbidden",
+            ProviderError::RateLimited(_) => "rate-limited",
+            ProviderError::QuotaExhausted(_) => "quota-exhausted",
+            ProviderError::BadRequest(_) => "bad-request",
+            ProviderError::ModelNotFound(_) => "model-not-found",
+            ProviderError::ContentFiltered(_) => "content-filtered",
+            ProviderError::Upstream(_) => "upstream",
+            ProviderError::Timeout(_) => "timeout",
+            ProviderError::Internal(_) => "internal",
+        }
+    }
+
     /// An upstream failure with its HTTP status (0 when there was no answer).
     pub fn upstream(status: u16, message: impl Into<String>) -> Self {
         ProviderError::Upstream(UpstreamFailure {

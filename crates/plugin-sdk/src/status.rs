@@ -28,18 +28,7 @@ mod tests {
     use crate::ProviderError;
 
     fn case(status: u16) -> &'static str {
-        match ProviderError::from_status(status, "m".into(), Some(5)) {
-            ProviderError::Unauthorized(_) => "unauthorized",
-            ProviderError::Forbidden(_) => "forbidden",
-            ProviderError::RateLimited(_) => "rate-limited",
-            ProviderError::QuotaExhausted(_) => "quota-exhausted",
-            ProviderError::BadRequest(_) => "bad-request",
-            ProviderError::ModelNotFound(_) => "model-not-found",
-            ProviderError::ContentFiltered(_) => "content-filtered",
-            ProviderError::Upstream(_) => "upstream",
-            ProviderError::Timeout(_) => "timeout",
-            ProviderError::Internal(_) => "internal",
-        }
+        ProviderError::from_status(status, "m".into(), Some(5)).kind()
     }
 
     #[test]

@@ -4,36 +4,16 @@ use plugin_openai_compatible::wire;
 use serde_json::{Value, json};
 use wasmgate_plugin_sdk::openai_json;
 use wasmgate_plugin_sdk::{
-    ChatRequest, ContentPart, Event, FinishReason, Message, ProviderError, ReasoningEffort, Role,
-    Sampling, Tool, ToolChoice,
+    ChatRequest, Event, FinishReason, Message, ProviderError, ReasoningEffort, Role, Tool,
+    ToolChoice,
 };
 
 fn request(text: &str) -> ChatRequest {
-    ChatRequest {
-        model: "deepseek-chat".into(),
-        messages: vec![Message {
-            role: Role::User,
-            content: vec![ContentPart::Text(text.into())],
-            name: None,
-            tool_calls: vec![],
-            tool_call_id: None,
-        }],
-        sampling: Sampling {
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-        },
-        stop: vec![],
-        tools: vec![],
-        tool_choice: None,
-        stream: false,
-        reasoning_effort: None,
-        extra: None,
-    }
+    ChatRequest::new(
+        "deepseek-chat",
+        vec![Message::text(Role::User, text)],
+        false,
+    )
 }
 
 #[test]
@@ -131,21 +111,6 @@ fn chunks_become_text_reasoning_tool_calls_usage_and_finish() {
     );
 }
 
-fn kind(err: &ProviderError) -> &'static str {
-    match err {
-        ProviderError::Unauthorized(_) => "unauthorized",
-        ProviderError::Forbidden(_) => "forbidden",
-        ProviderError::RateLimited(_) => "rate-limited",
-        ProviderError::QuotaExhausted(_) => "quota-exhausted",
-        ProviderError::BadRequest(_) => "bad-request",
-        ProviderError::ModelNotFound(_) => "model-not-found",
-        ProviderError::ContentFiltered(_) => "content-filtered",
-        ProviderError::Upstream(_) => "upstream",
-        ProviderError::Timeout(_) => "timeout",
-        ProviderError::Internal(_) => "internal",
-    }
-}
-
 #[test]
 fn refusals_are_typed() {
     let error = |code: &str, message: &str| {
@@ -183,7 +148,7 @@ fn refusals_are_typed() {
     ];
     for (status, body, expected) in cases {
         let err = wire::refusal(status, &body, None);
-        assert_eq!(kind(&err), expected, "{status} {body}: {err:?}");
+        assert_eq!(err.kind(), expected, "{status} {body}: {err:?}");
     }
     match wire::refusal(429, &error("rate_limit_exceeded", "slow down"), Some(7000)) {
         ProviderError::RateLimited(info) => {
