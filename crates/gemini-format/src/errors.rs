@@ -3,8 +3,9 @@
 //! `{"error":{"code":429,"message":"…","status":"RESOURCE_EXHAUSTED","details":[…]}}`
 //! arrives as a non-2xx body, or as a `data:` event in the middle of a stream.
 //! The case decides what the host does (rotate the account, park it, or
-//! answer the caller), so the classification follows the notes closely:
-//! an invalid key is a 400 here, not a 401.
+//! answer the caller), so the classification follows
+//! `docs/protocols/gemini-api.md`, "Error envelope", closely: an invalid key
+//! is a 400 here, not a 401.
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -9,8 +9,9 @@
 
 use serde_json::{Map, Value};
 
-/// Keywords copied as they are. UNCONFIRMED: the notes only say `$schema` is
-/// rejected; this list follows the fields of Gemini's `Schema` message.
+/// Keywords copied as they are. UNCONFIRMED: the references only show `$schema`
+/// being rejected; this list follows the fields of Gemini's `Schema` message
+/// (`docs/protocols/gemini-api.md`, "Function schemas").
 const KEPT_KEYWORDS: &[&str] = &[
     "title",
     "description",

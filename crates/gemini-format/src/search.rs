@@ -8,7 +8,7 @@
 //! function calling; a model that does not answers 400 and that is passed on).
 //!
 //! Citations (`groundingMetadata`) come back as `citation` events, mapped in
-//! `response.rs` (see `docs/protocols/gemini-api.md`).
+//! `response.rs` (`docs/protocols/gemini-api.md`, "Google Search grounding").
 
 use serde_json::{Map, Value, json};
 use wasmgate_plugin_sdk::ChatRequest;

@@ -1,9 +1,10 @@
 //! Which models think, and how OpenAI's `reasoning_effort` maps onto them.
 //!
 //! Everything here is model-name folklore rather than protocol, so it is kept
-//! in one place. UNCONFIRMED: the notes give `thinkingBudget` (0–24576 on 2.5
-//! Flash, 0 disables) and `thinkingLevel` for newer models; the effort →
-//! budget figures (1K/8K/24K) follow Google's own OpenAI-compatible endpoint.
+//! in one place (`docs/protocols/gemini-api.md`, "Thinking settings").
+//! UNCONFIRMED: Google documents `thinkingBudget` (0–24576 on 2.5 Flash, 0
+//! disables) and `thinkingLevel` for newer models; the effort → budget figures
+//! (1K/8K/24K) follow Google's own OpenAI-compatible endpoint.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! Where requests go (`protocols/vertex.md` §1).
+//! Where requests go (`docs/protocols/vertex.md`, "Endpoints").
 //!
 //! Service accounts call
 //! `{origin}/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}`

@@ -19,7 +19,8 @@ pub fn token_rejected(status: u16) -> bool {
 mod tests {
     use super::*;
 
-    /// The bodies of `protocols/vertex.md` §6 and §10.
+    /// The bodies of `docs/protocols/vertex.md`, "Error envelopes" (the
+    /// ones the mock sends, and the older 429 wording).
     #[test]
     fn vertex_refusals() {
         let expired = r#"{"error":{"code":401,"message":"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.","status":"UNAUTHENTICATED"}}"#;

@@ -1,5 +1,5 @@
 //! The RS256-signed JWT a service account exchanges for an access token
-//! (`protocols/vertex.md` §2.2).
+//! (`docs/protocols/vertex.md`, "Service-account JWT").
 //!
 //! `base64url(header) . base64url(claims) . base64url(signature)`, unpadded,
 //! the signature being RSASSA-PKCS1-v1_5 with SHA-256 over the first two

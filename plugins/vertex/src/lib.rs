@@ -1,5 +1,5 @@
 //! Gemini models on Vertex AI, with two kinds of account
-//! (`protocols/vertex.md`):
+//! (`docs/protocols/vertex.md`):
 //!
 //! - a service account (`credentials-json`: the downloaded key file): the
 //!   plugin signs an RS256 JWT, exchanges it for an access token at the OAuth

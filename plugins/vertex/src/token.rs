@@ -1,5 +1,6 @@
-//! The OAuth token exchange (`protocols/vertex.md` §2.3–2.4): the form the
-//! assertion is posted in, the answer, and how long a token is used.
+//! The OAuth token exchange (`docs/protocols/vertex.md`, "Token exchange"):
+//! the form the assertion is posted in, the answer, and how long a token is
+//! used.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
