@@ -1,7 +1,7 @@
 //! The Gemini web app plugin end to end: a real client, the real gateway,
 //! the `gemini-web` plugin built from source, and a mock of
 //! gemini.google.com (page, StreamGenerate, RotateCookies, upload, image
-//! downloads) on loopback that follows `protocols/gemini-web.md`.
+//! downloads) on loopback that follows `docs/protocols/gemini-web.md`.
 //!
 //! The mock picks a scenario from tokens in the prompt (`[mock:1037]`,
 //! `[mock:cut]`, "generate an image", …), so most tests only change the

@@ -1,7 +1,7 @@
 //! The Qwen web plugin end to end: a real client, the real gateway, the
 //! plugin built from source, and a mock of both Qwen sites on loopback
 //! (tongyi: cookie + x-xsrf-token, cumulative snapshots; chat.qwen.ai: a JWT,
-//! phased increments) that follows `protocols/qwen-web.md`.
+//! phased increments) that follows `docs/protocols/qwen.md`.
 //!
 //! The mock picks a scenario from `#scenario=<name>` in the prompt, so most
 //! tests only change the user's message.

@@ -3,7 +3,7 @@
 //! the plugin's `base-url`, `rotate-url` and `upload-url` at
 //! [`MockUpstream::base_url`]).
 //!
-//! Routes (the "Mock server" section of `protocols/gemini-web.md`):
+//! Routes (`docs/protocols/gemini-web.md`, "The mock"):
 //!
 //! | route | behaviour |
 //! |---|---|

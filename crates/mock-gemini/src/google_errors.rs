@@ -1,4 +1,4 @@
-//! Google's error envelope, shaped as `protocols/gemini-api.md` §5 documents.
+//! Google's error envelope (`docs/protocols/gemini-api.md`, "Error envelope").
 
 use std::time::Duration;
 
@@ -77,8 +77,8 @@ pub fn unregistered_caller() -> GoogleError {
     )
 }
 
-/// A `banned-*` key. The wording is UNCONFIRMED in the notes; this is the
-/// leaked-key text clients report.
+/// A `banned-*` key. The wording is UNCONFIRMED; this is the leaked-key text
+/// clients report.
 pub fn permission_denied() -> GoogleError {
     GoogleError::new(
         403,

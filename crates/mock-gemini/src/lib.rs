@@ -1,5 +1,5 @@
 //! A fake Gemini Developer API on loopback, for the `gemini` plugin's tests
-//! (`protocols/gemini-api.md` §11).
+//! (`docs/protocols/gemini-api.md`, "The mock").
 //!
 //! ```ignore
 //! let mock = mock_gemini::spawn(MockOptions::default()).await;
@@ -50,7 +50,7 @@ pub use content::{THOUGHT_SIGNATURE, echo_text};
 pub use faults::KeyFault;
 pub use scenario::Scenario;
 
-/// Knobs a test may turn; `Default` follows the notes.
+/// Knobs a test may turn; `Default` is what the tests usually want.
 #[derive(Debug, Clone)]
 pub struct MockOptions {
     /// Generation calls a `limited-*` key gets before its 429s (a key named

@@ -1,8 +1,8 @@
 //! `POST /v1beta/openai/chat/completions`: Google's OpenAI-compatible
 //! endpoint, in its simplest form (`Authorization: Bearer <key>`, the echo
 //! answer as `chat.completion` or as SSE chunks ending with `data: [DONE]`).
-//! Field details of this endpoint are UNCONFIRMED in the notes; errors use
-//! the Google envelope.
+//! Field details of this endpoint are UNCONFIRMED (the plugin does not use
+//! it); errors use the Google envelope.
 
 use axum::http::header;
 use axum::response::Response;

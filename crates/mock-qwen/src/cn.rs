@@ -1,4 +1,4 @@
-//! The tongyi routes (`protocols/qwen-web.md` §8.1).
+//! The tongyi routes (`docs/protocols/qwen.md`, "Tongyi routes").
 //!
 //! `POST /dialog/conversation` scenarios:
 //! - (none): 4 cumulative snapshots, the last `msgStatus:"finished"`, then `[DONE]`;

@@ -1,5 +1,5 @@
-//! The chat.qwen.ai routes (`protocols/qwen-web.md` §8.2, updated for the
-//! 2026-09 changes of `docs/protocols/qwen.md`).
+//! The chat.qwen.ai routes (`docs/protocols/qwen.md`, "chat.qwen.ai routes",
+//! including the 2026-09 changes described there).
 //!
 //! Like the live site, every refusal is an HTTP `200` whose real status rides
 //! in `x-actual-status-code`, with `{"success":false,"data":{"code",…}}`:

@@ -1,6 +1,7 @@
 //! A fake Qwen web chat on loopback, for the `qwen` plugin's tests.
 //!
-//! One server hosts both families of `protocols/qwen-web.md` §8:
+//! One server hosts both site families (`docs/protocols/qwen.md`, "Two site
+//! families" and "The mock"):
 //! - tongyi (`/dialog/*`, `/assistant/*`, `/oss`): cookie + `x-xsrf-token`
 //!   accounts, cumulative-snapshot SSE;
 //! - chat.qwen.ai (`/api/*`, `PUT /oss/*`): JWT accounts, phased SSE.

@@ -1,6 +1,6 @@
 //! What the mock answers: a deterministic echo of the last user turn, a
 //! function call, thoughts, refusals on content grounds, as
-//! `GenerateContentResponse` objects (`protocols/vertex.md` §5).
+//! `GenerateContentResponse` objects (`docs/protocols/vertex.md`, "Responses").
 
 use serde_json::{Map, Value, json};
 

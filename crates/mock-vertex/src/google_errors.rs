@@ -1,4 +1,5 @@
-//! Google's error envelopes, worded as `protocols/vertex.md` §6 quotes them.
+//! Google's error envelopes, worded as clients report Vertex's
+//! (`docs/protocols/vertex.md`, "Error envelopes").
 
 use std::time::Duration;
 

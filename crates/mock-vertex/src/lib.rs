@@ -1,5 +1,5 @@
 //! A fake Vertex AI on loopback, for the `vertex` plugin's tests
-//! (`protocols/vertex.md` §10).
+//! (`docs/protocols/vertex.md`, "The mock").
 //!
 //! ```ignore
 //! let mock = mock_vertex::spawn(MockOptions::default()).await;
@@ -43,7 +43,7 @@ use serde_json::Value;
 pub use content::echo_text;
 pub use scenario::Scenario;
 
-/// Knobs a test may turn; `Default` follows the notes.
+/// Knobs a test may turn; `Default` is what the tests usually want.
 #[derive(Debug, Clone)]
 pub struct MockOptions {
     /// How long an issued token is accepted; also its `expires_in` (whole seconds).

@@ -1,6 +1,6 @@
-//! The OAuth token endpoint's checks (`protocols/vertex.md` §2.2–2.3, §10):
-//! the form, the grant type, and the RS256 assertion, verified with the
-//! public half of the test key.
+//! The OAuth token endpoint's checks (`docs/protocols/vertex.md`,
+//! "Service-account JWT" and "Token exchange"): the form, the grant type, and
+//! the RS256 assertion, verified with the public half of the test key.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

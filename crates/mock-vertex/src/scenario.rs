@@ -1,4 +1,4 @@
-//! Canned behaviours (`protocols/vertex.md` §10), chosen by the
+//! Canned behaviours (`docs/protocols/vertex.md`, "The mock"), chosen by the
 //! `x-mock-scenario` header or by the model name: `mock-<scenario>` (so a
 //! gateway route `"vertex-*"` reaches it as `vertex-mock-429`).
 
