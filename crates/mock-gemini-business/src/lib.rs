@@ -3,7 +3,7 @@
 //! `biz-discoveryengine.googleapis.com` side, both on one local port (point
 //! the plugin's `auth-url` and `base-url` settings at [`MockUpstream::base_url`]).
 //!
-//! It follows the "Mock server" section of the protocol notes: it issues
+//! It follows `docs/protocols/gemini-business.md`, "The mock": it issues
 //! signing keys (all with [`MockOptions::signing_key`], under a new `kid`
 //! each time) and checks every JWT's signature and claims, keeps sessions,
 //! uploads and generated files per account, streams answers as a real
@@ -27,7 +27,8 @@ use std::time::Duration;
 
 pub use scenario::{Scenario, scenarios_in};
 
-/// The key every `getoxsrf` hands out (the protocol notes' test key).
+/// The key every `getoxsrf` hands out (the test vector's key in
+/// `docs/protocols/gemini-business.md`, "Signing key and JWT").
 pub const DEFAULT_SIGNING_KEY: &[u8] = b"synthetic-test-key-0123456789abc";
 
 /// The answer of [`Scenario::Tricky`], in order. Every other element is

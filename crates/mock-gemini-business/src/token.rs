@@ -132,7 +132,8 @@ pub fn verify<'k>(
 mod tests {
     use super::*;
 
-    /// The protocol notes' test vector (`tools/jwtvec.py`).
+    /// The test vector of `docs/protocols/gemini-business.md`, "Signing key
+    /// and JWT".
     const VECTOR: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImtpZC1zeW50aGV0aWMtMDEifQ.eyJpc3MiOiJodHRwczovL2J1c2luZXNzLmdlbWluaS5nb29nbGUiLCJhdWQiOiJodHRwczovL2Jpei1kaXNjb3ZlcnllbmdpbmUuZ29vZ2xlYXBpcy5jb20iLCJzdWIiOiJjc2VzaWR4LzEyMzQ1Njc4OTAiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDMwMCwibmJmIjoxNzAwMDAwMDAwfQ.C9MUSyZ415W16lbZU5dmzuRtO9iSK9HwqyNmPGi75J4";
 
     fn key() -> IssuedKey {

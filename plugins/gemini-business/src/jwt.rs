@@ -116,7 +116,8 @@ impl CachedJwt {
 mod tests {
     use super::*;
 
-    /// `tools/jwtvec.py` of the protocol notes.
+    /// The test vector of `docs/protocols/gemini-business.md`, "Signing key
+    /// and JWT" (computed independently of this code).
     const VECTOR_JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImtpZC1zeW50aGV0aWMtMDEifQ.eyJpc3MiOiJodHRwczovL2J1c2luZXNzLmdlbWluaS5nb29nbGUiLCJhdWQiOiJodHRwczovL2Jpei1kaXNjb3ZlcnllbmdpbmUuZ29vZ2xlYXBpcy5jb20iLCJzdWIiOiJjc2VzaWR4LzEyMzQ1Njc4OTAiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDMwMCwibmJmIjoxNzAwMDAwMDAwfQ.C9MUSyZ415W16lbZU5dmzuRtO9iSK9HwqyNmPGi75J4";
 
     #[test]
