@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use wasmgate_plugin_sdk::http::encode_component;
 
 use crate::framing::FrameParser;
+use crate::generate_request;
 use crate::json_path::{at, str_at};
 use crate::models::{self, Discovered, Listed};
 use crate::page::PageValues;
@@ -25,24 +26,14 @@ pub const UNAUTHENTICATED: i64 = 1016;
 /// The model header batchexecute calls carry (no model is selected).
 pub const BATCH_MODEL_HEADER: &str = "[1,null,null,null,null,null,null,null,[4]]";
 
-/// The query string of a call.
+/// The query string of a call: the RPC and its page, then what every call
+/// to the app carries (StreamGenerate's query).
 pub fn query(rpcid: &str, page: &PageValues, request_counter: u32) -> String {
-    let mut pairs: Vec<(&str, String)> = vec![("rpcids", rpcid.to_string())];
-    pairs.push(("source-path", "/app".to_string()));
-    if let Some(bl) = &page.build_label {
-        pairs.push(("bl", bl.clone()));
-    }
-    if let Some(sid) = &page.session_id {
-        pairs.push(("f.sid", sid.clone()));
-    }
-    pairs.push(("hl", page.language().to_string()));
-    pairs.push(("_reqid", request_counter.to_string()));
-    pairs.push(("rt", "c".to_string()));
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{key}={}", encode_component(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    format!(
+        "rpcids={}&source-path=%2Fapp&{}",
+        encode_component(rpcid),
+        generate_request::query(page, request_counter)
+    )
 }
 
 /// The form body of one call: `at` (empty for a guest page) and `f.req`.

@@ -291,18 +291,31 @@ fn an_answer_cut_after_the_turn_was_saved_is_read_back() {
 fn in_band_codes_become_typed_errors() {
     let setup = setup(MockOptions::default());
     let error = |prompt: &str| setup.chat("gemini-3-flash", prompt).err();
-    assert!(matches!(
-        error("[mock:1037]"),
-        Some(ProviderError::QuotaExhausted(_))
-    ));
-    assert!(matches!(
-        error("[mock:1060]"),
-        Some(ProviderError::RateLimited(_))
-    ));
-    assert!(matches!(
-        error("[mock:1050]"),
-        Some(ProviderError::ModelNotFound(_))
-    ));
+    type Check = fn(&ProviderError) -> bool;
+    let cases: [(&str, Check); 7] = [
+        ("[mock:1037]", |e| {
+            matches!(e, ProviderError::QuotaExhausted(_))
+        }),
+        ("[mock:1060]", |e| {
+            matches!(e, ProviderError::RateLimited(_))
+        }),
+        ("[mock:1050]", |e| {
+            matches!(e, ProviderError::ModelNotFound(_))
+        }),
+        // 1003: refused for its content (reported for image requests).
+        ("[mock:1003]", |e| {
+            matches!(e, ProviderError::ContentFiltered(_))
+        }),
+        ("[mock:1013]", |e| matches!(e, ProviderError::Upstream(_))),
+        ("[mock:4242]", |e| matches!(e, ProviderError::Upstream(_))),
+        ("[mock:rejected]", |e| {
+            matches!(e, ProviderError::Unauthorized(_))
+        }),
+    ];
+    for (prompt, expected) in cases {
+        let error = error(prompt).expect(prompt);
+        assert!(expected(&error), "{prompt}: {error:?}");
+    }
     // 1052 is what the service answers an outdated request structure with:
     // a protocol failure, not a missing model.
     match error("[mock:1052]") {
@@ -311,23 +324,6 @@ fn in_band_codes_become_typed_errors() {
         }
         other => panic!("{other:?}"),
     }
-    // 1003: the request was refused for its content (reported for image requests).
-    assert!(matches!(
-        error("[mock:1003]"),
-        Some(ProviderError::ContentFiltered(_))
-    ));
-    assert!(matches!(
-        error("[mock:1013]"),
-        Some(ProviderError::Upstream(_))
-    ));
-    assert!(matches!(
-        error("[mock:4242]"),
-        Some(ProviderError::Upstream(_))
-    ));
-    assert!(matches!(
-        error("[mock:rejected]"),
-        Some(ProviderError::Unauthorized(_))
-    ));
     match error("[mock:http:429]") {
         Some(ProviderError::RateLimited(info)) => assert_eq!(info.retry_after_ms, Some(7000)),
         other => panic!("{other:?}"),
