@@ -1,6 +1,6 @@
 //! The Gemini API plugin end to end: a real client, the real gateway, the
 //! plugin built from source, and a mock of generativelanguage.googleapis.com
-//! on loopback that follows the protocol notes.
+//! on loopback that follows `docs/protocols/gemini-api.md`.
 
 use mock_gemini::{MockOptions, MockUpstream};
 use wasmgate_testkit::{Gateway, Value, json, streamed_text, user_request};

@@ -1,5 +1,6 @@
 //! The upstream's response framing and the JSON shapes inside it, written
-//! from the protocol notes (independently of the plugin's parser).
+//! from `docs/protocols/gemini-web.md`, "Response framing" (independently of
+//! the plugin's parser).
 //!
 //! Body: `)]}'\n\n`, then frames `<len>\n<json>\n` where `len` is the UTF-16
 //! length of the JSON text plus 2 (both newlines).
@@ -156,8 +157,8 @@ mod tests {
 
     #[test]
     fn lengths_match_the_documented_example() {
-        // From the protocol notes: a 1037 error frame is 121 long, the
-        // bookkeeping frames 56 and 26.
+        // `docs/protocols/gemini-web.md`, "Response framing": a 1037 error
+        // frame is 121 long, the bookkeeping frames 56 and 26.
         assert!(error_frame(1037).starts_with("121\n"));
         let trailer = trailer_frames();
         assert!(trailer.starts_with("56\n"));
