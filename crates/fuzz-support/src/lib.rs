@@ -1,10 +1,11 @@
 //! What the property tests of every parser share: how many cases to run,
 //! where to cut a byte stream (or a text) into the reads a parser sees (a
-//! parser must give the same result however its input arrives), and noisy
-//! SSE streams to feed it.
+//! parser must give the same result however its input arrives), noisy SSE
+//! streams to feed it, and JSON documents that upstreams write raw.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
+use serde_json::Value;
 
 /// 256 cases (enough for CI on two cores); `PROPTEST_CASES` runs more
 /// locally. Failures are not persisted to files: each becomes a plain
@@ -88,6 +89,35 @@ pub fn sse_bytes(
     proptest::collection::vec(token, 0..10)
         .prop_map(|tokens| tokens.concat())
         .boxed()
+}
+
+/// Any JSON value a few levels deep, its strings and keys rich in what a
+/// bracket-counting reader must get right: brackets, braces, quotes,
+/// backslashes, commas and line breaks.
+pub fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[\\PC{}\\[\\]{}\"\\\\,\n\t]{0,10}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z{}\\[\\]\"\\\\]{0,4}", inner, 0..4)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// A whole document as an upstream writes one: an object or an array of
+/// [`json_value`]s.
+pub fn json_document() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        proptest::collection::vec(json_value(), 0..3).prop_map(Value::Array),
+        proptest::collection::btree_map("[a-z]{1,4}", json_value(), 0..3)
+            .prop_map(|map| Value::Object(map.into_iter().collect())),
+    ]
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ mod tests {
 #[cfg(test)]
 mod prop {
     use super::*;
-    use fuzz_support::{config, pieces};
+    use fuzz_support::{config, json_document, pieces};
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -239,31 +239,6 @@ mod prop {
             proptest::collection::vec(any::<u8>(), 0..8),
         ];
         proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
-    }
-
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i32>().prop_map(Value::from),
-            "[\\PC{}\\[\\]\"\\\\]{0,10}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(3, 24, 4, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                proptest::collection::btree_map("[a-z{}\\[\\]\"]{0,4}", inner, 0..4)
-                    .prop_map(|map| Value::Object(map.into_iter().collect())),
-            ]
-        })
-    }
-
-    /// A document the upstream may write raw: an object or an array.
-    fn json_document() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            proptest::collection::vec(json_value(), 0..3).prop_map(Value::Array),
-            proptest::collection::btree_map("[a-z]{1,4}", json_value(), 0..3)
-                .prop_map(|map| Value::Object(map.into_iter().collect())),
-        ]
     }
 
     #[derive(Debug, Clone)]
