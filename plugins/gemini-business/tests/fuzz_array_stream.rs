@@ -2,7 +2,7 @@
 //! array scanner (any bytes, any read boundaries, bounded elements) and of
 //! the reader of the elements it cuts.
 
-use fuzz_support::{config, pieces};
+use fuzz_support::{config, json_document, pieces};
 use plugin_gemini_business::answer::interpret;
 use plugin_gemini_business::array_stream::{ArrayScanner, ScanError};
 use proptest::prelude::*;
@@ -45,31 +45,6 @@ fn array_bytes() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
 }
 
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        "[\\PC{}\\[\\]{}\"\\\\,\n\t]{0,10}".prop_map(Value::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::btree_map("[a-z{}\\[\\]\"\\\\]{0,4}", inner, 0..4)
-                .prop_map(|map| Value::Object(map.into_iter().collect())),
-        ]
-    })
-}
-
-/// An element of the stream: an object or an array.
-fn element() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        proptest::collection::vec(json_value(), 0..3).prop_map(Value::Array),
-        proptest::collection::btree_map("[a-z]{1,4}", json_value(), 0..3)
-            .prop_map(|map| Value::Object(map.into_iter().collect())),
-    ]
-}
-
 proptest! {
     #![proptest_config(config())]
 
@@ -98,7 +73,7 @@ proptest! {
     /// round-trip at any read boundaries.
     #[test]
     fn arrays_round_trip(
-        elements in proptest::collection::vec((element(), any::<bool>()), 0..6),
+        elements in proptest::collection::vec((json_document(), any::<bool>()), 0..6),
         prefix in any::<bool>(),
         crlf in any::<bool>(),
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
@@ -134,7 +109,7 @@ proptest! {
     /// reads, and a larger one is refused.
     #[test]
     fn elements_never_exceed_the_limit(
-        elements in proptest::collection::vec(element(), 1..5),
+        elements in proptest::collection::vec(json_document(), 1..5),
         pick in any::<usize>(),
         offset in -2i64..=2,
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
