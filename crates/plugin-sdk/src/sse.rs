@@ -20,9 +20,13 @@ pub struct SseEvent {
 /// next read.
 #[derive(Debug, Default)]
 pub struct LineBuffer {
-    /// Bytes not yet split into lines.
+    /// Bytes received; those before `start` were handed out already.
     pending: Vec<u8>,
-    /// How much of `pending` is known to hold no `\n`, so that a long line
+    /// Where the line not yet handed out begins. Lines are taken by moving
+    /// it, not by shifting the rest of the buffer down each time (a body of
+    /// many short lines read at once would move the tail once per line).
+    start: usize,
+    /// How far past `start` is known to hold no `\n`, so that a long line
     /// (an inline image) arriving in many reads is not rescanned each time.
     scanned: usize,
 }
@@ -34,34 +38,42 @@ impl LineBuffer {
 
     /// Adds bytes read from the network.
     pub fn feed(&mut self, bytes: &[u8]) {
+        // What was handed out goes before the buffer grows.
+        if self.start > 0 {
+            self.pending.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
         self.pending.extend_from_slice(bytes);
     }
 
     /// The next whole line, without its `\n` or `\r\n`.
     pub fn next_line(&mut self) -> Option<Vec<u8>> {
-        let Some(at) = self.pending[self.scanned..]
-            .iter()
-            .position(|&b| b == b'\n')
-        else {
+        let from = self.scanned.max(self.start);
+        let Some(at) = self.pending[from..].iter().position(|&b| b == b'\n') else {
             self.scanned = self.pending.len();
             return None;
         };
-        let mut line: Vec<u8> = self.pending.drain(..=self.scanned + at).collect();
-        self.scanned = 0;
-        line.pop();
+        let end = from + at;
+        let mut line = &self.pending[self.start..end];
         if line.last() == Some(&b'\r') {
-            line.pop();
+            line = &line[..line.len() - 1];
         }
+        let line = line.to_vec();
+        self.start = end + 1;
+        self.scanned = self.start;
         Some(line)
     }
 
     /// At the end of the body: the last line, if it had no line end.
     pub fn finish(&mut self) -> Option<Vec<u8>> {
+        let mut line = self.pending.split_off(self.start);
+        self.pending.clear();
+        self.start = 0;
         self.scanned = 0;
-        if self.pending.is_empty() {
+        if line.is_empty() {
             return None;
         }
-        let mut line = std::mem::take(&mut self.pending);
         if line.last() == Some(&b'\r') {
             line.pop();
         }
@@ -70,7 +82,7 @@ impl LineBuffer {
 
     /// The bytes of the line not yet ended.
     pub fn unfinished(&self) -> &[u8] {
-        &self.pending
+        &self.pending[self.start..]
     }
 }
 
