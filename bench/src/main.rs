@@ -309,6 +309,10 @@ id = "bench"
         .env("WASMGATE_PHASE_TIMING", "1")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1");
+    // Passed on for profiling the plugins' code with `perf` (bench/README.md).
+    if let Some(perf_map) = std::env::var_os("WASMGATE_PERF_MAP") {
+        command.env("WASMGATE_PERF_MAP", perf_map);
+    }
     let (child, url) = spawn_until_listening(command, &options.gateway.display().to_string());
     (child, url, dir)
 }
@@ -436,8 +440,8 @@ fn report_phases(breakdown: &phases::Breakdown) {
     );
     for (phase, each, per_request, total) in &breakdown.rows {
         let name = match phase.as_str() {
-            "plugin_cpu" => "guest CPU (+ host calls it made)",
-            "guest_cpu" => "guest CPU (own code)",
+            "plugin_cpu" => "guest calls' CPU (metric)",
+            "guest_cpu" => "guest calls' CPU",
             other => other,
         };
         println!(

@@ -253,11 +253,10 @@ impl state::Host for PluginState {
         ttl_seconds: Option<u32>,
     ) -> wasmtime::Result<()> {
         let ttl = ttl_seconds.map(|secs| Duration::from_secs(secs.into()));
-        let stored = self.on_behalf(|state| {
-            let ctx = &state.context;
-            ctx.state
-                .set(&ctx.plugin, &ctx.state_scope, &key, value, ttl)
-        });
+        let ctx = &self.context;
+        let stored = ctx
+            .state
+            .set(&ctx.plugin, &ctx.state_scope, &key, value, ttl);
         if let Err(why) = stored {
             // Stops the plugin: its request fails as over budget.
             self.over_budget = Some(why.to_string());

@@ -105,6 +105,11 @@ impl Runtime {
         config
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // For profiling the plugins' compiled code with `perf` (see
+        // bench/README.md): names each function in /tmp/perf-<pid>.map.
+        if std::env::var_os("WASMGATE_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         spawn_epoch_ticker(&engine);
 

@@ -1,6 +1,10 @@
 //! Per-instance resource accounting: linear memory, the shape of the
 //! component (memories, core instances, tables), and CPU time.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
@@ -90,64 +94,107 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
-/// CPU time the plugin's code really ran, from the thread's own CPU clock
-/// read at every host/guest crossing.
+/// CPU time a request's calls into the plugin used: the thread's own CPU
+/// clock over each poll of a call into the guest.
 ///
-/// wasmtime runs the call hook around every host function and libcall, the
-/// epoch yield included, so time parked in async host calls (network I/O,
-/// sleeps) and in the run queue after a yield falls outside the measured
-/// stretches. Within a stretch, wall time would still charge the plugin for
-/// the time its thread was preempted by others: on a loaded machine a plugin
-/// using 100 ms was charged seconds. The thread's CPU clock does not advance
-/// while it is preempted.
+/// A poll runs the plugin's code and the synchronous host work of the calls
+/// it makes (building a request, writing a log line, a `state` lookup), all
+/// on this thread and all on the plugin's behalf, so all of it is charged.
+/// When the plugin waits in an asynchronous host call (network I/O, a
+/// sleep) the poll ends, and the wait, like any time in the run queue after
+/// an epoch yield, falls between polls and is not charged; neither is time
+/// the thread was preempted, which its CPU clock does not count. Reading the
+/// clock is a system call, so it is read twice per poll (a handful per
+/// request), not at every host/guest crossing.
+#[derive(Clone)]
 pub struct CpuMeter {
-    pub budget: Duration,
+    budget: Duration,
+    inner: Arc<Mutex<Metered>>,
+}
+
+#[derive(Default)]
+struct Metered {
     used: Duration,
-    /// The thread's CPU clock when the guest last started running.
+    /// The thread's CPU clock when the poll in progress began.
     since: Option<Duration>,
-    pub exceeded: bool,
+    exceeded: bool,
 }
 
 impl CpuMeter {
     pub fn new(budget: Duration) -> Self {
         CpuMeter {
             budget,
-            used: Duration::ZERO,
-            since: None,
-            exceeded: false,
+            inner: Arc::default(),
         }
     }
 
-    pub fn enter_guest(&mut self) {
-        self.since = Some(thread_cpu_time());
+    pub fn budget(&self) -> Duration {
+        self.budget
     }
 
-    pub fn leave_guest(&mut self) {
-        if let Some(since) = self.since.take() {
-            // The guest cannot move threads without crossing into the host.
-            self.used += thread_cpu_time().saturating_sub(since);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Metered> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn poll_started(&self) {
+        self.lock().since = Some(thread_cpu_time());
+    }
+
+    fn poll_ended(&self) {
+        let mut meter = self.lock();
+        if let Some(since) = meter.since.take() {
+            meter.used += thread_cpu_time().saturating_sub(since);
         }
     }
 
-    /// Host work done on the guest's behalf (its own capabilities' calls),
-    /// charged as if the guest had run it.
-    pub fn charge(&mut self, spent: Duration) {
-        self.used += spent;
-    }
-
-    /// Called at every epoch tick while the guest runs (inside the host call
-    /// that the hook already charged up to).
-    pub fn over_budget(&mut self) -> bool {
-        let running = self.since.map_or(Duration::ZERO, |since| {
+    /// Called at every epoch tick while the guest runs: whether the calls so
+    /// far and the poll in progress went over the budget.
+    pub fn over_budget(&self) -> bool {
+        let mut meter = self.lock();
+        let running = meter.since.map_or(Duration::ZERO, |since| {
             thread_cpu_time().saturating_sub(since)
         });
-        self.exceeded = self.used + running > self.budget;
-        self.exceeded
+        meter.exceeded = meter.used + running > self.budget;
+        meter.exceeded
     }
 
-    /// CPU time the guest has used (up to its last return to the host).
+    /// Whether a tick found the budget spent.
+    pub fn exceeded(&self) -> bool {
+        self.lock().exceeded
+    }
+
+    /// CPU time the calls have used (up to the last poll's end).
     pub fn used(&self) -> Duration {
-        self.used
+        self.lock().used
+    }
+
+    /// `call`, with the CPU time of each of its polls charged to this meter.
+    pub fn meter<F: Future>(&self, call: F) -> MeteredCall<F> {
+        MeteredCall {
+            meter: self.clone(),
+            call,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A call into the guest whose every poll is charged to its meter.
+    pub struct MeteredCall<F> {
+        meter: CpuMeter,
+        #[pin]
+        call: F,
+    }
+}
+
+impl<F: Future> Future for MeteredCall<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.meter.poll_started();
+        let polled = this.call.poll(cx);
+        this.meter.poll_ended();
+        polled
     }
 }
 
@@ -186,24 +233,26 @@ mod tests {
         assert!(cap.memory_growing(16 << 20, 32 << 20, None).unwrap());
     }
 
-    #[test]
-    fn waiting_is_not_charged_but_running_is() {
-        let mut meter = CpuMeter::new(Duration::from_secs(1));
-        meter.enter_guest();
-        std::thread::sleep(Duration::from_millis(50));
-        meter.leave_guest();
+    #[tokio::test]
+    async fn waiting_between_polls_is_not_charged_but_polls_are() {
+        let meter = CpuMeter::new(Duration::from_secs(1));
+        meter
+            .meter(tokio::time::sleep(Duration::from_millis(50)))
+            .await;
         assert!(
             meter.used() < Duration::from_millis(25),
             "{:?}",
             meter.used()
         );
         let waited = meter.used();
-        meter.enter_guest();
-        let mut x = 0u64;
-        for i in 0..20_000_000u64 {
-            x = std::hint::black_box(x.wrapping_add(i));
-        }
-        meter.leave_guest();
+        meter
+            .meter(async {
+                let mut x = 0u64;
+                for i in 0..20_000_000u64 {
+                    x = std::hint::black_box(x.wrapping_add(i));
+                }
+            })
+            .await;
         assert!(meter.used() > waited, "running is charged");
     }
 }

@@ -31,8 +31,9 @@ pub enum Phase {
     /// From one event handed to the host until the next is asked for: the
     /// front door writing the event's frame and passing it to hyper.
     BetweenEvents,
-    /// CPU time the guest ran per instance (its own code, by the thread's
-    /// CPU clock; the same figure the CPU budget uses).
+    /// CPU time of the calls into the guest per instance (its code and the
+    /// host's synchronous work in its calls, by the thread's CPU clock over
+    /// each poll; the same figure the CPU budget uses).
     GuestCpu,
 }
 

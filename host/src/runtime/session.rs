@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceAny;
-use wasmtime::{CallHook, Store, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{
     ChatRequest, Event, ModelInfo, PluginManifest, Provider, ProviderError, ProviderPre, RetryInfo,
@@ -82,6 +82,8 @@ pub struct Session {
     pulls: u32,
     /// When the last event was handed out, for the phase timing.
     handed_out_at: Option<Instant>,
+    /// The instance's CPU meter (its state holds the same one).
+    cpu: CpuMeter,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -120,27 +122,19 @@ impl Session {
         );
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.memory);
-        store.call_hook(|mut ctx, hook: CallHook| {
-            let cpu = &mut ctx.data_mut().cpu;
-            if hook.entering_host() {
-                cpu.leave_guest();
-            } else {
-                cpu.enter_guest();
-            }
-            Ok(())
-        });
         // Every tick while the plugin runs: stop it if it is over its CPU
         // budget, else yield so other requests on this worker progress (the
-        // call hook brackets the yield: waiting to run again is not charged).
+        // yield ends the metered poll: waiting to run again is not charged).
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            if ctx.data_mut().cpu.over_budget() {
+        store.epoch_deadline_callback(|ctx| {
+            if ctx.data().cpu.over_budget() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        let provider = match pre.instantiate_async(&mut store).await {
+        let meter = store.data().cpu.clone();
+        let provider = match meter.meter(pre.instantiate_async(&mut store)).await {
             Ok(provider) => provider,
             Err(_) if store.data().memory.exceeded => return Err(CallError::MemoryExhausted),
             Err(err) => {
@@ -150,6 +144,7 @@ impl Session {
         };
         phases::finish(Phase::Instantiate, instantiating);
         Ok(Session {
+            cpu: meter,
             store,
             provider,
             completion: None,
@@ -166,14 +161,22 @@ impl Session {
     pub async fn manifest(&mut self, deadline: Duration) -> Result<PluginManifest, CallError> {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
-        let result = tokio::time::timeout(deadline, plugin.call_manifest(&mut self.store)).await;
+        let result = tokio::time::timeout(
+            deadline,
+            self.cpu.meter(plugin.call_manifest(&mut self.store)),
+        )
+        .await;
         self.settle(deadline, result)
     }
 
     pub async fn models(&mut self, deadline: Duration) -> Result<Vec<ModelInfo>, CallError> {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
-        let result = tokio::time::timeout(deadline, plugin.call_models(&mut self.store)).await;
+        let result = tokio::time::timeout(
+            deadline,
+            self.cpu.meter(plugin.call_models(&mut self.store)),
+        )
+        .await;
         self.settle_typed(deadline, result)
     }
 
@@ -186,8 +189,11 @@ impl Session {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
         let started = phases::start();
-        let result =
-            tokio::time::timeout(deadline, plugin.call_chat(&mut self.store, request)).await;
+        let result = tokio::time::timeout(
+            deadline,
+            self.cpu.meter(plugin.call_chat(&mut self.store, request)),
+        )
+        .await;
         phases::finish(Phase::Chat, started);
         let completion = self.settle_typed(deadline, result)?;
         self.completion = Some(completion);
@@ -218,8 +224,11 @@ impl Session {
         };
         let guest = self.provider.wasmgate_provider_plugin().completion();
         let started = phases::start();
-        let result =
-            tokio::time::timeout(deadline, guest.call_next(&mut self.store, completion)).await;
+        let result = tokio::time::timeout(
+            deadline,
+            self.cpu.meter(guest.call_next(&mut self.store, completion)),
+        )
+        .await;
         let phase = if self.pulls == 0 {
             Phase::FirstEvent
         } else {
@@ -286,8 +295,8 @@ impl Session {
             Ok(Ok(value)) => return Ok(value),
             Err(_elapsed) => CallError::Deadline(deadline),
             Ok(Err(err)) => {
-                if state.cpu.exceeded {
-                    CallError::CpuExhausted(state.cpu.budget)
+                if state.cpu.exceeded() {
+                    CallError::CpuExhausted(state.cpu.budget())
                 } else if state.memory.exceeded {
                     CallError::MemoryExhausted
                 } else if let Some(what) = http_overrun(&err) {

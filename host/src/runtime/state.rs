@@ -125,16 +125,6 @@ impl PluginState {
         )
     }
 
-    /// Runs host work for the plugin (a synchronous capability call, which
-    /// cannot be suspended) and charges its CPU time to the plugin's budget.
-    pub(crate) fn on_behalf<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
-        let start = super::limits::thread_cpu_time();
-        let result = work(self);
-        self.cpu
-            .charge(super::limits::thread_cpu_time().saturating_sub(start));
-        result
-    }
-
     /// The budget overrun to report, if any.
     pub(super) fn overrun(&self) -> Option<String> {
         self.over_budget.clone().or_else(|| {
