@@ -19,6 +19,8 @@ use crate::{errors, tool_ids};
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 struct GenerateContentResponse {
+    /// Set on an error sent as a chunk instead of an answer.
+    error: Option<Value>,
     candidates: Vec<Candidate>,
     #[serde(alias = "prompt_feedback")]
     prompt_feedback: Option<PromptFeedback>,
@@ -171,6 +173,15 @@ impl ResponseMapper {
         if self.finished {
             return Ok(()); // Nothing after the finish matters.
         }
+        // The common shape, one response object, is read straight into its
+        // typed form; anything else (an array-wrapped chunk) through a
+        // `Value` first.
+        // (A derived struct would also take an array, field by field.)
+        if json.trim_start().starts_with('{')
+            && let Ok(response) = serde_json::from_str::<GenerateContentResponse>(json)
+        {
+            return self.push_response(response, events);
+        }
         let value: Value = serde_json::from_str(json).map_err(|_| {
             ProviderError::upstream(
                 0,
@@ -198,13 +209,23 @@ impl ResponseMapper {
             }
             return Ok(());
         }
-        if let Some(error) = value.get("error") {
-            return Err(errors::from_stream_error(error));
-        }
         let response = GenerateContentResponse::deserialize(value).map_err(|err| {
             ProviderError::upstream(0, format!("unexpected response from the upstream: {err}"))
         })?;
+        self.push_response(response, events)
+    }
 
+    fn push_response(
+        &mut self,
+        response: GenerateContentResponse,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ProviderError> {
+        if self.finished {
+            return Ok(());
+        }
+        if let Some(error) = &response.error {
+            return Err(errors::from_stream_error(error));
+        }
         if let Some(metadata) = &response.usage_metadata {
             self.usage = Some(usage(metadata));
         }
