@@ -7,8 +7,9 @@ pub mod wire;
 use serde_json::Value;
 use wasmgate_plugin_sdk::answer::{self, SseAnswer, SseDecoder};
 use wasmgate_plugin_sdk::{ChatRequest, Completion, Event, FinishReason, ModelInfo};
-use wasmgate_plugin_sdk::{PluginManifest, Provider, ProviderError, SecretSpec, SettingSpec};
-use wasmgate_plugin_sdk::{headers, host, http, openai_json, retry_after, sse::SseEvent};
+use wasmgate_plugin_sdk::{Platform, PluginManifest, Provider, ProviderError, WasiHost};
+use wasmgate_plugin_sdk::{SecretSpec, SettingSpec};
+use wasmgate_plugin_sdk::{headers, http, openai_json, retry_after, sse::SseEvent};
 
 pub struct OpenAiCompatible;
 
@@ -16,21 +17,16 @@ impl Provider for OpenAiCompatible {
     type Completion = SseAnswer<http::Response, Chunks>;
 
     fn manifest() -> PluginManifest {
-        let setting = |name: &str, description: &str| SettingSpec {
-            name: name.into(),
-            description: description.into(),
-            default: None,
-        };
+        let setting = |name: &str, description: &str| SettingSpec::new(name, description, None);
         PluginManifest {
             name: "openai-compatible".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Any OpenAI-compatible chat API (OpenRouter, DeepSeek, llama.cpp…)".into(),
             hosts: vec![], // the host grants the origin of each account's `base-url`
-            secrets: vec![SecretSpec {
-                name: "api-key".into(),
-                description: "sent as `Authorization: Bearer`; none for keyless servers".into(),
-                required: false,
-            }],
+            secrets: vec![SecretSpec::optional(
+                "api-key",
+                "sent as `Authorization: Bearer`; none for keyless servers",
+            )],
             settings: vec![
                 setting("base-url", "required: e.g. https://openrouter.ai/api/v1"),
                 setting("extra-headers", "a JSON object or `Name: value` lines"),
@@ -44,43 +40,57 @@ impl Provider for OpenAiCompatible {
     }
 
     fn models() -> Result<Vec<ModelInfo>, ProviderError> {
-        if let Some(list) = host::setting("models") {
-            return Ok(list.split(',').filter_map(wire::model).collect());
-        }
-        let response = send(http::Request::get(format!("{}/models", base_url()?)))?;
-        wire::models(&response.text(8 << 20)?)
+        models(&WasiHost)
     }
 
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
-        let body = wire::body(&request)?.to_string();
-        let url = format!("{}/chat/completions", base_url()?);
-        let response = send(http::Request::post(url).json(body))?;
-        let answer = answer::streaming(response, Chunks(None));
-        Ok(Completion::new(answer))
+        Ok(Completion::new(start(&WasiHost, &request)?))
     }
 }
 
-fn base_url() -> Result<String, ProviderError> {
+/// Sends the chat; returns once the upstream accepted it, with its answer.
+pub fn start(
+    host: &impl Platform,
+    request: &ChatRequest,
+) -> Result<SseAnswer<http::Response, Chunks>, ProviderError> {
+    let body = wire::body(request)?.to_string();
+    let url = format!("{}/chat/completions", base_url(host)?);
+    let response = send(host, http::Request::post(url).json(body))?;
+    Ok(answer::streaming(response, Chunks(None)))
+}
+
+/// The configured ids, else the upstream's own list.
+pub fn models(host: &impl Platform) -> Result<Vec<ModelInfo>, ProviderError> {
+    if let Some(list) = host.setting("models") {
+        return Ok(list.split(',').filter_map(wire::model).collect());
+    }
+    let url = format!("{}/models", base_url(host)?);
+    let response = send(host, http::Request::get(url))?;
+    wire::models(&response.text(8 << 20)?)
+}
+
+fn base_url(host: &impl Platform) -> Result<String, ProviderError> {
     let missing = || ProviderError::Internal("the account has no `base-url` setting".into());
-    let url = host::setting("base-url").ok_or_else(missing)?;
+    let url = host.setting("base-url").ok_or_else(missing)?;
     Ok(url.trim().trim_end_matches('/').to_string())
 }
 
 /// Sends with the account's extra headers and key; a refusal as its typed error.
-fn send(mut request: http::Request) -> Result<http::Response, ProviderError> {
-    let extra = headers::parse_headers(&host::setting("extra-headers").unwrap_or_default());
+fn send(host: &impl Platform, mut request: http::Request) -> Result<http::Response, ProviderError> {
+    let extra = headers::parse_headers(&host.setting("extra-headers").unwrap_or_default());
     let extra = extra.map_err(|e| ProviderError::Internal(format!("extra-headers: {e}")))?;
     for (name, value) in extra {
         request = request.header(&name, value);
     }
-    if let Some(key) = host::secret("api-key") {
+    if let Some(key) = host.secret("api-key") {
         request = request.header("authorization", format!("Bearer {}", key.trim()));
     }
-    let response = request.send()?;
+    let response = host.send(request)?;
     if response.is_success() {
         return Ok(response);
     }
-    let retry_after = retry_after::retry_after_ms_now(response.header("retry-after").unwrap_or(""));
+    let header = response.header("retry-after").unwrap_or("");
+    let retry_after = retry_after::retry_after_ms(header, host.now_secs());
     let (status, body) = (response.status, response.text(64 << 10).unwrap_or_default());
     Err(wire::refusal(status, &body, retry_after))
 }

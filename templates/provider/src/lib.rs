@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use wasmgate_plugin_sdk::answer::{self, SseAnswer, SseDecoder};
 use wasmgate_plugin_sdk::sse::SseEvent;
 use wasmgate_plugin_sdk::{ChatRequest, Completion, Event, FinishReason, ModelInfo, Usage};
-use wasmgate_plugin_sdk::{PluginManifest, Provider, ProviderError, SecretSpec, SettingSpec};
-use wasmgate_plugin_sdk::{host, http, prompt, retry_after};
+use wasmgate_plugin_sdk::{Platform, PluginManifest, Provider, ProviderError, WasiHost};
+use wasmgate_plugin_sdk::{SecretSpec, SettingSpec, http, prompt, retry_after};
 
 const DEFAULT_BASE_URL: &str = "https://api.example.com";
 
@@ -35,16 +35,15 @@ impl Provider for Template {
             // The only host it may reach (an account's `base-url` origin is
             // granted too, when the operator sets one).
             hosts: vec!["api.example.com".into()],
-            secrets: vec![SecretSpec {
-                name: "api-key".into(),
-                description: "sent as `Authorization: Bearer`".into(),
-                required: true,
-            }],
-            settings: vec![SettingSpec {
-                name: "base-url".into(),
-                description: "where the API lives".into(),
-                default: Some(DEFAULT_BASE_URL.into()),
-            }],
+            secrets: vec![SecretSpec::required(
+                "api-key",
+                "sent as `Authorization: Bearer`",
+            )],
+            settings: vec![SettingSpec::new(
+                "base-url",
+                "where the API lives",
+                Some(DEFAULT_BASE_URL),
+            )],
             models: vec![ModelInfo {
                 id: "template-small".into(),
                 display_name: Some("Template small".into()),
@@ -60,34 +59,43 @@ impl Provider for Template {
     /// Returns once the upstream accepted the request, so that a refusal
     /// (a bad key, a rate limit) lets the gateway try another account.
     fn chat(request: ChatRequest) -> Result<Completion, ProviderError> {
-        let key = host::secret("api-key")
-            .ok_or_else(|| ProviderError::Unauthorized("the account has no `api-key`".into()))?;
-        let folded = prompt::fold(&request.messages)
-            .map_err(|err| ProviderError::BadRequest(err.to_string()))?;
-        let body = json!({
-            "model": request.model,
-            "prompt": folded.text,
-            "max_tokens": request.sampling.max_tokens,
-        });
-        let url = format!("{}/v1/generate", host::base_url(DEFAULT_BASE_URL));
-        let response = http::Request::post(url)
-            .header("authorization", format!("Bearer {}", key.trim()))
-            .json(body.to_string())
-            .send()?;
-        if !response.is_success() {
-            return Err(refusal(response));
-        }
-        Ok(Completion::new(answer::streaming(
-            response,
-            Pieces::default(),
-        )))
+        Ok(Completion::new(start(&WasiHost, &request)?))
     }
+}
+
+/// The chat's flow, written against the SDK's `Platform`: the gateway's
+/// host in the component (`WasiHost`), the SDK's `NativeHost` in native
+/// tests against a mock upstream.
+pub fn start(
+    host: &impl Platform,
+    request: &ChatRequest,
+) -> Result<SseAnswer<http::Response, Pieces>, ProviderError> {
+    let key = host
+        .secret("api-key")
+        .ok_or_else(|| ProviderError::Unauthorized("the account has no `api-key`".into()))?;
+    let folded = prompt::fold(&request.messages)
+        .map_err(|err| ProviderError::BadRequest(err.to_string()))?;
+    let body = json!({
+        "model": request.model,
+        "prompt": folded.text,
+        "max_tokens": request.sampling.max_tokens,
+    });
+    let url = format!("{}/v1/generate", host.base_url(DEFAULT_BASE_URL));
+    let request = http::Request::post(url)
+        .header("authorization", format!("Bearer {}", key.trim()))
+        .json(body.to_string());
+    let response = host.send(request)?;
+    if !response.is_success() {
+        return Err(refusal(response, host.now_secs()));
+    }
+    Ok(answer::streaming(response, Pieces::default()))
 }
 
 /// A non-2xx answer as the typed error the gateway's pools act on: 401/403
 /// bench the account, 429 cools it down (for `Retry-After` when given).
-fn refusal(response: http::Response) -> ProviderError {
-    let retry_after = retry_after::retry_after_ms_now(response.header("retry-after").unwrap_or(""));
+fn refusal(response: http::Response, now_secs: u64) -> ProviderError {
+    let retry_after =
+        retry_after::retry_after_ms(response.header("retry-after").unwrap_or(""), now_secs);
     let status = response.status;
     let body: Value =
         serde_json::from_str(&response.text(64 << 10).unwrap_or_default()).unwrap_or_default();
