@@ -343,11 +343,19 @@ fn plugin_name(label: &str) -> &str {
     label.split('@').next().unwrap_or(label)
 }
 
-/// Paths by kind, so labels stay few.
+/// Paths by kind, so labels stay few: one per front door, then the rest.
 fn path_class(path: &str) -> &'static str {
     if path.ends_with("/chat/completions") {
         "chat"
-    } else if path.ends_with("/models") {
+    } else if path.starts_with("/v1/messages") {
+        "messages"
+    } else if path.starts_with("/v1/responses") {
+        "responses"
+    } else if path.starts_with("/v1/images/") {
+        "images"
+    } else if path.starts_with("/v1beta/models/") && path.contains(':') {
+        "gemini"
+    } else if path.ends_with("/models") || path.starts_with("/v1beta/models") {
         "models"
     } else if path.contains("/admin") {
         "admin"
@@ -595,6 +603,27 @@ impl tracing::field::Visit for Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_front_door_has_its_own_path_class() {
+        for (path, class) in [
+            ("/v1/chat/completions", "chat"),
+            ("/openai/v1/chat/completions", "chat"),
+            ("/v1/messages", "messages"),
+            ("/v1/messages/count_tokens", "messages"),
+            ("/v1/responses", "responses"),
+            ("/v1/images/generations", "images"),
+            ("/v1/images/edits", "images"),
+            ("/v1beta/models/gemini-2.5-flash:streamGenerateContent", "gemini"),
+            ("/v1beta/models/gemini-2.5-flash:countTokens", "gemini"),
+            ("/v1beta/models", "models"),
+            ("/v1beta/models/gemini-2.5-flash", "models"),
+            ("/v1/models", "models"),
+            ("/somewhere", "other"),
+        ] {
+            assert_eq!(path_class(path), class, "{path}");
+        }
+    }
 
     #[test]
     fn histograms_are_cumulative() {
