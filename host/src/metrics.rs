@@ -353,7 +353,9 @@ fn path_class(path: &str) -> &'static str {
         "responses"
     } else if path.starts_with("/v1/images/") {
         "images"
-    } else if path.starts_with("/v1beta/models/") && path.contains(':') {
+    } else if (path.starts_with("/v1beta/models/") || path.starts_with("/v1/models/"))
+        && path.contains(':')
+    {
         "gemini"
     } else if path.ends_with("/models") || path.starts_with("/v1beta/models") {
         "models"
@@ -614,8 +616,12 @@ mod tests {
             ("/v1/responses", "responses"),
             ("/v1/images/generations", "images"),
             ("/v1/images/edits", "images"),
-            ("/v1beta/models/gemini-2.5-flash:streamGenerateContent", "gemini"),
+            (
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+                "gemini",
+            ),
             ("/v1beta/models/gemini-2.5-flash:countTokens", "gemini"),
+            ("/v1/models/gemini-2.5-flash:generateContent", "gemini"),
             ("/v1beta/models", "models"),
             ("/v1beta/models/gemini-2.5-flash", "models"),
             ("/v1/models", "models"),

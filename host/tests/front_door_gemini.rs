@@ -49,6 +49,17 @@ async fn generate_content_answers_with_text_thoughts_usage_and_models_are_listed
 }
 
 #[tokio::test]
+async fn the_v1_api_version_is_served_too() {
+    let mock = mock_gemini::spawn(MockOptions::default()).await;
+    let gateway = gemini_gateway(&mock);
+    let Some(out) = run_case(SCRIPT, &gateway, "v1", None).await else {
+        return;
+    };
+    assert_eq!(out["text"], "echo: Say hi", "{out}");
+    assert_eq!(out["finishReason"], "STOP");
+}
+
+#[tokio::test]
 async fn streams_come_as_sse_for_the_sdk_and_as_a_json_array_without_alt_sse() {
     let mock = mock_gemini::spawn(MockOptions::default()).await;
     let gateway = gemini_gateway(&mock);

@@ -29,6 +29,13 @@ async function failure(promise) {
 }
 
 const cases = {
+  // The same call with the SDK told to use the `v1` API.
+  async v1() {
+    const v1 = new GoogleGenAI({ apiKey: process.env.API_KEY, httpOptions: { baseUrl: base, apiVersion: 'v1' } });
+    const response = await v1.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Say hi' });
+    return { text: response.text, finishReason: response.candidates[0].finishReason };
+  },
+
   async text() {
     const response = await ai.models.generateContent({
       model: 'gemini-2.5-flash',

@@ -115,11 +115,17 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
             post(front_doors::anthropic::count_tokens),
         );
     let anthropic = guarded(anthropic, &state, &limits, error::Dialect::Anthropic);
+    // Google's SDKs speak `v1beta` unless told `apiVersion: "v1"`; the
+    // methods are the same there. (`GET /v1/models` is OpenAI's list.)
     let gemini = Router::new()
         .route("/v1beta/models", get(front_doors::gemini::list_models))
         .route(
             "/v1beta/models/{*target}",
             get(front_doors::gemini::get_model).post(front_doors::gemini::model_method),
+        )
+        .route(
+            "/v1/models/{*target}",
+            post(front_doors::gemini::model_method),
         );
     let gemini = guarded(gemini, &state, &limits, error::Dialect::Google);
     let admin = Router::new()

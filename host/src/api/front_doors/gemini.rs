@@ -2,7 +2,8 @@
 //! `POST /v1beta/models/{model}:generateContent`,
 //! `:streamGenerateContent` (`?alt=sse` for SSE, else one JSON array written
 //! element by element), `:countTokens` (an estimate), `GET /v1beta/models`
-//! and `GET /v1beta/models/{model}`. The key comes as `x-goog-api-key` or
+//! and `GET /v1beta/models/{model}`; the methods also under `/v1/models/…`
+//! (the SDKs' `apiVersion: "v1"`). The key comes as `x-goog-api-key` or
 //! `?key=`.
 //!
 //! `contents` become the host's messages: `model` turns the assistant's
