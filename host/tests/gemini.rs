@@ -241,21 +241,6 @@ async fn a_blocked_answer_is_a_content_filter_error_that_spares_the_key() {
 }
 
 #[tokio::test]
-async fn thoughts_stream_as_reasoning() {
-    let (_mock, gateway) = setup("good-1").await;
-    let (status, frames) = gateway
-        .chat_stream(&user_request("thinking", "ponder", true))
-        .await;
-    assert_eq!(status, 200);
-    let reasoning: String = frames
-        .iter()
-        .filter_map(|f| f["choices"][0]["delta"]["reasoning_content"].as_str())
-        .collect();
-    assert!(reasoning.contains("Thinking about"), "{reasoning:?}");
-    assert_eq!(streamed_text(&frames), "echo: ponder");
-}
-
-#[tokio::test]
 async fn tool_calls_round_trip_through_the_openai_format() {
     let (mock, gateway) = setup("good-1").await;
     let tools = json!([{"type": "function", "function": {

@@ -479,23 +479,6 @@ async fn a_streamed_tool_call_arrives_as_tool_call_deltas() {
 }
 
 #[tokio::test]
-async fn thoughts_arrive_as_reasoning_content() {
-    let mock = mock_vertex::spawn(MockOptions::default()).await;
-    let gateway = service_account(&mock, &mock_settings(&mock));
-    let completion = gateway
-        .chat_ok(&user_request("vertex-mock-thinking", "why", false))
-        .await;
-    let message = &completion["choices"][0]["message"];
-    assert_eq!(message["content"], "echo: why");
-    assert!(
-        message["reasoning_content"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("Thinking about")),
-        "{completion}"
-    );
-}
-
-#[tokio::test]
 async fn a_429_passes_its_retry_delay_on() {
     let mock = mock_vertex::spawn(MockOptions::default()).await;
     let gateway = service_account(&mock, &mock_settings(&mock));
