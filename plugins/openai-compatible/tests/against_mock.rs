@@ -49,16 +49,25 @@ fn models_come_from_the_upstream_unless_configured() {
     let host = host.with_setting("models", "a, b");
     let ids: Vec<String> = models(&host).unwrap().into_iter().map(|m| m.id).collect();
     assert_eq!(ids, ["a", "b"]);
-    assert_eq!(mock.requests().len(), asked, "a configured list asks nobody");
+    assert_eq!(
+        mock.requests().len(),
+        asked,
+        "a configured list asks nobody"
+    );
 }
 
 #[test]
 fn refusals_come_back_typed() {
     let (host, _mock, _runtime) = account("bad-key");
     let refused = start(&host, &ask("hi")).err().expect("refused");
-    assert!(matches!(refused, ProviderError::Unauthorized(_)), "{refused:?}");
+    assert!(
+        matches!(refused, ProviderError::Unauthorized(_)),
+        "{refused:?}"
+    );
     let (host, _mock, _runtime) = account("sk-native-1");
-    let limited = start(&host, &ask("hi #scenario=rate-limit")).err().expect("limited");
+    let limited = start(&host, &ask("hi #scenario=rate-limit"))
+        .err()
+        .expect("limited");
     match limited {
         ProviderError::RateLimited(info) => assert_eq!(info.retry_after_ms, Some(7_000)),
         other => panic!("{other:?}"),
