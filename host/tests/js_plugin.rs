@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod openai_style;
+
 use mock_openai::{MockOptions, MockUpstream};
 use wasmgate_testkit::js_plugin::JS_PLUGIN;
-use wasmgate_testkit::{
-    Gateway, bounded_stream, failure, finish_reason, json, streamed_reasoning, streamed_text,
-    text_pieces, user_request,
-};
+use wasmgate_testkit::{Gateway, failure, user_request};
 
 const KEY: &str = "sk-js-test-0123456789";
 
@@ -63,34 +62,7 @@ async fn streamed_and_whole_answers_are_exact_with_usage() {
     let Some((gateway, _)) = serve(&mock, Some(KEY)).await else {
         return;
     };
-    let mut body = user_request("deepseek-chat", "Say hi", true);
-    body["stream_options"] = json!({"include_usage": true});
-    let (status, frames) = bounded_stream(&gateway, &body).await;
-    assert_eq!(status, 200, "{frames:?}\n{}", gateway.logs());
-    assert_eq!(streamed_text(&frames), "echo: Say hi");
-    assert!(
-        text_pieces(&frames) >= 2,
-        "it streams in pieces: {frames:?}"
-    );
-    assert_eq!(finish_reason(&frames), Some("stop"));
-    assert_eq!(frames.last().unwrap(), "[DONE]");
-    let usage = frames
-        .iter()
-        .find_map(|f| f.get("usage").filter(|u| u.is_object()))
-        .expect("a usage frame");
-    assert_eq!(
-        (&usage["prompt_tokens"], &usage["completion_tokens"]),
-        (&json!(2), &json!(3)),
-        "the upstream's counts: {usage}"
-    );
-
-    let completion = gateway
-        .chat_ok(&user_request("gpt-4o-mini", "Say hi", false))
-        .await;
-    let choice = &completion["choices"][0];
-    assert_eq!(choice["message"]["content"], "echo: Say hi");
-    assert_eq!(choice["finish_reason"], "stop");
-    assert_eq!(completion["usage"]["total_tokens"], 5, "{completion}");
+    openai_style::answers_are_exact_with_usage(&gateway).await;
     assert_eq!(
         gateway
             .chat(&user_request("gpt-4o-mini", "hi", false))
@@ -106,43 +78,7 @@ async fn the_upstream_gets_the_key_and_an_openai_body() {
     let Some((gateway, _)) = serve(&mock, Some(KEY)).await else {
         return;
     };
-    let mut body = user_request("deepseek-chat", "Tell me", false);
-    body["temperature"] = json!(0.7);
-    body["max_tokens"] = json!(64);
-    body["stop"] = json!(["END"]);
-    body["response_format"] = json!({"type": "json_object"});
-    body["reasoning_effort"] = json!("high");
-    body["messages"] = json!([
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
-        ]},
-    ]);
-    gateway.chat_ok(&body).await;
-    let call = mock.chats().pop().expect("the upstream got a chat call");
-    assert_eq!(call.path, "/v1/chat/completions");
-    assert_eq!(call.key(), Some(KEY), "the bearer key");
-    let sent = call.body.unwrap();
-    assert_eq!(sent["model"], "deepseek-chat");
-    assert_eq!(sent["stream"], true, "always streamed from the upstream");
-    assert_eq!(sent["temperature"], json!(0.7), "as the caller wrote it");
-    assert_eq!(sent["max_tokens"], 64);
-    assert_eq!(sent["stop"], json!(["END"]));
-    assert_eq!(sent["response_format"], json!({"type": "json_object"}));
-    assert_eq!(
-        sent["reasoning_effort"], "high",
-        "the contract's typed effort"
-    );
-    assert_eq!(
-        sent["messages"][0],
-        json!({"role": "system", "content": "Be brief."})
-    );
-    assert_eq!(
-        sent["messages"][1]["content"][1],
-        json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}),
-        "the image as the data URL it came as"
-    );
+    openai_style::the_upstream_gets_the_key_and_an_openai_body(&mock, &gateway, KEY).await;
 }
 
 #[tokio::test]
@@ -151,25 +87,8 @@ async fn reasoning_and_tool_calls_arrive_as_their_own_parts() {
     let Some((gateway, _)) = serve(&mock, Some(KEY)).await else {
         return;
     };
-    let (status, frames) =
-        bounded_stream(&gateway, &user_request("mock-reasoning", "hi", true)).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        streamed_reasoning(&frames),
-        "Let me think. The user wants an echo."
-    );
-    assert_eq!(streamed_text(&frames), "echo: hi");
-
-    let mut body = user_request("gpt-4o-mini", "Weather in Paris?", true);
-    body["tools"] = json!([{"type": "function", "function": {"name": "weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
-    let (_, frames) = bounded_stream(&gateway, &body).await;
-    let arguments: String = frames
-        .iter()
-        .filter_map(|f| f["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
-        .collect();
-    assert_eq!(arguments, "{\"city\":\"Paris\"}");
-    assert_eq!(finish_reason(&frames), Some("tool_calls"));
+    openai_style::reasoning_arrives_apart_from_the_answer(&gateway).await;
+    openai_style::tool_calls_round_trip(&mock, &gateway).await;
 }
 
 #[tokio::test]
@@ -178,23 +97,7 @@ async fn upstream_refusals_become_the_right_status() {
     let Some((gateway, _)) = serve(&mock, Some(KEY)).await else {
         return;
     };
-    let (status, _, error) = failure(&gateway, &user_request("mock-filter", "hi", false)).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (400, &json!("content_filter")),
-        "{error}"
-    );
-    let (status, _, error) = failure(&gateway, &user_request("gpt-9", "hi", false)).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (404, &json!("model_not_found")),
-        "{error}"
-    );
-    let body = user_request("gpt-4o-mini", "hi #scenario=rate-limit", true);
-    let (status, retry_after, error) = failure(&gateway, &body).await;
-    assert_eq!(status, 429, "{error}");
-    assert_eq!(retry_after, Some(7), "the upstream's Retry-After");
-    assert_eq!(error["error"]["code"], "rate_limit_exceeded");
+    openai_style::refusals_become_the_right_status(&mock, &gateway).await;
 }
 
 #[tokio::test]
@@ -203,11 +106,7 @@ async fn a_refused_key_is_502_and_never_shown() {
     let Some((gateway, _)) = serve(&mock, Some("bad-key-987654321")).await else {
         return;
     };
-    let (status, _, error) = failure(&gateway, &user_request("gpt-4o-mini", "hi", false)).await;
-    assert_eq!(status, 502, "{error}");
-    assert_eq!(error["error"]["code"], "upstream_unauthorized");
-    assert!(!error.to_string().contains("bad-key-987654321"), "{error}");
-    assert_eq!(mock.chats().pop().unwrap().status, 401);
+    openai_style::a_refused_key_is_502_and_never_shown(&mock, &gateway, "bad-key-987654321").await;
 }
 
 #[tokio::test]
@@ -216,23 +115,7 @@ async fn a_stream_cut_short_ends_with_an_error_frame() {
     let Some((gateway, _)) = serve(&mock, Some(KEY)).await else {
         return;
     };
-    for scenario in ["cut", "cut-clean", "stream-error"] {
-        let body = user_request(
-            "gpt-4o-mini",
-            &format!("partial #scenario={scenario}"),
-            true,
-        );
-        let (status, frames) = bounded_stream(&gateway, &body).await;
-        assert_eq!(status, 200, "{scenario}");
-        assert_eq!(
-            streamed_text(&frames),
-            "echo:",
-            "{scenario}: the first piece"
-        );
-        let last = frames.last().unwrap();
-        assert!(last["error"]["message"].is_string(), "{scenario}: {last}");
-        assert!(!frames.iter().any(|f| f == "[DONE]"), "{scenario}");
-    }
+    openai_style::a_stream_cut_short_ends_with_an_error_frame(&gateway).await;
 }
 
 /// An upstream that answers every request with a redirect to `location`.

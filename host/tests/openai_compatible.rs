@@ -4,10 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use mock_openai::{MockOptions, MockUpstream, RecordedRequest};
+mod openai_style;
+
+use mock_openai::{MockOptions, MockUpstream};
+use openai_style::last_chat;
 use wasmgate_testkit::{
-    Gateway, Value, bounded_stream, failure, finish_reason, json, streamed_reasoning,
-    streamed_text, text_pieces, user_request,
+    Gateway, Value, bounded_stream, json, streamed_reasoning, streamed_text, user_request,
 };
 
 const KEY: &str = "sk-oai-test-0123456789";
@@ -45,175 +47,48 @@ async fn with_key() -> (MockUpstream, Gateway) {
     setup(Some(KEY), MockOptions::default()).await
 }
 
-fn last_chat(mock: &MockUpstream) -> RecordedRequest {
-    mock.chats().pop().expect("the upstream got a chat call")
-}
-
 #[tokio::test]
 async fn streamed_and_whole_answers_are_exact_with_usage() {
     let (_mock, gateway) = with_key().await;
-    let (status, frames) =
-        bounded_stream(&gateway, &user_request("deepseek-chat", "Say hi", true)).await;
-    assert_eq!(status, 200, "{frames:?}");
-    assert_eq!(streamed_text(&frames), "echo: Say hi");
-    assert!(
-        text_pieces(&frames) >= 2,
-        "it streams in pieces: {frames:?}"
-    );
-    assert_eq!(finish_reason(&frames), Some("stop"));
-    assert_eq!(frames.last().unwrap(), "[DONE]");
-
-    let mut body = user_request("gpt-4o-mini", "Say hi", true);
-    body["stream_options"] = json!({"include_usage": true});
-    let (_, frames) = bounded_stream(&gateway, &body).await;
-    let usage = frames
-        .iter()
-        .find_map(|f| f.get("usage").filter(|u| u.is_object()));
-    let usage = usage.expect("a usage frame");
-    assert_eq!(
-        (
-            &usage["prompt_tokens"],
-            &usage["completion_tokens"],
-            &usage["total_tokens"]
-        ),
-        (&json!(2), &json!(3), &json!(5)),
-        "the upstream's counts: {usage}"
-    );
-
-    let completion = gateway
-        .chat_ok(&user_request("gpt-4o-mini", "Say hi", false))
-        .await;
-    let choice = &completion["choices"][0];
-    assert_eq!(choice["message"]["content"], "echo: Say hi");
-    assert_eq!(choice["finish_reason"], "stop");
-    assert_eq!(completion["usage"]["total_tokens"], 5, "{completion}");
+    openai_style::answers_are_exact_with_usage(&gateway).await;
 }
 
 #[tokio::test]
 async fn the_upstream_gets_the_key_the_extra_headers_and_an_openai_body() {
     let (mock, gateway) = with_key().await;
-    let mut body = user_request("deepseek-chat", "Tell me", false);
-    body["temperature"] = json!(0.5);
-    body["max_tokens"] = json!(64);
-    body["stop"] = json!(["END"]);
-    body["messages"] = json!([
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
-        ]},
-    ]);
-    gateway.chat_ok(&body).await;
+    openai_style::the_upstream_gets_the_key_and_an_openai_body(&mock, &gateway, KEY).await;
     let call = last_chat(&mock);
-    assert_eq!(call.path, "/v1/chat/completions");
-    assert_eq!(call.key(), Some(KEY), "the bearer key");
     assert_eq!(call.header("http-referer"), Some("https://wasmgate.test"));
     assert_eq!(call.header("x-title"), Some("wasmgate tests"));
     let sent = call.body.unwrap();
-    assert_eq!(sent["model"], "deepseek-chat");
-    assert_eq!(sent["stream"], true, "always streamed from the upstream");
     assert_eq!(sent["stream_options"], json!({"include_usage": true}));
-    assert_eq!(sent["temperature"], json!(0.5));
-    assert_eq!(sent["max_tokens"], 64);
-    assert_eq!(sent["stop"], json!(["END"]));
-    assert_eq!(
-        sent["messages"][0],
-        json!({"role": "system", "content": "Be brief."})
-    );
-    assert_eq!(
-        sent["messages"][1]["content"][1],
-        json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}})
-    );
 }
 
 #[tokio::test]
 async fn tool_calls_round_trip() {
     let (mock, gateway) = with_key().await;
-    let tools = json!([{"type": "function", "function": {"name": "weather",
-        "description": "Current weather", "parameters": {"type": "object",
-        "properties": {"city": {"type": "string"}}}}}]);
-    let mut body = user_request("gpt-4o-mini", "Weather in Paris?", false);
-    body["tools"] = tools.clone();
-    body["tool_choice"] = json!("auto");
-    let first = gateway.chat_ok(&body).await;
-    let message = &first["choices"][0]["message"];
-    assert_eq!(
-        first["choices"][0]["finish_reason"], "tool_calls",
-        "{first}"
-    );
-    let call = &message["tool_calls"][0];
-    assert_eq!(call["function"]["name"], "weather");
-    assert_eq!(call["function"]["arguments"], "{\"city\":\"Paris\"}");
-    let sent = last_chat(&mock).body.unwrap();
-    assert_eq!(sent["tools"][0]["function"]["name"], "weather");
-    assert_eq!(sent["tool_choice"], "auto");
-
-    // Streamed, the pieces of the call arrive as deltas.
-    body["stream"] = json!(true);
-    let (_, frames) = bounded_stream(&gateway, &body).await;
-    let arguments: String = frames
-        .iter()
-        .filter_map(|f| f["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
-        .collect();
-    assert_eq!(arguments, "{\"city\":\"Paris\"}");
-    assert_eq!(finish_reason(&frames), Some("tool_calls"));
-
-    let id = call["id"].as_str().unwrap();
-    let mut next = user_request("gpt-4o-mini", "Weather in Paris?", false);
-    next["tools"] = tools;
-    next["messages"] = json!([
-        {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": null, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": id, "content": "sunny, 21 °C"},
-    ]);
-    let answer = gateway.chat_ok(&next).await;
-    assert_eq!(
-        answer["choices"][0]["message"]["content"],
-        "tool said: sunny, 21 °C"
-    );
-    let sent = last_chat(&mock).body.unwrap();
-    assert_eq!(sent["messages"][1]["tool_calls"][0]["id"], id);
-    assert_eq!(
-        sent["messages"][1]["tool_calls"][0]["function"]["name"],
-        "weather"
-    );
-    assert_eq!(sent["messages"][2]["role"], "tool");
-    assert_eq!(sent["messages"][2]["tool_call_id"], id);
+    openai_style::tool_calls_round_trip(&mock, &gateway).await;
 }
 
 #[tokio::test]
 async fn reasoning_arrives_apart_from_the_answer() {
     let (_mock, gateway) = with_key().await;
-    for model in ["mock-reasoning", "mock-reasoning-openrouter"] {
-        let (status, frames) = bounded_stream(&gateway, &user_request(model, "hi", true)).await;
-        assert_eq!(status, 200, "{model}");
-        assert_eq!(
-            streamed_reasoning(&frames),
-            "Let me think. The user wants an echo.",
-            "{model}"
-        );
-        assert_eq!(streamed_text(&frames), "echo: hi", "{model}");
-    }
-    let whole = gateway
-        .chat_ok(&user_request("mock-reasoning", "hi", false))
-        .await;
-    let message = &whole["choices"][0]["message"];
-    assert_eq!(message["content"], "echo: hi");
+    openai_style::reasoning_arrives_apart_from_the_answer(&gateway).await;
+    // OpenRouter names the field `reasoning`.
+    let body = user_request("mock-reasoning-openrouter", "hi", true);
+    let (status, frames) = bounded_stream(&gateway, &body).await;
+    assert_eq!(status, 200);
     assert_eq!(
-        message["reasoning_content"],
+        streamed_reasoning(&frames),
         "Let me think. The user wants an echo."
     );
+    assert_eq!(streamed_text(&frames), "echo: hi");
 }
 
 #[tokio::test]
-async fn a_rate_limit_is_429_with_the_upstreams_retry_after() {
+async fn refusals_become_the_right_status() {
     let (mock, gateway) = with_key().await;
-    let body = user_request("gpt-4o-mini", "hi #scenario=rate-limit", true);
-    let (status, retry_after, error) = failure(&gateway, &body).await;
-    assert_eq!(status, 429, "{error}");
-    assert_eq!(retry_after, Some(7), "the upstream's Retry-After");
-    assert_eq!(error["error"]["code"], "rate_limit_exceeded");
-    assert_eq!(mock.chats().len(), 1);
+    openai_style::refusals_become_the_right_status(&mock, &gateway).await;
 }
 
 #[tokio::test]
@@ -242,45 +117,13 @@ async fn a_rate_limited_key_hands_over_to_the_next_and_cools_down() {
 #[tokio::test]
 async fn a_refused_key_is_502_upstream_unauthorized() {
     let (mock, gateway) = setup(Some("bad-key-987654321"), MockOptions::default()).await;
-    let (status, _, error) = failure(&gateway, &user_request("gpt-4o-mini", "hi", false)).await;
-    assert_eq!(status, 502, "{error}");
-    assert_eq!(error["error"]["code"], "upstream_unauthorized");
-    assert!(!error.to_string().contains("bad-key-987654321"), "{error}");
-    assert_eq!(last_chat(&mock).status, 401);
-}
-
-#[tokio::test]
-async fn an_unknown_model_is_the_callers_404() {
-    // A refusal of the content: tests/conformance.rs.
-    let (_mock, gateway) = with_key().await;
-    let (status, _, error) = failure(&gateway, &user_request("gpt-9", "hi", false)).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (404, &json!("model_not_found")),
-        "{error}"
-    );
+    openai_style::a_refused_key_is_502_and_never_shown(&mock, &gateway, "bad-key-987654321").await;
 }
 
 #[tokio::test]
 async fn a_stream_cut_short_ends_with_an_error_frame() {
     let (_mock, gateway) = with_key().await;
-    for scenario in ["cut", "cut-clean", "stream-error"] {
-        let body = user_request(
-            "gpt-4o-mini",
-            &format!("partial #scenario={scenario}"),
-            true,
-        );
-        let (status, frames) = bounded_stream(&gateway, &body).await;
-        assert_eq!(status, 200, "{scenario}");
-        assert_eq!(
-            streamed_text(&frames),
-            "echo:",
-            "{scenario}: the first piece arrived"
-        );
-        let last = frames.last().unwrap();
-        assert!(last["error"]["message"].is_string(), "{scenario}: {last}");
-        assert!(!frames.iter().any(|f| f == "[DONE]"), "{scenario}");
-    }
+    openai_style::a_stream_cut_short_ends_with_an_error_frame(&gateway).await;
 }
 
 #[tokio::test]
