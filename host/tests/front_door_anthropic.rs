@@ -4,8 +4,8 @@
 
 mod front_door_support;
 
-use front_door_support::{gemini_gateway, generations, run_case};
-use mock_gemini::{MockOptions, THOUGHT_SIGNATURE};
+use front_door_support::{gemini_case, generations};
+use mock_gemini::THOUGHT_SIGNATURE;
 use wasmgate_testkit::{Value, json};
 
 const SCRIPT: &str = "anthropic.mjs";
@@ -22,9 +22,7 @@ fn text_of(message: &Value) -> String {
 
 #[tokio::test]
 async fn a_message_has_text_usage_and_a_stop_reason_and_tokens_are_counted() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "text", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "text").await else {
         return;
     };
     let message = &out["message"];
@@ -53,9 +51,7 @@ async fn a_message_has_text_usage_and_a_stop_reason_and_tokens_are_counted() {
 
 #[tokio::test]
 async fn a_stream_follows_anthropics_event_sequence() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "stream", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "stream").await else {
         return;
     };
     assert_eq!(out["contentType"], "text/event-stream", "{out}");
@@ -106,9 +102,7 @@ async fn a_stream_follows_anthropics_event_sequence() {
 
 #[tokio::test]
 async fn thinking_comes_back_as_thinking_blocks_whole_and_streamed() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "thinking", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "thinking").await else {
         return;
     };
     for message in [&out["whole"], &out["streamed"]] {
@@ -134,9 +128,7 @@ async fn thinking_comes_back_as_thinking_blocks_whole_and_streamed() {
 
 #[tokio::test]
 async fn a_tool_call_and_its_result_make_a_second_turn_with_the_signature() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "tools", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "tools").await else {
         return;
     };
     for first in [&out["first"], &out["streamed"]] {
@@ -187,9 +179,7 @@ async fn a_tool_call_and_its_result_make_a_second_turn_with_the_signature() {
 
 #[tokio::test]
 async fn an_image_block_reaches_the_upstream_inline() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "image", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "image").await else {
         return;
     };
     let text = text_of(&out["message"]);
@@ -201,9 +191,7 @@ async fn an_image_block_reaches_the_upstream_inline() {
 
 #[tokio::test]
 async fn errors_reach_the_sdk_as_its_typed_errors() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "errors", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "errors").await else {
         return;
     };
     let expect = |case: &str, class: &str, status: u64, kind: &str| {

@@ -4,16 +4,14 @@
 
 mod front_door_support;
 
-use front_door_support::{gemini_gateway, generations, run_case};
+use front_door_support::{gemini_case, generations};
 use mock_gemini::{MockOptions, THOUGHT_SIGNATURE};
 
 const SCRIPT: &str = "gemini.mjs";
 
 #[tokio::test]
 async fn generate_content_answers_with_text_thoughts_usage_and_models_are_listed() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "text", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "text").await else {
         return;
     };
     assert_eq!(out["text"], "echo: Say hi", "{out}");
@@ -50,9 +48,7 @@ async fn generate_content_answers_with_text_thoughts_usage_and_models_are_listed
 
 #[tokio::test]
 async fn the_v1_api_version_is_served_too() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "v1", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "v1").await else {
         return;
     };
     assert_eq!(out["text"], "echo: Say hi", "{out}");
@@ -61,9 +57,7 @@ async fn the_v1_api_version_is_served_too() {
 
 #[tokio::test]
 async fn streams_come_as_sse_for_the_sdk_and_as_a_json_array_without_alt_sse() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "stream", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "stream").await else {
         return;
     };
     assert_eq!(out["text"], "echo: Tell me a story about a fox", "{out}");
@@ -78,9 +72,7 @@ async fn streams_come_as_sse_for_the_sdk_and_as_a_json_array_without_alt_sse() {
 
 #[tokio::test]
 async fn a_function_call_keeps_its_thought_signature_into_the_second_turn() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "tools", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "tools").await else {
         return;
     };
     assert_eq!(out["call"]["name"], "get_weather", "{out}");
@@ -112,9 +104,7 @@ async fn a_function_call_keeps_its_thought_signature_into_the_second_turn() {
 
 #[tokio::test]
 async fn inline_data_reaches_the_upstream() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "image", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "image").await else {
         return;
     };
     let text = out["text"].as_str().unwrap();
@@ -126,9 +116,7 @@ async fn inline_data_reaches_the_upstream() {
 
 #[tokio::test]
 async fn errors_reach_the_sdk_with_googles_status() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "errors", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "errors").await else {
         return;
     };
     let expect = |case: &str, status: u64, word: &str| {

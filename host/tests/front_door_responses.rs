@@ -4,8 +4,8 @@
 
 mod front_door_support;
 
-use front_door_support::{gemini_gateway, generations, run_case};
-use mock_gemini::{MockOptions, THOUGHT_SIGNATURE};
+use front_door_support::{gemini_case, generations};
+use mock_gemini::THOUGHT_SIGNATURE;
 use wasmgate_testkit::Value;
 
 const SCRIPT: &str = "responses.mjs";
@@ -21,9 +21,7 @@ fn item_types(response: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_response_has_reasoning_a_message_and_usage() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "text", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "text").await else {
         return;
     };
     let response = &out["response"];
@@ -51,9 +49,7 @@ async fn a_response_has_reasoning_a_message_and_usage() {
 
 #[tokio::test]
 async fn a_stream_is_the_responses_events_in_order() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "stream", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "stream").await else {
         return;
     };
     let types: Vec<&str> = out["types"]
@@ -104,9 +100,7 @@ async fn a_stream_is_the_responses_events_in_order() {
 
 #[tokio::test]
 async fn a_function_call_and_its_output_make_a_second_turn_with_the_signature() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "tools", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "tools").await else {
         return;
     };
     let call = &out["call"];
@@ -139,9 +133,7 @@ async fn a_function_call_and_its_output_make_a_second_turn_with_the_signature() 
 
 #[tokio::test]
 async fn an_input_image_reaches_the_upstream_inline() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "image", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "image").await else {
         return;
     };
     let text = out["text"].as_str().unwrap();
@@ -153,9 +145,7 @@ async fn an_input_image_reaches_the_upstream_inline() {
 
 #[tokio::test]
 async fn errors_reach_the_sdk_as_its_typed_errors() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "errors", None).await else {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "errors").await else {
         return;
     };
     let expect = |case: &str, class: &str, status: u64| {
@@ -182,9 +172,7 @@ async fn errors_reach_the_sdk_as_its_typed_errors() {
 
 #[tokio::test]
 async fn web_search_answers_carry_their_sources_as_url_citations() {
-    let mock = mock_gemini::spawn(MockOptions::default()).await;
-    let gateway = gemini_gateway(&mock);
-    let Some(out) = run_case(SCRIPT, &gateway, "search", None).await else {
+    let Some((mock, _gateway, out)) = gemini_case(SCRIPT, "search").await else {
         return;
     };
     let text_length = out["wholeText"].as_str().unwrap().chars().count() as u64;

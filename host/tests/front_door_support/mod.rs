@@ -78,6 +78,16 @@ settings = {{ base-url = "{}", index = "0" }}
 /// (`key` overrides it) and returns what it printed last, as JSON. `None`
 /// when the SDKs cannot run here (outside CI). The script runs off the
 /// test's runtime, which keeps serving the mock upstream meanwhile.
+/// A fresh mock Gemini API and a gateway serving it, then `case` of
+/// `script` run against them: the mock, the gateway and the script's
+/// summary (`None` when the SDK cannot run outside CI).
+pub async fn gemini_case(script: &str, case: &str) -> Option<(MockUpstream, Gateway, Value)> {
+    let mock = mock_gemini::spawn(mock_gemini::MockOptions::default()).await;
+    let gateway = gemini_gateway(&mock);
+    let out = run_case(script, &gateway, case, None).await?;
+    Some((mock, gateway, out))
+}
+
 pub async fn run_case(
     script: &str,
     gateway: &Gateway,
