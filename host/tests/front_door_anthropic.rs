@@ -4,7 +4,7 @@
 
 mod front_door_support;
 
-use front_door_support::{gemini_case, generations};
+use front_door_support::{echoed_an_inline_image, gemini_case, generations, signature_came_back};
 use mock_gemini::THOUGHT_SIGNATURE;
 use wasmgate_testkit::{Value, json};
 
@@ -153,15 +153,7 @@ async fn a_tool_call_and_its_result_make_a_second_turn_with_the_signature() {
         "{second}"
     );
     // The second turn carried the call back with Gemini's thought signature.
-    let sent = generations(&mock)[1].body.clone().unwrap();
-    let call_part = sent["contents"][1]["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|part| part.get("functionCall").is_some())
-        .unwrap_or_else(|| panic!("the call in history: {sent}"))
-        .clone();
-    assert_eq!(call_part["thoughtSignature"], THOUGHT_SIGNATURE, "{sent}");
+    let sent = signature_came_back(&mock, 1);
     // Sent back without it, the signature still reaches the upstream.
     assert!(text_of(&out["third"]).contains("Rain"), "{out}");
     let rebuilt = generations(&mock)[3].body.clone().unwrap();
@@ -183,10 +175,7 @@ async fn an_image_block_reaches_the_upstream_inline() {
         return;
     };
     let text = text_of(&out["message"]);
-    assert!(
-        text.starts_with("echo: [inlineData image/png ") && text.ends_with("What is this?"),
-        "{text}"
-    );
+    echoed_an_inline_image(&text);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod front_door_support;
 
-use front_door_support::{gemini_case, generations};
+use front_door_support::{echoed_an_inline_image, gemini_case, generations, signature_came_back};
 use mock_gemini::{MockOptions, THOUGHT_SIGNATURE};
 
 const SCRIPT: &str = "gemini.mjs";
@@ -91,15 +91,7 @@ async fn a_function_call_keeps_its_thought_signature_into_the_second_turn() {
         "{out}"
     );
     assert!(out["secondText"].as_str().unwrap().contains("Sunny, 21 C"));
-    let sent = generations(&mock)[1].body.clone().unwrap();
-    let call_part = sent["contents"][1]["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|part| part.get("functionCall").is_some())
-        .unwrap_or_else(|| panic!("the call in history: {sent}"))
-        .clone();
-    assert_eq!(call_part["thoughtSignature"], THOUGHT_SIGNATURE, "{sent}");
+    let _sent = signature_came_back(&mock, 1);
 }
 
 #[tokio::test]
@@ -108,10 +100,7 @@ async fn inline_data_reaches_the_upstream() {
         return;
     };
     let text = out["text"].as_str().unwrap();
-    assert!(
-        text.starts_with("echo: [inlineData image/png ") && text.ends_with("What is this?"),
-        "{text}"
-    );
+    echoed_an_inline_image(text);
 }
 
 #[tokio::test]

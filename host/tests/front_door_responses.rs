@@ -4,8 +4,7 @@
 
 mod front_door_support;
 
-use front_door_support::{gemini_case, generations};
-use mock_gemini::THOUGHT_SIGNATURE;
+use front_door_support::{echoed_an_inline_image, gemini_case, generations, signature_came_back};
 use wasmgate_testkit::Value;
 
 const SCRIPT: &str = "responses.mjs";
@@ -120,15 +119,7 @@ async fn a_function_call_and_its_output_make_a_second_turn_with_the_signature() 
         !out["argumentDeltas"].as_array().unwrap().is_empty(),
         "{out}"
     );
-    let sent = generations(&mock)[1].body.clone().unwrap();
-    let call_part = sent["contents"][1]["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|part| part.get("functionCall").is_some())
-        .unwrap_or_else(|| panic!("the call in history: {sent}"))
-        .clone();
-    assert_eq!(call_part["thoughtSignature"], THOUGHT_SIGNATURE, "{sent}");
+    let _sent = signature_came_back(&mock, 1);
 }
 
 #[tokio::test]
@@ -137,10 +128,7 @@ async fn an_input_image_reaches_the_upstream_inline() {
         return;
     };
     let text = out["text"].as_str().unwrap();
-    assert!(
-        text.starts_with("echo: [inlineData image/png ") && text.ends_with("What is this?"),
-        "{text}"
-    );
+    echoed_an_inline_image(text);
 }
 
 #[tokio::test]

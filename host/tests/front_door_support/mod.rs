@@ -111,3 +111,29 @@ pub fn generations(mock: &MockUpstream) -> Vec<mock_gemini::RecordedRequest> {
         .filter(|r| r.is_generation())
         .collect()
 }
+
+/// The history of the `nth` generation call carried the earlier function
+/// call back with Gemini's thought signature; that call's body.
+pub fn signature_came_back(mock: &MockUpstream, nth: usize) -> Value {
+    let sent = generations(mock)[nth].body.clone().unwrap();
+    let call_part = sent["contents"][1]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|part| part.get("functionCall").is_some())
+        .unwrap_or_else(|| panic!("the call in history: {sent}"));
+    assert_eq!(
+        call_part["thoughtSignature"],
+        mock_gemini::THOUGHT_SIGNATURE,
+        "{sent}"
+    );
+    sent
+}
+
+/// The mock echoed the caller's inline PNG and the question after it.
+pub fn echoed_an_inline_image(text: &str) {
+    assert!(
+        text.starts_with("echo: [inlineData image/png ") && text.ends_with("What is this?"),
+        "{text}"
+    );
+}
