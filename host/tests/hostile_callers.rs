@@ -401,18 +401,28 @@ async fn bodies_beyond_the_shared_budget_get_503() {
         .start();
     let address = gateway.url.trim_start_matches("http://").to_string();
     // One client declares 80 kB and sends it slowly: those bytes are held.
-    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
-    slow.write_all(
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-hostile-callers\r\nContent-Type: application/json\r\nContent-Length: 80000\r\n\r\n{\"model\":",
-    )
-    .await
-    .unwrap();
+    let hold_80_kb = || async {
+        let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+        slow.write_all(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-hostile-callers\r\nContent-Type: application/json\r\nContent-Length: 80000\r\n\r\n{\"model\":",
+        )
+        .await
+        .unwrap();
+        slow
+    };
+    let mut slow = hold_80_kb().await;
     // Another 25 kB would go past the budget (once the first is being read).
     // The refusal comes before that body is read, so the connection may
-    // close under a client still sending: such a try is simply repeated.
+    // close under a client still sending: such a try is simply repeated. If
+    // a try was in flight when the slow request asked for its 80 kB, the
+    // slow one was the one refused (and now holds nothing): after a few
+    // answered tries it starts again. A loaded machine may take a while, so
+    // this keeps trying (a bound on waiting, not a timed assertion).
     let padding = "x".repeat(25_000);
     let mut refused = None;
-    for _ in 0..50 {
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let sent = gateway
             .client()
             .post(format!("{}/v1/chat/completions", gateway.url))
@@ -420,15 +430,25 @@ async fn bodies_beyond_the_shared_budget_get_503() {
             .json(&user_request("misbehave-echo", &padding, false))
             .send()
             .await;
-        if let Ok(response) = sent
-            && response.status() == 503
-        {
-            refused = Some(response);
-            break;
+        match sent {
+            Ok(response) if response.status() == 503 => {
+                refused = Some(response);
+                break;
+            }
+            Ok(response) => seen.push(response.status().to_string()),
+            Err(err) => seen.push(format!("{err}")),
+        }
+        if seen.len() % 5 == 0 {
+            slow = hold_80_kb().await;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let response = refused.expect("a 503 once the budget is taken");
+    let response = refused.unwrap_or_else(|| {
+        panic!(
+            "a 503 once the budget is taken; got {seen:?}\n{}",
+            gateway.logs()
+        )
+    });
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
     // A small one still fits.
