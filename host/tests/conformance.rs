@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use wasmgate_testkit::js_plugin::{JS_PLUGIN, built_js_plugin};
 use wasmgate_testkit::{
-    Gateway, GatewayBuilder, Value, bounded_stream, failure, json, parse_sse,
+    Gateway, GatewayBuilder, Value, bounded_stream, failure, finish_reason, json, parse_sse,
     reasoning_comes_first, streamed_reasoning, streamed_text, user_request,
 };
 
@@ -42,6 +42,11 @@ trait Fixture: Sized {
     /// As [`Fixture::start`], with the first account's credentials refused
     /// by the upstream as expired or invalid; returns that account's id.
     async fn start_first_expired() -> (Self, String);
+    /// Whether the upstream reports the tokens an answer used (the web
+    /// chats do not: their usage is reported as zero).
+    fn upstream_counts_tokens() -> bool {
+        true
+    }
     /// Whether the plugin can be built here (a plugin built by other
     /// tooling may be skipped outside CI).
     fn available() -> bool {
@@ -110,6 +115,63 @@ async fn the_first_chunk_arrives_before_the_rest<F: Fixture>() {
     let frames = parse_sse(&received);
     assert_eq!(streamed_text(&frames), answer);
     assert_eq!(frames.last().unwrap(), "[DONE]");
+}
+
+/// A plain answer is exactly the upstream's, streamed (ending in a finish
+/// reason and `[DONE]`) and whole, and both report the tokens used.
+async fn a_plain_answer_is_exact_streamed_and_whole_with_usage<F: Fixture>() {
+    let fixture = F::start().await;
+    let mut body = fixture.plain("exactly this", true);
+    body["stream_options"] = json!({"include_usage": true});
+    let (status, frames) = bounded_stream(fixture.gateway(), &body).await;
+    assert_eq!(status, 200, "{frames:?}");
+    assert_eq!(streamed_text(&frames), fixture.answer("exactly this"));
+    assert_eq!(finish_reason(&frames), Some("stop"), "{frames:?}");
+    assert_eq!(frames.last().unwrap(), "[DONE]");
+    let usage = frames
+        .iter()
+        .find_map(|f| f.get("usage").filter(|u| u.is_object()))
+        .unwrap_or_else(|| panic!("a usage frame: {frames:?}"));
+    let counted = |usage: &Value| usage["total_tokens"].as_u64().is_some_and(|n| n > 0);
+    assert_eq!(counted(usage), F::upstream_counts_tokens(), "{usage}");
+
+    let whole = fixture
+        .gateway()
+        .chat_ok(&fixture.plain("exactly this", false))
+        .await;
+    let choice = &whole["choices"][0];
+    assert_eq!(
+        choice["message"]["content"],
+        json!(fixture.answer("exactly this"))
+    );
+    assert_eq!(choice["finish_reason"], "stop");
+    assert_eq!(
+        counted(&whole["usage"]),
+        F::upstream_counts_tokens(),
+        "{whole}"
+    );
+}
+
+/// The model callers ask for is in `GET /v1/models` (a plugin that asks its
+/// upstream for the list has it a moment after the start).
+async fn the_model_list_names_the_model<F: Fixture>() {
+    let fixture = F::start().await;
+    let model = fixture.plain("x", false)["model"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ids = fixture.gateway().model_ids().await;
+        if ids.contains(&model) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{model} not in {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// An answer the upstream breaks off mid-way ends in an error frame, never
@@ -253,6 +315,22 @@ macro_rules! conformance {
     ($module:ident, $fixture:ty) => {
         mod $module {
             use super::*;
+
+            #[tokio::test]
+            async fn a_plain_answer_is_exact_streamed_and_whole_with_usage() {
+                if !<$fixture>::available() {
+                    return;
+                }
+                super::a_plain_answer_is_exact_streamed_and_whole_with_usage::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn the_model_list_names_the_model() {
+                if !<$fixture>::available() {
+                    return;
+                }
+                super::the_model_list_names_the_model::<$fixture>().await;
+            }
 
             #[tokio::test]
             async fn the_first_chunk_arrives_before_the_rest() {
@@ -611,6 +689,9 @@ settings = {{ base-url = "{}/v1/" }}
     }
 
     impl Fixture for Qwen {
+        fn upstream_counts_tokens() -> bool {
+            false
+        }
         async fn start() -> Self {
             Self::with_accounts(false).await
         }
@@ -684,6 +765,9 @@ settings = {{ base-url = "{}/v1/" }}
     }
 
     impl Fixture for GeminiBusiness {
+        fn upstream_counts_tokens() -> bool {
+            false
+        }
         async fn start() -> Self {
             Self::with_accounts(|_, _| {}).await
         }
@@ -759,6 +843,9 @@ settings = {{ base-url = "{}/v1/" }}
     }
 
     impl Fixture for GeminiWeb {
+        fn upstream_counts_tokens() -> bool {
+            false
+        }
         async fn start() -> Self {
             Self::with_accounts(false).await
         }
