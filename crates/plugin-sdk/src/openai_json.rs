@@ -175,21 +175,11 @@ mod tests {
     use super::*;
     use crate::{Media, ToolCall};
 
-    fn message_of(role: Role, content: Vec<ContentPart>) -> Message {
-        Message {
-            role,
-            content,
-            name: None,
-            tool_calls: vec![],
-            tool_call_id: None,
-        }
-    }
-
     #[test]
     fn messages_text_parts_tool_calls_and_results() {
-        let text = message_of(Role::User, vec![ContentPart::Text("Hi".into())]);
+        let text = Message::new(Role::User, vec![ContentPart::Text("Hi".into())]);
         assert_eq!(message(&text), json!({"role": "user", "content": "Hi"}));
-        let parts = message_of(
+        let parts = Message::new(
             Role::User,
             vec![
                 ContentPart::Text("What is this?".into()),
@@ -216,7 +206,7 @@ mod tests {
                 provider_data: None,
             }],
             name: Some("bot".into()),
-            ..message_of(Role::Assistant, vec![])
+            ..Message::new(Role::Assistant, vec![])
         };
         assert_eq!(
             message(&call),
@@ -226,7 +216,7 @@ mod tests {
         );
         let result = Message {
             tool_call_id: Some("call_1".into()),
-            ..message_of(Role::Tool, vec![ContentPart::Text("sunny".into())])
+            ..Message::new(Role::Tool, vec![ContentPart::Text("sunny".into())])
         };
         assert_eq!(
             message(&result),

@@ -140,44 +140,34 @@ mod tests {
     use super::*;
     use crate::{Media, ToolCall};
 
-    fn message(role: Role, content: Vec<ContentPart>) -> Message {
-        Message {
-            role,
-            content,
-            name: None,
-            tool_calls: vec![],
-            tool_call_id: None,
-        }
-    }
-
     fn text(t: &str) -> ContentPart {
         ContentPart::Text(t.into())
     }
 
     #[test]
     fn a_lone_user_message_is_sent_as_is() {
-        let prompt = fold(&[message(Role::User, vec![text("Hi there")])]).unwrap();
+        let prompt = fold(&[Message::new(Role::User, vec![text("Hi there")])]).unwrap();
         assert_eq!(prompt.text, "Hi there");
         assert!(prompt.attachments.is_empty());
     }
 
     #[test]
     fn a_conversation_becomes_a_transcript() {
-        let mut assistant = message(Role::Assistant, vec![text("Hello!")]);
+        let mut assistant = Message::new(Role::Assistant, vec![text("Hello!")]);
         assistant.tool_calls = vec![ToolCall {
             id: "c1".into(),
             name: "clock".into(),
             arguments: "{}".into(),
             provider_data: None,
         }];
-        let mut tool = message(Role::Tool, vec![text("12:00")]);
+        let mut tool = Message::new(Role::Tool, vec![text("12:00")]);
         tool.tool_call_id = Some("c1".into());
         let prompt = fold(&[
-            message(Role::System, vec![text("Be brief.")]),
-            message(Role::User, vec![text("Hi")]),
+            Message::new(Role::System, vec![text("Be brief.")]),
+            Message::new(Role::User, vec![text("Hi")]),
             assistant,
             tool,
-            message(Role::User, vec![text("Time?")]),
+            Message::new(Role::User, vec![text("Time?")]),
         ])
         .unwrap();
         assert_eq!(
@@ -194,7 +184,7 @@ mod tests {
                 data: vec![byte],
             })
         };
-        let prompt = fold(&[message(
+        let prompt = fold(&[Message::new(
             Role::User,
             vec![
                 text("Compare"),
@@ -209,8 +199,8 @@ mod tests {
         assert_eq!(prompt.attachments[1].data, [2]);
 
         let prompt = fold(&[
-            message(Role::System, vec![text("s")]),
-            message(Role::User, vec![image("image/webp", 3), text("what is it")]),
+            Message::new(Role::System, vec![text("s")]),
+            Message::new(Role::User, vec![image("image/webp", 3), text("what is it")]),
         ])
         .unwrap();
         assert!(
@@ -223,14 +213,14 @@ mod tests {
     #[test]
     fn remote_images_and_empty_prompts_are_refused() {
         assert_eq!(
-            fold(&[message(
+            fold(&[Message::new(
                 Role::User,
                 vec![ContentPart::ImageUrl("https://x/y.png".into())]
             )]),
             Err(PromptError::RemoteImage)
         );
         assert_eq!(
-            fold(&[message(Role::User, vec![text("  ")])]),
+            fold(&[Message::new(Role::User, vec![text("  ")])]),
             Err(PromptError::Empty)
         );
         assert_eq!(fold(&[]), Err(PromptError::Empty));

@@ -581,13 +581,13 @@ pub fn model_ids(list: &Value) -> Vec<String> {
 /// Whether every reasoning delta of a stream comes before its first piece of
 /// text (thoughts first, then the answer, as clients show them).
 pub fn reasoning_comes_first(frames: &[Value]) -> bool {
-    let delta = |f: &Value| f["choices"][0]["delta"].clone();
+    let delta = |f: &Value, field: &str| f["choices"][0]["delta"][field].clone();
     let last_reasoning = frames
         .iter()
-        .rposition(|f| delta(f)["reasoning_content"].is_string());
+        .rposition(|f| delta(f, "reasoning_content").is_string());
     let first_text = frames
         .iter()
-        .position(|f| delta(f)["content"].as_str().is_some_and(|t| !t.is_empty()));
+        .position(|f| delta(f, "content").as_str().is_some_and(|t| !t.is_empty()));
     match (last_reasoning, first_text) {
         (Some(reasoning), Some(text)) => reasoning < text,
         _ => false,

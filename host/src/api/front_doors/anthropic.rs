@@ -660,14 +660,16 @@ impl MessageStream {
         if self.shape.reasoning == ReasoningMode::Drop {
             return Vec::new();
         }
+        self.thinking(json!({ "type": "signature_delta", "signature": signature }))
+    }
+
+    /// `delta` on the thinking block, opened first if it is not.
+    fn thinking(&mut self, delta: Value) -> Vec<u8> {
         let (mut out, index) = self.ensure(
             Open::Thinking,
             || json!({ "type": "thinking", "thinking": "", "signature": "" }),
         );
-        out.extend(Self::delta(
-            index,
-            json!({ "type": "signature_delta", "signature": signature }),
-        ));
+        out.extend(Self::delta(index, delta));
         out
     }
 
@@ -714,15 +716,7 @@ impl StreamEncoder for MessageStream {
                 if self.shape.reasoning == ReasoningMode::Drop {
                     return Vec::new();
                 }
-                let (mut out, index) = self.ensure(
-                    Open::Thinking,
-                    || json!({ "type": "thinking", "thinking": "", "signature": "" }),
-                );
-                out.extend(Self::delta(
-                    index,
-                    json!({ "type": "thinking_delta", "thinking": text }),
-                ));
-                out
+                self.thinking(json!({ "type": "thinking_delta", "thinking": text }))
             }
             Event::ToolCall(call) => {
                 self.saw_tool_call = true;
