@@ -24,6 +24,7 @@ pub mod console;
 pub mod dispatch;
 pub mod environment;
 pub mod fingerprint;
+pub mod lanes;
 pub mod listener;
 pub mod live_models;
 pub mod media;

@@ -30,6 +30,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
+use crate::lanes::Lanes;
+
 /// How long a new connection may take to send its first request's headers,
 /// by default.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
@@ -71,6 +73,15 @@ impl Connections {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Takes a connection that ended off the open ones.
+    fn forget(&self, id: u64) {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        self.closed.notify_one();
+    }
+
     /// Closes the oldest connection with no request in flight; `false`
     /// when every open connection is serving one.
     fn evict_idle(&self) -> bool {
@@ -95,6 +106,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    lanes: &Lanes,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let Limits {
@@ -135,6 +147,14 @@ pub async fn serve(
         // Without TCP_NODELAY, small SSE frames wait on the client's delayed
         // ACK (tens of milliseconds per frame).
         let _ = stream.set_nodelay(true);
+        // Taken off this runtime's reactor, to be served on a lane's.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(err) => {
+                tracing::debug!(%peer, "dropped a connection: {err}");
+                continue;
+            }
+        };
         next_id += 1;
         let id = next_id;
         let busy = Arc::new(AtomicUsize::new(0));
@@ -152,8 +172,62 @@ pub async fn serve(
                     close: close.clone(),
                 },
             );
+        let connection = Connection {
+            id,
+            peer,
+            busy,
+            activity,
+            close,
+            router: router.clone(),
+            builder: builder.clone(),
+            graceful: graceful.watcher(),
+            connections: connections.clone(),
+            header_read_timeout,
+        };
+        lanes.spawn(move |on_lane| async move {
+            let _on_lane = on_lane;
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => connection.serve(stream).await,
+                Err(err) => {
+                    tracing::debug!(%peer, "dropped a connection: {err}");
+                    connection.connections.forget(connection.id);
+                }
+            }
+        });
+    }
+}
+
+/// An accepted connection and what serving it needs.
+struct Connection {
+    id: u64,
+    peer: std::net::SocketAddr,
+    busy: Arc<AtomicUsize>,
+    activity: Arc<Activity>,
+    close: Arc<Notify>,
+    router: Router,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    graceful: hyper_util::server::graceful::Watcher,
+    connections: Arc<Connections>,
+    header_read_timeout: Duration,
+}
+
+impl Connection {
+    /// Serves its requests until it ends, is closed to make room, or its
+    /// watchdog closes it.
+    async fn serve(self, stream: tokio::net::TcpStream) {
+        let Connection {
+            id,
+            peer,
+            busy,
+            activity,
+            close,
+            router,
+            builder,
+            graceful,
+            connections,
+            header_read_timeout,
+        } = self;
         let service = router
-            .clone()
             .map_request({
                 let (busy, activity) = (busy.clone(), activity.clone());
                 move |mut request: axum::extract::Request<_>| {
@@ -184,29 +258,21 @@ pub async fn serve(
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
-        let connections = connections.clone();
         let watchdog = watch(activity, busy, header_read_timeout);
-        tokio::spawn(async move {
-            tokio::select! {
-                result = connection => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, "connection ended: {err}");
-                    }
-                }
-                () = close.notified() => {
-                    tracing::debug!(%peer, "closed an idle connection to make room");
-                }
-                why = watchdog => {
-                    tracing::debug!(%peer, "closed a connection: {why}");
+        tokio::select! {
+            result = connection => {
+                if let Err(err) = result {
+                    tracing::debug!(%peer, "connection ended: {err}");
                 }
             }
-            connections
-                .open
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
-            connections.closed.notify_one();
-        });
+            () = close.notified() => {
+                tracing::debug!(%peer, "closed an idle connection to make room");
+            }
+            why = watchdog => {
+                tracing::debug!(%peer, "closed a connection: {why}");
+            }
+        }
+        connections.forget(id);
     }
 }
 

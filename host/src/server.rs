@@ -215,10 +215,22 @@ pub async fn run() -> anyhow::Result<()> {
             Duration::from_secs_f64,
         ),
     };
+    // `WASMGATE_LANES=0` serves on the main runtime (for comparing, in bench/).
+    let lanes = match env("WASMGATE_LANES") {
+        Some(count) => crate::lanes::Lanes::start(
+            count
+                .parse()
+                .context("WASMGATE_LANES must be a number of threads")?,
+        ),
+        None => crate::lanes::Lanes::per_core(),
+    }
+    .context("starting the serving threads")?;
+    tracing::debug!("serving connections on {} lane(s)", lanes.count());
     crate::listener::serve(
         listener,
         api::router(app, &surface),
         limits,
+        &lanes,
         shutdown_signal(),
     )
     .await?;

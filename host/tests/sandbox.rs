@@ -193,6 +193,40 @@ async fn loops_hogs_and_traps_fail_their_request_while_others_succeed() {
         .await;
 }
 
+/// A connection is served on one lane (a single-threaded runtime, see
+/// `host/src/lanes.rs`) with the others it shares it with: a plugin that
+/// computes without end must still let them through between its epoch
+/// ticks, not hold the lane until its CPU budget runs out.
+#[tokio::test]
+async fn a_spinning_plugin_does_not_hold_up_its_lane() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config(&config("http://127.0.0.1:9/"))
+        .env("WASMGATE_LANES", "1")
+        .env("ALPHA_TOKEN", "alpha-secret-value")
+        .env("BETA_TOKEN", "beta-secret-value")
+        .start();
+    let spinner_done = std::sync::atomic::AtomicBool::new(false);
+    let spinning = async {
+        let (status, body) = error_of(&gateway, "misbehave-loop").await;
+        spinner_done.store(true, Ordering::SeqCst);
+        assert_eq!(status, 504, "{body}");
+    };
+    let well_behaved = async {
+        // The spinner has the lane by then (it runs 500 ms of CPU).
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let answer = gateway
+            .chat_ok(&user_request("misbehave-echo", "between ticks", false))
+            .await;
+        assert_eq!(answer["choices"][0]["message"]["content"], "between ticks");
+        assert!(
+            !spinner_done.load(Ordering::SeqCst),
+            "answered only after the spinning plugin gave up its lane"
+        );
+    };
+    tokio::join!(spinning, well_behaved);
+}
+
 /// A wildcard grant is meant for public names; an IP literal that it happens
 /// to match never meets the resolver's filter, so it is checked on its own.
 #[tokio::test]

@@ -374,11 +374,18 @@ impl<E: StreamEncoder> Streaming<E> {
         }
     }
 
-    /// The next bytes to write, and whether the stream ends after them.
-    async fn step(&mut self) -> (Bytes, bool) {
+    /// The next bytes to write, and whether the stream ends after them:
+    /// every event the plugin has already handed over (one batch of its
+    /// `next()`), framed together, so a batch costs one write and one
+    /// wake-up of the connection instead of one per event. It waits on the
+    /// plugin only while it has nothing to write.
+    async fn step(&mut self, mut out: Vec<u8>) -> (Bytes, bool) {
         loop {
             let event = match self.pending.take() {
                 Some(event) => Ok(Some(event)),
+                None if !out.is_empty() && !self.session.has_buffered_events() => {
+                    return (Bytes::from(out), false);
+                }
                 None => self.session.next(self.idle).await,
             };
             match event {
@@ -388,24 +395,23 @@ impl<E: StreamEncoder> Streaming<E> {
                         Event::ToolCall(call) => self.calls.see(call),
                         _ => {}
                     }
-                    let frame = self.encoder.event(event);
-                    if !frame.is_empty() {
-                        return (Bytes::from(frame), false);
-                    }
+                    out.extend_from_slice(&self.encoder.event(event));
                 }
                 Ok(None) => {
                     self.lease.finished(self.usage.as_ref());
                     if let Some(usage) = &self.usage {
                         record_tokens(&self.model, &self.plugin, &self.lease.account().id, usage);
                     }
-                    return (Bytes::from(self.encoder.end()), true);
+                    out.extend_from_slice(&self.encoder.end());
+                    return (Bytes::from(out), true);
                 }
                 Err(error) => {
                     // Not retried: the client already has part of the answer.
                     self.lease.failed(&error);
                     let error = from_call(&self.plugin, &error);
                     tracing::warn!(plugin = %self.plugin, "stream failed after it started: {}", error.message);
-                    return (Bytes::from(self.encoder.fail(&error)), true);
+                    out.extend_from_slice(&self.encoder.fail(&error));
+                    return (Bytes::from(out), true);
                 }
             }
         }
@@ -421,29 +427,29 @@ enum Phase<E> {
     Done,
 }
 
-/// The body: each frame is written as soon as the plugin yields its event.
+/// The body: what the plugin yields is written as soon as it does.
 fn stream_frames<E: StreamEncoder>(
     streaming: Streaming<E>,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
     stream::unfold(Phase::Begin(Box::new(streaming)), |phase| async move {
-        match phase {
-            Phase::Done => None,
+        let (mut streaming, out) = match phase {
+            Phase::Done => return None,
+            // The opening goes out with the first event, already pulled.
             Phase::Begin(mut streaming) => {
-                let opening = Bytes::from(streaming.encoder.begin());
-                Some((opening, Phase::Events(streaming)))
+                let opening = streaming.encoder.begin();
+                (streaming, opening)
             }
-            Phase::Events(mut streaming) => {
-                let (frame, done) = streaming.step().await;
-                Some((
-                    frame,
-                    if done {
-                        Phase::Done
-                    } else {
-                        Phase::Events(streaming)
-                    },
-                ))
-            }
-        }
+            Phase::Events(streaming) => (streaming, Vec::new()),
+        };
+        let (frame, done) = streaming.step(out).await;
+        Some((
+            frame,
+            if done {
+                Phase::Done
+            } else {
+                Phase::Events(streaming)
+            },
+        ))
     })
 }
 

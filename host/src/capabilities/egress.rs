@@ -106,7 +106,19 @@ impl Default for Egress {
     }
 }
 
+thread_local! {
+    static THIS_THREADS: Arc<Egress> = Arc::new(Egress::new());
+}
+
 impl Egress {
+    /// The clients of the calling thread. Each lane (see `crate::lanes`)
+    /// keeps its own upstream connections, so that a plugin's request, its
+    /// connection's task and the answer's body all stay on the lane serving
+    /// the caller.
+    pub fn this_threads() -> Arc<Egress> {
+        THIS_THREADS.with(Arc::clone)
+    }
+
     pub fn new() -> Self {
         Egress {
             public: client(HttpConnector::new_with_resolver(PublicOnly(
@@ -151,11 +163,11 @@ pub struct EgressHooks {
 }
 
 impl EgressHooks {
-    pub fn new(plugin: Arc<str>, grants: Arc<Grants>, egress: Arc<Egress>) -> Self {
+    pub fn new(plugin: Arc<str>, grants: Arc<Grants>) -> Self {
         EgressHooks {
             plugin,
             grants,
-            egress,
+            egress: Egress::this_threads(),
         }
     }
 }

@@ -11,7 +11,6 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::limits::{MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 use super::linker;
 use super::state::PluginState;
-use crate::capabilities::egress::Egress;
 use crate::capabilities::state_store::StateStore;
 
 /// How often the engine's epoch advances: the granularity of CPU accounting
@@ -53,7 +52,7 @@ impl From<&crate::config::RuntimeSection> for RuntimeLimits {
     }
 }
 
-/// Everything shared by all plugins: engine, linker, egress client, state
+/// Everything shared by all plugins: engine, linker, state
 /// store, the instance slots and the compiled-component cache.
 pub struct Runtime {
     pub(super) engine: Engine,
@@ -61,7 +60,6 @@ pub struct Runtime {
     pub(super) limits: RuntimeLimits,
     pub(super) slots: Arc<Semaphore>,
     pub(super) cache_dir: Option<PathBuf>,
-    pub egress: Arc<Egress>,
     pub state: Arc<StateStore>,
 }
 
@@ -122,7 +120,6 @@ impl Runtime {
             slots: Arc::new(Semaphore::new(instances as usize)),
             limits,
             cache_dir,
-            egress: Arc::new(Egress::new()),
             state,
         }))
     }

@@ -113,7 +113,7 @@ impl Session {
             Err(_) => return Err(CallError::Busy(wait)),
         };
         let limits = &runtime.limits;
-        let egress = EgressHooks::new(context.plugin.clone(), grants, runtime.egress.clone());
+        let egress = EgressHooks::new(context.plugin.clone(), grants);
         let state = PluginState::new(
             context,
             egress,
@@ -123,14 +123,21 @@ impl Session {
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.memory);
         // Every tick while the plugin runs: stop it if it is over its CPU
-        // budget, else yield so other requests on this worker progress (the
+        // budget, else yield so other requests on this lane progress (the
         // yield ends the metered poll: waiting to run again is not charged).
+        // Tokio's own yield runs again only after the runtime has looked for
+        // I/O: a plain wake-up would put the plugin straight back in the run
+        // queue, and a single-threaded runtime (a lane) that always has a
+        // task to run looks at its sockets only every few dozen polls.
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             if ctx.data().cpu.over_budget() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
-                Ok(UpdateDeadline::Yield(1))
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         let meter = store.data().cpu.clone();
@@ -211,6 +218,12 @@ impl Session {
             self.handed_out_at = phases::start();
         }
         next
+    }
+
+    /// Whether events the plugin already handed over wait to be taken: the
+    /// next [`Session::next`] returns at once, without calling the plugin.
+    pub fn has_buffered_events(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// [`Session::next`] without the phase timing.
