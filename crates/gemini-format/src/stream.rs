@@ -7,7 +7,7 @@
 //! braces balance and treats the result as one chunk. This parser does the
 //! same, so such an error is classified instead of silently dropped.
 
-use wasmgate_plugin_sdk::sse::LineBuffer;
+use wasmgate_plugin_sdk::sse::{LineBuffer, text};
 
 /// Incremental splitter: feed network bytes (any split), take payloads.
 #[derive(Debug, Default)]
@@ -41,7 +41,7 @@ impl StreamParser {
             return Some(raw);
         }
         while let Some(line) = self.lines.next_line() {
-            if let Some(payload) = self.line(&String::from_utf8_lossy(&line)) {
+            if let Some(payload) = self.line(&text(&line)) {
                 return Some(payload);
             }
         }
@@ -51,7 +51,7 @@ impl StreamParser {
     /// At the end of the body: what is left, even without its blank line.
     pub fn finish(&mut self) -> Option<String> {
         if let Some(line) = self.lines.finish()
-            && let Some(payload) = self.line(&String::from_utf8_lossy(&line))
+            && let Some(payload) = self.line(&text(&line))
         {
             return Some(payload);
         }

@@ -168,17 +168,6 @@ pub struct Delta<'a> {
 }
 
 #[derive(Serialize)]
-struct Chunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: Vec<ChunkChoice<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<UsageOut>,
-}
-
-#[derive(Serialize)]
 struct ChunkChoice<'a> {
     index: u32,
     delta: Delta<'a>,
@@ -187,57 +176,79 @@ struct ChunkChoice<'a> {
 
 /// Frames of one streamed answer.
 pub struct ChunkWriter {
-    id: String,
+    /// `data: {"id":…,"object":…,"created":…,"model":…,"choices":[`: the
+    /// part every frame of the answer shares, written once.
+    head: Vec<u8>,
+}
+
+/// What every chunk of an answer repeats, in [`Chunk`]'s field order.
+#[derive(Serialize)]
+struct ChunkHead<'a> {
+    id: &'a str,
+    object: &'static str,
     created: u64,
-    model: String,
+    model: &'a str,
 }
 
 impl ChunkWriter {
     pub fn new(model: &str) -> Self {
-        ChunkWriter {
-            id: completion_id(),
+        let id = completion_id();
+        let head = ChunkHead {
+            id: &id,
+            object: "chat.completion.chunk",
             created: unix_seconds(),
-            model: model.to_string(),
-        }
+            model,
+        };
+        let mut json = serde_json::to_vec(&head).unwrap_or_default();
+        json.pop(); // its closing brace: the choices follow
+        let mut frame = b"data: ".to_vec();
+        frame.extend_from_slice(&json);
+        frame.extend_from_slice(b",\"choices\":[");
+        ChunkWriter { head: frame }
     }
 
     pub fn delta(&self, delta: Delta<'_>) -> Bytes {
         self.frame(
-            vec![ChunkChoice {
+            Some(ChunkChoice {
                 index: 0,
                 delta,
                 finish_reason: None,
-            }],
+            }),
             None,
         )
     }
 
     pub fn finish(&self, reason: &'static str) -> Bytes {
         self.frame(
-            vec![ChunkChoice {
+            Some(ChunkChoice {
                 index: 0,
                 delta: Delta::default(),
                 finish_reason: Some(reason),
-            }],
+            }),
             None,
         )
     }
 
     /// The usage frame of `stream_options.include_usage`: no choices.
     pub fn usage(&self, usage: &Usage) -> Bytes {
-        self.frame(Vec::new(), Some(usage.into()))
+        self.frame(None, Some(usage.into()))
     }
 
-    fn frame(&self, choices: Vec<ChunkChoice<'_>>, usage: Option<UsageOut>) -> Bytes {
-        let chunk = Chunk {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices,
-            usage,
-        };
-        sse_data(&serde_json::to_vec(&chunk).unwrap_or_default())
+    /// The same bytes as serializing a whole [`Chunk`], without serializing
+    /// the shared head again for every frame.
+    fn frame(&self, choice: Option<ChunkChoice<'_>>, usage: Option<UsageOut>) -> Bytes {
+        let mut frame = Vec::with_capacity(self.head.len() + 160);
+        frame.extend_from_slice(&self.head);
+        if let Some(choice) = &choice {
+            let _ = serde_json::to_writer(&mut frame, choice);
+        }
+        frame.push(b']');
+        if let Some(usage) = &usage {
+            frame.extend_from_slice(b",\"usage\":");
+            let _ = serde_json::to_writer(&mut frame, usage);
+        }
+        frame.extend_from_slice(b"}\n\n");
+        Bytes::from(frame)
     }
 }
 
@@ -297,4 +308,81 @@ pub struct ToolCallWhole {
 pub struct FunctionWhole {
     pub name: String,
     pub arguments: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A whole `chat.completion.chunk`, as OpenAI defines it.
+    #[derive(Serialize)]
+    struct Chunk<'a> {
+        id: &'a str,
+        object: &'static str,
+        created: u64,
+        model: &'a str,
+        choices: Vec<ChunkChoice<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        usage: Option<UsageOut>,
+    }
+
+    /// The writer's frames, head written once, are byte for byte the whole
+    /// chunk serialized.
+    #[test]
+    fn frames_are_whole_chunks() {
+        let model = "gemini-2.5-flash \"quoted\"";
+        let writer = ChunkWriter::new(model);
+        let usage = Usage {
+            prompt_tokens: 3,
+            completion_tokens: 5,
+            reasoning_tokens: Some(2),
+            total_tokens: 8,
+        };
+        let frames = [
+            (
+                writer.delta(Delta {
+                    content: Some("héllo\n\"x\"".into()),
+                    ..Delta::default()
+                }),
+                Some(ChunkChoice {
+                    index: 0,
+                    delta: Delta {
+                        content: Some("héllo\n\"x\"".into()),
+                        ..Delta::default()
+                    },
+                    finish_reason: None,
+                }),
+                None,
+            ),
+            (
+                writer.finish("stop"),
+                Some(ChunkChoice {
+                    index: 0,
+                    delta: Delta::default(),
+                    finish_reason: Some("stop"),
+                }),
+                None,
+            ),
+            (writer.usage(&usage), None, Some(UsageOut::from(&usage))),
+        ];
+        for (frame, choice, usage) in frames {
+            let json = frame
+                .strip_prefix(b"data: ")
+                .and_then(|rest| rest.strip_suffix(b"\n\n"))
+                .expect("one SSE data frame");
+            let seen: serde_json::Value = serde_json::from_slice(json).unwrap();
+            let whole = Chunk {
+                id: seen["id"].as_str().unwrap(),
+                object: "chat.completion.chunk",
+                created: seen["created"].as_u64().unwrap(),
+                model,
+                choices: choice.into_iter().collect(),
+                usage,
+            };
+            assert_eq!(
+                std::str::from_utf8(json).unwrap(),
+                serde_json::to_string(&whole).unwrap()
+            );
+        }
+    }
 }
