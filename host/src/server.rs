@@ -162,7 +162,7 @@ pub async fn run() -> anyhow::Result<()> {
     if let Some(prefix) = &surface.path_prefix {
         tracing::info!("also serving everything under /{prefix}/ (path prefix)");
     }
-    let app = AppState {
+    let app = AppState::new(api::Shared {
         live_models: Arc::default(),
         tool_memory: Arc::default(),
         registry,
@@ -189,7 +189,7 @@ pub async fn run() -> anyhow::Result<()> {
             config.file.server.public_status.unwrap_or(false),
             &env,
         )),
-    };
+    });
 
     let addr: SocketAddr = match &config.file.server.listen {
         Some(listen) => listen.get_ref().parse()?,

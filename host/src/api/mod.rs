@@ -36,9 +36,27 @@ pub use access_log::Served;
 pub use chat::SERVED_BY;
 pub use chat::chat_completions;
 
-/// What every handler can reach.
+/// What every handler can reach: one shared copy behind a pointer, since
+/// axum clones the state for every request and every layer that takes it.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The handles [`AppState`] shares.
+pub struct Shared {
     /// Swapped whole on reload; a request keeps the snapshot it started with.
     pub registry: Arc<ArcSwap<Registry>>,
     pub runtime: Arc<Runtime>,
