@@ -13,9 +13,9 @@ use super::linker;
 use super::state::PluginState;
 use crate::capabilities::state_store::StateStore;
 
-/// How often the engine's epoch advances: the granularity of CPU accounting
-/// and of the cooperative yield that keeps a spinning plugin from hogging a
-/// worker thread.
+/// How often the engine's epoch advances: the granularity of the CPU budget's
+/// check and of the cooperative yield that keeps a spinning plugin from
+/// hogging its lane (`crate::lanes`).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Dirty memory per slot reset in place rather than discarded (see `Runtime::new`).
