@@ -24,6 +24,7 @@ pub mod console;
 pub mod dispatch;
 pub mod environment;
 pub mod fingerprint;
+pub mod idle_trim;
 pub mod lanes;
 pub mod listener;
 pub mod live_models;

@@ -122,6 +122,11 @@ pub fn global() -> &'static Metrics {
 }
 
 impl Metrics {
+    /// Requests that have come in since start (each takes an id).
+    pub fn requests_started(&self) -> u64 {
+        self.next_id.load(std::sync::atomic::Ordering::Relaxed) - 1
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -215,6 +215,7 @@ pub async fn run() -> anyhow::Result<()> {
             Duration::from_secs_f64,
         ),
     };
+    tokio::spawn(crate::idle_trim::trim());
     // `WASMGATE_LANES=0` serves on the main runtime (for comparing, in bench/).
     let lanes = match env("WASMGATE_LANES") {
         Some(count) => crate::lanes::Lanes::start(

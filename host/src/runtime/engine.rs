@@ -94,6 +94,11 @@ impl Runtime {
         pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(KEEP_RESIDENT_BYTES)
             .pagemap_scan(wasmtime::Enabled::Auto);
+        // A free slot that served a plugin is reused for it before any slot
+        // never used (wasmtime's default keeps up to 100 used slots idle and
+        // takes fresh ones meanwhile): the slots that hold pages resident
+        // are then only as many as requests ever ran at once.
+        pool.max_unused_warm_slots(0);
 
         let mut config = Config::new();
         // Naming the target (the host's own) turns off CPU-feature inference:
