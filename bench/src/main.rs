@@ -87,6 +87,15 @@ fn options() -> Options {
     options
 }
 
+/// A loopback listener with the gateway's backlog: with the standard 128,
+/// the 500 streams' connections overflowed the queue and waited a second for
+/// their SYN to be sent again.
+fn loopback_listener() -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(([127, 0, 0, 1], 0).into())?;
+    socket.listen(4096)
+}
+
 #[tokio::main]
 async fn main() {
     let options = options();

@@ -44,9 +44,7 @@ type Answer = BoxBody<Bytes, Infallible>;
 
 /// Serves until the process is killed; prints `listening on http://…` first.
 pub async fn serve(base_url: String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding the native server");
+    let listener = crate::loopback_listener().expect("binding the native server");
     println!("listening on http://{}", listener.local_addr().unwrap());
     let mut http = HttpConnector::new();
     http.set_nodelay(true);

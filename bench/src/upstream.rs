@@ -53,9 +53,7 @@ pub struct Answers {
 
 /// Serves `answers` on an ephemeral loopback port.
 pub async fn spawn(answers: Answers) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding the upstream");
+    let listener = crate::loopback_listener().expect("binding the upstream");
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {

@@ -7,12 +7,14 @@
 //!   (Not hyper's own header timeout: it also runs between keep-alive
 //!   requests and closes idle connections after a few seconds, just when a
 //!   client's pool may reuse them.)
-//! - At most `max_connections` connections are open at once. When they are
-//!   all taken, the oldest connection with no request in flight (half-sent,
-//!   or idle between keep-alive requests) is closed to make room, so a crowd
-//!   of half-sent requests (slowloris) can neither exhaust file descriptors
-//!   nor keep `/healthz` from answering; only when every connection is busy
-//!   with a request (a response streaming included) does a new one wait.
+//! - At most `max_connections` connections are served at once. When they
+//!   are all taken and another one comes, the oldest connection with no
+//!   request in flight (half-sent, or idle between keep-alive requests) is
+//!   closed to make room, so a crowd of half-sent requests (slowloris) can
+//!   neither exhaust file descriptors nor keep `/healthz` from answering;
+//!   only when every connection is busy with a request (a response
+//!   streaming included) does a new one wait, the rest queued by the kernel
+//!   (see `server::LISTEN_BACKLOG`).
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -121,17 +123,6 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let mut next_id: u64 = 0;
     loop {
-        // Make room before accepting, so the kernel's backlog holds the rest.
-        while connections.count() >= max_connections {
-            if connections.evict_idle() {
-                tokio::task::yield_now().await;
-                continue;
-            }
-            tokio::select! {
-                () = connections.closed.notified() => {}
-                () = &mut shutdown => return drain(graceful).await,
-            }
-        }
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -144,6 +135,20 @@ pub async fn serve(
             },
             () = &mut shutdown => return drain(graceful).await,
         };
+        // Room is made only for a connection that came: closing an idle one
+        // before any did would close one just accepted whose first request
+        // is still on its way. While every connection is busy, this one
+        // waits here and the rest in the kernel's backlog.
+        while connections.count() >= max_connections {
+            if connections.evict_idle() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                () = connections.closed.notified() => {}
+                () = &mut shutdown => return drain(graceful).await,
+            }
+        }
         // Without TCP_NODELAY, small SSE frames wait on the client's delayed
         // ACK (tens of milliseconds per frame).
         let _ = stream.set_nodelay(true);

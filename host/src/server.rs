@@ -200,9 +200,7 @@ pub async fn run() -> anyhow::Result<()> {
             SocketAddr::from(([0, 0, 0, 0], port))
         }
     };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     crate::capabilities::egress::set_own_address(local);
     tracing::info!("wasmgate listening on http://{local}");
@@ -237,6 +235,24 @@ pub async fn run() -> anyhow::Result<()> {
     .await?;
     files.save(&state, &book, true);
     Ok(())
+}
+
+/// Connections the kernel may queue before the accept loop takes them (the
+/// system's `somaxconn` caps it). The standard library asks for 128: a burst
+/// of more clients connecting at once overflowed that queue, and each
+/// connection whose SYN was dropped waited a second for its retransmission.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// The listening socket, as `TcpListener::bind` makes it but for the backlog.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // A restart may bind while the last run's connections are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Warns when every instance slot filled to its memory cap would need more

@@ -156,6 +156,63 @@ fn open_descriptors(pid: u32) -> usize {
 /// or lock out other clients: at the connection cap the oldest connection
 /// without a request in flight makes room, and headers that never finish
 /// are cut off.
+/// Clients that connect all at once (hundreds of streams opened together)
+/// wait in the kernel's queue until the gateway takes them. The queue the
+/// standard library asks for holds 128: beyond that a connection's SYN was
+/// dropped and it waited a second or more to be retried. Here the gateway
+/// takes no new connection at all (its one connection is busy), so every
+/// connection past the queue would hang.
+#[tokio::test]
+async fn a_burst_of_connections_is_queued_not_dropped() {
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(4096);
+    let burst = 300.min(somaxconn.saturating_sub(8));
+    assert!(
+        burst > 128 + 8,
+        "net.core.somaxconn ({somaxconn}) is too small for this test to tell"
+    );
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .server_option("max-connections = 1")
+        .env("API_KEY", "sk-hostile-callers")
+        .start();
+    // The one connection the gateway may have, busy with a slow stream.
+    let words = vec!["word"; 300].join(" ");
+    // A client of its own: the harness's may hold an idle connection,
+    // which the gateway closes to make room for this one.
+    let mut busy = wasmgate_testkit::reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gateway.url))
+        .bearer_auth("sk-hostile-callers")
+        .json(&user_request("misbehave-slow", &words, true))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("the busy stream's request: {err}\n{}", gateway.logs()));
+    assert_eq!(busy.status(), 200);
+    busy.chunk().await.unwrap().expect("the stream started");
+    let address = gateway.url.trim_start_matches("http://").to_string();
+    let connects = (0..burst).map(|_| {
+        let address = address.clone();
+        async move {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                tokio::net::TcpStream::connect(address),
+            )
+            .await
+        }
+    });
+    let results = futures::future::join_all(connects).await;
+    let connected = results
+        .iter()
+        .filter(|result| matches!(result, Ok(Ok(_))))
+        .count();
+    assert_eq!(
+        connected, burst,
+        "connections queued by the kernel while the gateway was at its cap"
+    );
+}
+
 #[tokio::test]
 async fn half_sent_requests_neither_exhaust_descriptors_nor_lock_out_health_checks() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
