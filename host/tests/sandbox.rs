@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use wasmgate_testkit::{Gateway, user_request};
+use wasmgate_testkit::{Gateway, GatewayBuilder, user_request};
 
 /// A TCP listener that only counts the connections it receives.
 async fn connection_counter() -> (String, Arc<AtomicUsize>) {
@@ -42,7 +42,7 @@ settings = {{ target-url = "{target_url}" }}
     )
 }
 
-async fn start(target_url: &str) -> Gateway {
+fn builder(target_url: &str) -> GatewayBuilder {
     Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
         .plugins(&["misbehave", "reads-files"])
         .config(&config(target_url))
@@ -50,7 +50,10 @@ async fn start(target_url: &str) -> Gateway {
         .env("ALPHA_EXTRA", "alpha-extra-value")
         .env("BETA_TOKEN", "beta-secret-value")
         .env("UNRELATED_HOST_VARIABLE", "host-only")
-        .start()
+}
+
+async fn start(target_url: &str) -> Gateway {
+    builder(target_url).start()
 }
 
 async fn error_of(gateway: &Gateway, model: &str) -> (u16, serde_json::Value) {
@@ -199,12 +202,8 @@ async fn loops_hogs_and_traps_fail_their_request_while_others_succeed() {
 /// ticks, not hold the lane until its CPU budget runs out.
 #[tokio::test]
 async fn a_spinning_plugin_does_not_hold_up_its_lane() {
-    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
-        .plugins(&["misbehave"])
-        .config(&config("http://127.0.0.1:9/"))
+    let gateway = builder("http://127.0.0.1:9/")
         .env("WASMGATE_LANES", "1")
-        .env("ALPHA_TOKEN", "alpha-secret-value")
-        .env("BETA_TOKEN", "beta-secret-value")
         .start();
     let spinner_done = std::sync::atomic::AtomicBool::new(false);
     let spinning = async {

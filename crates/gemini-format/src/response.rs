@@ -220,9 +220,6 @@ impl ResponseMapper {
         response: GenerateContentResponse,
         events: &mut Vec<Event>,
     ) -> Result<(), ProviderError> {
-        if self.finished {
-            return Ok(());
-        }
         if let Some(error) = &response.error {
             return Err(errors::from_stream_error(error));
         }

@@ -94,16 +94,10 @@ impl Grants {
 type Connector = hyper_rustls::HttpsConnector<HttpConnector<PublicOnly>>;
 type TrustedConnector = hyper_rustls::HttpsConnector<HttpConnector<GaiResolver>>;
 
-/// The shared outgoing clients.
+/// One thread's outgoing clients (see [`Egress::this_threads`]).
 pub struct Egress {
     public: Client<Connector, WasiBody>,
     trusted: Client<TrustedConnector, WasiBody>,
-}
-
-impl Default for Egress {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 thread_local! {
@@ -119,7 +113,7 @@ impl Egress {
         THIS_THREADS.with(Arc::clone)
     }
 
-    pub fn new() -> Self {
+    fn new() -> Self {
         Egress {
             public: client(HttpConnector::new_with_resolver(PublicOnly(
                 GaiResolver::new(),
@@ -159,16 +153,11 @@ where
 pub struct EgressHooks {
     plugin: Arc<str>,
     grants: Arc<Grants>,
-    egress: Arc<Egress>,
 }
 
 impl EgressHooks {
     pub fn new(plugin: Arc<str>, grants: Arc<Grants>) -> Self {
-        EgressHooks {
-            plugin,
-            grants,
-            egress: Egress::this_threads(),
-        }
+        EgressHooks { plugin, grants }
     }
 }
 
@@ -230,7 +219,6 @@ impl WasiHttpHooks for EgressHooks {
             );
             return Box::new(async { Err(HttpError::DestinationIpProhibited) });
         }
-        let egress = self.egress.clone();
         if let Some(proxy) = self.grants.proxy.clone() {
             let (plugin, host) = (self.plugin.clone(), host.to_string());
             return Box::new(async move {
@@ -253,6 +241,7 @@ impl WasiHttpHooks for EgressHooks {
                 Ok((response, done))
             });
         }
+        let egress = Egress::this_threads();
         Box::new(async move {
             let started = phases::start();
             let request = gathered(request).await?;

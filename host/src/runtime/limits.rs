@@ -175,6 +175,15 @@ impl CpuMeter {
             call,
         }
     }
+
+    /// [`CpuMeter::meter`], given up at `deadline`.
+    pub fn meter_within<F: Future>(
+        &self,
+        deadline: Duration,
+        call: F,
+    ) -> tokio::time::Timeout<MeteredCall<F>> {
+        tokio::time::timeout(deadline, self.meter(call))
+    }
 }
 
 pin_project_lite::pin_project! {

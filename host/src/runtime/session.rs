@@ -168,22 +168,20 @@ impl Session {
     pub async fn manifest(&mut self, deadline: Duration) -> Result<PluginManifest, CallError> {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
-        let result = tokio::time::timeout(
-            deadline,
-            self.cpu.meter(plugin.call_manifest(&mut self.store)),
-        )
-        .await;
+        let result = self
+            .cpu
+            .meter_within(deadline, plugin.call_manifest(&mut self.store))
+            .await;
         self.settle(deadline, result)
     }
 
     pub async fn models(&mut self, deadline: Duration) -> Result<Vec<ModelInfo>, CallError> {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
-        let result = tokio::time::timeout(
-            deadline,
-            self.cpu.meter(plugin.call_models(&mut self.store)),
-        )
-        .await;
+        let result = self
+            .cpu
+            .meter_within(deadline, plugin.call_models(&mut self.store))
+            .await;
         self.settle_typed(deadline, result)
     }
 
@@ -196,11 +194,10 @@ impl Session {
         self.check()?;
         let plugin = self.provider.wasmgate_provider_plugin();
         let started = phases::start();
-        let result = tokio::time::timeout(
-            deadline,
-            self.cpu.meter(plugin.call_chat(&mut self.store, request)),
-        )
-        .await;
+        let result = self
+            .cpu
+            .meter_within(deadline, plugin.call_chat(&mut self.store, request))
+            .await;
         phases::finish(Phase::Chat, started);
         let completion = self.settle_typed(deadline, result)?;
         self.completion = Some(completion);
@@ -237,11 +234,10 @@ impl Session {
         };
         let guest = self.provider.wasmgate_provider_plugin().completion();
         let started = phases::start();
-        let result = tokio::time::timeout(
-            deadline,
-            self.cpu.meter(guest.call_next(&mut self.store, completion)),
-        )
-        .await;
+        let result = self
+            .cpu
+            .meter_within(deadline, guest.call_next(&mut self.store, completion))
+            .await;
         let phase = if self.pulls == 0 {
             Phase::FirstEvent
         } else {
