@@ -32,15 +32,52 @@ fn clock_ticks_per_second() -> f64 {
 
 /// Resident memory of the process, in bytes (`VmRSS` of `/proc/<pid>/status`).
 pub fn rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    kib_field(&format!("/proc/{pid}/status"), "VmRSS:") * 1024
+}
+
+/// Proportional resident memory, in bytes (`Pss` of `/proc/<pid>/smaps_rollup`).
+///
+/// `VmRSS` counts a page once per mapping. Every pool slot that has run a
+/// plugin keeps that plugin's memory image mapped from the compile cache, so
+/// the same file pages count once per slot: after the 32-connection load,
+/// 4.4 MB of RSS for one plugin's image whose pages take 1.1 MB. PSS counts
+/// each page once (shared with other processes, in proportion).
+pub fn pss_bytes(pid: u32) -> u64 {
+    kib_field(&format!("/proc/{pid}/smaps_rollup"), "Pss:") * 1024
+}
+
+/// Both readings of resident memory at one moment.
+#[derive(Clone, Copy)]
+pub struct Resident {
+    pub rss: u64,
+    pub pss: u64,
+}
+
+pub fn resident(pid: u32) -> Resident {
+    Resident {
+        rss: rss_bytes(pid),
+        pss: pss_bytes(pid),
+    }
+}
+
+impl std::fmt::Display for Resident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |bytes: u64| bytes as f64 / 1e6;
+        write!(f, "RSS {:.1} MB (PSS {:.1} MB)", mb(self.rss), mb(self.pss))
+    }
+}
+
+/// The value of a `Name:   1234 kB` line of a `/proc` file; 0 if absent.
+fn kib_field(path: &str, name: &str) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                let kib = line.strip_prefix("VmRSS:")?.trim().trim_end_matches("kB");
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let kib = line.strip_prefix(name)?.trim().trim_end_matches("kB");
                 kib.trim().parse::<u64>().ok()
             })
         })
-        .map_or(0, |kib| kib * 1024)
+        .unwrap_or(0)
 }
 
 /// The gateway's CPU time over one stretch of work.
