@@ -135,7 +135,9 @@ impl Registry {
             }
         }
         // A model id two plugins declare goes to a configured plugin before a
-        // dropped-in one, and the clash is reported.
+        // dropped-in one, and the clash is reported unless [models] already
+        // says where the id goes (the shipped file routes `gemini-*` to a
+        // chain of the four Gemini plugins).
         let mut declared: HashMap<String, String> = HashMap::new();
         let by_preference = plugins
             .iter()
@@ -144,6 +146,7 @@ impl Registry {
         for (name, entry) in by_preference {
             for model in &entry.plugin.manifest.models {
                 match declared.get(&model.id) {
+                    Some(_) if config.routes.resolve(&model.id).is_some() => {}
                     Some(first) => warnings.push(format!(
                         "plugins {first:?} and {name:?} both declare the model {:?}; it goes to {first:?} unless [models] routes it",
                         model.id

@@ -503,3 +503,23 @@ async fn the_model_list_follows_the_upstreams_live_list() {
         .await;
     assert_eq!(body["choices"][0]["message"]["content"], "echo: Say hi");
 }
+
+/// A newcomer's first start on the shipped file: its `[models]` routes every
+/// model id that more than one shipped plugin declares, so the log has no
+/// clash to warn about; without such a route the clash is reported.
+#[tokio::test]
+async fn the_shipped_file_routes_every_model_its_plugins_share() {
+    let gateway = shipped(&[]).start();
+    let logs = gateway.wait_for_log("listening on");
+    assert!(logs.contains("listening on"), "{logs}");
+    assert!(!logs.contains("both declare"), "{logs}");
+
+    let unrouted = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["gemini", "vertex"])
+        .start();
+    let logs = unrouted.wait_for_log("both declare");
+    assert!(
+        logs.contains("both declare the model \"gemini-2.5-flash\""),
+        "{logs}"
+    );
+}
