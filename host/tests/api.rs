@@ -1,6 +1,8 @@
 //! The OpenAI surface as a client sees it: answers, streams, and every class
 //! of bad input getting an OpenAI-shaped error with the right status.
 
+mod front_door_support;
+
 use wasmgate_testkit::reqwest::{Method, StatusCode};
 use wasmgate_testkit::{Gateway, json, streamed_text, user_request};
 
@@ -250,6 +252,114 @@ async fn models_lists_routes_and_declared_models() {
             .unwrap()
             .iter()
             .all(|m| m["object"] == "model" && m["owned_by"] == "misbehave")
+    );
+}
+
+#[tokio::test]
+async fn a_model_is_retrieved_as_the_list_shows_it() {
+    let gateway = Gateway::builder(env!("CARGO_BIN_EXE_wasmgate"))
+        .plugins(&["misbehave"])
+        .config(&format!(
+            "{ECHO}\"echo-*\" = {{ plugin = \"misbehave\", model = \"misbehave-echo\" }}\n"
+        ))
+        .env("API_KEY", "sk-first")
+        .start();
+    let get = |path: &str| gateway.request(Method::GET, path).send();
+    for (path, id) in [
+        ("/v1/models/echo", "echo"),                     // a route
+        ("/v1/models/misbehave-loop", "misbehave-loop"), // declared by the plugin
+        ("/v1/models/echo-anything", "echo-anything"),   // matched by a pattern
+        ("/models/echo", "echo"),                        // hajimi's base URL without /v1
+    ] {
+        let response = get(path).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let model: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            model,
+            json!({"id": id, "object": "model", "created": 0, "owned_by": "misbehave"}),
+            "{path}"
+        );
+    }
+    let message = assert_error(
+        get("/v1/models/gpt-17").await.unwrap(),
+        404,
+        "model_not_found",
+    )
+    .await;
+    assert!(message.contains("gpt-17"), "{message}");
+    // Without a key, nothing of the operator's inventory is told.
+    let anonymous = gateway
+        .client()
+        .get(format!("{}/v1/models/echo", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn a_known_path_asked_with_another_method_is_405_in_its_doors_shape() {
+    let gateway = gateway();
+    let response = gateway
+        .request(Method::GET, "/v1/chat/completions")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_error(response, 405, "method_not_allowed").await;
+
+    let response = gateway
+        .request(Method::DELETE, "/v1/messages")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error", "Anthropic's shape: {body}");
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+
+    let response = gateway
+        .request(Method::PUT, "/v1beta/models/echo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 405, "Google's shape: {body}");
+    assert_eq!(body["error"]["status"], "UNIMPLEMENTED", "{body}");
+}
+
+/// OpenAI's own SDK on the chat surface: its model list and lookups, and a
+/// completion whole and streamed.
+#[tokio::test]
+async fn openais_sdk_lists_retrieves_and_chats() {
+    use front_door_support::{gemini_case, gemini_gateway, run_case};
+    let Some((_mock, gateway, out)) = gemini_case("openai.mjs", "models").await else {
+        return;
+    };
+    let listed = out["listed"].as_array().unwrap();
+    assert!(listed.iter().any(|id| id == "gemini-2.5-flash"), "{out}");
+    assert_eq!(out["declared"]["id"], "gemini-2.5-flash", "{out}");
+    assert_eq!(out["declared"]["owned_by"], "gemini", "{out}");
+    assert_eq!(out["routed"]["id"], "gemini-next-preview", "{out}");
+    drop(gateway);
+
+    let mock = mock_gemini::spawn(mock_gemini::MockOptions::default()).await;
+    let gateway = gemini_gateway(&mock);
+    let out = run_case("openai.mjs", &gateway, "chat", None)
+        .await
+        .unwrap();
+    let completion = &out["completion"];
+    assert_eq!(completion["object"], "chat.completion", "{out}");
+    assert_eq!(
+        completion["choices"][0]["message"]["content"], "echo: Say hi",
+        "{out}"
+    );
+    assert_eq!(completion["choices"][0]["finish_reason"], "stop", "{out}");
+    assert_eq!(out["streamed"], "echo: Say hi", "{out}");
+    assert!(
+        out["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "{out}"
     );
 }
 

@@ -108,6 +108,15 @@ impl ApiError {
         )
     }
 
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            Some("method_not_allowed"),
+            message,
+        )
+    }
+
     pub fn model_not_found(message: impl Into<String>) -> Self {
         ApiError {
             param: Some("model".into()),
@@ -200,7 +209,7 @@ impl ApiError {
     /// class by status; the type is what a caller reads).
     fn anthropic_type(&self) -> &'static str {
         match self.status.as_u16() {
-            400 | 408 | 415 => "invalid_request_error",
+            400 | 405 | 408 | 415 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
@@ -221,7 +230,7 @@ impl ApiError {
             404 => "NOT_FOUND",
             408 | 504 => "DEADLINE_EXCEEDED",
             429 => "RESOURCE_EXHAUSTED",
-            501 => "UNIMPLEMENTED",
+            405 | 501 => "UNIMPLEMENTED",
             502 | 503 => "UNAVAILABLE",
             _ => "INTERNAL",
         }

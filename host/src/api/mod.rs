@@ -119,19 +119,24 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
     let openai = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
         .route("/models", get(models::list_models))
+        // The same path as the Gemini door's `POST /v1/models/{model}:method`
+        // (and the same parameter name): the two method routers merge.
+        .route("/models/{*target}", get(models::retrieve_model))
         .route("/responses", post(front_doors::responses::responses))
         .route(
             "/images/generations",
             post(front_doors::images::generations),
         )
-        .route("/images/edits", post(front_doors::images::edits));
+        .route("/images/edits", post(front_doors::images::edits))
+        .method_not_allowed_fallback(method_not_allowed);
     let openai = guarded(openai, &state, &limits, error::Dialect::OpenAi);
     let anthropic = Router::new()
         .route("/v1/messages", post(front_doors::anthropic::messages))
         .route(
             "/v1/messages/count_tokens",
             post(front_doors::anthropic::count_tokens),
-        );
+        )
+        .method_not_allowed_fallback(method_not_allowed);
     let anthropic = guarded(anthropic, &state, &limits, error::Dialect::Anthropic);
     // Google's SDKs speak `v1beta` unless told `apiVersion: "v1"`; the
     // methods are the same there. (`GET /v1/models` is OpenAI's list.)
@@ -141,6 +146,10 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
             "/v1beta/models/{*target}",
             get(front_doors::gemini::get_model).post(front_doors::gemini::model_method),
         )
+        // Not on the next route: its path is shared with OpenAI's
+        // `GET /v1/models/{model}`, whose router has the fallback, and two
+        // method routers with fallbacks do not merge.
+        .method_not_allowed_fallback(method_not_allowed)
         .route(
             "/v1/models/{*target}",
             post(front_doors::gemini::model_method),
@@ -197,6 +206,14 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// A known API path asked with a method it does not take, in the door's own
+/// error shape (`reshape` renders it; axum adds the `Allow` header).
+async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
+    error::ApiError::method_not_allowed(format!(
+        "{method} is not allowed on this path; its Allow header lists the methods it takes."
+    ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::ApiError {

@@ -2,12 +2,15 @@
 //! routes, what plugins declare and what their upstreams list now (see
 //! [`crate::live_models`]), counting only plugins with a usable account.
 //! `?all=true` lists every name a loaded plugin could serve.
+//! `GET /v1/models/{model}`: one of them.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::error::ApiError;
+use crate::registry::ResolveError;
 
 #[derive(Serialize)]
 pub struct ModelList {
@@ -52,4 +55,38 @@ pub async fn list_models(
         object: "list",
         data,
     })
+}
+
+/// `GET /v1/models/{model}`: the model as the list shows it. A name the list
+/// does not show but that `[models]` routes to a plugin able to serve now
+/// (one matched by a pattern such as `gemini-*`) is a model too: chat takes
+/// it. Anything else is the same 404 a chat request for it gets.
+pub async fn retrieve_model(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ModelEntry>, ApiError> {
+    let registry = state.registry.load();
+    let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
+        state.live_models.ids(&state.runtime, entry)
+    };
+    let listed = registry
+        .models_with(false, &live)
+        .into_iter()
+        .find_map(|(model, plugin)| (model == id).then_some(plugin));
+    let owned_by = match listed {
+        Some(plugin) => plugin,
+        None => registry
+            .resolve(&id)?
+            .targets
+            .iter()
+            .find(|hop| hop.entry.pool.serves_now())
+            .map(|hop| hop.entry.plugin.name.to_string())
+            .ok_or_else(|| ResolveError::UnknownModel(id.clone()))?,
+    };
+    Ok(Json(ModelEntry {
+        id,
+        object: "model",
+        created: 0,
+        owned_by,
+    }))
 }
