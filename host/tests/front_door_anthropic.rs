@@ -209,3 +209,25 @@ async fn errors_reach_the_sdk_as_its_typed_errors() {
         "{mid}"
     );
 }
+
+#[tokio::test]
+async fn the_models_api_answers_in_anthropics_shape() {
+    let Some((_mock, _gateway, out)) = gemini_case(SCRIPT, "models").await else {
+        return;
+    };
+    let listed = out["listed"].as_array().unwrap();
+    let flash = listed
+        .iter()
+        .find(|m| m["id"] == "gemini-2.5-flash")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(flash["type"], "model", "{out}");
+    assert_eq!(flash["display_name"], "gemini-2.5-flash", "{out}");
+    assert_eq!(flash["created_at"], "1970-01-01T00:00:00Z", "{out}");
+    assert_eq!(
+        out["one"],
+        json!({"type": "model", "id": "gemini-2.5-flash", "display_name": "gemini-2.5-flash", "created_at": "1970-01-01T00:00:00Z"})
+    );
+    let bad = &out["badName"];
+    assert_eq!(bad["class"], "BadRequestError", "{out}");
+    assert_eq!(bad["type"], "invalid_request_error", "{out}");
+}

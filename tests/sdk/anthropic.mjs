@@ -52,6 +52,15 @@ async function failure(promise) {
 }
 
 const cases = {
+  // Anthropic's Models API: the same paths as OpenAI's, in Anthropic's shape.
+  async models() {
+    const listed = [];
+    for await (const model of client.models.list()) listed.push(model);
+    const one = await client.models.retrieve('gemini-2.5-flash');
+    const badName = await failure(client.models.retrieve('two words'));
+    return { listed, one, badName };
+  },
+
   async text() {
     const message = await client.messages.create({
       model: 'gemini-2.5-flash',

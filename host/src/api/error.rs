@@ -239,12 +239,18 @@ impl ApiError {
 
 /// Middleware for a front door of another protocol: every error answered
 /// below it (the key check, body limits, the handler's own) is rendered in
-/// `dialect`'s shape, with its status and headers kept.
+/// `dialect`'s shape, with its status and headers kept. On OpenAI's paths a
+/// caller that names Anthropic's API version (Anthropic's SDKs always do)
+/// speaks Anthropic: `GET /v1/models` is both protocols' path.
 pub async fn reshape(
     axum::extract::State(dialect): axum::extract::State<Dialect>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let dialect = match dialect {
+        Dialect::OpenAi if is_anthropic_caller(request.headers()) => Dialect::Anthropic,
+        other => other,
+    };
     let response = next.run(request).await;
     if dialect == Dialect::OpenAi {
         return response;
@@ -656,4 +662,10 @@ mod tests {
             StatusCode::GATEWAY_TIMEOUT
         );
     }
+}
+
+/// Whether a request comes from an Anthropic client: its SDKs send
+/// `anthropic-version` on every request.
+pub fn is_anthropic_caller(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key("anthropic-version")
 }

@@ -2,11 +2,15 @@
 //! routes, what plugins declare and what their upstreams list now (see
 //! [`crate::live_models`]), counting only plugins with a usable account.
 //! `?all=true` lists every name a loaded plugin could serve.
-//! `GET /v1/models/{model}`: one of them.
+//! `GET /v1/models/{model}`: one of them. Both answer in Anthropic's shape
+//! to Anthropic's clients, whose API has the same paths.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
@@ -35,13 +39,14 @@ pub struct ListOptions {
 pub async fn list_models(
     State(state): State<AppState>,
     Query(options): Query<ListOptions>,
-) -> Json<ModelList> {
+    headers: HeaderMap,
+) -> Response {
     let all = options.all;
     let registry = state.registry.load();
     let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
         state.live_models.ids(&state.runtime, entry)
     };
-    let data = registry
+    let data: Vec<ModelEntry> = registry
         .models_with(all, &live)
         .into_iter()
         .map(|(id, plugin)| ModelEntry {
@@ -51,9 +56,34 @@ pub async fn list_models(
             owned_by: plugin,
         })
         .collect();
+    if super::error::is_anthropic_caller(&headers) {
+        return Json(anthropic_list(&data)).into_response();
+    }
     Json(ModelList {
         object: "list",
         data,
+    })
+    .into_response()
+}
+
+/// Anthropic's model list: every model on one page.
+fn anthropic_list(models: &[ModelEntry]) -> Value {
+    json!({
+        "data": models.iter().map(anthropic_model).collect::<Vec<_>>(),
+        "has_more": false,
+        "first_id": models.first().map(|m| &m.id),
+        "last_id": models.last().map(|m| &m.id),
+    })
+}
+
+/// A model in Anthropic's shape. The gateway knows no release date: the
+/// epoch says so.
+fn anthropic_model(model: &ModelEntry) -> Value {
+    json!({
+        "type": "model",
+        "id": model.id,
+        "display_name": model.id,
+        "created_at": "1970-01-01T00:00:00Z",
     })
 }
 
@@ -64,7 +94,8 @@ pub async fn list_models(
 pub async fn retrieve_model(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<ModelEntry>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let registry = state.registry.load();
     let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
         state.live_models.ids(&state.runtime, entry)
@@ -83,10 +114,15 @@ pub async fn retrieve_model(
             .map(|hop| hop.entry.plugin.name.to_string())
             .ok_or_else(|| ResolveError::UnknownModel(id.clone()))?,
     };
-    Ok(Json(ModelEntry {
+    let model = ModelEntry {
         id,
         object: "model",
         created: 0,
         owned_by,
-    }))
+    };
+    Ok(if super::error::is_anthropic_caller(&headers) {
+        Json(anthropic_model(&model)).into_response()
+    } else {
+        Json(model).into_response()
+    })
 }
