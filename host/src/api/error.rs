@@ -237,6 +237,12 @@ impl ApiError {
     }
 }
 
+/// Whether a request comes from an Anthropic client: its SDKs send
+/// `anthropic-version` on every request.
+pub fn is_anthropic_caller(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key("anthropic-version")
+}
+
 /// Middleware for a front door of another protocol: every error answered
 /// below it (the key check, body limits, the handler's own) is rendered in
 /// `dialect`'s shape, with its status and headers kept. On OpenAI's paths a
@@ -662,10 +668,4 @@ mod tests {
             StatusCode::GATEWAY_TIMEOUT
         );
     }
-}
-
-/// Whether a request comes from an Anthropic client: its SDKs send
-/// `anthropic-version` on every request.
-pub fn is_anthropic_caller(headers: &axum::http::HeaderMap) -> bool {
-    headers.contains_key("anthropic-version")
 }
