@@ -41,13 +41,7 @@ pub async fn list_models(
     Query(options): Query<ListOptions>,
     headers: HeaderMap,
 ) -> Response {
-    let all = options.all;
-    let registry = state.registry.load();
-    let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
-        state.live_models.ids(&state.runtime, entry)
-    };
-    let data: Vec<ModelEntry> = registry
-        .models_with(all, &live)
+    let data: Vec<ModelEntry> = served(&state, options.all)
         .into_iter()
         .map(|(id, plugin)| ModelEntry {
             id,
@@ -64,6 +58,15 @@ pub async fn list_models(
         data,
     })
     .into_response()
+}
+
+/// The model names that can be served now (every one a loaded plugin could
+/// serve with `all`), each with the plugin that serves it.
+pub fn served(state: &AppState, all: bool) -> Vec<(String, String)> {
+    let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
+        state.live_models.ids(&state.runtime, entry)
+    };
+    state.registry.load().models_with(all, &live)
 }
 
 /// Anthropic's model list: every model on one page.
@@ -96,17 +99,14 @@ pub async fn retrieve_model(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let registry = state.registry.load();
-    let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
-        state.live_models.ids(&state.runtime, entry)
-    };
-    let listed = registry
-        .models_with(false, &live)
+    let listed = served(&state, false)
         .into_iter()
         .find_map(|(model, plugin)| (model == id).then_some(plugin));
     let owned_by = match listed {
         Some(plugin) => plugin,
-        None => registry
+        None => state
+            .registry
+            .load()
             .resolve(&id)?
             .targets
             .iter()

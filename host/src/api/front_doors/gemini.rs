@@ -57,12 +57,7 @@ pub async fn get_model(State(state): State<AppState>, Path(name): Path<String>) 
 }
 
 fn served_models(state: &AppState) -> Vec<String> {
-    let registry = state.registry.load();
-    let live = |entry: &std::sync::Arc<crate::registry::PluginEntry>| {
-        state.live_models.ids(&state.runtime, entry)
-    };
-    registry
-        .models_with(false, &live)
+    crate::api::models::served(state, false)
         .into_iter()
         .map(|(id, _)| id)
         .collect()
